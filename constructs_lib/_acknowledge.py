@@ -1,0 +1,37 @@
+"""Acknowledging compliance findings on the construct that owns them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Acknowledgment, Stack, Validations
+from constructs import IConstruct
+
+
+def acknowledge(owner: IConstruct, rule_id: str, reason: str) -> None:
+    """Record one acknowledged finding (a granular cdk-nag id) on ``owner`` with the reason for it."""
+    Validations.of(owner).acknowledge(Acknowledgment(id=rule_id, reason=reason))
+
+
+def nag_resource(scope: IConstruct, value: str) -> str:
+    """``value`` (an ARN, possibly with tokens) as cdk-nag spells it in a granular finding id.
+
+    cdk-nag writes ``{"Fn::GetAtt": [id, attr]}`` as ``<id.attr>``, ``{"Ref": id}`` as ``<id>`` and
+    joins ``Fn::Join`` parts.
+    """
+    return _nag_form(Stack.of(scope).resolve(value))
+
+
+def _nag_form(node: Any) -> str:
+    if isinstance(node, str):
+        return node
+    if isinstance(node, dict) and len(node) == 1:
+        ((fn, arg),) = node.items()
+        if fn == "Ref":
+            return f"<{arg}>"
+        if fn == "Fn::GetAtt":
+            return f"<{arg[0]}.{arg[1]}>"
+        if fn == "Fn::Join":
+            separator, parts = arg
+            return separator.join(_nag_form(p) for p in parts)
+    raise ValueError(f"no cdk-nag form for {node!r}")

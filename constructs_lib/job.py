@@ -1,0 +1,279 @@
+"""The BatchInferenceJob construct: one Personalize batch inference job as a CloudFormation resource."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from aws_cdk import CfnWaitCondition, CfnWaitConditionHandle, CustomResource, Duration, Stack, Token
+from aws_cdk import aws_events as events
+from constructs import Construct
+
+from constructs_lib import _validation as v
+from constructs_lib._runtime import (
+    EVENT_DETAIL_TYPE,
+    EVENT_SOURCE,
+    RESOURCE_TYPE,
+    BatchInferenceRuntime,
+)
+from constructs_lib.storage import BatchInferenceStorage
+
+DEFAULT_TIMEOUT = Duration.hours(6)
+# Room left in a 63-character job name for "-" and the 12-character hash the handler appends.
+MAX_NAME_PREFIX_LENGTH = 50
+# Properties whose change makes a new job; everything else changes in place (see docs/handler-contract.md).
+JOB_DEFINING_PROPERTIES = (
+    "SolutionVersionArn",
+    "InputPath",
+    "OutputBucket",
+    "OutputPrefix",
+    "RoleArn",
+    "InputKmsKeyArn",
+    "OutputKmsKeyArn",
+    "NumResults",
+    "FilterArn",
+    "ItemExplorationConfig",
+    "RankingInfluence",
+    "Mode",
+    "ThemeItemNameField",
+    "RunToken",
+    "JobName",
+)
+
+
+class BatchInferenceJobMode(enum.Enum):
+    """What the job produces."""
+
+    BATCH_INFERENCE = "BATCH_INFERENCE"
+    """Recommendations (item lists and scores) for each input record."""
+    THEME_GENERATION = "THEME_GENERATION"
+    """Similar-items recommendations grouped under generated descriptive themes."""
+
+
+class BatchInferenceJob(Construct):
+    """Runs CreateBatchInferenceJob at deploy time and, by default, holds the deployment until it ends.
+
+    The job is a ``Custom::PersonalizeBatchInferenceJob`` resource. With ``wait=True`` a WaitCondition
+    holds the stack until the job is ACTIVE (success) or fails with the job's own failure reason, for
+    up to 12 hours. ``node.add_dependency(job)`` on another construct waits for the job to end.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        solution_version_arn: str,
+        input_path: str,
+        storage: BatchInferenceStorage | None = None,
+        output_prefix: str | None = None,
+        num_results: int | None = None,
+        filter_arn: str | None = None,
+        item_exploration: Mapping[str, str] | None = None,
+        ranking_influence: Mapping[str, float] | None = None,
+        mode: BatchInferenceJobMode = BatchInferenceJobMode.BATCH_INFERENCE,
+        theme_item_name_field: str | None = None,
+        job_name: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        run_token: str | None = None,
+        wait: bool = True,
+        timeout: Duration = DEFAULT_TIMEOUT,
+    ) -> None:
+        """
+        :param solution_version_arn: The trained solution version that makes the recommendations.
+        :param input_path: Key of a JSON lines file, or a prefix ending with ``/``, inside
+            ``storage.input_bucket``.
+        :param storage: Buckets, keys and role to use. Default: a ``BatchInferenceStorage`` with all
+            secure defaults is created inside this construct.
+        :param output_prefix: Prefix inside ``storage.output_bucket``; the job writes under
+            ``<output_prefix><job name>/``. Default: ``batch-inference/<construct path>/``, unique per
+            job instance.
+        :param num_results: Recommendations per input record. Default: the solution's default (25).
+        :param filter_arn: Filter applied to the recommendations. Default: no filter.
+        :param item_exploration: ``explorationWeight`` / ``explorationItemAgeCutOff`` as strings, for
+            User-Personalization solutions. Default: the solution's exploration settings.
+        :param ranking_influence: Weights from 0 to 1 for ``POPULARITY`` and ``FRESHNESS``.
+            Default: no ranking influence.
+        :param mode: BATCH_INFERENCE or THEME_GENERATION. Default: BATCH_INFERENCE.
+        :param theme_item_name_field: Items dataset column with each item's name; required exactly
+            when ``mode`` is THEME_GENERATION. Default: none.
+        :param job_name: Explicit physical name. Then a change of the job's definition is refused,
+            since the replacement would need the same name. Default: ``<stack>-<id>-<hash>``,
+            deterministic per stack and job definition.
+        :param tags: Tags on the job; a change is applied in place. Default: no tags.
+        :param run_token: Any change starts a new job on the same inputs. Default: none, the job runs
+            again only when its definition changes.
+        :param wait: Hold the deployment until the job ends. Default: True.
+        :param timeout: How long to wait for the job, at most 12 hours; a job still running then fails
+            the deployment. Default: 6 hours.
+        """
+        super().__init__(scope, id)
+        v.raise_if_errors(
+            "BatchInferenceJob",
+            [
+                *v.check_personalize_arn("solution_version_arn", solution_version_arn, "solution version"),
+                *v.check_personalize_arn("filter_arn", filter_arn, "filter"),
+                *v.check_input_path(input_path),
+                *v.check_output_prefix(output_prefix),
+                *v.check_num_results(num_results),
+                *v.check_item_exploration(item_exploration),
+                *v.check_ranking_influence(ranking_influence),
+                *v.check_theme(mode is BatchInferenceJobMode.THEME_GENERATION, theme_item_name_field),
+                *v.check_job_name(job_name),
+                *v.check_tags(tags),
+                *v.check_timeout(timeout),
+                *(v.check_role_arn("storage.role", storage.role.role_arn) if storage else ()),
+            ],
+        )
+        self.storage = storage or BatchInferenceStorage(self, "Storage")
+        self.timeout = timeout
+        runtime = BatchInferenceRuntime.of(self)
+
+        name_prefix = _name_prefix(Stack.of(self).stack_name, id)
+        properties = self._job_properties(
+            solution_version_arn=solution_version_arn,
+            input_path=input_path,
+            output_prefix=output_prefix if output_prefix is not None else _default_output_prefix(self),
+            num_results=num_results,
+            filter_arn=filter_arn,
+            item_exploration=item_exploration,
+            ranking_influence=ranking_influence,
+            mode=mode,
+            theme_item_name_field=theme_item_name_field,
+            job_name=job_name,
+            run_token=run_token,
+        )
+        properties["JobNamePrefix"] = name_prefix
+        properties["TimeoutSeconds"] = str(int(timeout.to_seconds()))
+        if tags:
+            properties["Tags"] = [{"Key": k, "Value": tags[k]} for k in sorted(tags)]
+
+        runtime.allow_job(
+            self,
+            job_name if job_name is not None and not Token.is_unresolved(job_name) else f"{name_prefix}-*",
+            self.storage.role.role_arn,
+        )
+
+        # WaitConditions cannot be updated and their handles must never be reused: both are named
+        # after the job's definition and timeout, so every change brings a fresh pair.
+        generation = self._generation(properties)
+        handle = None
+        if wait:
+            handle = CfnWaitConditionHandle(self, f"WaitHandle{generation}")
+            properties["WaitHandle"] = handle.ref
+
+        self.resource = CustomResource(
+            self,
+            "Resource",
+            service_token=runtime.service_token,
+            resource_type=RESOURCE_TYPE,
+            properties=properties,
+        )
+        self.wait_condition: CfnWaitCondition | None = None
+        if handle is not None:
+            self.wait_condition = CfnWaitCondition(
+                self,
+                f"WaitCondition{generation}",
+                handle=handle.ref,
+                timeout=properties["TimeoutSeconds"],
+                count=1,
+            )
+            self.wait_condition.node.add_dependency(self.resource)
+
+        self.job_arn: str = self.resource.get_att_string("JobArn")
+        """ARN of the job (a deploy-time token)."""
+        self.job_name: str = self.resource.get_att_string("JobName")
+        """Name of the job (a deploy-time token)."""
+        self.output_s3_uri: str = self.resource.get_att_string("OutputS3Uri")
+        """``s3://`` URI of the prefix the job writes its results under (a deploy-time token)."""
+
+    def on_state_change(
+        self,
+        id: str,
+        *,
+        target: events.IRuleTarget | None = None,
+        description: str | None = None,
+        rule_name: str | None = None,
+        enabled: bool = True,
+    ) -> events.Rule:
+        """An EventBridge rule matching this job's end event (ACTIVE or CREATE FAILED).
+
+        The event's detail carries jobArn, jobName, status, failureReason, outputS3Uri,
+        durationSeconds, stackId and logicalId.
+        """
+        rule = events.Rule(
+            self,
+            id,
+            description=description or f"End of the Personalize batch inference job {self.node.path}",
+            rule_name=rule_name,
+            enabled=enabled,
+            event_pattern=events.EventPattern(
+                source=[EVENT_SOURCE], detail_type=[EVENT_DETAIL_TYPE], detail={"jobArn": [self.job_arn]}
+            ),
+        )
+        if target is not None:
+            rule.add_target(target)
+        return rule
+
+    # ---------------------------------------------------------------- properties
+
+    def _job_properties(
+        self,
+        *,
+        solution_version_arn: str,
+        input_path: str,
+        output_prefix: str,
+        num_results: int | None,
+        filter_arn: str | None,
+        item_exploration: Mapping[str, str] | None,
+        ranking_influence: Mapping[str, float] | None,
+        mode: BatchInferenceJobMode,
+        theme_item_name_field: str | None,
+        job_name: str | None,
+        run_token: str | None,
+    ) -> dict[str, Any]:
+        storage = self.storage
+        properties: dict[str, Any] = {
+            "SolutionVersionArn": solution_version_arn,
+            "InputPath": f"s3://{storage.input_bucket.bucket_name}/{input_path}",
+            "OutputBucket": storage.output_bucket.bucket_name,
+            "OutputPrefix": output_prefix,
+            "RoleArn": storage.role.role_arn,
+            "Mode": mode.value,
+        }
+        optional: dict[str, Any] = {
+            "InputKmsKeyArn": storage.input_key.key_arn if storage.input_key else None,
+            "OutputKmsKeyArn": storage.output_key.key_arn if storage.output_key else None,
+            "NumResults": num_results,
+            "FilterArn": filter_arn,
+            "ItemExplorationConfig": dict(sorted(item_exploration.items())) if item_exploration else None,
+            "RankingInfluence": dict(sorted(ranking_influence.items())) if ranking_influence else None,
+            "ThemeItemNameField": theme_item_name_field,
+            "RunToken": run_token,
+            "JobName": job_name,
+        }
+        properties.update({k: val for k, val in optional.items() if val is not None})
+        return properties
+
+    def _generation(self, properties: Mapping[str, Any]) -> str:
+        """A short hash of the resolved job-defining properties and the timeout."""
+        defining = {k: properties[k] for k in (*JOB_DEFINING_PROPERTIES, "TimeoutSeconds") if k in properties}
+        resolved = Stack.of(self).resolve(defining)
+        digest = hashlib.sha256(json.dumps(resolved, sort_keys=True, default=str).encode()).hexdigest()
+        return digest[:8].upper()
+
+
+def _name_prefix(stack_name: str, id: str) -> str:
+    """A readable job name prefix: ``<stack>-<id>``, only characters Personalize accepts."""
+    raw = id if Token.is_unresolved(stack_name) else f"{stack_name}-{id}"
+    cleaned = re.sub(r"[^a-zA-Z0-9\-_]+", "-", raw).lstrip("-_")
+    return (cleaned or "job")[:MAX_NAME_PREFIX_LENGTH].rstrip("-_") or "job"
+
+
+def _default_output_prefix(job: Construct) -> str:
+    path = re.sub(r"[^a-zA-Z0-9!\-_.*'()/]+", "-", job.node.path)
+    return f"batch-inference/{path}/"

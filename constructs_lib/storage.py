@@ -1,0 +1,303 @@
+"""Secure storage for Personalize batch inference: keys, buckets and the role Personalize assumes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aws_cdk import Annotations, Aws, Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from constructs_lib._acknowledge import acknowledge, nag_resource
+from constructs_lib._validation import raise_if_errors
+
+PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
+# What the Personalize role needs on each key; CreateGrant goes in the key policy only.
+KEY_ACTIONS_FOR_ROLE = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:ListGrants"]
+KEY_ACTIONS_IN_KEY_POLICY = [*KEY_ACTIONS_FOR_ROLE, "kms:CreateGrant"]
+ACCESS_LOG_RETENTION = Duration.days(365)
+
+
+def _source_account_condition() -> dict[str, dict[str, str]]:
+    return {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+
+
+class BatchInferenceStorage(Construct):
+    """S3 input and output buckets, their KMS keys and the IAM role Amazon Personalize assumes.
+
+    Every piece can be brought instead of created. What is created follows the secure defaults of
+    well-reviewed CDK code: buckets block all public access, require TLS, are versioned, encrypted
+    with customer-managed keys (bucket keys on), owner-enforced, log server access to a dedicated log
+    bucket and are retained on stack deletion; keys rotate; the role trusts only Personalize acting
+    for this account and region, and may only read the input and write the output.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        input_bucket: s3.IBucket | None = None,
+        output_bucket: s3.IBucket | None = None,
+        input_key: kms.IKey | None = None,
+        output_key: kms.IKey | None = None,
+        role: iam.IRole | None = None,
+        access_logs_bucket: s3.IBucket | None = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+    ) -> None:
+        """
+        :param input_bucket: Bucket holding the input JSON lines files.
+            Default: a bucket is created with the secure defaults above.
+        :param output_bucket: Bucket receiving the recommendations.
+            Default: a bucket is created with the secure defaults above.
+        :param input_key: KMS key encrypting the input bucket. For a brought bucket, the key that bucket
+            uses (leave it out when the bucket uses SSE-S3). Default: the brought bucket's own
+            ``encryption_key`` if it has one; for a created bucket, a key with rotation is created.
+        :param output_key: KMS key encrypting the output bucket; may be the same key as ``input_key``.
+            Default: as for ``input_key``.
+        :param role: Role Personalize assumes to read the input and write the output. The construct
+            attaches its least-privilege managed policy to it unless the role is immutable.
+            Default: a role trusting personalize.amazonaws.com for this account and region is created.
+        :param access_logs_bucket: Bucket receiving the created buckets' server access logs.
+            Default: a dedicated log bucket (SSE-S3, TLS-only, logs expire after 365 days) is created
+            when at least one bucket is created.
+        :param removal_policy: What happens to created buckets and keys when they leave the stack.
+            Default: RemovalPolicy.RETAIN, so recommendations and the keys to read them survive.
+        """
+        super().__init__(scope, id)
+        raise_if_errors(
+            "BatchInferenceStorage",
+            [
+                *_key_conflicts("input", input_bucket, input_key),
+                *_key_conflicts("output", output_bucket, output_key),
+            ],
+        )
+        self._removal_policy = removal_policy
+        self._access_logs_bucket = access_logs_bucket
+
+        self.input_key: kms.IKey | None = self._resolve_key("InputKey", "input", input_bucket, input_key)
+        self.output_key: kms.IKey | None = (
+            self.input_key
+            if output_key is not None and output_key is input_key
+            else self._resolve_key("OutputKey", "output", output_bucket, output_key)
+        )
+        self.input_bucket: s3.IBucket = input_bucket or self._create_bucket("InputBucket", self.input_key)
+        self.output_bucket: s3.IBucket = output_bucket or self._create_bucket("OutputBucket", self.output_key)
+        self.role: iam.IRole = role or iam.Role(
+            self,
+            "Role",
+            description="Assumed by Amazon Personalize to read batch inference input and write its output",
+            assumed_by=iam.ServicePrincipal(
+                PERSONALIZE_PRINCIPAL,
+                conditions={
+                    **_source_account_condition(),
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{Aws.PARTITION}:personalize:{Aws.REGION}:{Aws.ACCOUNT_ID}:*"
+                    },
+                },
+            ),
+        )
+        self.role_policy = iam.ManagedPolicy(
+            self,
+            "RolePolicy",
+            description="Least privilege for Personalize batch inference: read input, write output",
+            statements=list(self._role_statements()),
+        )
+        if isinstance(self.role, iam.Role):
+            # Attached from the policy's side: the role's key policies name the role, and the policy
+            # names the keys, so the role must not depend on the policy.
+            self.role_policy.attach_to_role(self.role)
+        else:
+            # Imported roles: respects Role.from_role_arn(..., mutable=False), which gets nothing.
+            self.role.add_managed_policy(self.role_policy)
+        for bucket, access in ((self.input_bucket, "read input"), (self.output_bucket, "write output")):
+            acknowledge(
+                self.role_policy,
+                f"AwsSolutions-IAM5[Resource::{nag_resource(self, bucket.arn_for_objects('*'))}]",
+                f"Personalize must {access} objects whose keys are chosen per job at deploy time; the "
+                "wildcard is limited to this one bucket.",
+            )
+        self._admit_personalize()
+
+    # ---------------------------------------------------------------- keys and buckets
+
+    def _resolve_key(
+        self, id: str, which: str, bucket: s3.IBucket | None, key: kms.IKey | None
+    ) -> kms.IKey | None:
+        if key is not None:
+            return key
+        if bucket is not None:
+            return bucket.encryption_key
+        return kms.Key(
+            self,
+            id,
+            description=f"Encrypts Personalize batch inference {which} data",
+            enable_key_rotation=True,
+            removal_policy=self._removal_policy,
+        )
+
+    def _create_bucket(self, id: str, key: kms.IKey | None) -> s3.Bucket:
+        bucket = s3.Bucket(
+            self,
+            id,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            encryption=s3.BucketEncryption.KMS if key is not None else s3.BucketEncryption.S3_MANAGED,
+            encryption_key=key,
+            bucket_key_enabled=key is not None,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            removal_policy=self._removal_policy,
+        )
+        self._log_server_access(bucket, prefix=f"{id}/")
+        return bucket
+
+    def _log_server_access(self, bucket: s3.Bucket, prefix: str) -> None:
+        """Send server access logs to the log bucket through a bucket policy, not ACLs.
+
+        Set on the L1 so the result does not depend on the app's
+        ``@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy`` feature flag: owner-enforced buckets
+        cannot receive ACL-based log delivery.
+        """
+        logs = self._access_logs()
+        cfn_bucket = bucket.node.default_child
+        assert isinstance(cfn_bucket, s3.CfnBucket)
+        cfn_bucket.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
+            destination_bucket_name=logs.bucket_name, log_file_prefix=prefix
+        )
+        result = logs.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"ServerAccessLogs{prefix.rstrip('/')}",
+                principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
+                actions=["s3:PutObject"],
+                resources=[logs.arn_for_objects(f"{prefix}*")],
+                conditions={"ArnLike": {"aws:SourceArn": bucket.bucket_arn}, **_source_account_condition()},
+            )
+        )
+        if not result.statement_added:
+            Annotations.of(self).add_warning_v2(
+                "constructs-lib:accessLogsBucketPolicy",
+                f"access_logs_bucket is imported: add a bucket policy letting logging.s3.amazonaws.com "
+                f"put objects under '{prefix}' for the bucket {bucket.node.path}.",
+            )
+
+    def _access_logs(self) -> s3.IBucket:
+        if self._access_logs_bucket is None:
+            self._access_logs_bucket = s3.Bucket(
+                self,
+                "AccessLogsBucket",
+                block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+                enforce_ssl=True,
+                # Server access log delivery supports SSE-S3 only.
+                encryption=s3.BucketEncryption.S3_MANAGED,
+                object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+                versioned=True,
+                lifecycle_rules=[
+                    s3.LifecycleRule(
+                        expiration=ACCESS_LOG_RETENTION,
+                        noncurrent_version_expiration=Duration.days(1),
+                    )
+                ],
+                removal_policy=self._removal_policy,
+            )
+        return self._access_logs_bucket
+
+    # ---------------------------------------------------------------- what Personalize needs
+
+    def _role_statements(self) -> Iterable[iam.PolicyStatement]:
+        yield iam.PolicyStatement(
+            sid="ReadInput",
+            actions=["s3:GetObject", "s3:ListBucket"],
+            resources=[self.input_bucket.bucket_arn, self.input_bucket.arn_for_objects("*")],
+        )
+        yield iam.PolicyStatement(
+            sid="WriteOutput",
+            actions=["s3:PutObject", "s3:ListBucket"],
+            resources=[self.output_bucket.bucket_arn, self.output_bucket.arn_for_objects("*")],
+        )
+        keys = self._distinct_keys()
+        if keys:
+            yield iam.PolicyStatement(
+                sid="UseKeys", actions=KEY_ACTIONS_FOR_ROLE, resources=[k.key_arn for k in keys]
+            )
+
+    def _distinct_keys(self) -> list[kms.IKey]:
+        keys: list[kms.IKey] = []
+        for key in (self.input_key, self.output_key):
+            if key is not None and all(key is not k for k in keys):
+                keys.append(key)
+        return keys
+
+    def _admit_personalize(self) -> None:
+        """Bucket and key policies: Personalize checks them as well as the role's own policy."""
+        service = iam.ServicePrincipal(PERSONALIZE_PRINCIPAL)
+        for name, bucket, actions in (
+            ("input_bucket", self.input_bucket, ["s3:GetObject", "s3:ListBucket"]),
+            ("output_bucket", self.output_bucket, ["s3:PutObject", "s3:ListBucket"]),
+        ):
+            statement = iam.PolicyStatement(
+                sid="PersonalizeBatchInference",
+                principals=[service],
+                actions=actions,
+                resources=[bucket.bucket_arn, bucket.arn_for_objects("*")],
+                conditions=_source_account_condition(),
+            )
+            if not bucket.add_to_resource_policy(statement).statement_added:
+                Annotations.of(self).add_warning_v2(
+                    f"constructs-lib:{name}Policy",
+                    f"{name} is imported, so its bucket policy cannot be changed here. Add a statement "
+                    f"allowing the service principal {PERSONALIZE_PRINCIPAL} {' and '.join(actions)} on the "
+                    "bucket and its objects, or Personalize will refuse the bucket.",
+                )
+        for index, key in enumerate(self._distinct_keys()):
+            statement = iam.PolicyStatement(
+                sid="PersonalizeBatchInference",
+                principals=[iam.ArnPrincipal(self.role.role_arn), service],
+                actions=KEY_ACTIONS_IN_KEY_POLICY,
+                resources=["*"],
+            )
+            if not key.add_to_resource_policy(statement).statement_added:
+                Annotations.of(self).add_warning_v2(
+                    f"constructs-lib:keyPolicy{index}",
+                    f"The KMS key {key.key_arn} is imported, so its "
+                    "key policy cannot be changed here. Allow the Personalize role and "
+                    f"{PERSONALIZE_PRINCIPAL} {', '.join(KEY_ACTIONS_IN_KEY_POLICY)} in it.",
+                )
+
+    # ---------------------------------------------------------------- grants
+
+    def grant_write_input(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` upload input files, and encrypt them with the input key if there is one."""
+        grant = iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+            resource_arns=[self.input_bucket.arn_for_objects("*")],
+        )
+        if self.input_key is not None:
+            # Decrypt too: multipart uploads of SSE-KMS objects read back the data key.
+            grant = grant.combine(self.input_key.grant_encrypt_decrypt(grantee))
+        return grant
+
+    def grant_read_output(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` list and read recommendations, and decrypt them with the output key."""
+        grant = iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["s3:GetObject", "s3:ListBucket"],
+            resource_arns=[self.output_bucket.bucket_arn, self.output_bucket.arn_for_objects("*")],
+        )
+        if self.output_key is not None:
+            grant = grant.combine(self.output_key.grant_decrypt(grantee))
+        return grant
+
+
+def _key_conflicts(which: str, bucket: s3.IBucket | None, key: kms.IKey | None) -> Iterable[str]:
+    if bucket is None or key is None or bucket.encryption_key is None:
+        return
+    if bucket.encryption_key is not key:
+        yield (
+            f"{which}_key was given, but {which}_bucket already carries its own encryption key "
+            f"({bucket.encryption_key.node.path}). Drop {which}_key, or import the bucket without "
+            "encryption_key and pass its key as " + f"{which}_key."
+        )
