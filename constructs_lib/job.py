@@ -202,12 +202,18 @@ class BatchInferenceJob(Construct):
     ) -> events.Rule:
         """An EventBridge rule matching this job's end event (ACTIVE or CREATE FAILED).
 
+        The rule is created beside the job with the id ``<job id><id>``.
+
         The event's detail carries jobArn, jobName, status, failureReason, outputS3Uri,
         durationSeconds, stackId and logicalId.
         """
+        # The rule lives beside the job, not inside it: a construct that depends on the job (waits for
+        # its end) may well be the rule's target, and must not find the rule among its dependencies.
+        scope = self.node.scope
+        assert isinstance(scope, Construct)
         rule = events.Rule(
-            self,
-            id,
+            scope,
+            f"{self.node.id}{id}",
             description=description or f"End of the Personalize batch inference job {self.node.path}",
             rule_name=rule_name,
             enabled=enabled,
