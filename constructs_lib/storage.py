@@ -80,7 +80,7 @@ class BatchInferenceStorage(Construct):
         self.input_key: kms.IKey | None = self._resolve_key("InputKey", "input", input_bucket, input_key)
         self.output_key: kms.IKey | None = (
             self.input_key
-            if output_key is not None and output_key is input_key
+            if output_key is not None and _same(output_key, input_key)
             else self._resolve_key("OutputKey", "output", output_bucket, output_key)
         )
         self.input_bucket: s3.IBucket = input_bucket or self._create_bucket("InputBucket", self.input_key)
@@ -226,7 +226,7 @@ class BatchInferenceStorage(Construct):
     def _distinct_keys(self) -> list[kms.IKey]:
         keys: list[kms.IKey] = []
         for key in (self.input_key, self.output_key):
-            if key is not None and all(key is not k for k in keys):
+            if key is not None and not any(_same(key, k) for k in keys):
                 keys.append(key)
         return keys
 
@@ -295,9 +295,14 @@ class BatchInferenceStorage(Construct):
 def _key_conflicts(which: str, bucket: s3.IBucket | None, key: kms.IKey | None) -> Iterable[str]:
     if bucket is None or key is None or bucket.encryption_key is None:
         return
-    if bucket.encryption_key is not key:
+    if not _same(bucket.encryption_key, key):
         yield (
             f"{which}_key was given, but {which}_bucket already carries its own encryption key "
             f"({bucket.encryption_key.node.path}). Drop {which}_key, or import the bucket without "
             "encryption_key and pass its key as " + f"{which}_key."
         )
+
+
+def _same(a: kms.IKey | None, b: kms.IKey | None) -> bool:
+    """Whether two references name the same key construct (jsii may hand back distinct proxies)."""
+    return a is not None and b is not None and a.node.addr == b.node.addr

@@ -1,0 +1,47 @@
+"""The example apps, synthesized once per test session with the compliance packs attached."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import aws_cdk as cdk
+import cdk_nag
+
+import app as demo_app
+from examples import bring_your_own, shared_storage, theme_generation
+
+REPO = Path(__file__).resolve().parent.parent
+CDK_CONTEXT = json.loads((REPO / "cdk.json").read_text())["context"]
+
+EXAMPLES: dict[str, Callable[[cdk.App], object]] = {
+    "demo": demo_app.build_app,
+    "shared_storage": shared_storage.build,
+    "theme_generation": theme_generation.build,
+    "bring_your_own": bring_your_own.build,
+}
+
+
+def nag_packs(app: cdk.App) -> list[cdk.IPolicyValidationPlugin]:
+    return [cdk_nag.AwsSolutionsChecks(app)]
+
+
+@dataclass
+class SynthesizedApp:
+    name: str
+    outdir: Path
+    assembly: cdk.cx_api.CloudAssembly
+
+    @property
+    def templates(self) -> dict[str, dict]:
+        return {s.stack_name: s.template for s in self.assembly.stacks}
+
+
+def synthesize(name: str, outdir: Path, *, nag: bool = True) -> SynthesizedApp:
+    app = cdk.App(context=CDK_CONTEXT, outdir=str(outdir))
+    if nag:
+        cdk.Validations.of(app).add_plugins(*nag_packs(app))
+    EXAMPLES[name](app)
+    return SynthesizedApp(name, outdir, app.synth())
