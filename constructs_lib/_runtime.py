@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
@@ -11,8 +15,8 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from constructs_lib._acknowledge import acknowledge, nag_resource
 from constructs_lib._assets import handler_code
+from constructs_lib.compliance import acknowledge, nag_resource
 
 RUNTIME_ID = "PersonalizeBatchInferenceRuntime"
 RESOURCE_TYPE = "Custom::PersonalizeBatchInferenceJob"
@@ -28,6 +32,36 @@ PERSONALIZE_JOB_ACTIONS = [
     "personalize:UntagResource",
     "personalize:ListTagsForResource",
 ]
+XRAY_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+VPC_ACCESS_ACTIONS = [
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+]
+# What Step Functions needs to deliver execution logs and traces; none of it takes a resource ARN.
+STATE_MACHINE_DELIVERY_ACTIONS = [
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+]
+
+
+_SYNCHRONOUS = (
+    "Invoked synchronously: the Provider framework relays CloudFormation's call and answers it itself, "
+    "and Step Functions invokes the check and retries it; a dead-letter queue only receives failed "
+    "asynchronous invocations."
+)
 
 
 def job_arn_pattern(name_pattern: str) -> str:
@@ -37,19 +71,44 @@ def job_arn_pattern(name_pattern: str) -> str:
 class BatchInferenceRuntime(Construct):
     """One per stack: the on-event handler behind a Provider, and the monitor state machine.
 
-    Jobs find it with :meth:`of`; each job widens its policies by exactly its own job ARNs and role.
+    Jobs find it with :meth:`of`; each job widens the handler policies by exactly its own job ARNs
+    and role. Every role gets its permissions from one customer-managed policy that lists them all:
+    the roles are handed to CDK as ``without_policy_updates()`` views, so nothing becomes an inline
+    policy behind our back.
     """
 
     @classmethod
-    def of(cls, scope: Construct) -> BatchInferenceRuntime:
+    def of(
+        cls,
+        scope: Construct,
+        *,
+        vpc: ec2.IVpc | None = None,
+        vpc_subnets: ec2.SubnetSelection | None = None,
+    ) -> BatchInferenceRuntime:
         stack = Stack.of(scope)
         existing = stack.node.try_find_child(RUNTIME_ID)
-        if isinstance(existing, BatchInferenceRuntime):
-            return existing
-        return cls(stack, RUNTIME_ID)
+        if not isinstance(existing, BatchInferenceRuntime):
+            return cls(stack, RUNTIME_ID, vpc=vpc, vpc_subnets=vpc_subnets)
+        if (existing.vpc.node.addr if existing.vpc else None) != (vpc.node.addr if vpc else None):
+            raise ValueError(
+                f"BatchInferenceJob: invalid props:\n  - vpc: the jobs of stack {stack.stack_name} share one "
+                "handler and monitor, placed by the first job; give every job in the stack the same vpc "
+                "(or none)"
+            )
+        return existing
 
-    def __init__(self, scope: Construct, id: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        vpc: ec2.IVpc | None = None,
+        vpc_subnets: ec2.SubnetSelection | None = None,
+    ) -> None:
         super().__init__(scope, id)
+        self.vpc = vpc
+        self._vpc_subnets = vpc_subnets
+        self.logs_key = self._logs_key()
         code = handler_code()
 
         self.check_function, check_policy = self._function(
@@ -69,7 +128,7 @@ class BatchInferenceRuntime(Construct):
             description="Creates, adopts and tags Personalize batch inference jobs for CloudFormation",
             environment={"MONITOR_STATE_MACHINE_ARN": self.state_machine.state_machine_arn},
         )
-        self._policies = [check_policy, on_event_policy]
+        self._job_policies = [check_policy, on_event_policy]
         on_event_policy.add_statements(
             iam.PolicyStatement(
                 sid="StartMonitor",
@@ -84,27 +143,17 @@ class BatchInferenceRuntime(Construct):
                 resources=[f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:event-bus/default"],
             )
         )
-        self.provider = cr.Provider(
-            self,
-            "Provider",
-            on_event_handler=self.on_event_function,
-            log_group=logs.LogGroup(
-                self, "ProviderLogs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
-            ),
-        )
-        self._acknowledge_provider_internals()
+        self.provider = self._provider()
+        self._acknowledge_inherent_findings()
 
     @property
     def service_token(self) -> str:
         return self.provider.service_token
 
     def allow_job(self, owner: Construct, name_pattern: str, role_arn: str) -> None:
-        """Let both functions create, describe and tag the jobs named ``name_pattern``, passing ``role_arn``.
-
-        ``owner`` (the job) acknowledges the wildcard this needs while its names are generated.
-        """
+        """Let both functions create, describe and tag jobs named ``name_pattern`` and pass ``role_arn``."""
         resource = job_arn_pattern(name_pattern)
-        for policy in self._policies:
+        for policy in self._job_policies:
             policy.add_statements(
                 iam.PolicyStatement(actions=PERSONALIZE_JOB_ACTIONS, resources=[resource]),
                 iam.PolicyStatement(
@@ -117,14 +166,79 @@ class BatchInferenceRuntime(Construct):
                 acknowledge(
                     policy,
                     f"AwsSolutions-IAM5[Resource::{nag_resource(self, resource)}]",
-                    (
-                        f"{owner.node.path}: the job's name is generated at deploy time as "
-                        f"'{name_pattern}' (a hash of the job's definition follows the prefix), so its "
-                        "ARN is only known by that prefix."
-                    ),
+                    f"{owner.node.path}: the job's name is generated at deploy time as '{name_pattern}' "
+                    "(a hash of the job's definition follows the prefix), so its ARN is only known by "
+                    "that prefix.",
                 )
 
     # ---------------------------------------------------------------- pieces
+
+    def _logs_key(self) -> kms.Key:
+        key = kms.Key(
+            self,
+            "LogsKey",
+            description="Encrypts the logs of the Personalize batch inference handler and monitor",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchLogsOfThisStack",
+                principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
+                actions=[
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": (
+                            f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"
+                        )
+                    }
+                },
+            )
+        )
+        return key
+
+    def _log_group(self, id: str) -> logs.LogGroup:
+        return logs.LogGroup(
+            self,
+            id,
+            retention=LOG_RETENTION,
+            encryption_key=self.logs_key,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
+    def _role(
+        self, id: str, service: str, statements: Sequence[iam.PolicyStatement]
+    ) -> tuple[iam.Role, iam.ManagedPolicy]:
+        policy = iam.ManagedPolicy(
+            self,
+            f"{id}Policy",
+            description=f"Least privilege for {self.node.path}/{id}",
+            statements=list(statements),
+        )
+        role = iam.Role(
+            self, f"{id}Role", assumed_by=iam.ServicePrincipal(service), managed_policies=[policy]
+        )
+        return role, policy
+
+    def _lambda_statements(self, log_group: logs.ILogGroup) -> list[iam.PolicyStatement]:
+        statements = [
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[log_group.log_group_arn],
+            ),
+            iam.PolicyStatement(sid="WriteTraces", actions=XRAY_ACTIONS, resources=["*"]),
+        ]
+        if self.vpc is not None:
+            statements.append(iam.PolicyStatement(sid="UseVpc", actions=VPC_ACCESS_ACTIONS, resources=["*"]))
+        return statements
 
     def _function(
         self,
@@ -136,27 +250,8 @@ class BatchInferenceRuntime(Construct):
         description: str,
         environment: dict[str, str],
     ) -> tuple[lambda_.Function, iam.ManagedPolicy]:
-        log_group = logs.LogGroup(
-            self, f"{id}Logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
-        )
-        policy = iam.ManagedPolicy(
-            self,
-            f"{id}Policy",
-            description=f"Least privilege for {id}",
-            statements=[
-                iam.PolicyStatement(
-                    sid="WriteOwnLogs",
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[log_group.log_group_arn],
-                )
-            ],
-        )
-        role = iam.Role(
-            self,
-            f"{id}Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            managed_policies=[policy],
-        )
+        log_group = self._log_group(f"{id}Logs")
+        role, policy = self._role(id, "lambda.amazonaws.com", self._lambda_statements(log_group))
         function = lambda_.Function(
             self,
             id,
@@ -169,8 +264,12 @@ class BatchInferenceRuntime(Construct):
             description=description,
             environment=environment,
             log_group=log_group,
-            role=role,
+            tracing=lambda_.Tracing.ACTIVE,
+            role=role.without_policy_updates(),
+            vpc=self.vpc,
+            vpc_subnets=self._vpc_subnets,
         )
+        function.node.add_dependency(policy)
         return function, policy
 
     def _monitor(self) -> sfn.StateMachine:
@@ -189,58 +288,106 @@ class BatchInferenceRuntime(Construct):
             sfn.Condition.boolean_equals("$.done", True), sfn.Succeed(self, "Reported")
         )
         done.otherwise(wait.next(check))
-        return sfn.StateMachine(
+        role, policy = self._role(
+            "Monitor",
+            "states.amazonaws.com",
+            [
+                iam.PolicyStatement(
+                    sid="InvokeCheck",
+                    actions=["lambda:InvokeFunction"],
+                    resources=[self.check_function.function_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="DeliverLogsAndTraces", actions=STATE_MACHINE_DELIVERY_ACTIONS, resources=["*"]
+                ),
+            ],
+        )
+        self.monitor_policy = policy
+        machine = sfn.StateMachine(
             self,
             "Monitor",
             comment="Polls one Personalize batch inference job until it ends, then reports it",
             definition_body=sfn.DefinitionBody.from_chainable(check.next(done)),
             timeout=MONITOR_TIMEOUT,
             tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=logs.LogGroup(
-                    self, "MonitorLogs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
-                ),
-                level=sfn.LogLevel.ALL,
-            ),
+            role=role.without_policy_updates(),
+            logs=sfn.LogOptions(destination=self._log_group("MonitorLogs"), level=sfn.LogLevel.ALL),
         )
+        machine.node.add_dependency(policy)
+        return machine
 
-    def _acknowledge_provider_internals(self) -> None:
+    def _provider(self) -> cr.Provider:
+        log_group = self._log_group("ProviderLogs")
+        statements = self._lambda_statements(log_group)
+        statements.append(
+            iam.PolicyStatement(
+                sid="InvokeOnEvent",
+                actions=["lambda:InvokeFunction"],
+                resources=[self.on_event_function.function_arn],
+            )
+        )
+        role, policy = self._role("ProviderFramework", "lambda.amazonaws.com", statements)
+        self.provider_policy = policy
+        provider = cr.Provider(
+            self,
+            "Provider",
+            on_event_handler=self.on_event_function,
+            framework_on_event_role=role.without_policy_updates(),
+            log_group=log_group,
+            vpc=self.vpc,
+            vpc_subnets=self._vpc_subnets,
+        )
+        provider.node.add_dependency(policy)
+        return provider
+
+    # ---------------------------------------------------------------- compliance
+
+    def _acknowledge_inherent_findings(self) -> None:
+        """Findings that no setting removes, each on the construct that owns it, with the reason."""
         framework = self.provider.node.find_child("framework-onEvent")
         assert isinstance(framework, lambda_.Function)
-        role = framework.role
-        assert role is not None
+        for policy in (*self._job_policies, self.provider_policy):
+            acknowledge(
+                policy,
+                "AwsSolutions-IAM5[Resource::*]",
+                "X-Ray trace writes (and, in a VPC, network interface management) support no "
+                "resource-level permissions.",
+            )
         acknowledge(
-            role,
-            (
-                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                "AWSLambdaBasicExecutionRole]"
-            ),
-            "The CDK Provider framework's own function role; CDK attaches this policy to it.",
-        )
-        acknowledge(
-            role,
-            f"AwsSolutions-IAM5[Resource::{nag_resource(self, self.on_event_function.function_arn)}:*]",
-            (
-                "The CDK Provider framework invokes the on-event function by its versioned ARN; "
-                "the wildcard covers versions of that one function only."
-            ),
+            self.monitor_policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Step Functions log delivery and X-Ray actions support no resource-level permissions.",
         )
         acknowledge(
             framework,
             "AwsSolutions-L1",
             "The CDK Provider framework picks its own Node.js runtime; it is not ours to set.",
         )
-        sm_role = self.state_machine.role
         acknowledge(
-            sm_role,
-            "AwsSolutions-IAM5[Resource::*]",
-            (
-                "Step Functions needs X-Ray and CloudWatch Logs delivery actions, which support no "
-                "resource-level permissions."
-            ),
+            framework,
+            "Serverless-LambdaTracing",
+            "The CDK Provider framework function exposes no tracing setting; our own functions trace.",
         )
         acknowledge(
-            sm_role,
-            f"AwsSolutions-IAM5[Resource::{nag_resource(self, self.check_function.function_arn)}:*]",
-            "Step Functions invokes the check function by versioned ARN; versions of that function only.",
+            framework,
+            "Serverless-LambdaDefaultMemorySize",
+            "The CDK Provider framework function exposes no memory setting; it only relays one call.",
         )
+        for function in (self.on_event_function, self.check_function, framework):
+            acknowledge(function, "Serverless-LambdaDLQ", _SYNCHRONOUS)
+        for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
+            for function in (self.on_event_function, self.check_function, framework):
+                acknowledge(function, f"{pack}-LambdaDLQ", _SYNCHRONOUS)
+                acknowledge(
+                    function,
+                    f"{pack}-LambdaConcurrency",
+                    "Reserved concurrency would take from the account's unreserved pool, and new accounts "
+                    "(10 concurrent executions) refuse any reservation; one call per job and check.",
+                )
+                if self.vpc is None:
+                    acknowledge(
+                        function,
+                        f"{pack}-LambdaInsideVPC",
+                        "No vpc was given: the functions call only AWS APIs and a presigned S3 URL. Pass "
+                        "vpc= to BatchInferenceJob to place them in one.",
+                    )

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import CfnWaitCondition, CfnWaitConditionHandle, CustomResource, Duration, Stack, Token
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from constructs import Construct
 
@@ -82,6 +83,8 @@ class BatchInferenceJob(Construct):
         run_token: str | None = None,
         wait: bool = True,
         timeout: Duration = DEFAULT_TIMEOUT,
+        vpc: ec2.IVpc | None = None,
+        vpc_subnets: ec2.SubnetSelection | None = None,
     ) -> None:
         """
         :param solution_version_arn: The trained solution version that makes the recommendations.
@@ -110,6 +113,10 @@ class BatchInferenceJob(Construct):
         :param wait: Hold the deployment until the job ends. Default: True.
         :param timeout: How long to wait for the job, at most 12 hours; a job still running then fails
             the deployment. Default: 6 hours.
+        :param vpc: VPC for the stack's shared handler and monitor functions; every job of a stack must
+            give the same one. They need a route to the Personalize, Step Functions, EventBridge and S3
+            APIs (NAT or VPC endpoints). Default: the functions run outside any VPC.
+        :param vpc_subnets: Subnets of ``vpc`` for those functions. Default: the VPC's private subnets.
         """
         super().__init__(scope, id)
         v.raise_if_errors(
@@ -131,7 +138,7 @@ class BatchInferenceJob(Construct):
         )
         self.storage = storage or BatchInferenceStorage(self, "Storage")
         self.timeout = timeout
-        runtime = BatchInferenceRuntime.of(self)
+        runtime = BatchInferenceRuntime.of(self, vpc=vpc, vpc_subnets=vpc_subnets)
 
         name_prefix = _name_prefix(Stack.of(self).stack_name, id)
         properties = self._job_properties(

@@ -10,14 +10,16 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from constructs_lib._acknowledge import acknowledge, nag_resource
 from constructs_lib._validation import raise_if_errors
+from constructs_lib.compliance import acknowledge, nag_resource
 
 PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
 # What the Personalize role needs on each key; CreateGrant goes in the key policy only.
 KEY_ACTIONS_FOR_ROLE = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:ListGrants"]
 KEY_ACTIONS_IN_KEY_POLICY = [*KEY_ACTIONS_FOR_ROLE, "kms:CreateGrant"]
 ACCESS_LOG_RETENTION = Duration.days(365)
+# cdk-nag packs that share the S3 rules acknowledged below.
+COMPLIANCE_PACKS = ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
 
 
 def _source_account_condition() -> dict[str, dict[str, str]]:
@@ -152,6 +154,7 @@ class BatchInferenceStorage(Construct):
             removal_policy=self._removal_policy,
         )
         self._log_server_access(bucket, prefix=f"{id}/")
+        _acknowledge_no_replication(bucket)
         return bucket
 
     def _log_server_access(self, bucket: s3.Bucket, prefix: str) -> None:
@@ -201,6 +204,18 @@ class BatchInferenceStorage(Construct):
                     )
                 ],
                 removal_policy=self._removal_policy,
+            )
+            _acknowledge_no_replication(self._access_logs_bucket)
+            for pack in COMPLIANCE_PACKS:
+                acknowledge(
+                    self._access_logs_bucket,
+                    f"{pack}-S3DefaultEncryptionKMS",
+                    "S3 server access log delivery writes only to buckets encrypted with SSE-S3.",
+                )
+            acknowledge(
+                self._access_logs_bucket,
+                "AwsSolutions-S1",
+                "This is the server access log bucket; logging its own access would log the logging.",
             )
         return self._access_logs_bucket
 
@@ -290,6 +305,17 @@ class BatchInferenceStorage(Construct):
         if self.output_key is not None:
             grant = grant.combine(self.output_key.grant_decrypt(grantee))
         return grant
+
+
+def _acknowledge_no_replication(bucket: s3.IBucket) -> None:
+    for pack in COMPLIANCE_PACKS:
+        acknowledge(
+            bucket,
+            f"{pack}-S3BucketReplicationEnabled",
+            "Replication needs a destination bucket in another Region, an account-level choice this "
+            "construct cannot make; batch inference data is reproducible from the dataset and solution "
+            "version. Bring replicated buckets with input_bucket/output_bucket when you need it.",
+        )
 
 
 def _key_conflicts(which: str, bucket: s3.IBucket | None, key: kms.IKey | None) -> Iterable[str]:

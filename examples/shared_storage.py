@@ -8,12 +8,14 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from constructs_lib import BatchInferenceJob, BatchInferenceStorage
-from constructs_lib._acknowledge import acknowledge, nag_resource
+from constructs_lib.compliance import acknowledge, nag_resource
 
 SOLUTION_VERSION_ARN = "arn:aws:personalize:us-east-1:123456789012:solution/user-personalization/1a2b3c4d"
 FILTER_ARN = "arn:aws:personalize:us-east-1:123456789012:filter/exclude-purchased"
@@ -52,7 +54,29 @@ class SharedStorageStack(cdk.Stack):
             timeout=cdk.Duration.hours(2),
         )
 
-        log_group = logs.LogGroup(self, "ConsumerLogs", retention=logs.RetentionDays.THREE_MONTHS)
+        consumer = self._consumer(storage, [weekly, fresh])
+        consumer.node.add_dependency(weekly, fresh)
+
+    def _consumer(self, storage: BatchInferenceStorage, jobs: list[BatchInferenceJob]) -> lambda_.Function:
+        """A function reading the jobs' results, started by the weekly job's end event."""
+        logs_key = kms.Key(self, "ConsumerLogsKey", enable_key_rotation=True)
+        logs_key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{cdk.Aws.REGION}.amazonaws.com"))
+        log_group = logs.LogGroup(
+            self, "ConsumerLogs", retention=logs.RetentionDays.THREE_MONTHS, encryption_key=logs_key
+        )
+        # Events that could not be delivered or processed land here instead of being lost.
+        dead_letters = sqs.Queue(
+            self,
+            "ConsumerDeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(14),
+        )
+        acknowledge(
+            dead_letters,
+            "Serverless-SQSRedrivePolicy",
+            "This queue is the dead-letter queue; it has no further queue to redrive to.",
+        )
         role = iam.Role(self, "ConsumerRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
         log_group.grant_write(role)
         consumer = lambda_.Function(
@@ -66,11 +90,14 @@ class SharedStorageStack(cdk.Stack):
             timeout=cdk.Duration.seconds(30),
             role=role,
             log_group=log_group,
-            environment={"OUTPUT_URIS": cdk.Fn.join(",", [weekly.output_s3_uri, fresh.output_s3_uri])},
+            tracing=lambda_.Tracing.ACTIVE,
+            dead_letter_queue=dead_letters,
+            environment={"OUTPUT_URIS": cdk.Fn.join(",", [job.output_s3_uri for job in jobs])},
         )
         storage.grant_read_output(consumer)
-        consumer.node.add_dependency(weekly, fresh)
-        weekly.on_state_change("Ended", target=targets.LambdaFunction(consumer))
+        jobs[0].on_state_change(
+            "Ended", target=targets.LambdaFunction(consumer, dead_letter_queue=dead_letters)
+        )
 
         policy = role.node.find_child("DefaultPolicy")
         acknowledge(
@@ -78,6 +105,31 @@ class SharedStorageStack(cdk.Stack):
             f"AwsSolutions-IAM5[Resource::{nag_resource(self, storage.output_bucket.arn_for_objects('*'))}]",
             "The consumer reads every result file the jobs write; their keys are chosen at deploy time.",
         )
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "X-Ray trace writes support no resource-level permissions.",
+        )
+        for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
+            acknowledge(
+                policy,
+                f"{pack}-IAMNoInlinePolicy",
+                "CDK grants (storage.grant_read_output, log and trace permissions) write the role's default "
+                "policy, each statement scoped to this example's bucket, key and log group.",
+            )
+            acknowledge(
+                consumer,
+                f"{pack}-LambdaInsideVPC",
+                "The example consumer reads S3 only; place it in a VPC with an S3 endpoint if you need to.",
+            )
+            if pack != "PCI.DSS.321":
+                acknowledge(
+                    consumer,
+                    f"{pack}-LambdaConcurrency",
+                    "Reserved concurrency would take from the account's unreserved pool; new accounts "
+                    "refuse any reservation.",
+                )
+        return consumer
 
 
 def build(app: cdk.App) -> None:

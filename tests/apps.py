@@ -25,7 +25,14 @@ EXAMPLES: dict[str, Callable[[cdk.App], object]] = {
 
 
 def nag_packs(app: cdk.App) -> list[cdk.IPolicyValidationPlugin]:
-    return [cdk_nag.AwsSolutionsChecks(app)]
+    """The compliance packs pipelines gate on; any unacknowledged error or warning fails synth."""
+    return [
+        cdk_nag.AwsSolutionsChecks(app),
+        cdk_nag.HIPAASecurityChecks(app),
+        cdk_nag.NIST80053R5Checks(app),
+        cdk_nag.PCIDSS321Checks(app),
+        cdk_nag.ServerlessChecks(app),
+    ]
 
 
 @dataclass

@@ -7,6 +7,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
@@ -141,7 +142,13 @@ def test_theme_generation_job_sends_mode_and_item_name_field(stacks: Stacks) -> 
 
 def test_a_job_without_storage_creates_its_own(stacks: Stacks) -> None:
     stacks.theme_template.resource_count_is("AWS::S3::Bucket", 3)
-    stacks.theme_template.resource_count_is("AWS::KMS::Key", 2)
+    keys = stacks.theme_template.find_resources("AWS::KMS::Key")
+    assert sorted(k for k in keys if "Storage" in k) == [
+        k
+        for k in sorted(keys)
+        if k.startswith("ThemesStorageInputKey") or k.startswith("ThemesStorageOutputKey")
+    ]
+    assert len([k for k in keys if k.startswith("ThemesStorage")]) == 2
 
 
 # ---------------------------------------------------------------- waiting
@@ -440,3 +447,61 @@ def test_job_name_prefix_is_sanitized_for_personalize() -> None:
     prefix = _job_properties(Template.from_stack(stack))["JobNamePrefix"]
     assert re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9\-_]*", prefix)
     assert len(prefix) == 50
+
+
+# ---------------------------------------------------------------- compliance-minded wiring
+
+
+def test_runtime_roles_have_no_inline_policies(stacks: Stacks) -> None:
+    stacks.three_template.resource_count_is("AWS::IAM::Policy", 0)
+
+
+def test_runtime_log_groups_are_encrypted_with_a_rotating_key(stacks: Stacks) -> None:
+    template = stacks.three_template
+    keys = template.find_resources("AWS::KMS::Key")
+    (logs_key,) = [k for k in keys if "LogsKey" in k]
+    assert keys[logs_key]["Properties"]["EnableKeyRotation"] is True
+    for group in template.find_resources("AWS::Logs::LogGroup").values():
+        assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [logs_key, "Arn"]}
+
+
+def test_handler_functions_trace_with_xray(stacks: Stacks) -> None:
+    functions = stacks.three_template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Runtime": Match.string_like_regexp("python")}}
+    )
+    assert all(f["Properties"]["TracingConfig"] == {"Mode": "Active"} for f in functions.values())
+
+
+def test_vpc_places_every_runtime_function_in_it() -> None:
+    stack = cdk.Stack(cdk.App(), "Vpc", env=ENV)
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=1)
+    BatchInferenceJob(stack, "Job", solution_version_arn=SOLUTION_VERSION_ARN, input_path="u/", vpc=vpc)
+    template = Template.from_stack(stack)
+    functions = template.find_resources("AWS::Lambda::Function")
+    assert len(functions) == 3
+    assert all("SubnetIds" in f["Properties"]["VpcConfig"] for f in functions.values())
+    statements = [
+        s
+        for p in template.find_resources("AWS::IAM::ManagedPolicy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert any(s.get("Sid") == "UseVpc" and "ec2:CreateNetworkInterface" in s["Action"] for s in statements)
+
+
+def test_jobs_of_one_stack_must_share_the_vpc() -> None:
+    stack = cdk.Stack(cdk.App(), "TwoVpcs", env=ENV)
+    BatchInferenceJob(
+        stack,
+        "A",
+        solution_version_arn=SOLUTION_VERSION_ARN,
+        input_path="u/",
+        vpc=ec2.Vpc(stack, "One", max_azs=1),
+    )
+    with pytest.raises(ValueError, match=r"vpc: the jobs of stack TwoVpcs share one handler"):
+        BatchInferenceJob(
+            stack,
+            "B",
+            solution_version_arn=SOLUTION_VERSION_ARN,
+            input_path="u/",
+            vpc=ec2.Vpc(stack, "Two", max_azs=1),
+        )

@@ -1,4 +1,4 @@
-"""Acknowledging compliance findings on the construct that owns them."""
+"""Acknowledging compliance findings on the construct that owns them; public, for users too."""
 
 from __future__ import annotations
 
@@ -33,5 +33,5 @@ def _nag_form(node: Any) -> str:
             return f"<{arg[0]}.{arg[1]}>"
         if fn == "Fn::Join":
             separator, parts = arg
-            return separator.join(_nag_form(p) for p in parts)
+            return str(separator).join(_nag_form(p) for p in parts)
     raise ValueError(f"no cdk-nag form for {node!r}")
