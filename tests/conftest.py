@@ -31,3 +31,14 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     yield
+
+
+@pytest.fixture(scope="session")
+def example_apps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """Every example app synthesized once per session, with all compliance packs attached.
+
+    Synthesis raises on any unacknowledged cdk-nag error or warning, so the fixture itself is the gate.
+    """
+    from tests.apps import EXAMPLES, synthesize
+
+    return {name: synthesize(name, tmp_path_factory.mktemp(name)) for name in sorted(EXAMPLES)}
