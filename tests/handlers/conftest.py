@@ -1,0 +1,72 @@
+"""Fixtures for the deploy-time handler tests (lambda/). Nothing here reaches AWS.
+
+- Fake credentials and region, and every endpoint pointed at a closed loopback port: an unstubbed call
+  fails at once instead of going out.
+- Clients built by the handlers' own factory (so the trimmed Personalize model is loaded), each wrapped
+  in an active `botocore.stub.Stubber` that must be drained by the end of the test.
+- A loopback HTTP server standing in for the WaitConditionHandle's presigned URL.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from .testkit import CLOSED_ENDPOINT, STATE_MACHINE_ARN, HandleServer, Stubs
+
+import aws_clients  # isort: skip  (on sys.path once testkit is imported)
+
+
+@pytest.fixture(autouse=True)
+def aws_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", CLOSED_ENDPOINT)
+    monkeypatch.setenv("MONITOR_STATE_MACHINE_ARN", STATE_MACHINE_ARN)
+    monkeypatch.setenv("EVENT_BUS_NAME", "default")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+
+
+@pytest.fixture(scope="session")
+def aws_session() -> boto3.Session:
+    """One session for all tests: its loader caches the (trimmed) service models."""
+    return aws_clients.make_session()
+
+
+@pytest.fixture
+def stubs(aws_session: boto3.Session) -> Iterator[Stubs]:
+    clients = aws_clients.make_clients(aws_session)
+    result = Stubs(
+        clients=clients,
+        personalize=Stubber(clients.personalize),
+        stepfunctions=Stubber(clients.stepfunctions),
+        events=Stubber(clients.events),
+    )
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        result.calls.append((model.name, copy.deepcopy(params)))
+
+    for client in (clients.personalize, clients.stepfunctions, clients.events):
+        client.meta.events.register("before-parameter-build", record)
+    with result.personalize, result.stepfunctions, result.events:
+        yield result
+    for stubber in (result.personalize, result.stepfunctions, result.events):
+        stubber.assert_no_pending_responses()
+
+
+@pytest.fixture
+def handle_server() -> Iterator[HandleServer]:
+    with HandleServer() as server:
+        yield server
