@@ -129,6 +129,8 @@ class BatchInferenceRuntime(Construct):
             environment={"MONITOR_STATE_MACHINE_ARN": self.state_machine.state_machine_arn},
         )
         self._job_policies = [check_policy, on_event_policy]
+        self._job_statements: list[tuple[iam.PolicyStatement, iam.PolicyStatement]] | None = None
+        self._acknowledged: set[str] = set()
         on_event_policy.add_statements(
             iam.PolicyStatement(
                 sid="StartMonitor",
@@ -150,25 +152,41 @@ class BatchInferenceRuntime(Construct):
     def service_token(self) -> str:
         return self.provider.service_token
 
-    def allow_job(self, owner: Construct, name_pattern: str, role_arn: str) -> None:
-        """Let both functions create, describe and tag jobs named ``name_pattern`` and pass ``role_arn``."""
+    def allow_job(self, name_pattern: str, role_arn: str) -> None:
+        """Let both functions create, describe and tag jobs named ``name_pattern`` and pass ``role_arn``.
+
+        Jobs widen two shared statements rather than adding their own, so a stack with many jobs stays
+        far below the 6,144-character limit of a managed policy.
+        """
         resource = job_arn_pattern(name_pattern)
-        for policy in self._job_policies:
-            policy.add_statements(
-                iam.PolicyStatement(actions=PERSONALIZE_JOB_ACTIONS, resources=[resource]),
-                iam.PolicyStatement(
-                    actions=["iam:PassRole"],
-                    resources=[role_arn],
-                    conditions={"StringEquals": {"iam:PassedToService": "personalize.amazonaws.com"}},
-                ),
-            )
-            if "*" in name_pattern:
+        if self._job_statements is None:
+            self._job_statements = [
+                (
+                    iam.PolicyStatement(sid="ManageJobs", actions=PERSONALIZE_JOB_ACTIONS, resources=[]),
+                    iam.PolicyStatement(
+                        sid="PassJobRoles",
+                        actions=["iam:PassRole"],
+                        resources=[],
+                        conditions={"StringEquals": {"iam:PassedToService": "personalize.amazonaws.com"}},
+                    ),
+                )
+                for _ in self._job_policies
+            ]
+            for policy, statements in zip(self._job_policies, self._job_statements, strict=True):
+                policy.add_statements(*statements)
+        for manage, pass_role in self._job_statements:
+            if resource not in manage.resources:
+                manage.add_resources(resource)
+            if role_arn not in pass_role.resources:
+                pass_role.add_resources(role_arn)
+        if "*" in name_pattern and resource not in self._acknowledged:
+            self._acknowledged.add(resource)
+            for policy in self._job_policies:
                 acknowledge(
                     policy,
                     f"AwsSolutions-IAM5[Resource::{nag_resource(self, resource)}]",
-                    f"{owner.node.path}: the job's name is generated at deploy time as '{name_pattern}' "
-                    "(a hash of the job's definition follows the prefix), so its ARN is only known by "
-                    "that prefix.",
+                    f"Job names are generated at deploy time as '<stack>-<id>-<hash>', so the jobs of this "
+                    f"stack are known only by their common prefix: '{name_pattern}'.",
                 )
 
     # ---------------------------------------------------------------- pieces

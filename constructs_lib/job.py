@@ -140,7 +140,8 @@ class BatchInferenceJob(Construct):
         self.timeout = timeout
         runtime = BatchInferenceRuntime.of(self, vpc=vpc, vpc_subnets=vpc_subnets)
 
-        name_prefix = _name_prefix(Stack.of(self).stack_name, id)
+        stack_name = Stack.of(self).stack_name
+        name_prefix = _name_prefix(stack_name, id)
         properties = self._job_properties(
             solution_version_arn=solution_version_arn,
             input_path=input_path,
@@ -160,8 +161,9 @@ class BatchInferenceJob(Construct):
             properties["Tags"] = [{"Key": k, "Value": tags[k]} for k in sorted(tags)]
 
         runtime.allow_job(
-            self,
-            job_name if job_name is not None and not Token.is_unresolved(job_name) else f"{name_prefix}-*",
+            job_name
+            if job_name is not None and not Token.is_unresolved(job_name)
+            else _stack_name_pattern(stack_name),
             self.storage.role.role_arn,
         )
 
@@ -282,9 +284,20 @@ class BatchInferenceJob(Construct):
 
 def _name_prefix(stack_name: str, id: str) -> str:
     """A readable job name prefix: ``<stack>-<id>``, only characters Personalize accepts."""
-    raw = id if Token.is_unresolved(stack_name) else f"{stack_name}-{id}"
+    raw = id if Token.is_unresolved(stack_name) else f"{_sanitize(stack_name)}-{id}"
     cleaned = re.sub(r"[^a-zA-Z0-9\-_]+", "-", raw).lstrip("-_")
     return (cleaned or "job")[:MAX_NAME_PREFIX_LENGTH].rstrip("-_") or "job"
+
+
+def _sanitize(name: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9\-_]+", "-", name).lstrip("-_")
+
+
+def _stack_name_pattern(stack_name: str) -> str:
+    """What every generated job name of the stack starts with, as an IAM resource pattern."""
+    if Token.is_unresolved(stack_name):
+        return "*"
+    return f"{_sanitize(stack_name)}-"[:MAX_NAME_PREFIX_LENGTH] + "*"
 
 
 def _default_output_prefix(job: Construct) -> str:
