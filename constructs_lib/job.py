@@ -24,6 +24,7 @@ from constructs_lib._runtime import (
 from constructs_lib.storage import BatchInferenceStorage
 
 DEFAULT_TIMEOUT = Duration.hours(6)
+MONITOR_MARGIN_SECONDS = 120
 # Room left in a 63-character job name for "-" and the 12-character hash the handler appends.
 MAX_NAME_PREFIX_LENGTH = 50
 # Properties whose change makes a new job; everything else changes in place (see docs/handler-contract.md).
@@ -156,7 +157,12 @@ class BatchInferenceJob(Construct):
             run_token=run_token,
         )
         properties["JobNamePrefix"] = name_prefix
-        properties["TimeoutSeconds"] = str(int(timeout.to_seconds()))
+        timeout_seconds = int(timeout.to_seconds())
+        # The monitor gives up a little before the WaitCondition does, so a job that runs too long
+        # fails the stack with the monitor's readable reason rather than CloudFormation's "timed out".
+        properties["TimeoutSeconds"] = str(
+            timeout_seconds - min(MONITOR_MARGIN_SECONDS, timeout_seconds // 10)
+        )
         if tags:
             properties["Tags"] = [{"Key": k, "Value": tags[k]} for k in sorted(tags)]
 
@@ -188,7 +194,7 @@ class BatchInferenceJob(Construct):
                 self,
                 f"WaitCondition{generation}",
                 handle=handle.ref,
-                timeout=properties["TimeoutSeconds"],
+                timeout=str(timeout_seconds),
                 count=1,
             )
             self.wait_condition.node.add_dependency(self.resource)

@@ -96,7 +96,8 @@ def test_job_is_one_custom_resource_with_every_api_field(stacks: Stacks) -> None
     assert props["Mode"] == "BATCH_INFERENCE"
     assert props["RunToken"] == "2026-11-23"
     assert props["Tags"] == [{"Key": "cost-center", "Value": "42"}, {"Key": "team", "Value": "recs"}]
-    assert props["TimeoutSeconds"] == "10800"
+    # The monitor gives up 2 minutes before the WaitCondition's 3 hours, to report its own reason.
+    assert props["TimeoutSeconds"] == "10680"
 
 
 def test_job_reads_from_the_input_bucket_path_and_writes_under_a_per_job_prefix(stacks: Stacks) -> None:
