@@ -16,10 +16,12 @@ from datetime import datetime, timedelta, timezone
 
 # The simulated deployment starts here; every report shows times relative to it.
 EPOCH = datetime(2026, 1, 5, 9, 0, 0, tzinfo=timezone.utc)
+# Far more than any rehearsal needs (a 12-hour job is checked about 40 times).
+MAX_STEPS = 100_000
 
 
 class SimClock:
-    """Seconds since EPOCH, only ever moving forward. Thread-safe: the stand-ins read it from their threads."""
+    """Seconds since EPOCH, only ever moving forward; thread-safe (the stand-ins read it from theirs)."""
 
     def __init__(self, start: datetime = EPOCH) -> None:
         self.start = start
@@ -108,11 +110,18 @@ class Scheduler:
     def after(self, seconds: float, action: Callable[[], None]) -> Timer:
         return self.at(self.clock.elapsed + seconds, action)
 
-    def run(self) -> None:
-        """Until nothing is left to do. Cancelled entries do not move the clock."""
+    def run(self, max_steps: int = MAX_STEPS) -> None:
+        """Until nothing is left to do. Cancelled entries do not move the clock.
+
+        :raises RuntimeError: after `max_steps` actions (a loop that never waits would spin forever).
+        """
+        steps = 0
         while self._queue:
             entry = heapq.heappop(self._queue)
             if entry.cancelled:
                 continue
+            steps += 1
+            if steps > max_steps:
+                raise RuntimeError(f"The simulation did not settle after {max_steps} steps")
             self.clock.advance_to(entry.at)
             entry.action()

@@ -41,9 +41,7 @@ class Timeline:
         self._entries: list[Entry] = []
         self._lock = threading.Lock()
 
-    def add(
-        self, key: str, kind: Kind, text: str, *, at: float | None = None, **data: Any
-    ) -> Entry:
+    def add(self, key: str, kind: Kind, text: str, *, at: float | None = None, **data: Any) -> Entry:
         with self._lock:
             entry = Entry(
                 len(self._entries), self._clock.elapsed if at is None else at, key, kind, text, dict(data)

@@ -1,0 +1,263 @@
+"""Running a function's own code as Lambda would: its asset, its environment, its handler, its logs.
+
+Each function's modules are loaded from its asset directory into distinct module objects (the asset dir
+is on sys.path and its modules in sys.modules only while loading or running), so two functions, two
+assets or the test suite's own copies never share state. The environment is the function's resolved
+variables plus what Lambda adds (region, credentials) plus `AWS_ENDPOINT_URL_*` pointing at the
+loopback stand-ins; the process environment is restored after every invocation. botocore's retry
+backoff sleeps on the simulated clock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import os
+import sys
+import time
+import types
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from constructs_lib.rehearsal.clock import SimClock
+from constructs_lib.rehearsal.server import access_key_for
+
+FAKE_SECRET = "rehearsal-secret-access-key-not-a-real-one"
+FAKE_SESSION_TOKEN = "rehearsal-session-token"
+# Variables of the calling process a Lambda function never sees.
+_DROPPED_PREFIXES = ("AWS_",)
+_DROPPED_NAMES = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
+
+
+class InvocationError(Exception):
+    """The function raised: Lambda reports the exception's type as the error and its text as the cause."""
+
+    def __init__(self, function: str, error_type: str, message: str, logs: list[str]) -> None:
+        super().__init__(f"{function}: {error_type}: {message}")
+        self.error_type = error_type
+        self.message = message
+        self.logs = logs
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """An AWS::Lambda::Function of a template, resolved."""
+
+    stack: str
+    account: str
+    region: str
+    logical_id: str
+    name: str
+    arn: str
+    handler: str
+    runtime: str
+    code_dir: Path | None
+    environment: Mapping[str, str]
+    timeout_seconds: int
+    memory_mb: int
+
+    @property
+    def is_python(self) -> bool:
+        return self.runtime.startswith("python")
+
+    def asset_label(self) -> str:
+        return self.code_dir.name if self.code_dir else "(inline)"
+
+
+@dataclass
+class LambdaContext:
+    """The `context` argument: the attributes handlers commonly read."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    aws_request_id: str
+    log_group_name: str
+    log_stream_name: str
+    deadline: float
+    clock: SimClock
+    function_version: str = "$LATEST"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - self.clock.elapsed) * 1000))
+
+
+@dataclass
+class Invocation:
+    result: Any
+    logs: list[str] = field(default_factory=list)
+
+
+class _SimulatedTime:
+    """Stands in for the `time` module inside botocore.endpoint: `sleep` advances the simulated clock."""
+
+    def __init__(self, clock: SimClock) -> None:
+        self._clock = clock
+
+    def sleep(self, seconds: float) -> None:
+        self._clock.sleep(seconds)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+class _LoadedCode:
+    """The handler of one function, loaded from its asset into its own module objects."""
+
+    def __init__(self, code_dir: Path, handler: str) -> None:
+        self.code_dir = code_dir
+        self._names = _top_level_names(code_dir)
+        self._modules: dict[str, types.ModuleType] = {}
+        module_name, _, function_name = handler.rpartition(".")
+        with self.active():
+            importlib.invalidate_caches()
+            module = importlib.import_module(module_name)
+        handler_function = getattr(module, function_name, None)
+        if not callable(handler_function):
+            raise InvocationError(handler, "Runtime.HandlerNotFound", f"{handler} is not callable", [])
+        self.handler: Callable[[Any, Any], Any] = handler_function
+
+    def _owned(self, module_name: str) -> bool:
+        return module_name.split(".")[0] in self._names
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        """This asset's modules in sys.modules and its directory first on sys.path, for a while."""
+        stashed = {name: sys.modules.pop(name) for name in list(sys.modules) if self._owned(name)}
+        sys.modules.update(self._modules)
+        sys.path.insert(0, str(self.code_dir))
+        writes_bytecode = sys.dont_write_bytecode
+        sys.dont_write_bytecode = True  # never leave __pycache__ in the cloud assembly
+        try:
+            yield
+        finally:
+            sys.dont_write_bytecode = writes_bytecode
+            sys.path.remove(str(self.code_dir))
+            self._modules = {name: sys.modules.pop(name) for name in list(sys.modules) if self._owned(name)}
+            sys.modules.update(stashed)
+
+
+def _top_level_names(code_dir: Path) -> set[str]:
+    names = {path.stem for path in code_dir.glob("*.py")}
+    names.update(path.name for path in code_dir.iterdir() if path.is_dir() and path.name != "__pycache__")
+    return names
+
+
+class LambdaRuntime:
+    """Invokes Python functions in-process on the simulated clock, with loopback endpoints."""
+
+    def __init__(
+        self, *, clock: SimClock, endpoints: Mapping[str, str], invocation_seconds: float = 0.5
+    ) -> None:
+        self._clock = clock
+        self._endpoints = dict(endpoints)
+        self._invocation_seconds = invocation_seconds
+        self._loaded: dict[tuple[str, str], _LoadedCode] = {}
+        self._requests = 0
+        self.invocations = 0
+
+    def invoke(self, function: FunctionSpec, event: Any) -> Invocation:
+        """Run the handler with `event`; InvocationError when it raises (its logs attached)."""
+        if not function.is_python or function.code_dir is None:
+            raise InvocationError(
+                function.logical_id,
+                "Rehearsal.Unsupported",
+                f"runtime {function.runtime} with {function.asset_label()} cannot be run by the rehearsal",
+                [],
+            )
+        self.invocations += 1
+        self._requests += 1
+        context = self._context(function)
+        output = io.StringIO()
+        with self._environment(function), _simulated_botocore_sleep(self._clock):
+            code = self._code(function)
+            with code.active(), contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+                try:
+                    result = code.handler(event, context)
+                except Exception as error:
+                    logs = output.getvalue().splitlines()
+                    raise InvocationError(
+                        function.logical_id, type(error).__name__, str(error), logs
+                    ) from error
+                finally:
+                    self._clock.sleep(self._invocation_seconds)
+        return Invocation(result, output.getvalue().splitlines())
+
+    def _code(self, function: FunctionSpec) -> _LoadedCode:
+        """One execution environment per function, kept warm for the whole rehearsal."""
+        assert function.code_dir is not None
+        key = (function.stack, function.logical_id)
+        if key not in self._loaded:
+            self._loaded[key] = _LoadedCode(function.code_dir, function.handler)
+        return self._loaded[key]
+
+    def _context(self, function: FunctionSpec) -> LambdaContext:
+        request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"rehearsal-invocation:{self._requests}"))
+        return LambdaContext(
+            function_name=function.name,
+            invoked_function_arn=function.arn,
+            memory_limit_in_mb=function.memory_mb,
+            aws_request_id=request_id,
+            log_group_name=f"/aws/lambda/{function.name}",
+            log_stream_name=f"rehearsal/[$LATEST]{request_id.replace('-', '')}",
+            deadline=self._clock.elapsed + function.timeout_seconds,
+            clock=self._clock,
+        )
+
+    @contextlib.contextmanager
+    def _environment(self, function: FunctionSpec) -> Iterator[None]:
+        saved = dict(os.environ)
+        variables = {
+            name: value
+            for name, value in saved.items()
+            if not name.startswith(_DROPPED_PREFIXES) and name.lower() not in _DROPPED_NAMES
+        }
+        variables.update(self._lambda_variables(function))
+        variables.update(function.environment)
+        os.environ.clear()
+        os.environ.update(variables)
+        try:
+            yield
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    def _lambda_variables(self, function: FunctionSpec) -> dict[str, str]:
+        assert function.code_dir is not None
+        return {
+            "AWS_ACCESS_KEY_ID": access_key_for(function.account),
+            "AWS_SECRET_ACCESS_KEY": FAKE_SECRET,
+            "AWS_SESSION_TOKEN": FAKE_SESSION_TOKEN,
+            **self._endpoints,
+            "AWS_REGION": function.region,
+            "AWS_DEFAULT_REGION": function.region,
+            "AWS_LAMBDA_FUNCTION_NAME": function.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.runtime}",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "LAMBDA_TASK_ROOT": str(function.code_dir),
+            "_HANDLER": function.handler,
+            "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
+        }
+
+
+@contextlib.contextmanager
+def _simulated_botocore_sleep(clock: SimClock) -> Iterator[None]:
+    """botocore sleeps between retries with `time.sleep` in botocore.endpoint: on the simulated clock."""
+    import botocore.endpoint
+
+    real = botocore.endpoint.__dict__["time"]
+    setattr(botocore.endpoint, "time", _SimulatedTime(clock))  # noqa: B010 (the stubs do not declare it)
+    try:
+        yield
+    finally:
+        setattr(botocore.endpoint, "time", real)  # noqa: B010

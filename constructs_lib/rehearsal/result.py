@@ -1,0 +1,68 @@
+"""What a rehearsal returns: one row per Personalize job, the failures, the report and some counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from constructs_lib.rehearsal.s3 import OutputObject
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """One Personalize job started for a job resource (an update that replaces the job adds a row)."""
+
+    stack: str
+    construct_id: str
+    logical_id: str
+    phase: str  # "create" or "update"
+    job_name: str | None
+    job_arn: str | None
+    status: str  # the stand-in's final status, QUEUED if never created, or the resource's failure
+    waited: bool
+    wait_status: str | None  # CREATE_COMPLETE / CREATE_FAILED of its WaitCondition
+    failure_reason: str | None
+    created_at: float | None  # simulated seconds since the start, when the stand-in created the job
+    ended_at: float | None  # ... and when it ended (ACTIVE or CREATE FAILED)
+    checks: int
+    throttled: int
+    outputs: tuple[OutputObject, ...]
+
+    @property
+    def duration_seconds(self) -> float | None:
+        """Simulated, from CreateBatchInferenceJob to the job's end."""
+        if self.created_at is None or self.ended_at is None:
+            return None
+        return self.ended_at - self.created_at
+
+    @property
+    def records(self) -> int:
+        return sum(output.records for output in self.outputs)
+
+
+@dataclass(frozen=True)
+class Result:
+    exit_code: int
+    failures: tuple[str, ...]
+    warnings: tuple[str, ...]
+    jobs: tuple[JobResult, ...]
+    report: str
+    personalize_jobs: tuple[str, ...]  # names of the jobs the stand-in created
+    executions: tuple[str, ...]  # names of the monitor executions started
+    create_calls: int
+    limit_exceeded: int
+    throttled: int
+    signals: int
+    events: int
+    simulated_seconds: float
+    wall_seconds: float
+    sample_records: int
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+    def job(self, construct_id: str, phase: str = "create") -> JobResult:
+        for job in self.jobs:
+            if job.construct_id == construct_id and job.phase == phase:
+                return job
+        raise KeyError(f"No {phase} job for {construct_id!r}")

@@ -1,0 +1,140 @@
+"""S3 on loopback: moto in server mode, holding the sample inputs and the jobs' outputs."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from constructs_lib.rehearsal.server import LOOPBACK
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+SAMPLE_FILES = {"BATCH_INFERENCE": "users.json", "THEME_GENERATION": "items.json"}
+
+
+@dataclass(frozen=True)
+class OutputObject:
+    uri: str
+    records: int
+
+
+@dataclass(frozen=True)
+class InputFile:
+    key: str
+    lines: list[str]
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """`s3://bucket/a/b` -> ("bucket", "a/b")."""
+    if not uri.startswith("s3://"):
+        raise ValueError(f"{uri!r} is not an s3:// URI")
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    return bucket, key
+
+
+def sample_records(mode: str, count: int) -> list[dict[str, Any]]:
+    """JSON lines Personalize accepts: users for recommendations, items for themes."""
+    if mode == "THEME_GENERATION":
+        return [{"itemId": f"item-{index:04d}"} for index in range(1, count + 1)]
+    return [{"userId": f"user-{index:04d}"} for index in range(1, count + 1)]
+
+
+class S3Sandbox:
+    """A moto server on 127.0.0.1, and a client for it (for the stand-in and the driver; not the handlers)."""
+
+    def __init__(self, region: str) -> None:
+        import boto3
+        from botocore.config import Config
+        from moto.server import ThreadedMotoServer
+
+        self._werkzeug = logging.getLogger("werkzeug")
+        self._werkzeug_level = self._werkzeug.level
+        self._werkzeug.setLevel(logging.ERROR)
+        self._server = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.url = f"http://{host}:{port}"
+        self._region = region
+        self.client: S3Client = boto3.session.Session().client(
+            "s3",
+            endpoint_url=self.url,
+            region_name=region,
+            aws_access_key_id="rehearsal",
+            aws_secret_access_key="rehearsal",
+            config=Config(s3={"addressing_style": "path"}, retries={"mode": "standard", "max_attempts": 3}),
+        )
+        self._buckets: set[str] = set()
+
+    def stop(self) -> None:
+        self._server.stop()
+        self._werkzeug.setLevel(self._werkzeug_level)
+
+    def ensure_bucket(self, name: str) -> None:
+        if name in self._buckets:
+            return
+        if self._region == "us-east-1":
+            self.client.create_bucket(Bucket=name)
+        else:
+            self.client.create_bucket(
+                Bucket=name,
+                CreateBucketConfiguration={"LocationConstraint": self._region},  # type: ignore[typeddict-item]
+            )
+        self._buckets.add(name)
+
+    def seed_input(self, input_uri: str, mode: str, count: int) -> list[str]:
+        """Put a sample JSON lines file at the job's input (a prefix gets one file in it); return its URIs.
+
+        Existing input is left alone.
+        """
+        bucket, key = split_uri(input_uri)
+        self.ensure_bucket(bucket)
+        existing = self.read_input(input_uri)
+        if existing:
+            return [f"s3://{bucket}/{item.key}" for item in existing]
+        if not key or key.endswith("/"):
+            key = f"{key}{SAMPLE_FILES.get(mode, SAMPLE_FILES['BATCH_INFERENCE'])}"
+        body = "".join(json.dumps(record) + "\n" for record in sample_records(mode, count))
+        self.client.put_object(Bucket=bucket, Key=key, Body=body.encode())
+        return [f"s3://{bucket}/{key}"]
+
+    def read_input(self, input_uri: str) -> list[InputFile]:
+        """The input files of a job: the object itself, or every object under a prefix ending in `/`."""
+        bucket, key = split_uri(input_uri)
+        if bucket not in self._buckets:
+            return []
+        keys = self._keys(bucket, key)
+        if key and not key.endswith("/"):
+            keys = [found for found in keys if found == key]
+        return [InputFile(k, self._text(bucket, k).splitlines()) for k in keys]
+
+    def write(self, uri: str, body: str) -> None:
+        bucket, key = split_uri(uri)
+        self.ensure_bucket(bucket)
+        self.client.put_object(Bucket=bucket, Key=key, Body=body.encode())
+
+    def outputs(self, prefix_uri: str) -> list[OutputObject]:
+        """Every object under `prefix_uri`, with its number of non-empty lines."""
+        bucket, prefix = split_uri(prefix_uri)
+        if bucket not in self._buckets:
+            return []
+        return [
+            OutputObject(f"s3://{bucket}/{key}", _count_lines(self._text(bucket, key)))
+            for key in self._keys(bucket, prefix)
+        ]
+
+    def _keys(self, bucket: str, prefix: str) -> list[str]:
+        keys: list[str] = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            keys.extend(item["Key"] for item in page.get("Contents", []) if "Key" in item)
+        return sorted(keys)
+
+    def _text(self, bucket: str, key: str) -> str:
+        return self.client.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+
+
+def _count_lines(text: str) -> int:
+    return sum(1 for line in text.splitlines() if line.strip())

@@ -1,0 +1,261 @@
+"""The offline rehearsal: the real handler code against local stand-ins, on a simulated clock."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+
+from constructs_lib import BatchInferenceJob, BatchInferenceStorage
+from constructs_lib.rehearsal import MissingDependencyError, RehearsalError, Result, rehearse
+from constructs_lib.rehearsal._deps import require
+from constructs_lib.rehearsal.personalize import _output_line
+from tests.apps import CDK_CONTEXT, REPO, synthesize
+from tests.conftest import SOLUTION_VERSION_ARN
+
+pytestmark = pytest.mark.slow
+
+FAILURE_REASON = "Input file exceeds the 1 GB limit"
+
+
+# ---------------------------------------------------------------------------- synthesized apps, once
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return synthesize("demo", tmp_path_factory.mktemp("demo"), nag=False).outdir
+
+
+@pytest.fixture(scope="module")
+def shared_storage_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return synthesize("shared_storage", tmp_path_factory.mktemp("shared"), nag=False).outdir
+
+
+@pytest.fixture(scope="module")
+def three_jobs_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One stack, one storage, three jobs: more jobs than a quota of one lets run at once."""
+    outdir = tmp_path_factory.mktemp("three")
+    app = cdk.App(context=CDK_CONTEXT, outdir=str(outdir))
+    stack = cdk.Stack(app, "ThreeJobs")
+    storage = BatchInferenceStorage(stack, "Storage")
+    for index in (1, 2, 3):
+        BatchInferenceJob(
+            stack,
+            f"Job{index}",
+            solution_version_arn=SOLUTION_VERSION_ARN,
+            input_path=f"part-{index}/",
+            storage=storage,
+        )
+    app.synth()
+    return outdir
+
+
+@pytest.fixture(scope="module")
+def demo(demo_out: Path) -> Result:
+    return rehearse(demo_out)
+
+
+def _statuses(result: Result) -> list[str]:
+    return [job.status for job in result.jobs]
+
+
+# ---------------------------------------------------------------------------- the happy path
+
+
+def test_demo_ends_every_job_active(demo: Result) -> None:
+    assert demo.exit_code == 0, demo.report
+    assert demo.failures == ()
+    assert _statuses(demo) == ["ACTIVE", "ACTIVE"]  # the create, then the update's new job
+    assert all(job.wait_status == "CREATE_COMPLETE" for job in demo.jobs)
+
+
+def test_demo_writes_one_output_record_per_sample_input_record(demo: Result) -> None:
+    for job in demo.jobs:
+        assert job.job_name is not None
+        assert len(job.outputs) == 1
+        (output,) = job.outputs
+        prefix = "/batch-inference/PersonalizeBatchInferenceDemo/Job/"
+        assert output.uri.endswith(f"{prefix}{job.job_name}/users.json.out")
+        assert output.records == demo.sample_records == 20
+
+
+def test_demo_report_shows_the_job_going_from_pending_to_active(demo: Result) -> None:
+    report = demo.report[demo.report.index("Timeline of") :]
+    assert report.index("created -> PENDING") < report.index("IN PROGRESS") < report.index("ACTIVE")
+    for expected in ("signal SUCCESS received", "event emitted", "users.json.out (20 records)", "Summary"):
+        assert expected in report
+
+
+def test_demo_update_starts_a_new_job_and_deletes_the_replaced_one(demo: Result) -> None:
+    created, updated = demo.job("Job", "create"), demo.job("Job", "update")
+    assert created.job_name != updated.job_name
+    assert list(demo.personalize_jobs) == [created.job_name, updated.job_name]
+    assert f"cleanup: Delete of the replaced {created.job_arn} -> DELETE_COMPLETE" in demo.report
+    assert "Delete -> DELETE_COMPLETE" in demo.report
+
+
+def test_shared_storage_example_ends_both_jobs_active(shared_storage_out: Path) -> None:
+    result = rehearse(shared_storage_out, update=False)
+    assert result.exit_code == 0, result.report
+    assert {job.construct_id for job in result.jobs} == {"WeeklyRecommendations", "FreshRecommendations"}
+    assert _statuses(result) == ["ACTIVE", "ACTIVE"]
+    assert all(job.records == result.sample_records for job in result.jobs)
+
+
+def test_shared_storage_state_change_rule_matches_its_jobs_event(shared_storage_out: Path) -> None:
+    result = rehearse(shared_storage_out, update=False)
+    assert "matched rule WeeklyRecommendationsEnded" in result.report
+
+
+# ---------------------------------------------------------------------------- faults
+
+
+def test_injected_failure_surfaces_its_reason_and_a_non_zero_exit(demo_out: Path) -> None:
+    result = rehearse(demo_out, fail={"Job": FAILURE_REASON})
+    assert result.exit_code != 0
+    assert any(FAILURE_REASON in failure for failure in result.failures)
+    (job,) = result.jobs
+    assert job.status == "CREATE FAILED"
+    assert job.wait_status == "CREATE_FAILED"
+    assert job.failure_reason is not None and FAILURE_REASON in job.failure_reason
+
+
+def test_quota_of_one_still_ends_three_jobs_active_one_at_a_time(three_jobs_out: Path) -> None:
+    result = rehearse(three_jobs_out, quota=1, update=False)
+    assert result.exit_code == 0, result.report
+    assert _statuses(result) == ["ACTIVE"] * 3
+    assert result.limit_exceeded > 0
+    spans = sorted((job.created_at, job.ended_at) for job in result.jobs)
+    assert all(None not in span for span in spans)
+    assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(spans))  # type: ignore[operator]
+
+
+def test_throttling_is_survived(demo_out: Path) -> None:
+    result = rehearse(demo_out, throttle=2)
+    assert result.exit_code == 0, result.report
+    assert result.throttled > 0
+    assert _statuses(result) == ["ACTIVE", "ACTIVE"]
+
+
+def test_duplicated_create_makes_no_second_job(demo_out: Path) -> None:
+    result = rehearse(demo_out, duplicate_create=True, update=False)
+    assert result.exit_code == 0, result.report
+    assert result.create_calls == 2
+    assert len(result.personalize_jobs) == 1
+    assert len(result.executions) == 1
+    assert "duplicated Create (same RequestId) -> same physical id" in result.report
+
+
+def test_job_outlasting_its_timeout_fails_the_wait_condition(demo_out: Path) -> None:
+    result = rehearse(demo_out, run_minutes=8 * 60, update=False)
+    assert result.exit_code != 0
+    assert any("did not finish within the timeout" in failure for failure in result.failures)
+    assert result.jobs[0].wait_status == "CREATE_FAILED"
+
+
+def test_unknown_fail_id_is_refused_naming_the_jobs(demo_out: Path) -> None:
+    with pytest.raises(RehearsalError, match="--fail Nope: no job has that construct id \\(jobs: Job\\)"):
+        rehearse(demo_out, fail={"Nope": "x"})
+
+
+# ---------------------------------------------------------------------------- isolation
+
+
+def test_rehearsal_leaves_the_environment_and_modules_as_it_found_them(demo_out: Path) -> None:
+    environment, modules, path = dict(os.environ), set(sys.modules), list(sys.path)
+    rehearse(demo_out, update=False)
+    assert dict(os.environ) == environment
+    assert sys.path == path
+    assert not {"handler", "monitor", "job_logic", "aws_clients"} & (set(sys.modules) - modules)
+    assert not list(demo_out.glob("asset.*/__pycache__"))
+
+
+def test_importing_the_rehearsal_needs_neither_boto3_nor_moto() -> None:
+    blocked = "import sys\nfor name in ('boto3', 'botocore', 'moto'):\n    sys.modules[name] = None\n"
+    completed = subprocess.run(
+        [sys.executable, "-c", f"{blocked}import constructs_lib.rehearsal"],
+        cwd=REPO,
+        env={**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+
+
+def test_missing_moto_is_reported_with_the_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "moto.server", None)
+    with pytest.raises(MissingDependencyError, match=r"pip install 'constructs-lib\[rehearsal\]'"):
+        require()
+
+
+# ---------------------------------------------------------------------------- output format
+
+
+def test_output_record_has_the_batch_inference_format() -> None:
+    record = json.loads(_output_line('{"userId": "user-0001"}', "BATCH_INFERENCE", 25))
+    assert record["input"] == {"userId": "user-0001"}
+    assert record["error"] is None
+    assert len(record["output"]["recommendedItems"]) == len(set(record["output"]["recommendedItems"])) == 25
+    assert record["output"]["scores"] == sorted(record["output"]["scores"], reverse=True)
+
+
+def test_theme_output_record_carries_a_theme_and_excludes_the_seed_item() -> None:
+    record = json.loads(_output_line('{"itemId": "item-0001"}', "THEME_GENERATION", 10))
+    output = record["output"]
+    assert output["theme"]
+    assert len(output["recommendedItems"]) == len(output["itemsThemeRelevanceScores"]) == 10
+    assert "item-0001" not in output["recommendedItems"]
+
+
+# ---------------------------------------------------------------------------- the command line
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    return subprocess.run(
+        [sys.executable, "-m", "constructs_lib.rehearsal", *args],
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_cli_exits_zero_on_the_demo(demo_out: Path) -> None:
+    completed = _cli(str(demo_out))
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "Result: OK" in completed.stdout
+    assert "\033[" not in completed.stdout  # no colours when stdout is not a terminal
+
+
+def test_cli_exits_non_zero_with_the_reason_on_fail(demo_out: Path) -> None:
+    completed = _cli(str(demo_out), "--fail", f"Job={FAILURE_REASON}")
+    assert completed.returncode == 1
+    assert f"FAILED: PersonalizeBatchInferenceDemo/Job: The batch inference job failed: {FAILURE_REASON}" in (
+        completed.stdout
+    )
+
+
+def test_cli_refuses_a_directory_that_is_no_cloud_assembly(tmp_path: Path) -> None:
+    completed = _cli(str(tmp_path))
+    assert completed.returncode == 2
+    assert "is not a cloud assembly" in completed.stderr
+
+
+def test_rehearsal_does_not_load_aws_cdk() -> None:
+    import subprocess
+    import sys
+
+    probe = "import constructs_lib.rehearsal, sys; print('aws_cdk' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
