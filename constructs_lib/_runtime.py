@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from aws_cdk import Aws, Duration, RemovalPolicy, Stack
@@ -16,7 +17,7 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from constructs_lib._assets import handler_code
-from constructs_lib.compliance import acknowledge, nag_resource
+from constructs_lib.compliance import Acknowledgements, acknowledge, nag_resource
 
 RUNTIME_ID = "PersonalizeBatchInferenceRuntime"
 RESOURCE_TYPE = "Custom::PersonalizeBatchInferenceJob"
@@ -130,7 +131,10 @@ class BatchInferenceRuntime(Construct):
         )
         self._job_policies = [check_policy, on_event_policy]
         self._job_statements: list[tuple[iam.PolicyStatement, iam.PolicyStatement]] | None = None
-        self._acknowledged: set[str] = set()
+        # What the shared statements hold, kept on the Python side: reading them back crosses into jsii.
+        self._job_resources: set[str] = set()
+        self._job_roles: set[str] = set()
+        self._arn_patterns: dict[str, str] = {}
         on_event_policy.add_statements(
             iam.PolicyStatement(
                 sid="StartMonitor",
@@ -148,9 +152,17 @@ class BatchInferenceRuntime(Construct):
         self.provider = self._provider()
         self._acknowledge_inherent_findings()
 
-    @property
+    @functools.cached_property
     def service_token(self) -> str:
         return self.provider.service_token
+
+    @functools.cached_property
+    def stack(self) -> Stack:
+        return Stack.of(self)
+
+    @functools.cached_property
+    def stack_name(self) -> str:
+        return self.stack.stack_name
 
     def allow_job(self, name_pattern: str, role_arn: str) -> None:
         """Let both functions create, describe and tag jobs named ``name_pattern`` and pass ``role_arn``.
@@ -158,7 +170,12 @@ class BatchInferenceRuntime(Construct):
         Jobs widen two shared statements rather than adding their own, so a stack with many jobs stays
         far below the 6,144-character limit of a managed policy.
         """
-        resource = job_arn_pattern(name_pattern)
+        resource = self._arn_patterns.get(name_pattern)
+        if resource is None:
+            resource = self._arn_patterns[name_pattern] = job_arn_pattern(name_pattern)
+        new_resource, new_role = resource not in self._job_resources, role_arn not in self._job_roles
+        if not (new_resource or new_role):
+            return
         if self._job_statements is None:
             self._job_statements = [
                 (
@@ -175,12 +192,13 @@ class BatchInferenceRuntime(Construct):
             for policy, statements in zip(self._job_policies, self._job_statements, strict=True):
                 policy.add_statements(*statements)
         for manage, pass_role in self._job_statements:
-            if resource not in manage.resources:
+            if new_resource:
                 manage.add_resources(resource)
-            if role_arn not in pass_role.resources:
+            if new_role:
                 pass_role.add_resources(role_arn)
-        if "*" in name_pattern and resource not in self._acknowledged:
-            self._acknowledged.add(resource)
+        self._job_resources.add(resource)
+        self._job_roles.add(role_arn)
+        if new_resource and "*" in name_pattern:
             for policy in self._job_policies:
                 acknowledge(
                     policy,
@@ -364,48 +382,49 @@ class BatchInferenceRuntime(Construct):
         """Findings that no setting removes, each on the construct that owns it, with the reason."""
         framework = self.provider.node.find_child("framework-onEvent")
         assert isinstance(framework, lambda_.Function)
+        acks = Acknowledgements()
         for policy in (*self._job_policies, self.provider_policy):
-            acknowledge(
+            acks.add(
                 policy,
                 "AwsSolutions-IAM5[Resource::*]",
                 "X-Ray trace writes (and, in a VPC, network interface management) support no "
                 "resource-level permissions.",
             )
-        acknowledge(
+        acks.add(
             self.monitor_policy,
             "AwsSolutions-IAM5[Resource::*]",
             "Step Functions log delivery and X-Ray actions support no resource-level permissions.",
         )
-        acknowledge(
-            framework,
-            "AwsSolutions-L1",
-            "The CDK Provider framework picks its own Node.js runtime; it is not ours to set.",
-        )
-        acknowledge(
-            framework,
-            "Serverless-LambdaTracing",
-            "The CDK Provider framework function exposes no tracing setting; our own functions trace.",
-        )
-        acknowledge(
-            framework,
-            "Serverless-LambdaDefaultMemorySize",
-            "The CDK Provider framework function exposes no memory setting; it only relays one call.",
-        )
+        for rule, reason in (
+            (
+                "AwsSolutions-L1",
+                "The CDK Provider framework picks its own Node.js runtime; it is not ours to set.",
+            ),
+            (
+                "Serverless-LambdaTracing",
+                "The CDK Provider framework function exposes no tracing setting; our own functions trace.",
+            ),
+            (
+                "Serverless-LambdaDefaultMemorySize",
+                "The CDK Provider framework function exposes no memory setting; it only relays one call.",
+            ),
+        ):
+            acks.add(framework, rule, reason)
         for function in (self.on_event_function, self.check_function, framework):
-            acknowledge(function, "Serverless-LambdaDLQ", _SYNCHRONOUS)
-        for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
-            for function in (self.on_event_function, self.check_function, framework):
-                acknowledge(function, f"{pack}-LambdaDLQ", _SYNCHRONOUS)
-                acknowledge(
+            acks.add(function, "Serverless-LambdaDLQ", _SYNCHRONOUS)
+            for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
+                acks.add(function, f"{pack}-LambdaDLQ", _SYNCHRONOUS)
+                acks.add(
                     function,
                     f"{pack}-LambdaConcurrency",
                     "Reserved concurrency would take from the account's unreserved pool, and new accounts "
                     "(10 concurrent executions) refuse any reservation; one call per job and check.",
                 )
                 if self.vpc is None:
-                    acknowledge(
+                    acks.add(
                         function,
                         f"{pack}-LambdaInsideVPC",
                         "No vpc was given: the functions call only AWS APIs and a presigned S3 URL. Pass "
                         "vpc= to BatchInferenceJob to place them in one.",
                     )
+        acks.record()

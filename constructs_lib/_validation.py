@@ -22,11 +22,17 @@ MAX_TAG_KEY_LENGTH = 128
 MAX_TAG_VALUE_LENGTH = 256
 RANKING_INFLUENCE_KEYS = ("POPULARITY", "FRESHNESS")
 ITEM_EXPLORATION_KEYS = ("explorationWeight", "explorationItemAgeCutOff")
-MAX_TIMEOUT = Duration.hours(12)
+MAX_TIMEOUT_SECONDS = 12 * 3600
 
 
 def is_token(value: Any) -> bool:
-    return isinstance(value, str | int | float) and Token.is_unresolved(value)
+    """Whether ``value`` is an unresolved token; asks jsii only when the value could be one."""
+    if isinstance(value, str):
+        # CDK encodes string and list tokens with these markers; a string without one is a literal.
+        return ("${Token[" in value or "#{Token[" in value) and Token.is_unresolved(value)
+    if isinstance(value, bool | int):
+        return False  # number tokens are encoded as special floats
+    return isinstance(value, float) and Token.is_unresolved(value)
 
 
 def raise_if_errors(construct_name: str, errors: Iterable[str]) -> None:
@@ -127,11 +133,11 @@ def check_tags(value: Mapping[str, str] | None) -> Iterable[str]:
             yield f"tags[{key!r}] is {len(tag_value)} characters; use at most {MAX_TAG_VALUE_LENGTH}"
 
 
-def check_timeout(value: Duration) -> Iterable[str]:
-    if value.is_unresolved():
+def check_timeout(value: Duration, seconds: float | None) -> Iterable[str]:
+    """``seconds`` is ``value`` in seconds, or None when it is a token."""
+    if seconds is None:
         return
-    seconds = value.to_seconds()
-    if seconds <= 0 or seconds > MAX_TIMEOUT.to_seconds():
+    if seconds <= 0 or seconds > MAX_TIMEOUT_SECONDS:
         yield (
             f"timeout={value.to_human_string()} must be more than 0 and at most 12 hours "
             "(the longest a CloudFormation WaitCondition can hold a deployment)"

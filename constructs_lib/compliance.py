@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from aws_cdk import Acknowledgment, Stack, Validations
@@ -11,6 +12,25 @@ from constructs import IConstruct
 def acknowledge(owner: IConstruct, rule_id: str, reason: str) -> None:
     """Record one acknowledged finding (a granular cdk-nag id) on ``owner`` with the reason for it."""
     Validations.of(owner).acknowledge(Acknowledgment(id=rule_id, reason=reason))
+
+
+class Acknowledgements:
+    """Collects acknowledgements and records each owner's in one call (each call crosses into jsii)."""
+
+    def __init__(self) -> None:
+        self._by_owner: dict[int, tuple[IConstruct, list[Acknowledgment]]] = {}
+
+    def add(self, owner: IConstruct, rule_id: str, reason: str) -> None:
+        self._by_owner.setdefault(id(owner), (owner, []))[1].append(Acknowledgment(id=rule_id, reason=reason))
+
+    def add_all(self, owner: IConstruct, rules: Iterable[tuple[str, str]]) -> None:
+        for rule_id, reason in rules:
+            self.add(owner, rule_id, reason)
+
+    def record(self) -> None:
+        for owner, rules in self._by_owner.values():
+            Validations.of(owner).acknowledge(*rules)
+        self._by_owner.clear()
 
 
 def nag_resource(scope: IConstruct, value: str) -> str:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import CfnWaitCondition, CfnWaitConditionHandle, CustomResource, Duration, Stack, Token
+from aws_cdk import CfnWaitCondition, CfnWaitConditionHandle, CustomResource, Duration, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from constructs import Construct
@@ -120,6 +121,7 @@ class BatchInferenceJob(Construct):
         :param vpc_subnets: Subnets of ``vpc`` for those functions. Default: the VPC's private subnets.
         """
         super().__init__(scope, id)
+        timeout_seconds = None if timeout.is_unresolved() else int(timeout.to_seconds())
         v.raise_if_errors(
             "BatchInferenceJob",
             [
@@ -133,15 +135,15 @@ class BatchInferenceJob(Construct):
                 *v.check_theme(mode is BatchInferenceJobMode.THEME_GENERATION, theme_item_name_field),
                 *v.check_job_name(job_name),
                 *v.check_tags(tags),
-                *v.check_timeout(timeout),
-                *(v.check_role_arn("storage.role", storage.role.role_arn) if storage else ()),
+                *v.check_timeout(timeout, timeout_seconds),
+                *(v.check_role_arn("storage.role", storage.references.role_arn) if storage else ()),
             ],
         )
         self.storage = storage or BatchInferenceStorage(self, "Storage")
         self.timeout = timeout
         runtime = BatchInferenceRuntime.of(self, vpc=vpc, vpc_subnets=vpc_subnets)
 
-        stack_name = Stack.of(self).stack_name
+        stack_name = runtime.stack_name
         name_prefix = _name_prefix(stack_name, id)
         properties = self._job_properties(
             solution_version_arn=solution_version_arn,
@@ -157,7 +159,11 @@ class BatchInferenceJob(Construct):
             run_token=run_token,
         )
         properties["JobNamePrefix"] = name_prefix
-        timeout_seconds = int(timeout.to_seconds())
+        if timeout_seconds is None:
+            raise ValueError(
+                "BatchInferenceJob: invalid props:\n  - timeout must be a literal Duration: it names the "
+                "WaitCondition and sets its Timeout, which take no deploy-time value"
+            )
         # The monitor gives up a little before the WaitCondition does, so a job that runs too long
         # fails the stack with the monitor's readable reason rather than CloudFormation's "timed out".
         properties["TimeoutSeconds"] = str(
@@ -168,18 +174,19 @@ class BatchInferenceJob(Construct):
 
         runtime.allow_job(
             job_name
-            if job_name is not None and not Token.is_unresolved(job_name)
+            if job_name is not None and not v.is_token(job_name)
             else _stack_name_pattern(stack_name),
-            self.storage.role.role_arn,
+            self.storage.references.role_arn,
         )
 
         # WaitConditions cannot be updated and their handles must never be reused: both are named
         # after the job's definition and timeout, so every change brings a fresh pair.
-        generation = self._generation(properties)
+        generation = _generation(runtime.stack, properties)
         handle = None
         if wait:
             handle = CfnWaitConditionHandle(self, f"WaitHandle{generation}")
-            properties["WaitHandle"] = handle.ref
+            handle_ref = handle.ref
+            properties["WaitHandle"] = handle_ref
 
         self.resource = CustomResource(
             self,
@@ -193,18 +200,26 @@ class BatchInferenceJob(Construct):
             self.wait_condition = CfnWaitCondition(
                 self,
                 f"WaitCondition{generation}",
-                handle=handle.ref,
+                handle=handle_ref,
                 timeout=str(timeout_seconds),
                 count=1,
             )
             self.wait_condition.node.add_dependency(self.resource)
 
-        self.job_arn: str = self.resource.get_att_string("JobArn")
+    @functools.cached_property
+    def job_arn(self) -> str:
         """ARN of the job (a deploy-time token)."""
-        self.job_name: str = self.resource.get_att_string("JobName")
+        return self.resource.get_att_string("JobArn")
+
+    @functools.cached_property
+    def job_name(self) -> str:
         """Name of the job (a deploy-time token)."""
-        self.output_s3_uri: str = self.resource.get_att_string("OutputS3Uri")
+        return self.resource.get_att_string("JobName")
+
+    @functools.cached_property
+    def output_s3_uri(self) -> str:
         """``s3://`` URI of the prefix the job writes its results under (a deploy-time token)."""
+        return self.resource.get_att_string("OutputS3Uri")
 
     def on_state_change(
         self,
@@ -257,18 +272,18 @@ class BatchInferenceJob(Construct):
         job_name: str | None,
         run_token: str | None,
     ) -> dict[str, Any]:
-        storage = self.storage
+        refs = self.storage.references
         properties: dict[str, Any] = {
             "SolutionVersionArn": solution_version_arn,
-            "InputPath": f"s3://{storage.input_bucket.bucket_name}/{input_path}",
-            "OutputBucket": storage.output_bucket.bucket_name,
+            "InputPath": f"s3://{refs.input_bucket_name}/{input_path}",
+            "OutputBucket": refs.output_bucket_name,
             "OutputPrefix": output_prefix,
-            "RoleArn": storage.role.role_arn,
+            "RoleArn": refs.role_arn,
             "Mode": mode.value,
         }
         optional: dict[str, Any] = {
-            "InputKmsKeyArn": storage.input_key.key_arn if storage.input_key else None,
-            "OutputKmsKeyArn": storage.output_key.key_arn if storage.output_key else None,
+            "InputKmsKeyArn": refs.input_key_arn,
+            "OutputKmsKeyArn": refs.output_key_arn,
             "NumResults": num_results,
             "FilterArn": filter_arn,
             "ItemExplorationConfig": dict(sorted(item_exploration.items())) if item_exploration else None,
@@ -280,17 +295,18 @@ class BatchInferenceJob(Construct):
         properties.update({k: val for k, val in optional.items() if val is not None})
         return properties
 
-    def _generation(self, properties: Mapping[str, Any]) -> str:
-        """A short hash of the resolved job-defining properties and the timeout."""
-        defining = {k: properties[k] for k in (*JOB_DEFINING_PROPERTIES, "TimeoutSeconds") if k in properties}
-        resolved = Stack.of(self).resolve(defining)
-        digest = hashlib.sha256(json.dumps(resolved, sort_keys=True, default=str).encode()).hexdigest()
-        return digest[:8].upper()
+
+def _generation(stack: Stack, properties: Mapping[str, Any]) -> str:
+    """A short hash of the resolved job-defining properties and the timeout."""
+    defining = {k: properties[k] for k in (*JOB_DEFINING_PROPERTIES, "TimeoutSeconds") if k in properties}
+    resolved = stack.resolve(defining)
+    digest = hashlib.sha256(json.dumps(resolved, sort_keys=True, default=str).encode()).hexdigest()
+    return digest[:8].upper()
 
 
 def _name_prefix(stack_name: str, id: str) -> str:
     """A readable job name prefix: ``<stack>-<id>``, only characters Personalize accepts."""
-    raw = id if Token.is_unresolved(stack_name) else f"{_sanitize(stack_name)}-{id}"
+    raw = id if v.is_token(stack_name) else f"{_sanitize(stack_name)}-{id}"
     cleaned = re.sub(r"[^a-zA-Z0-9\-_]+", "-", raw).lstrip("-_")
     return (cleaned or "job")[:MAX_NAME_PREFIX_LENGTH].rstrip("-_") or "job"
 
@@ -301,7 +317,7 @@ def _sanitize(name: str) -> str:
 
 def _stack_name_pattern(stack_name: str) -> str:
     """What every generated job name of the stack starts with, as an IAM resource pattern."""
-    if Token.is_unresolved(stack_name):
+    if v.is_token(stack_name):
         return "*"
     return f"{_sanitize(stack_name)}-"[:MAX_NAME_PREFIX_LENGTH] + "*"
 

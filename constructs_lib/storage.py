@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from aws_cdk import Annotations, Aws, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
@@ -11,7 +13,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from constructs_lib._validation import raise_if_errors
-from constructs_lib.compliance import acknowledge, nag_resource
+from constructs_lib.compliance import Acknowledgements, nag_resource
 
 PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
 # What the Personalize role needs on each key; CreateGrant goes in the key policy only.
@@ -24,6 +26,17 @@ COMPLIANCE_PACKS = ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
 
 def _source_account_condition() -> dict[str, dict[str, str]]:
     return {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+
+
+@dataclass(frozen=True)
+class StorageReferences:
+    """What a job needs to name of its storage: tokens resolving to ARNs and names."""
+
+    role_arn: str
+    input_bucket_name: str
+    output_bucket_name: str
+    input_key_arn: str | None
+    output_key_arn: str | None
 
 
 class BatchInferenceStorage(Construct):
@@ -69,6 +82,7 @@ class BatchInferenceStorage(Construct):
             Default: RemovalPolicy.RETAIN, so recommendations and the keys to read them survive.
         """
         super().__init__(scope, id)
+        self._acks = Acknowledgements()
         raise_if_errors(
             "BatchInferenceStorage",
             [
@@ -115,13 +129,14 @@ class BatchInferenceStorage(Construct):
             # Imported roles: respects Role.from_role_arn(..., mutable=False), which gets nothing.
             self.role.add_managed_policy(self.role_policy)
         for bucket, access in ((self.input_bucket, "read input"), (self.output_bucket, "write output")):
-            acknowledge(
+            self._acks.add(
                 self.role_policy,
                 f"AwsSolutions-IAM5[Resource::{nag_resource(self, bucket.arn_for_objects('*'))}]",
                 f"Personalize must {access} objects whose keys are chosen per job at deploy time; the "
                 "wildcard is limited to this one bucket.",
             )
         self._admit_personalize()
+        self._acks.record()
 
     # ---------------------------------------------------------------- keys and buckets
 
@@ -154,7 +169,7 @@ class BatchInferenceStorage(Construct):
             removal_policy=self._removal_policy,
         )
         self._log_server_access(bucket, prefix=f"{id}/")
-        _acknowledge_no_replication(bucket)
+        self._acks.add_all(bucket, _no_replication_rules())
         return bucket
 
     def _log_server_access(self, bucket: s3.Bucket, prefix: str) -> None:
@@ -205,14 +220,14 @@ class BatchInferenceStorage(Construct):
                 ],
                 removal_policy=self._removal_policy,
             )
-            _acknowledge_no_replication(self._access_logs_bucket)
+            self._acks.add_all(self._access_logs_bucket, _no_replication_rules())
             for pack in COMPLIANCE_PACKS:
-                acknowledge(
+                self._acks.add(
                     self._access_logs_bucket,
                     f"{pack}-S3DefaultEncryptionKMS",
                     "S3 server access log delivery writes only to buckets encrypted with SSE-S3.",
                 )
-            acknowledge(
+            self._acks.add(
                 self._access_logs_bucket,
                 "AwsSolutions-S1",
                 "This is the server access log bucket; logging its own access would log the logging.",
@@ -281,6 +296,17 @@ class BatchInferenceStorage(Construct):
                     f"{PERSONALIZE_PRINCIPAL} {', '.join(KEY_ACTIONS_IN_KEY_POLICY)} in it.",
                 )
 
+    @functools.cached_property
+    def references(self) -> StorageReferences:
+        """The ARNs and names jobs pass to Personalize, read once (each read crosses into jsii)."""
+        return StorageReferences(
+            role_arn=self.role.role_arn,
+            input_bucket_name=self.input_bucket.bucket_name,
+            output_bucket_name=self.output_bucket.bucket_name,
+            input_key_arn=self.input_key.key_arn if self.input_key else None,
+            output_key_arn=self.output_key.key_arn if self.output_key else None,
+        )
+
     # ---------------------------------------------------------------- grants
 
     def grant_write_input(self, grantee: iam.IGrantable) -> iam.Grant:
@@ -307,15 +333,13 @@ class BatchInferenceStorage(Construct):
         return grant
 
 
-def _acknowledge_no_replication(bucket: s3.IBucket) -> None:
-    for pack in COMPLIANCE_PACKS:
-        acknowledge(
-            bucket,
-            f"{pack}-S3BucketReplicationEnabled",
-            "Replication needs a destination bucket in another Region, an account-level choice this "
-            "construct cannot make; batch inference data is reproducible from the dataset and solution "
-            "version. Bring replicated buckets with input_bucket/output_bucket when you need it.",
-        )
+def _no_replication_rules() -> list[tuple[str, str]]:
+    reason = (
+        "Replication needs a destination bucket in another Region, an account-level choice this "
+        "construct cannot make; batch inference data is reproducible from the dataset and solution "
+        "version. Bring replicated buckets with input_bucket/output_bucket when you need it."
+    )
+    return [(f"{pack}-S3BucketReplicationEnabled", reason) for pack in COMPLIANCE_PACKS]
 
 
 def _key_conflicts(which: str, bucket: s3.IBucket | None, key: kms.IKey | None) -> Iterable[str]:
