@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,19 +15,18 @@ from tests.apps import REPO
 CDK = REPO / "node_modules" / ".bin" / "cdk"
 
 
-@pytest.fixture(scope="module")
-def cli_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def _synth(out: Path, *extra: str) -> None:
+    """`cdk synth` of the repo's app (cdk.json) through the pinned CLI, into ``out``."""
     if not CDK.exists():
         # `make test` installs it first; a bare pytest run must say so rather than pass silently.
         pytest.fail(f"{CDK} is missing: run `make test` (or `npm install`) to install the pinned CDK CLI")
-    out = tmp_path_factory.mktemp("cli") / "cdk.out"
     env = {
         **os.environ,
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
         "CDK_DISABLE_CLI_TELEMETRY": "true",
     }
     result = subprocess.run(
-        [str(CDK), "synth", "--quiet", "--no-notices", "--output", str(out)],
+        [str(CDK), "synth", "--quiet", "--no-notices", *extra, "--output", str(out)],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -35,6 +35,20 @@ def cli_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _job(out: Path) -> dict[str, Any]:
+    template = json.loads((out / "PersonalizeBatchInferenceDemo.template.json").read_text())
+    (job,) = [
+        r for r in template["Resources"].values() if r["Type"] == "Custom::PersonalizeBatchInferenceJob"
+    ]
+    return job
+
+
+@pytest.fixture(scope="module")
+def cli_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "cdk.out"
+    _synth(out)
     return out
 
 
@@ -44,40 +58,10 @@ def test_pinned_cli_is_a_2x_release_that_reads_our_assemblies() -> None:
 
 
 def test_cli_synthesizes_the_demo_app(cli_out: Path) -> None:
-    template = json.loads((cli_out / "PersonalizeBatchInferenceDemo.template.json").read_text())
-    jobs = [r for r in template["Resources"].values() if r["Type"] == "Custom::PersonalizeBatchInferenceJob"]
-    assert len(jobs) == 1
-    assert jobs[0]["Properties"]["SolutionVersionArn"].startswith("arn:aws:personalize:")
+    assert _job(cli_out)["Properties"]["SolutionVersionArn"].startswith("arn:aws:personalize:")
 
 
 def test_cli_context_overrides_the_placeholders(tmp_path: Path) -> None:
     arn = "arn:aws:personalize:eu-west-1:111122223333:solution/mine/abcd1234"
-    env = {
-        **os.environ,
-        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-        "CDK_DISABLE_CLI_TELEMETRY": "true",
-    }
-    result = subprocess.run(
-        [
-            str(CDK),
-            "synth",
-            "--quiet",
-            "--no-notices",
-            "-c",
-            f"solutionVersionArn={arn}",
-            "--output",
-            str(tmp_path),
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    template = json.loads((tmp_path / "PersonalizeBatchInferenceDemo.template.json").read_text())
-    (job,) = [
-        r for r in template["Resources"].values() if r["Type"] == "Custom::PersonalizeBatchInferenceJob"
-    ]
-    assert job["Properties"]["SolutionVersionArn"] == arn
+    _synth(tmp_path, "-c", f"solutionVersionArn={arn}")
+    assert _job(tmp_path)["Properties"]["SolutionVersionArn"] == arn

@@ -506,3 +506,16 @@ def test_jobs_of_one_stack_must_share_the_vpc() -> None:
             input_path="u/",
             vpc=ec2.Vpc(stack, "Two", max_azs=1),
         )
+
+
+def test_construct_and_handler_agree_on_what_defines_a_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two sides of docs/handler-contract.md: the construct hashes these into the WaitCondition ids, the
+    # handler replaces the job when one changes. The Lambda cannot import the package, so both list them.
+    import importlib
+
+    from constructs_lib._assets import handler_code_dir
+    from constructs_lib.job import JOB_DEFINING_PROPERTIES
+
+    monkeypatch.syspath_prepend(str(handler_code_dir()))
+    job_logic = importlib.import_module("job_logic")
+    assert tuple(JOB_DEFINING_PROPERTIES) == tuple(job_logic.JOB_DEFINING_PROPERTIES)
