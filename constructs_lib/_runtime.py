@@ -358,7 +358,8 @@ class BatchInferenceRuntime(Construct):
         statements.append(
             iam.PolicyStatement(
                 sid="InvokeOnEvent",
-                actions=["lambda:InvokeFunction"],
+                # GetFunction: the framework waits for an inactive or throttled function to become active.
+                actions=["lambda:InvokeFunction", "lambda:GetFunction"],
                 resources=[self.on_event_function.function_arn],
             )
         )

@@ -195,6 +195,8 @@ class BatchInferenceJob(Construct):
             resource_type=RESOURCE_TYPE,
             properties=properties,
         )
+        # Personalize checks the role's policy and the bucket and key policies when the job is created.
+        self.resource.node.add_dependency(self.storage)
         self.wait_condition: CfnWaitCondition | None = None
         if handle is not None:
             self.wait_condition = CfnWaitCondition(

@@ -282,13 +282,23 @@ class BatchInferenceStorage(Construct):
                     "bucket and its objects, or Personalize will refuse the bucket.",
                 )
         for index, key in enumerate(self._distinct_keys()):
-            statement = iam.PolicyStatement(
-                sid="PersonalizeBatchInference",
-                principals=[iam.ArnPrincipal(self.role.role_arn), service],
-                actions=KEY_ACTIONS_IN_KEY_POLICY,
-                resources=["*"],
-            )
-            if not key.add_to_resource_policy(statement).statement_added:
+            # The role's requests carry no source account; the service principal's do, so it is scoped.
+            statements = [
+                iam.PolicyStatement(
+                    sid="PersonalizeRole",
+                    principals=[iam.ArnPrincipal(self.role.role_arn)],
+                    actions=KEY_ACTIONS_IN_KEY_POLICY,
+                    resources=["*"],
+                ),
+                iam.PolicyStatement(
+                    sid="PersonalizeService",
+                    principals=[service],
+                    actions=KEY_ACTIONS_IN_KEY_POLICY,
+                    resources=["*"],
+                    conditions=_source_account_condition(),
+                ),
+            ]
+            if not all([key.add_to_resource_policy(statement).statement_added for statement in statements]):
                 Annotations.of(self).add_warning_v2(
                     f"constructs-lib:keyPolicy{index}",
                     f"The KMS key {key.key_arn} is imported, so its "

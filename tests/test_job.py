@@ -170,6 +170,18 @@ def test_wait_condition_depends_on_the_job_resource(stacks: Stacks) -> None:
     assert job_id in condition["DependsOn"]
 
 
+def test_job_is_created_after_its_storage_policies(stacks: Stacks) -> None:
+    template = stacks.full_template
+    (job,) = template.find_resources(JOB_TYPE).values()
+    policies = [
+        *template.find_resources("AWS::IAM::ManagedPolicy"),
+        *template.find_resources("AWS::S3::BucketPolicy"),
+    ]
+    storage_policies = [p for p in policies if p.startswith("Storage")]
+    assert len(storage_policies) == 4  # role policy, input, output and log bucket policies
+    assert set(storage_policies) <= set(job["DependsOn"])
+
+
 def test_a_dependency_on_the_job_waits_for_its_end(stacks: Stacks) -> None:
     template = stacks.full_template
     (condition_id,) = template.find_resources("AWS::CloudFormation::WaitCondition")

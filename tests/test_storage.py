@@ -8,7 +8,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
-from aws_cdk.assertions import Annotations, Capture, Match, Template
+from aws_cdk.assertions import Annotations, Match, Template
 
 from constructs_lib import BatchInferenceStorage
 
@@ -315,36 +315,32 @@ def test_bucket_policies_admit_personalize_with_exactly_what_it_needs(
     )
 
 
-def test_key_policies_let_the_role_and_personalize_use_the_keys(template: Template) -> None:
-    captured = Capture()
-    template.has_resource_properties(
-        "AWS::KMS::Key",
-        {
-            "KeyPolicy": {
-                "Statement": Match.array_with(
-                    [
-                        Match.object_like(
-                            {
-                                "Sid": "PersonalizeBatchInference",
-                                "Principal": {
-                                    "AWS": Match.object_like({"Fn::GetAtt": captured}),
-                                    "Service": "personalize.amazonaws.com",
-                                },
-                                "Action": [
-                                    "kms:Decrypt",
-                                    "kms:GenerateDataKey",
-                                    "kms:DescribeKey",
-                                    "kms:ListGrants",
-                                    "kms:CreateGrant",
-                                ],
-                            }
-                        )
-                    ]
-                )
-            }
-        },
-    )
-    assert captured.as_array()[0].startswith("StorageRole")
+KEY_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:ListGrants", "kms:CreateGrant"]
+
+
+def _key_statements(template: Template) -> list[dict]:
+    return [
+        statement
+        for key in template.find_resources("AWS::KMS::Key").values()
+        for statement in key["Properties"]["KeyPolicy"]["Statement"]
+    ]
+
+
+def test_key_policies_let_the_personalize_role_use_the_keys(template: Template) -> None:
+    role_statements = [s for s in _key_statements(template) if s.get("Sid") == "PersonalizeRole"]
+    assert len(role_statements) == 2
+    for statement in role_statements:
+        assert statement["Action"] == KEY_ACTIONS
+        assert statement["Principal"]["AWS"]["Fn::GetAtt"][0].startswith("StorageRole")
+
+
+def test_key_policies_let_personalize_use_the_keys_for_this_account_only(template: Template) -> None:
+    service_statements = [s for s in _key_statements(template) if s.get("Sid") == "PersonalizeService"]
+    assert len(service_statements) == 2
+    for statement in service_statements:
+        assert statement["Action"] == KEY_ACTIONS
+        assert statement["Principal"] == {"Service": "personalize.amazonaws.com"}
+        assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_REF}}
 
 
 # ---------------------------------------------------------------- grants
@@ -413,7 +409,8 @@ def test_one_key_may_serve_both_buckets(stacks: Stacks) -> None:
     template.resource_count_is("AWS::KMS::Key", 1)
     (key,) = template.find_resources("AWS::KMS::Key").values()
     sids = [s.get("Sid") for s in key["Properties"]["KeyPolicy"]["Statement"]]
-    assert sids.count("PersonalizeBatchInference") == 1
+    assert sids.count("PersonalizeRole") == 1
+    assert sids.count("PersonalizeService") == 1
 
 
 def test_a_key_for_a_bucket_imported_with_its_own_key_is_refused() -> None:
