@@ -116,7 +116,8 @@ class BatchInferenceRuntime(Construct):
             "CheckFunction",
             code,
             handler="monitor.check",
-            timeout=Duration.minutes(2),
+            # Room for retried Personalize calls, a retried WaitCondition signal and the event.
+            timeout=Duration.minutes(5),
             description="Checks one Personalize batch inference job and reports its end",
             environment={"EVENT_BUS_NAME": "default"},
         )
@@ -309,15 +310,19 @@ class BatchInferenceRuntime(Construct):
         return function, policy
 
     def _monitor(self) -> sfn.StateMachine:
-        check = tasks.LambdaInvoke(
-            self,
-            "Check",
-            lambda_function=self.check_function,
-            payload=sfn.TaskInput.from_object(
-                {"state": sfn.JsonPath.entire_payload, "now": sfn.JsonPath.string_at("$$.State.EnteredTime")}
-            ),
-            payload_response_only=True,
-            retry_on_service_exceptions=True,
+        now = sfn.JsonPath.string_at("$$.State.EnteredTime")
+        check = self._invoke_check("Check", {"state": sfn.JsonPath.entire_payload, "now": now})
+        # Whatever the loop cannot handle (throttled or inactive function, a timeout, a bug) is reported
+        # as the job's FAILURE at once, instead of leaving the stack waiting for the WaitCondition.
+        report = self._invoke_check(
+            "ReportMonitorFailure",
+            {"state": sfn.JsonPath.entire_payload, "now": now, "abort": sfn.JsonPath.object_at("$.caught")},
+        )
+        check.add_catch(report, errors=[sfn.Errors.ALL], result_path="$.caught")
+        report.next(
+            sfn.Fail(
+                self, "MonitorFailed", cause="The monitor stopped on an error; the job was reported FAILED"
+            )
         )
         wait = sfn.Wait(self, "WaitForNextCheck", time=sfn.WaitTime.seconds_path("$.waitSeconds"))
         done = sfn.Choice(self, "JobEnded").when(
@@ -351,6 +356,28 @@ class BatchInferenceRuntime(Construct):
         )
         machine.node.add_dependency(policy)
         return machine
+
+    def _invoke_check(self, id: str, payload: dict[str, object]) -> tasks.LambdaInvoke:
+        task = tasks.LambdaInvoke(
+            self,
+            id,
+            lambda_function=self.check_function,
+            payload=sfn.TaskInput.from_object(payload),
+            payload_response_only=True,
+            retry_on_service_exceptions=True,
+        )
+        task.add_retry(
+            errors=["Lambda.TooManyRequestsException", "Lambda.ResourceNotReadyException"],
+            interval=Duration.seconds(5),
+            max_attempts=8,
+            backoff_rate=2,
+        )
+        task.add_retry(
+            errors=[sfn.Errors.TASKS_FAILED, sfn.Errors.TIMEOUT],
+            interval=Duration.seconds(10),
+            max_attempts=2,
+        )
+        return task
 
     def _provider(self) -> cr.Provider:
         log_group = self._log_group("ProviderLogs")

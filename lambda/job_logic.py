@@ -487,6 +487,14 @@ def _wait_or_time_out(status: str, elapsed_seconds: float, timeout_seconds: int,
     return Decision(done=False, wait_seconds=next_wait_seconds(elapsed_seconds, timeout_seconds))
 
 
+def monitor_failure_reason(caught: Mapping[str, Any] | None) -> str:
+    """The reason for a job whose monitor stopped on an error (Step Functions' Catch: Error, Cause)."""
+    caught = caught or {}
+    error = str(caught.get("Error") or "unknown error")
+    cause = truncate_bytes(str(caught.get("Cause") or ""), 1000)
+    return f"The monitor of the batch inference job stopped on {error}: {cause}".rstrip(": ")
+
+
 def decide_on_status(
     status: str, failure_reason: str | None, elapsed_seconds: float, timeout_seconds: int
 ) -> Decision:

@@ -33,9 +33,15 @@ def run_check(event: dict[str, Any], clients: Clients, request_id: str | None) -
     now = job_logic.parse_time(event["now"])
     state["startedAt"] = state.get("startedAt") or event["now"]
     started = job_logic.parse_time(state["startedAt"])
-    state["checks"] = int(state.get("checks") or 0) + 1
     elapsed = (now - started).total_seconds()
-    decision = advance(state, clients, elapsed)
+    if "abort" in event:
+        # The state machine caught an error the loop could not handle: report it rather than leave
+        # the stack waiting for the WaitCondition's timeout.
+        state.pop("caught", None)
+        decision = Decision.end("FAILURE", job_logic.monitor_failure_reason(event["abort"]))
+    else:
+        state["checks"] = int(state.get("checks") or 0) + 1
+        decision = advance(state, clients, elapsed)
     log(
         "end" if decision.done else "wait",
         request_id=request_id,

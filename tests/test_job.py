@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -268,6 +269,25 @@ def test_monitor_is_a_logged_traced_wait_check_choice_loop(stacks: Stacks) -> No
     assert '"SecondsPath":"$.waitSeconds"' in definition
     assert '"Variable":"$.done","BooleanEquals":true' in definition
     assert '"now.$":"$$.State.EnteredTime"' in definition
+
+
+def test_monitor_reports_any_error_it_cannot_handle_instead_of_leaving_the_stack_waiting(
+    stacks: Stacks,
+) -> None:
+    (machine,) = stacks.three_template.find_resources("AWS::StepFunctions::StateMachine").values()
+    definition = json.loads(
+        "".join(
+            p if isinstance(p, str) else "ARN"
+            for p in machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+        )
+    )
+    check = definition["States"]["Check"]
+    (catch,) = check["Catch"]
+    assert catch == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.caught", "Next": "ReportMonitorFailure"}
+    assert any("Lambda.TooManyRequestsException" in r["ErrorEquals"] for r in check["Retry"])
+    report = definition["States"]["ReportMonitorFailure"]
+    assert report["Parameters"]["abort.$"] == "$.caught"
+    assert report["Next"] == "MonitorFailed"
 
 
 # ---------------------------------------------------------------- IAM

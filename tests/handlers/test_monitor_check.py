@@ -253,3 +253,19 @@ def test_check_entry_point_uses_the_default_clients(stubs: Stubs, monkeypatch: p
     monkeypatch.setattr(monitor, "default_clients", lambda: stubs.clients)
     expect_status(stubs, "PENDING")
     assert monitor.check({"state": monitor_state(PROPERTIES), "now": T0}, None)["waitSeconds"] == 60
+
+
+def test_caught_monitor_error_is_reported_as_failure_without_calling_personalize(
+    stubs: Stubs, handle_server: HandleServer
+) -> None:
+    expect_event(stubs)
+    state = started(wait_handle=handle_server.url)
+    state["caught"] = {"Error": "Lambda.TooManyRequestsException", "Cause": "Rate exceeded"}
+    event = {"state": state, "now": at(HOUR), "abort": state["caught"]}
+    result = monitor.run_check(event, stubs.clients, "req-1")
+    assert (result["done"], result["result"]) == (True, "FAILURE")
+    assert "caught" not in result
+    reason = signal_of(handle_server)["Reason"]
+    assert "Lambda.TooManyRequestsException" in reason and "Rate exceeded" in reason
+    assert sent_event(stubs)["result"] == "FAILURE"
+    stubs.personalize.assert_no_pending_responses()
