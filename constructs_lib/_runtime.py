@@ -136,12 +136,24 @@ class BatchInferenceRuntime(Construct):
         self._job_resources: set[str] = set()
         self._job_roles: set[str] = set()
         self._arn_patterns: dict[str, str] = {}
+        executions = (
+            f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:execution:"
+            f"{self.state_machine.state_machine_name}:*"
+        )
         on_event_policy.add_statements(
             iam.PolicyStatement(
                 sid="StartMonitor",
                 actions=["states:StartExecution"],
                 resources=[self.state_machine.state_machine_arn],
-            )
+            ),
+            # A deleted job's monitor is stopped, so a job still queued is never created afterwards.
+            iam.PolicyStatement(sid="StopMonitor", actions=["states:StopExecution"], resources=[executions]),
+        )
+        acknowledge(
+            on_event_policy,
+            f"AwsSolutions-IAM5[Resource::{nag_resource(self, executions)}]",
+            "Executions of the monitor state machine are named per job and wait handle at deploy time; "
+            "the wildcard covers this one state machine's executions.",
         )
         check_policy.add_statements(
             iam.PolicyStatement(

@@ -168,6 +168,14 @@ def check_output_prefix(value: str | None) -> Iterable[str]:
         yield f"output_prefix={value!r} must end with '/', e.g. {value + '/'!r}"
 
 
+def check_run_token(run_token: str | None, job_name: str | None) -> Iterable[str]:
+    if run_token is not None and job_name is not None:
+        yield (
+            f"run_token={run_token!r} starts a new job, but job_name={job_name!r} allows only one job of "
+            "that name; drop job_name to let the construct name each run, or drop run_token"
+        )
+
+
 def check_theme(mode_is_theme: bool, item_name_field: str | None) -> Iterable[str]:
     if mode_is_theme and not item_name_field:
         yield (

@@ -110,8 +110,9 @@ class BatchInferenceJob(Construct):
             since the replacement would need the same name. Default: ``<stack>-<id>-<hash>``,
             deterministic per stack and job definition.
         :param tags: Tags on the job; a change is applied in place. Default: no tags.
-        :param run_token: Any change starts a new job on the same inputs. Default: none, the job runs
-            again only when its definition changes.
+        :param run_token: Any change starts a new job on the same inputs, e.g. to run a job that
+            failed once (Personalize keeps failed jobs under their name). Not with ``job_name``.
+            Default: none, the job runs again only when its definition changes.
         :param wait: Hold the deployment until the job ends. Default: True.
         :param timeout: How long to wait for the job, at most 12 hours; a job still running then fails
             the deployment. Default: 6 hours.
@@ -134,6 +135,7 @@ class BatchInferenceJob(Construct):
                 *v.check_ranking_influence(ranking_influence),
                 *v.check_theme(mode is BatchInferenceJobMode.THEME_GENERATION, theme_item_name_field),
                 *v.check_job_name(job_name),
+                *v.check_run_token(run_token, job_name),
                 *v.check_tags(tags),
                 *v.check_timeout(timeout, timeout_seconds),
                 *(v.check_role_arn("storage.role", storage.references.role_arn) if storage else ()),

@@ -94,10 +94,10 @@ def on_update(event: dict[str, Any], clients: Clients, request_id: str | None) -
     name = job_logic.job_name_from_arn(arn)
     if plan.replace or name is None:
         wanted = job_logic.derive_job_name(new, event["StackId"], event["LogicalResourceId"])
-        if new.job_name and wanted == name:
-            raise JobResourceError(
-                job_logic.fixed_name_replacement_error(wanted, plan.changed_job_properties)
-            )
+        if name is not None and wanted == name:
+            return keep_same_name(new, event, clients, request_id, name, arn, plan)
+        if new.wait_handle and new.wait_handle == old.wait_handle:
+            raise JobResourceError(job_logic.handle_reuse_error(name or wanted, plan.changed_job_properties))
         log("replace", request_id=request_id, job_arn=arn, status=None, changed=plan.changed_job_properties)
         return create_job(new, event, clients, request_id)
     try:
@@ -111,9 +111,35 @@ def on_update(event: dict[str, Any], clients: Clients, request_id: str | None) -
         retag(clients, arn, name, plan, exists=job is not None)
         log("retag", request_id=request_id, job_arn=arn, status=status, removed=plan.tag_keys_to_remove)
     if plan.restart_monitor:
+        stop_monitor(clients.stepfunctions, name, old.wait_handle, arn, request_id)
         create_request = None if job else job_logic.build_create_request(new, name)
         state = monitor_state(new, event, name, arn, status=status, create_request=create_request)
         start_monitor(clients.stepfunctions, state, request_id)
+    return response(new, name, arn, status)
+
+
+def keep_same_name(
+    new: JobProps,
+    event: dict[str, Any],
+    clients: Clients,
+    request_id: str | None,
+    name: str,
+    arn: str,
+    plan: job_logic.UpdatePlan,
+) -> Response:
+    """The new definition maps to the current job's name: only an explicit job_name does that, or a
+    rollback to the job this resource already has. Keep the job when it matches, else refuse."""
+    try:
+        job = find_job(clients.personalize, arn)
+    except AwsError as error:
+        raise JobResourceError(
+            f"Could not describe batch inference job {name!r}: {describe_error(error)}"
+        ) from error
+    request = job_logic.build_create_request(new, name)
+    if job is None or job_logic.definition_differences(request, job):
+        raise JobResourceError(job_logic.fixed_name_replacement_error(name, plan.changed_job_properties))
+    status = job_logic.normalize_status(job.get("status"))
+    log("keep", request_id=request_id, job_arn=arn, status=status)
     return response(new, name, arn, status)
 
 
@@ -135,9 +161,14 @@ def retag(clients: Clients, arn: str, name: str, plan: job_logic.UpdatePlan, *, 
 
 
 def on_delete(event: dict[str, Any], clients: Clients, request_id: str | None) -> Response:
-    """No API deletes or stops a batch inference job; its results stay in S3. Nothing to do."""
+    """No API deletes or stops a batch inference job; its results stay in S3. Stop its monitor, so a job
+    still queued under the quota is never created for a resource that is gone."""
     physical_id = event["PhysicalResourceId"]
-    log("delete-noop", request_id=request_id, job_arn=physical_id, status=None)
+    name = job_logic.job_name_from_arn(physical_id)
+    if name is not None:
+        props = job_logic.parse_properties(event["ResourceProperties"])
+        stop_monitor(clients.stepfunctions, name, props.wait_handle, physical_id, request_id)
+    log("delete", request_id=request_id, job_arn=physical_id, status=None)
     return {"PhysicalResourceId": physical_id}
 
 
@@ -182,6 +213,22 @@ def monitor_state(
     if create_request is not None:
         state["createRequest"] = create_request
     return state
+
+
+def stop_monitor(
+    stepfunctions: SFNClient, name: str, wait_handle: str | None, arn: str, request_id: str | None
+) -> None:
+    """Stop the monitor of (job, handle), if it still runs. Never fails: Delete must always succeed."""
+    execution = job_logic.execution_name(name, wait_handle, arn)
+    try:
+        stepfunctions.stop_execution(
+            executionArn=job_logic.execution_arn(os.environ["MONITOR_STATE_MACHINE_ARN"], execution),
+            error="ResourceGone",
+            cause="The job's CloudFormation resource was deleted or now waits on another handle.",
+        )
+        log("monitor-stopped", request_id=request_id, job_arn=arn, status=None, execution=execution)
+    except (*AwsError, KeyError) as error:
+        log("monitor-not-stopped", request_id=request_id, job_arn=arn, status=None, detail=str(error))
 
 
 def start_monitor(stepfunctions: SFNClient, state: dict[str, Any], request_id: str | None) -> None:

@@ -381,6 +381,32 @@ def job_differences(wanted_request: Mapping[str, Any], existing_job: Mapping[str
     ]
 
 
+# Request fields DescribeBatchInferenceJob echoes back, beyond the identity fields above.
+DEFINITION_FIELDS = (
+    "roleArn",
+    "numResults",
+    "filterArn",
+    "batchInferenceJobConfig",
+    "batchInferenceJobMode",
+    "themeGenerationConfig",
+)
+
+
+def definition_differences(wanted_request: Mapping[str, Any], existing_job: Mapping[str, Any]) -> list[str]:
+    """Everything the existing job's description shows that differs from the request.
+
+    Stricter than job_differences: used to tell a rollback to the job a resource already has from a
+    change that would need a new job under the same (explicit) name. A default the service fills in
+    (e.g. numResults) counts as equal when the request leaves the field out.
+    """
+    differences = job_differences(wanted_request, existing_job)
+    for field in DEFINITION_FIELDS:
+        wanted = wanted_request.get(field)
+        if wanted is not None and wanted != existing_job.get(field):
+            differences.append(f"{field}: wanted {wanted!r}, found {existing_job.get(field)!r}")
+    return differences
+
+
 # --- errors -------------------------------------------------------------------------------------------
 
 
@@ -437,6 +463,29 @@ def classify_update(old: JobProps, new: JobProps) -> UpdatePlan:
     to_set, to_remove = tag_changes(old.tags, new.tags)
     restart = (old.wait_handle, old.timeout_seconds) != (new.wait_handle, new.timeout_seconds)
     return UpdatePlan(changed, to_set, to_remove, restart)
+
+
+def failed_before_error(job_name: str, failure_reason: str | None) -> str:
+    return (
+        f"Batch inference job {job_name!r}, with exactly this definition, already ran and failed: "
+        f"{failure_reason or 'no reason given'}. Personalize keeps failed jobs and the job's name follows "
+        "its definition, so the same definition cannot run again. Fix the cause, then set run_token to a "
+        "new value (or change job_name) to start a new job."
+    )
+
+
+def handle_reuse_error(job_name: str, changed: tuple[str, ...]) -> str:
+    return (
+        f"Batch inference job {job_name!r} would be replaced ({', '.join(changed)} changed at deploy "
+        "time, through a parameter, SSM value or import), but its WaitCondition stays the same because "
+        "the synthesized template did not change, so the deployment could not wait for the new job. "
+        "Change run_token together with such a value."
+    )
+
+
+def execution_arn(state_machine_arn: str, execution: str) -> str:
+    """`arn:...:stateMachine:NAME` -> `arn:...:execution:NAME:EXECUTION`."""
+    return f"{state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{execution}"
 
 
 def fixed_name_replacement_error(job_name: str, changed: tuple[str, ...]) -> str:

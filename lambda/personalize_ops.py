@@ -20,7 +20,8 @@ class CreateOutcome:
     """What became of a CreateBatchInferenceJob request.
 
     created: the job was started. adopted: a job of that name existed and is ours. queued: no free
-    slot (or too many requests); try again later. mismatch: a job of that name exists and is not ours.
+    slot (or too many requests); try again later. mismatch: a job of that name exists and is not ours,
+    or is ours but already failed (it cannot run again under the same name).
     """
 
     kind: CreateKind
@@ -50,7 +51,17 @@ def find_job(personalize: PersonalizeClient, arn: str) -> dict[str, Any] | None:
 def adopt_or_refuse(personalize: PersonalizeClient, request: dict[str, Any], arn: str) -> CreateOutcome:
     """A job named like ours exists: adopt it when it is ours, else say what differs."""
     job = describe_job(personalize, arn)
+    status = job_logic.normalize_status(job.get("status"))
     differences = job_logic.job_differences(request, job)
+    if not differences and status == job_logic.CREATE_FAILED:
+        # Names follow the definition and Personalize keeps failed jobs: the same definition would
+        # adopt the same failure forever. Say how to run it again.
+        return CreateOutcome(
+            "mismatch",
+            status,
+            job.get("failureReason"),
+            job_logic.failed_before_error(request["jobName"], job.get("failureReason")),
+        )
     if differences:
         detail = (
             f"A batch inference job named {request['jobName']!r} already exists and is not this resource's "

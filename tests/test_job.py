@@ -336,6 +336,8 @@ def test_only_the_on_event_function_starts_the_monitor(stacks: Stacks) -> None:
     check = _policy_statements(stacks.full_template, "CheckFunction")
     (start,) = [s for s in on_event if s["Action"] == "states:StartExecution"]
     assert list(start["Resource"]) == ["Ref"]
+    (stop,) = [s for s in on_event if s["Action"] == "states:StopExecution"]
+    assert _join(stop["Resource"]).endswith(":execution:<Fn::GetAtt>:*")
     assert not [s for s in check if s["Action"] == "states:StartExecution"]
 
 
@@ -427,6 +429,7 @@ def _make(**overrides: Any) -> BatchInferenceJob:
         ),
         ({"input_path": "s3://b/users/"}, r"input_path='s3://b/users/' must be a key or prefix"),
         ({"output_prefix": "recs"}, r"output_prefix='recs' must end with '/'"),
+        ({"run_token": "2", "job_name": "fixed"}, r"run_token='2' starts a new job, but job_name='fixed'"),
     ],
     ids=lambda value: value if isinstance(value, str) else None,
 )

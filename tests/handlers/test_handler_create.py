@@ -206,3 +206,21 @@ def test_on_event_uses_the_default_clients(stubs: Stubs, monkeypatch: pytest.Mon
     )
     expect_monitor_start(stubs)
     assert handler.on_event(cfn_event("Create", properties), None)["Data"]["Status"] == "PENDING"
+
+
+def test_create_refuses_to_adopt_its_own_job_that_already_failed_and_names_run_token(stubs: Stubs) -> None:
+    # A rolled-back deploy left a CREATE FAILED job; the same definition redeployed finds it by name.
+    properties = base_properties()
+    request = request_of(properties)
+    stubs.personalize.add_client_error(
+        "create_batch_inference_job", "ResourceAlreadyExistsException", "exists"
+    )
+    stubs.personalize.add_response(
+        "describe_batch_inference_job", describe_response(request, "CREATE FAILED", "Input file not found")
+    )
+    with pytest.raises(handler.JobResourceError) as raised:
+        handler.handle_event(cfn_event("Create", properties), stubs.clients, "req-1")
+    message = str(raised.value)
+    assert "already ran and failed: Input file not found" in message
+    assert "set run_token to a new value" in message
+    assert "StartExecution" not in [call[0] for call in stubs.calls]
