@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """The demo app: one storage, one batch inference job, held until the job ends.
 
-Placeholders come from cdk.json context and can be overridden:
+Placeholders come from cdk.json context and can be overridden. A first deploy should create the
+storage only, so the input can be uploaded before the job starts:
+    npx cdk deploy -c withJob=false
+    aws s3 cp users.json s3://<InputBucket output>/users/users.json
     npx cdk deploy -c solutionVersionArn=arn:aws:personalize:... -c inputPath=users/
 """
 
@@ -14,9 +17,21 @@ from constructs_lib import BatchInferenceJob, BatchInferenceStorage
 
 
 class PersonalizeBatchInferenceDemo(cdk.Stack):
-    def __init__(self, scope: Construct, id: str, *, solution_version_arn: str, input_path: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        solution_version_arn: str,
+        input_path: str,
+        with_job: bool = True,
+        run_token: str | None = None,
+    ) -> None:
         super().__init__(scope, id, description="Amazon Personalize batch inference (constructs_lib demo)")
         storage = BatchInferenceStorage(self, "Storage")
+        cdk.CfnOutput(self, "InputBucket", value=storage.input_bucket.bucket_name)
+        if not with_job:
+            return
         job = BatchInferenceJob(
             self,
             "Job",
@@ -26,8 +41,8 @@ class PersonalizeBatchInferenceDemo(cdk.Stack):
             num_results=25,
             tags={"project": "constructs-lib-demo"},
             timeout=cdk.Duration.hours(6),
+            run_token=run_token,
         )
-        cdk.CfnOutput(self, "InputBucket", value=storage.input_bucket.bucket_name)
         cdk.CfnOutput(self, "JobArn", value=job.job_arn)
         cdk.CfnOutput(self, "OutputS3Uri", value=job.output_s3_uri)
 
@@ -39,6 +54,8 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
         "PersonalizeBatchInferenceDemo",
         solution_version_arn=app.node.get_context("solutionVersionArn"),
         input_path=app.node.get_context("inputPath"),
+        with_job=str(app.node.try_get_context("withJob")).lower() != "false",
+        run_token=app.node.try_get_context("runToken"),
     )
     return app
 

@@ -65,3 +65,12 @@ def test_cli_context_overrides_the_placeholders(tmp_path: Path) -> None:
     arn = "arn:aws:personalize:eu-west-1:111122223333:solution/mine/abcd1234"
     _synth(tmp_path, "-c", f"solutionVersionArn={arn}")
     assert _job(tmp_path)["Properties"]["SolutionVersionArn"] == arn
+
+
+def test_cli_can_deploy_the_storage_alone_first(tmp_path: Path) -> None:
+    _synth(tmp_path, "-c", "withJob=false")
+    template = json.loads((tmp_path / "PersonalizeBatchInferenceDemo.template.json").read_text())
+    types = {r["Type"] for r in template["Resources"].values()}
+    assert "AWS::S3::Bucket" in types
+    assert "Custom::PersonalizeBatchInferenceJob" not in types
+    assert "InputBucket" in template["Outputs"]
