@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import functools
+import json
+import weakref
 from collections.abc import Sequence
+from typing import Any
 
 from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
@@ -12,9 +15,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
-from aws_cdk import aws_stepfunctions_tasks as tasks
 from aws_cdk import custom_resources as cr
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from constructs_lib._assets import handler_code
 from constructs_lib.compliance import Acknowledgements, acknowledge, nag_resource
@@ -25,7 +27,7 @@ EVENT_SOURCE = "constructs_lib.personalize"
 EVENT_DETAIL_TYPE = "Personalize Batch Inference Job State Change"
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 # Longer than the longest job timeout (12 h), so a monitor always gets to report.
-MONITOR_TIMEOUT = Duration.hours(13)
+MONITOR_TIMEOUT_SECONDS = 13 * 3600
 PERSONALIZE_JOB_ACTIONS = [
     "personalize:CreateBatchInferenceJob",
     "personalize:DescribeBatchInferenceJob",
@@ -65,8 +67,123 @@ _SYNCHRONOUS = (
 )
 
 
+@functools.cache
+def _pseudo_parameters() -> tuple[str, str, str]:
+    """``Aws.PARTITION``, ``Aws.REGION`` and ``Aws.ACCOUNT_ID``: the same tokens for every stack, read
+    once per process (each read is a round trip into jsii)."""
+    return Aws.PARTITION, Aws.REGION, Aws.ACCOUNT_ID
+
+
+@functools.cache
+def _python_runtime() -> lambda_.Runtime:
+    return lambda_.Runtime.PYTHON_3_14
+
+
+@functools.cache
+def _arm64() -> lambda_.Architecture:
+    return lambda_.Architecture.ARM_64
+
+
+def arn(service: str, resource: str) -> str:
+    """An ARN in this stack's partition, region and account."""
+    partition, region, account = _pseudo_parameters()
+    return f"arn:{partition}:{service}:{region}:{account}:{resource}"
+
+
+def nag_arn(service: str, resource: str) -> str:
+    """:func:`arn` as cdk-nag spells it in a granular finding id (see ``compliance.nag_resource``)."""
+    return f"arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}"
+
+
 def job_arn_pattern(name_pattern: str) -> str:
-    return f"arn:{Aws.PARTITION}:personalize:{Aws.REGION}:{Aws.ACCOUNT_ID}:batch-inference-job/{name_pattern}"
+    return arn("personalize", f"batch-inference-job/{name_pattern}")
+
+
+def statement(sid: str, actions: Sequence[str], resources: Sequence[str]) -> dict[str, Any]:
+    """One Allow statement in policy JSON; a role's statements become one document in one jsii call."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": list(actions) if len(actions) > 1 else actions[0],
+        "Resource": list(resources) if len(resources) > 1 else resources[0],
+    }
+
+
+def monitor_definition(check_function_arn: str) -> dict[str, Any]:
+    """The monitor's Amazon States Language: Check -> JobEnded? -> WaitForNextCheck -> Check.
+
+    Written out rather than built from state constructs: it is one small loop, and each state
+    construct would be a round trip into jsii at synth time. The check answers ``waitSeconds`` and
+    ``done``; whatever the loop cannot handle (throttled or inactive function, a timeout, a bug) is
+    reported as the job's FAILURE at once, instead of leaving the stack waiting for the WaitCondition.
+    """
+
+    def invoke_check(parameters: dict[str, str], **flow: Any) -> dict[str, Any]:
+        return {
+            "Type": "Task",
+            "Resource": check_function_arn,
+            "Parameters": parameters,
+            "Retry": [
+                # Step Functions' advice for Lambda service errors, as CDK's LambdaInvoke writes it.
+                {
+                    "ErrorEquals": [
+                        "Lambda.ClientExecutionTimeoutException",
+                        "Lambda.ServiceException",
+                        "Lambda.AWSLambdaException",
+                        "Lambda.SdkClientException",
+                    ],
+                    "IntervalSeconds": 2,
+                    "MaxAttempts": 6,
+                    "BackoffRate": 2,
+                },
+                {
+                    "ErrorEquals": ["Lambda.TooManyRequestsException", "Lambda.ResourceNotReadyException"],
+                    "IntervalSeconds": 5,
+                    "MaxAttempts": 8,
+                    "BackoffRate": 2,
+                },
+                {
+                    "ErrorEquals": ["States.TaskFailed", "States.Timeout"],
+                    "IntervalSeconds": 10,
+                    "MaxAttempts": 2,
+                },
+            ],
+            **flow,
+        }
+
+    check_input = {"state.$": "$", "now.$": "$$.State.EnteredTime"}
+    return {
+        "Comment": "Polls one Personalize batch inference job until it ends, then reports it",
+        "StartAt": "Check",
+        "TimeoutSeconds": MONITOR_TIMEOUT_SECONDS,
+        "States": {
+            "Check": invoke_check(
+                check_input,
+                Catch=[
+                    {"ErrorEquals": ["States.ALL"], "ResultPath": "$.caught", "Next": "ReportMonitorFailure"}
+                ],
+                Next="JobEnded",
+            ),
+            "JobEnded": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.done", "BooleanEquals": True, "Next": "Reported"}],
+                "Default": "WaitForNextCheck",
+            },
+            "WaitForNextCheck": {"Type": "Wait", "SecondsPath": "$.waitSeconds", "Next": "Check"},
+            "Reported": {"Type": "Succeed"},
+            "ReportMonitorFailure": invoke_check(
+                {**check_input, "abort.$": "$.caught"}, Next="MonitorFailed"
+            ),
+            "MonitorFailed": {
+                "Type": "Fail",
+                "Cause": "The monitor stopped on an error; the job was reported FAILED",
+            },
+        },
+    }
+
+
+# The runtime each scope's jobs found, so that only a scope's first job looks it up through jsii.
+_RUNTIME_OF_SCOPE: weakref.WeakKeyDictionary[IConstruct, BatchInferenceRuntime] = weakref.WeakKeyDictionary()
 
 
 class BatchInferenceRuntime(Construct):
@@ -86,14 +203,20 @@ class BatchInferenceRuntime(Construct):
         vpc: ec2.IVpc | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
     ) -> BatchInferenceRuntime:
-        stack = Stack.of(scope)
-        existing = stack.node.try_find_child(RUNTIME_ID)
-        if not isinstance(existing, BatchInferenceRuntime):
-            return cls(stack, RUNTIME_ID, vpc=vpc, vpc_subnets=vpc_subnets)
+        existing = _RUNTIME_OF_SCOPE.get(scope)
+        if existing is None:
+            stack = Stack.of(scope)
+            found = stack.node.try_find_child(RUNTIME_ID)
+            if not isinstance(found, BatchInferenceRuntime):
+                runtime = _RUNTIME_OF_SCOPE[scope] = cls(stack, RUNTIME_ID, vpc=vpc, vpc_subnets=vpc_subnets)
+                return runtime
+            # Jobs of a stack mostly share one scope: the next one finds the runtime without jsii.
+            existing = _RUNTIME_OF_SCOPE[scope] = found
         if (existing.vpc.node.addr if existing.vpc else None) != (vpc.node.addr if vpc else None):
             raise ValueError(
-                f"BatchInferenceJob: invalid props:\n  - vpc: the jobs of stack {stack.stack_name} share one "
-                "handler and monitor, placed by the first job; give every job in the stack the same vpc "
+                "BatchInferenceJob: invalid props:\n  - vpc: the jobs of stack "
+                f"{existing.stack_name} share one handler and monitor, placed by the first job; give every "
+                "job in the stack the same vpc "
                 "(or none)"
             )
         return existing
@@ -109,6 +232,7 @@ class BatchInferenceRuntime(Construct):
         super().__init__(scope, id)
         self.vpc = vpc
         self._vpc_subnets = vpc_subnets
+        self._principals: dict[str, iam.ServicePrincipal] = {}
         self.logs_key = self._logs_key()
         code = handler_code()
 
@@ -120,8 +244,12 @@ class BatchInferenceRuntime(Construct):
             timeout=Duration.minutes(5),
             description="Checks one Personalize batch inference job and reports its end",
             environment={"EVENT_BUS_NAME": "default"},
+            statements=[
+                statement("PutJobEvents", ["events:PutEvents"], [arn("events", "event-bus/default")])
+            ],
         )
         self.state_machine = self._monitor()
+        self._monitor_executions = arn("states", f"execution:{self.state_machine.state_machine_name}:*")
         self.on_event_function, on_event_policy = self._function(
             "OnEventFunction",
             code,
@@ -129,39 +257,19 @@ class BatchInferenceRuntime(Construct):
             timeout=Duration.minutes(5),
             description="Creates, adopts and tags Personalize batch inference jobs for CloudFormation",
             environment={"MONITOR_STATE_MACHINE_ARN": self.state_machine.state_machine_arn},
+            statements=[
+                statement("StartMonitor", ["states:StartExecution"], [self.state_machine.state_machine_arn]),
+                # A deleted job's monitor is stopped, so a job still queued is never created afterwards.
+                statement("StopMonitor", ["states:StopExecution"], [self._monitor_executions]),
+            ],
         )
+        self._on_event_policy = on_event_policy
         self._job_policies = [check_policy, on_event_policy]
         self._job_statements: list[tuple[iam.PolicyStatement, iam.PolicyStatement]] | None = None
         # What the shared statements hold, kept on the Python side: reading them back crosses into jsii.
         self._job_resources: set[str] = set()
         self._job_roles: set[str] = set()
         self._arn_patterns: dict[str, str] = {}
-        executions = (
-            f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:execution:"
-            f"{self.state_machine.state_machine_name}:*"
-        )
-        on_event_policy.add_statements(
-            iam.PolicyStatement(
-                sid="StartMonitor",
-                actions=["states:StartExecution"],
-                resources=[self.state_machine.state_machine_arn],
-            ),
-            # A deleted job's monitor is stopped, so a job still queued is never created afterwards.
-            iam.PolicyStatement(sid="StopMonitor", actions=["states:StopExecution"], resources=[executions]),
-        )
-        acknowledge(
-            on_event_policy,
-            f"AwsSolutions-IAM5[Resource::{nag_resource(self, executions)}]",
-            "Executions of the monitor state machine are named per job and wait handle at deploy time; "
-            "the wildcard covers this one state machine's executions.",
-        )
-        check_policy.add_statements(
-            iam.PolicyStatement(
-                sid="PutJobEvents",
-                actions=["events:PutEvents"],
-                resources=[f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:event-bus/default"],
-            )
-        )
         self.provider = self._provider()
         self._acknowledge_inherent_findings()
 
@@ -212,10 +320,11 @@ class BatchInferenceRuntime(Construct):
         self._job_resources.add(resource)
         self._job_roles.add(role_arn)
         if new_resource and "*" in name_pattern:
+            nag_form = nag_arn("personalize", f"batch-inference-job/{name_pattern}")
             for policy in self._job_policies:
                 acknowledge(
                     policy,
-                    f"AwsSolutions-IAM5[Resource::{nag_resource(self, resource)}]",
+                    f"AwsSolutions-IAM5[Resource::{nag_form}]",
                     f"Job names are generated at deploy time as '<stack>-<id>-<hash>', so the jobs of this "
                     f"stack are known only by their common prefix: '{name_pattern}'.",
                 )
@@ -233,7 +342,7 @@ class BatchInferenceRuntime(Construct):
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchLogsOfThisStack",
-                principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
+                principals=[iam.ServicePrincipal(f"logs.{_pseudo_parameters()[1]}.amazonaws.com")],
                 actions=[
                     "kms:Encrypt*",
                     "kms:Decrypt*",
@@ -242,13 +351,7 @@ class BatchInferenceRuntime(Construct):
                     "kms:Describe*",
                 ],
                 resources=["*"],
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": (
-                            f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"
-                        )
-                    }
-                },
+                conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": arn("logs", "log-group:*")}},
             )
         )
         return key
@@ -262,31 +365,37 @@ class BatchInferenceRuntime(Construct):
             removal_policy=RemovalPolicy.DESTROY,
         )
 
+    @functools.cached_property
+    def _path(self) -> str:
+        return self.node.path
+
+    def _principal(self, service: str) -> iam.ServicePrincipal:
+        principal = self._principals.get(service)
+        if principal is None:
+            principal = self._principals[service] = iam.ServicePrincipal(service)
+        return principal
+
     def _role(
-        self, id: str, service: str, statements: Sequence[iam.PolicyStatement]
+        self, id: str, service: str, statements: Sequence[dict[str, Any]]
     ) -> tuple[iam.Role, iam.ManagedPolicy]:
         policy = iam.ManagedPolicy(
             self,
             f"{id}Policy",
-            description=f"Least privilege for {self.node.path}/{id}",
-            statements=list(statements),
+            description=f"Least privilege for {self._path}/{id}",
+            document=iam.PolicyDocument.from_json({"Version": "2012-10-17", "Statement": list(statements)}),
         )
-        role = iam.Role(
-            self, f"{id}Role", assumed_by=iam.ServicePrincipal(service), managed_policies=[policy]
-        )
+        role = iam.Role(self, f"{id}Role", assumed_by=self._principal(service), managed_policies=[policy])
         return role, policy
 
-    def _lambda_statements(self, log_group: logs.ILogGroup) -> list[iam.PolicyStatement]:
+    def _lambda_statements(self, log_group: logs.ILogGroup) -> list[dict[str, Any]]:
         statements = [
-            iam.PolicyStatement(
-                sid="WriteOwnLogs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[log_group.log_group_arn],
+            statement(
+                "WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [log_group.log_group_arn]
             ),
-            iam.PolicyStatement(sid="WriteTraces", actions=XRAY_ACTIONS, resources=["*"]),
+            statement("WriteTraces", XRAY_ACTIONS, ["*"]),
         ]
         if self.vpc is not None:
-            statements.append(iam.PolicyStatement(sid="UseVpc", actions=VPC_ACCESS_ACTIONS, resources=["*"]))
+            statements.append(statement("UseVpc", VPC_ACCESS_ACTIONS, ["*"]))
         return statements
 
     def _function(
@@ -298,14 +407,17 @@ class BatchInferenceRuntime(Construct):
         timeout: Duration,
         description: str,
         environment: dict[str, str],
+        statements: Sequence[dict[str, Any]],
     ) -> tuple[lambda_.Function, iam.ManagedPolicy]:
         log_group = self._log_group(f"{id}Logs")
-        role, policy = self._role(id, "lambda.amazonaws.com", self._lambda_statements(log_group))
+        role, policy = self._role(
+            id, "lambda.amazonaws.com", [*self._lambda_statements(log_group), *statements]
+        )
         function = lambda_.Function(
             self,
             id,
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            architecture=lambda_.Architecture.ARM_64,
+            runtime=_python_runtime(),
+            architecture=_arm64(),
             code=code,
             handler=handler,
             memory_size=256,
@@ -322,46 +434,21 @@ class BatchInferenceRuntime(Construct):
         return function, policy
 
     def _monitor(self) -> sfn.StateMachine:
-        now = sfn.JsonPath.string_at("$$.State.EnteredTime")
-        check = self._invoke_check("Check", {"state": sfn.JsonPath.entire_payload, "now": now})
-        # Whatever the loop cannot handle (throttled or inactive function, a timeout, a bug) is reported
-        # as the job's FAILURE at once, instead of leaving the stack waiting for the WaitCondition.
-        report = self._invoke_check(
-            "ReportMonitorFailure",
-            {"state": sfn.JsonPath.entire_payload, "now": now, "abort": sfn.JsonPath.object_at("$.caught")},
-        )
-        check.add_catch(report, errors=[sfn.Errors.ALL], result_path="$.caught")
-        report.next(
-            sfn.Fail(
-                self, "MonitorFailed", cause="The monitor stopped on an error; the job was reported FAILED"
-            )
-        )
-        wait = sfn.Wait(self, "WaitForNextCheck", time=sfn.WaitTime.seconds_path("$.waitSeconds"))
-        done = sfn.Choice(self, "JobEnded").when(
-            sfn.Condition.boolean_equals("$.done", True), sfn.Succeed(self, "Reported")
-        )
-        done.otherwise(wait.next(check))
         role, policy = self._role(
             "Monitor",
             "states.amazonaws.com",
             [
-                iam.PolicyStatement(
-                    sid="InvokeCheck",
-                    actions=["lambda:InvokeFunction"],
-                    resources=[self.check_function.function_arn],
-                ),
-                iam.PolicyStatement(
-                    sid="DeliverLogsAndTraces", actions=STATE_MACHINE_DELIVERY_ACTIONS, resources=["*"]
-                ),
+                statement("InvokeCheck", ["lambda:InvokeFunction"], [self.check_function.function_arn]),
+                statement("DeliverLogsAndTraces", STATE_MACHINE_DELIVERY_ACTIONS, ["*"]),
             ],
         )
         self.monitor_policy = policy
         machine = sfn.StateMachine(
             self,
             "Monitor",
-            comment="Polls one Personalize batch inference job until it ends, then reports it",
-            definition_body=sfn.DefinitionBody.from_chainable(check.next(done)),
-            timeout=MONITOR_TIMEOUT,
+            definition_body=sfn.DefinitionBody.from_string(
+                json.dumps(monitor_definition(self.check_function.function_arn), separators=(",", ":"))
+            ),
             tracing_enabled=True,
             role=role.without_policy_updates(),
             logs=sfn.LogOptions(destination=self._log_group("MonitorLogs"), level=sfn.LogLevel.ALL),
@@ -369,37 +456,15 @@ class BatchInferenceRuntime(Construct):
         machine.node.add_dependency(policy)
         return machine
 
-    def _invoke_check(self, id: str, payload: dict[str, object]) -> tasks.LambdaInvoke:
-        task = tasks.LambdaInvoke(
-            self,
-            id,
-            lambda_function=self.check_function,
-            payload=sfn.TaskInput.from_object(payload),
-            payload_response_only=True,
-            retry_on_service_exceptions=True,
-        )
-        task.add_retry(
-            errors=["Lambda.TooManyRequestsException", "Lambda.ResourceNotReadyException"],
-            interval=Duration.seconds(5),
-            max_attempts=8,
-            backoff_rate=2,
-        )
-        task.add_retry(
-            errors=[sfn.Errors.TASKS_FAILED, sfn.Errors.TIMEOUT],
-            interval=Duration.seconds(10),
-            max_attempts=2,
-        )
-        return task
-
     def _provider(self) -> cr.Provider:
         log_group = self._log_group("ProviderLogs")
         statements = self._lambda_statements(log_group)
         statements.append(
-            iam.PolicyStatement(
-                sid="InvokeOnEvent",
-                # GetFunction: the framework waits for an inactive or throttled function to become active.
-                actions=["lambda:InvokeFunction", "lambda:GetFunction"],
-                resources=[self.on_event_function.function_arn],
+            # GetFunction: the framework waits for an inactive or throttled function to become active.
+            statement(
+                "InvokeOnEvent",
+                ["lambda:InvokeFunction", "lambda:GetFunction"],
+                [self.on_event_function.function_arn],
             )
         )
         role, policy = self._role("ProviderFramework", "lambda.amazonaws.com", statements)
@@ -423,6 +488,12 @@ class BatchInferenceRuntime(Construct):
         framework = self.provider.node.find_child("framework-onEvent")
         assert isinstance(framework, lambda_.Function)
         acks = Acknowledgements()
+        acks.add(
+            self._on_event_policy,
+            f"AwsSolutions-IAM5[Resource::{nag_resource(self, self._monitor_executions)}]",
+            "Executions of the monitor state machine are named per job and wait handle at deploy time; "
+            "the wildcard covers this one state machine's executions.",
+        )
         for policy in (*self._job_policies, self.provider_policy):
             acks.add(
                 policy,

@@ -7,6 +7,7 @@ import functools
 import hashlib
 import json
 import re
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +17,7 @@ from aws_cdk import aws_events as events
 from constructs import Construct
 
 from constructs_lib import _validation as v
+from constructs_lib._resolve import TokenResolver
 from constructs_lib._runtime import (
     EVENT_DETAIL_TYPE,
     EVENT_SOURCE,
@@ -24,7 +26,10 @@ from constructs_lib._runtime import (
 )
 from constructs_lib.storage import BatchInferenceStorage
 
+# Construct paths of the scopes jobs were added to.
+_PATH_OF_SCOPE: weakref.WeakKeyDictionary[Construct, str] = weakref.WeakKeyDictionary()
 DEFAULT_TIMEOUT = Duration.hours(6)
+DEFAULT_TIMEOUT_SECONDS = 6 * 3600
 MONITOR_MARGIN_SECONDS = 120
 # Room left in a 63-character job name for "-" and the 12-character hash the handler appends.
 MAX_NAME_PREFIX_LENGTH = 50
@@ -122,7 +127,10 @@ class BatchInferenceJob(Construct):
         :param vpc_subnets: Subnets of ``vpc`` for those functions. Default: the VPC's private subnets.
         """
         super().__init__(scope, id)
-        timeout_seconds = None if timeout.is_unresolved() else int(timeout.to_seconds())
+        if timeout is DEFAULT_TIMEOUT:  # known without asking jsii, as most jobs use it
+            timeout_seconds: int | None = DEFAULT_TIMEOUT_SECONDS
+        else:
+            timeout_seconds = None if timeout.is_unresolved() else int(timeout.to_seconds())
         v.raise_if_errors(
             "BatchInferenceJob",
             [
@@ -143,14 +151,14 @@ class BatchInferenceJob(Construct):
         )
         self.storage = storage or BatchInferenceStorage(self, "Storage")
         self.timeout = timeout
-        runtime = BatchInferenceRuntime.of(self, vpc=vpc, vpc_subnets=vpc_subnets)
+        runtime = BatchInferenceRuntime.of(scope, vpc=vpc, vpc_subnets=vpc_subnets)
 
         stack_name = runtime.stack_name
         name_prefix = _name_prefix(stack_name, id)
         properties = self._job_properties(
             solution_version_arn=solution_version_arn,
             input_path=input_path,
-            output_prefix=output_prefix if output_prefix is not None else _default_output_prefix(self),
+            output_prefix=output_prefix if output_prefix is not None else _default_output_prefix(scope, id),
             num_results=num_results,
             filter_arn=filter_arn,
             item_exploration=item_exploration,
@@ -303,7 +311,7 @@ class BatchInferenceJob(Construct):
 def _generation(stack: Stack, properties: Mapping[str, Any]) -> str:
     """A short hash of the resolved job-defining properties and the timeout."""
     defining = {k: properties[k] for k in (*JOB_DEFINING_PROPERTIES, "TimeoutSeconds") if k in properties}
-    resolved = stack.resolve(defining)
+    resolved = TokenResolver.of(stack).resolve(defining)
     digest = hashlib.sha256(json.dumps(resolved, sort_keys=True, default=str).encode()).hexdigest()
     return digest[:8].upper()
 
@@ -326,6 +334,11 @@ def _stack_name_pattern(stack_name: str) -> str:
     return f"{_sanitize(stack_name)}-"[:MAX_NAME_PREFIX_LENGTH] + "*"
 
 
-def _default_output_prefix(job: Construct) -> str:
-    path = re.sub(r"[^a-zA-Z0-9!\-_.*'()/]+", "-", job.node.path)
+def _default_output_prefix(scope: Construct, id: str) -> str:
+    """``batch-inference/<the job's construct path>/``, in characters safe in an S3 key."""
+    scope_path = _PATH_OF_SCOPE.get(scope)
+    if scope_path is None:
+        # Read once per scope: the jobs of a scope then cost no round trip into jsii here.
+        scope_path = _PATH_OF_SCOPE[scope] = scope.node.path
+    path = re.sub(r"[^a-zA-Z0-9!\-_.*'()/]+", "-", f"{scope_path}/{id}")
     return f"batch-inference/{path}/"
