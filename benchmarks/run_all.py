@@ -114,16 +114,26 @@ def synth_findings() -> SynthFindings:
 
 
 def verdict(ratios: dict[int, float], process_ratios: dict[int, float]) -> str:
-    slower = ", ".join(f"{n} ({ratio:.2f}x)" for n, ratio in ratios.items() if ratio > 1.0)
-    if not slower:
+    def listed(pairs: list[tuple[int, float]]) -> str:
+        return ", ".join(f"{n} ({ratio:.2f}x)" for n, ratio in pairs)
+
+    met = [(n, r) for n, r in ratios.items() if r <= 1.0]
+    missed = [(n, r) for n, r in ratios.items() if r > 1.0]
+    if not missed:
         return "Goal met: ours synthesizes no slower than the baseline at every N."
     whole = ", ".join(f"{n}: {ratio:.2f}x" for n, ratio in process_ratios.items())
+    headline = (
+        f"Goal met at N = {listed(met)}; missed at N = {listed(missed)}."
+        if met
+        else (f"Goal missed at N = {listed(missed)}.")
+    )
     return (
-        f"**Goal missed in process: ours is slower than the baseline at N = {slower}.** Each added job "
-        "now costs about what the baseline's does (see the construction cost table); the gap is the "
-        "shared runtime that makes the deployment wait for the job (the first job builds it). As a whole "
-        f"`cdk synth` process, jsii start-up included, the ratios are {whole}. "
-        "`python benchmarks/profile_jobs.py` charges each jsii round trip to its call site."
+        f"**{headline}** The gap at small N is the fixed cost of the shared runtime that holds the "
+        "deployment until the job ends and fails it with the job's reason (handler and check functions, "
+        "Provider framework, monitor state machine), built by a stack's first job; the per-job tables "
+        "show what each further job costs next to the baseline's. As a whole `cdk synth` process, jsii "
+        f"start-up included, the ratios are {whole}. `python benchmarks/profile_jobs.py` charges each "
+        "jsii round trip to its call site."
     )
 
 
