@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,25 +47,17 @@ def call_site(frame: FrameType | None, by_line: bool) -> str:
 
 @contextmanager
 def charged_to_call_sites(by_line: bool) -> Iterator[dict[str, Site]]:
-    from jsii._kernel.providers.process import _NodeProcess
-
     sites: dict[str, Site] = defaultdict(Site)
-    original = _NodeProcess.send
 
-    def send(self: Any, request: Any, response_type: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return original(self, request, response_type)
-        finally:
-            site = sites[f"{call_site(sys._getframe(1), by_line)} ({type(request).__name__})"]
-            site.calls += 1
-            site.seconds += time.perf_counter() - started
+    def charge(request: Any, seconds: float, frame: FrameType | None) -> None:
+        site = sites[f"{call_site(frame, by_line)} ({type(request).__name__})"]
+        site.calls += 1
+        site.seconds += seconds
 
-    _NodeProcess.send = send  # type: ignore[method-assign]
-    try:
+    with synth_compare.jsii_requests(charge) as hooked:
+        if not hooked:
+            sys.exit("profile_jobs: this jsii version has no _NodeProcess.send to hook")
         yield sites
-    finally:
-        _NodeProcess.send = original  # type: ignore[method-assign]
 
 
 def site_table(title: str, sites: dict[str, Site], per: int, top: int) -> Table:

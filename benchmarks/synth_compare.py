@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import _jsii_env  # noqa: F401  (before aws_cdk: silences the jsii Node banner)
@@ -261,18 +262,21 @@ class RoundTrips:
     seconds: float = 0.0
 
 
-@contextmanager
-def jsii_round_trips() -> Iterator[RoundTrips | None]:
-    """Counts the requests sent to the jsii kernel (Node), and the time spent waiting for answers.
+OnRequest = Callable[[Any, float, FrameType | None], None]
 
-    Hooks a private jsii class; yields None when it is not there (another jsii version).
+
+@contextmanager
+def jsii_requests(on_request: OnRequest) -> Iterator[bool]:
+    """Calls ``on_request(request, seconds waiting for the answer, the sender's frame)`` for every
+    request sent to the jsii kernel (Node), answer time including the JavaScript work it does.
+
+    Hooks a private jsii class; yields False, and calls nothing, when it is not there (another jsii).
     """
     try:
         from jsii._kernel.providers.process import _NodeProcess
     except ImportError:
-        yield None
+        yield False
         return
-    counted = RoundTrips()
     original = _NodeProcess.send
 
     def send(self: Any, request: Any, response_type: Any) -> Any:
@@ -280,14 +284,26 @@ def jsii_round_trips() -> Iterator[RoundTrips | None]:
         try:
             return original(self, request, response_type)
         finally:
-            counted.calls += 1
-            counted.seconds += time.perf_counter() - started
+            on_request(request, time.perf_counter() - started, sys._getframe(1))
 
     _NodeProcess.send = send  # type: ignore[method-assign]
     try:
-        yield counted
+        yield True
     finally:
         _NodeProcess.send = original  # type: ignore[method-assign]
+
+
+@contextmanager
+def jsii_round_trips() -> Iterator[RoundTrips | None]:
+    """Counts the requests sent to the jsii kernel and the time spent waiting for their answers."""
+    counted = RoundTrips()
+
+    def count(request: Any, seconds: float, frame: FrameType | None) -> None:
+        counted.calls += 1
+        counted.seconds += seconds
+
+    with jsii_requests(count) as hooked:
+        yield counted if hooked else None
 
 
 @dataclass(frozen=True)
