@@ -100,12 +100,7 @@ def on_update(event: dict[str, Any], clients: Clients, request_id: str | None) -
             raise JobResourceError(job_logic.handle_reuse_error(name or wanted, plan.changed_job_properties))
         log("replace", request_id=request_id, job_arn=arn, status=None, changed=plan.changed_job_properties)
         return create_job(new, event, clients, request_id)
-    try:
-        job = find_job(clients.personalize, arn)
-    except AwsError as error:
-        raise JobResourceError(
-            f"Could not describe batch inference job {name!r}: {describe_error(error)}"
-        ) from error
+    job = current_job(clients, arn, name)
     status = job_logic.normalize_status(job.get("status")) if job else job_logic.QUEUED
     if plan.retag:
         retag(clients, arn, name, plan, exists=job is not None)
@@ -116,6 +111,16 @@ def on_update(event: dict[str, Any], clients: Clients, request_id: str | None) -
         state = monitor_state(new, event, name, arn, status=status, create_request=create_request)
         start_monitor(clients.stepfunctions, state, request_id)
     return response(new, name, arn, status)
+
+
+def current_job(clients: Clients, arn: str, name: str) -> dict[str, Any] | None:
+    """The resource's job as Personalize describes it, None if it does not exist (yet)."""
+    try:
+        return find_job(clients.personalize, arn)
+    except AwsError as error:
+        raise JobResourceError(
+            f"Could not describe batch inference job {name!r}: {describe_error(error)}"
+        ) from error
 
 
 def keep_same_name(
@@ -129,12 +134,7 @@ def keep_same_name(
 ) -> Response:
     """The new definition maps to the current job's name: only an explicit job_name does that, or a
     rollback to the job this resource already has. Keep the job when it matches, else refuse."""
-    try:
-        job = find_job(clients.personalize, arn)
-    except AwsError as error:
-        raise JobResourceError(
-            f"Could not describe batch inference job {name!r}: {describe_error(error)}"
-        ) from error
+    job = current_job(clients, arn, name)
     request = job_logic.build_create_request(new, name)
     if job is None or job_logic.definition_differences(request, job):
         raise JobResourceError(job_logic.fixed_name_replacement_error(name, plan.changed_job_properties))
