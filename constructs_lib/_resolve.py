@@ -13,8 +13,9 @@ from typing import Any
 
 from aws_cdk import Stack
 
-# The encodings of tokens in strings (aws-cdk-lib core/lib/private/encoding).
-_STRING_TOKEN = re.compile(r"\$\{Token\[[a-zA-Z0-9:._-]+\]\}")
+from constructs_lib._validation import STRING_TOKEN
+
+# Encodings of list and number tokens in strings (aws-cdk-lib core/lib/private/encoding).
 _OTHER_TOKEN = re.compile(r"#\{Token\[|-1\.\d{10,16}e\+289")
 # Numbers at or beyond this magnitude may be number tokens (aws-cdk-lib core/lib/private/resolve).
 _NUMBER_TOKEN_MAGNITUDE = 1e287
@@ -31,6 +32,10 @@ class TokenResolver:
     aws-cdk-lib (core/lib/private/cloudformation-lang): adjacent literals merged, nested
     ``Fn::Join`` with an empty delimiter spliced in. Anything else (number or list tokens, tokens in
     keys, None, objects) goes to ``stack.resolve`` whole. ``tests/test_resolve.py`` holds the two equal.
+
+    Each token is resolved when a job of the stack first meets it, and that value is kept: a ``Lazy``
+    whose value changes while jobs are being added hashes as it was first seen. Results share the
+    cached values; they are for reading (hashing), not for changing.
     """
 
     @classmethod
@@ -77,7 +82,7 @@ class TokenResolver:
     def _string(self, text: str) -> Any:
         fragments: list[Any] = []
         position = 0
-        for match in _STRING_TOKEN.finditer(text):
+        for match in STRING_TOKEN.finditer(text):
             if match.start() > position:
                 fragments.append(text[position : match.start()])
             resolved = self._resolved[match.group()]
@@ -103,7 +108,7 @@ def _collect_tokens(value: Any, tokens: set[str]) -> None:
     if isinstance(value, str):
         if _OTHER_TOKEN.search(value):
             raise _Unsupported
-        tokens.update(_STRING_TOKEN.findall(value))
+        tokens.update(STRING_TOKEN.findall(value))
     elif isinstance(value, float):
         if abs(value) >= _NUMBER_TOKEN_MAGNITUDE:
             raise _Unsupported
@@ -112,7 +117,7 @@ def _collect_tokens(value: Any, tokens: set[str]) -> None:
             _collect_tokens(item, tokens)
     elif isinstance(value, dict):
         for key, item in value.items():
-            if not isinstance(key, str) or _STRING_TOKEN.search(key) or _OTHER_TOKEN.search(key):
+            if not isinstance(key, str) or STRING_TOKEN.search(key) or _OTHER_TOKEN.search(key):
                 raise _Unsupported
             _collect_tokens(item, tokens)
     elif not isinstance(value, bool | int):

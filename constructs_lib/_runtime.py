@@ -113,16 +113,17 @@ def monitor_definition(check_function_arn: str) -> dict[str, Any]:
     """The monitor's Amazon States Language: Check -> JobEnded? -> WaitForNextCheck -> Check.
 
     Written out rather than built from state constructs: it is one small loop, and each state
-    construct would be a round trip into jsii at synth time. The check answers ``waitSeconds`` and
-    ``done``; whatever the loop cannot handle (throttled or inactive function, a timeout, a bug) is
-    reported as the job's FAILURE at once, instead of leaving the stack waiting for the WaitCondition.
+    construct would be a round trip into jsii at synth time. Keys and states come in the order CDK's
+    ``DefinitionBody.from_chainable`` writes them (with ``tasks.LambdaInvoke``), so that stacks
+    deployed from those constructs see no change; ``tests/test_job.py`` builds both and compares.
+    The check answers ``waitSeconds`` and ``done``; whatever the loop cannot handle (throttled or
+    inactive function, a timeout, a bug) is reported as the job's FAILURE at once, instead of leaving
+    the stack waiting for the WaitCondition.
     """
 
-    def invoke_check(parameters: dict[str, str], **flow: Any) -> dict[str, Any]:
+    def invoke_check(next_state: str, parameters: dict[str, str], **catch: Any) -> dict[str, Any]:
         return {
-            "Type": "Task",
-            "Resource": check_function_arn,
-            "Parameters": parameters,
+            "Next": next_state,
             "Retry": [
                 # Step Functions' advice for Lambda service errors, as CDK's LambdaInvoke writes it.
                 {
@@ -148,37 +149,38 @@ def monitor_definition(check_function_arn: str) -> dict[str, Any]:
                     "MaxAttempts": 2,
                 },
             ],
-            **flow,
+            **catch,
+            "Type": "Task",
+            "Resource": check_function_arn,
+            "Parameters": parameters,
         }
 
     check_input = {"state.$": "$", "now.$": "$$.State.EnteredTime"}
     return {
-        "Comment": "Polls one Personalize batch inference job until it ends, then reports it",
         "StartAt": "Check",
-        "TimeoutSeconds": MONITOR_TIMEOUT_SECONDS,
         "States": {
             "Check": invoke_check(
+                "JobEnded",
                 check_input,
                 Catch=[
                     {"ErrorEquals": ["States.ALL"], "ResultPath": "$.caught", "Next": "ReportMonitorFailure"}
                 ],
-                Next="JobEnded",
             ),
+            "WaitForNextCheck": {"Type": "Wait", "SecondsPath": "$.waitSeconds", "Next": "Check"},
             "JobEnded": {
                 "Type": "Choice",
                 "Choices": [{"Variable": "$.done", "BooleanEquals": True, "Next": "Reported"}],
                 "Default": "WaitForNextCheck",
             },
-            "WaitForNextCheck": {"Type": "Wait", "SecondsPath": "$.waitSeconds", "Next": "Check"},
             "Reported": {"Type": "Succeed"},
-            "ReportMonitorFailure": invoke_check(
-                {**check_input, "abort.$": "$.caught"}, Next="MonitorFailed"
-            ),
+            "ReportMonitorFailure": invoke_check("MonitorFailed", {**check_input, "abort.$": "$.caught"}),
             "MonitorFailed": {
                 "Type": "Fail",
                 "Cause": "The monitor stopped on an error; the job was reported FAILED",
             },
         },
+        "TimeoutSeconds": MONITOR_TIMEOUT_SECONDS,
+        "Comment": "Polls one Personalize batch inference job until it ends, then reports it",
     }
 
 

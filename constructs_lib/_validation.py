@@ -27,13 +27,13 @@ MAX_TIMEOUT_SECONDS = 12 * 3600
 
 # How CDK encodes a token in a string (aws-cdk-lib core/lib/private/encoding): the test
 # Token.is_unresolved makes for a string, made here without a round trip into jsii.
-_STRING_TOKEN = re.compile(r"\$\{Token\[[a-zA-Z0-9:._-]+\]\}")
+STRING_TOKEN = re.compile(r"\$\{Token\[[a-zA-Z0-9:._-]+\]\}")
 
 
 def is_token(value: Any) -> bool:
     """Whether ``value`` is an unresolved token; asks jsii only for numbers that could be one."""
     if isinstance(value, str):
-        return _STRING_TOKEN.search(value) is not None
+        return STRING_TOKEN.search(value) is not None
     if isinstance(value, bool | int):
         return False  # number tokens are encoded as special floats
     return isinstance(value, float) and Token.is_unresolved(value)

@@ -340,5 +340,6 @@ def _default_output_prefix(scope: Construct, id: str) -> str:
     if scope_path is None:
         # Read once per scope: the jobs of a scope then cost no round trip into jsii here.
         scope_path = _PATH_OF_SCOPE[scope] = scope.node.path
-    path = re.sub(r"[^a-zA-Z0-9!\-_.*'()/]+", "-", f"{scope_path}/{id}")
+    # The job's node.path: constructs writes a "/" in an id as "--".
+    path = re.sub(r"[^a-zA-Z0-9!\-_.*'()/]+", "-", f"{scope_path}/{id.replace('/', '--')}")
     return f"batch-inference/{path}/"

@@ -11,10 +11,15 @@ import pytest
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
 from aws_cdk.assertions import Match, Template
+from constructs import Construct
 
 from constructs_lib import BatchInferenceJob, BatchInferenceJobMode, BatchInferenceStorage
+from constructs_lib._runtime import MONITOR_TIMEOUT_SECONDS, monitor_definition
 from tests.conftest import FILTER_ARN, SOLUTION_VERSION_ARN
 
 ENV = cdk.Environment(account="123456789012", region="us-east-1")
@@ -109,6 +114,27 @@ def test_job_reads_from_the_input_bucket_path_and_writes_under_a_per_job_prefix(
     assert props["InputPath"]["Fn::Join"][1][-1] == "/users/"
     assert props["OutputPrefix"] == "batch-inference/Full/Job/"
     assert props["OutputBucket"] == stacks.full.resolve(stacks.job.storage.output_bucket.bucket_name)
+
+
+def test_default_output_prefix_follows_the_construct_path_of_each_job() -> None:
+    stack = cdk.Stack(cdk.App(), "Paths", env=ENV)
+    storage = BatchInferenceStorage(stack, "Storage")
+    group = Construct(stack, "Group")
+    slashed = BatchInferenceJob(
+        group, "Daily/Users", solution_version_arn=SOLUTION_VERSION_ARN, input_path="u/", storage=storage
+    )
+    nested = BatchInferenceJob(
+        Construct(group, "Daily"),
+        "Users",
+        solution_version_arn=SOLUTION_VERSION_ARN,
+        input_path="u/",
+        storage=storage,
+    )
+    jobs = Template.from_stack(stack).find_resources(JOB_TYPE).values()
+    prefixes = {job["Properties"]["OutputPrefix"] for job in jobs}
+    # Two jobs that look alike as ids get two prefixes, each the job's own construct path.
+    assert prefixes == {f"batch-inference/{slashed.node.path}/", f"batch-inference/{nested.node.path}/"}
+    assert len(prefixes) == 2
 
 
 def test_job_passes_the_storage_keys_and_role(stacks: Stacks) -> None:
@@ -288,6 +314,61 @@ def test_monitor_reports_any_error_it_cannot_handle_instead_of_leaving_the_stack
     report = definition["States"]["ReportMonitorFailure"]
     assert report["Parameters"]["abort.$"] == "$.caught"
     assert report["Next"] == "MonitorFailed"
+
+
+def test_monitor_definition_is_byte_for_byte_what_cdk_state_constructs_write() -> None:
+    """Written out by hand for synth speed, the loop must stay what the constructs built before it."""
+    stack = cdk.Stack(cdk.App(), "Chainable")
+    check_arn = "arn:aws:lambda:us-east-1:123456789012:function:check"
+    function = lambda_.Function.from_function_arn(stack, "CheckFunction", check_arn)
+    now = sfn.JsonPath.string_at("$$.State.EnteredTime")
+
+    def invoke(id: str, payload: dict[str, object]) -> tasks.LambdaInvoke:
+        task = tasks.LambdaInvoke(
+            stack,
+            id,
+            lambda_function=function,
+            payload=sfn.TaskInput.from_object(payload),
+            payload_response_only=True,
+            retry_on_service_exceptions=True,
+        )
+        task.add_retry(
+            errors=["Lambda.TooManyRequestsException", "Lambda.ResourceNotReadyException"],
+            interval=cdk.Duration.seconds(5),
+            max_attempts=8,
+            backoff_rate=2,
+        )
+        task.add_retry(
+            errors=[sfn.Errors.TASKS_FAILED, sfn.Errors.TIMEOUT],
+            interval=cdk.Duration.seconds(10),
+            max_attempts=2,
+        )
+        return task
+
+    check = invoke("Check", {"state": sfn.JsonPath.entire_payload, "now": now})
+    report = invoke(
+        "ReportMonitorFailure",
+        {"state": sfn.JsonPath.entire_payload, "now": now, "abort": sfn.JsonPath.object_at("$.caught")},
+    )
+    check.add_catch(report, errors=[sfn.Errors.ALL], result_path="$.caught")
+    report.next(
+        sfn.Fail(stack, "MonitorFailed", cause="The monitor stopped on an error; the job was reported FAILED")
+    )
+    wait = sfn.Wait(stack, "WaitForNextCheck", time=sfn.WaitTime.seconds_path("$.waitSeconds"))
+    done = sfn.Choice(stack, "JobEnded").when(
+        sfn.Condition.boolean_equals("$.done", True), sfn.Succeed(stack, "Reported")
+    )
+    done.otherwise(wait.next(check))
+    sfn.StateMachine(
+        stack,
+        "Monitor",
+        comment="Polls one Personalize batch inference job until it ends, then reports it",
+        definition_body=sfn.DefinitionBody.from_chainable(check.next(done)),
+        timeout=cdk.Duration.seconds(MONITOR_TIMEOUT_SECONDS),
+    )
+    (machine,) = Template.from_stack(stack).find_resources("AWS::StepFunctions::StateMachine").values()
+    written = json.dumps(monitor_definition(check_arn), separators=(",", ":"))
+    assert written == machine["Properties"]["DefinitionString"]
 
 
 # ---------------------------------------------------------------- IAM

@@ -1,4 +1,4 @@
-"""The per-stack token resolver behind WaitCondition names agrees with Stack.resolve."""
+"""Token handling done in Python to spare jsii round trips agrees with what CDK itself does."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 
 from constructs_lib._resolve import TokenResolver
+from constructs_lib._runtime import arn, nag_arn
 from constructs_lib._validation import is_token
+from constructs_lib.compliance import nag_resource
 
 
 @jsii.implements(cdk.IStableStringProducer)
@@ -102,3 +104,42 @@ def test_is_token_agrees_with_token_is_unresolved(values: dict[str, Any]) -> Non
     ]
     for text in strings:
         assert is_token(text) == cdk.Token.is_unresolved(text), text
+
+
+def test_each_stack_resolves_its_own_tokens(stack: cdk.Stack) -> None:
+    other = cdk.Stack(cdk.App(), "Other")
+    bucket = s3.Bucket(other, "Elsewhere")
+    resolver = TokenResolver.of(other)
+    assert TokenResolver.of(other) is resolver
+    assert TokenResolver.of(stack) is not resolver
+    path = f"s3://{bucket.bucket_name}/x/"
+    assert resolver.resolve(path) == other.resolve(path)
+    assert resolver.resolve(path)["Fn::Join"][1][1] == {
+        "Ref": other.get_logical_id(bucket.node.default_child)
+    }
+
+
+@jsii.implements(cdk.IStableListProducer)
+class _Names:
+    def produce(self) -> list[str]:
+        return ["a", "b"]
+
+
+@jsii.implements(cdk.IStableNumberProducer)
+class _Count:
+    def produce(self) -> float:
+        return 7
+
+
+def test_lazy_lists_and_numbers_and_imports_resolve_as_stack_resolve_does(stack: cdk.Stack) -> None:
+    value = {
+        "Names": cdk.Lazy.list(_Names()),
+        "Count": cdk.Lazy.number(_Count()),
+        "Imported": f"arn:{cdk.Fn.import_value('SolutionArn')}/1",
+    }
+    assert TokenResolver(stack).resolve(value) == stack.resolve(value)
+
+
+def test_nag_arn_spells_an_arn_as_cdk_nag_reports_it(stack: cdk.Stack) -> None:
+    for service, resource in (("personalize", "batch-inference-job/Stack-*"), ("states", "execution:m:*")):
+        assert nag_arn(service, resource) == nag_resource(stack, arn(service, resource))
