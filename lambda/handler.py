@@ -234,6 +234,7 @@ def stop_monitor(
 def start_monitor(stepfunctions: SFNClient, state: dict[str, Any], request_id: str | None) -> None:
     """StartExecution of the monitor; an execution of the same name already running is fine."""
     name = job_logic.execution_name(state["jobName"], state["waitHandle"], state["jobArn"])
+    decision = "monitor-started"
     try:
         stepfunctions.start_execution(
             stateMachineArn=os.environ["MONITOR_STATE_MACHINE_ARN"], name=name, input=json.dumps(state)
@@ -244,18 +245,5 @@ def start_monitor(stepfunctions: SFNClient, state: dict[str, Any], request_id: s
                 f"Batch inference job {state['jobName']!r} is {state['status']}, but its monitor could not "
                 f"start: {describe_error(error)}"
             ) from error
-        log(
-            "monitor-exists",
-            request_id=request_id,
-            job_arn=state["jobArn"],
-            status=state["status"],
-            execution=name,
-        )
-        return
-    log(
-        "monitor-started",
-        request_id=request_id,
-        job_arn=state["jobArn"],
-        status=state["status"],
-        execution=name,
-    )
+        decision = "monitor-exists"
+    log(decision, request_id=request_id, job_arn=state["jobArn"], status=state["status"], execution=name)
