@@ -74,16 +74,6 @@ def _pseudo_parameters() -> tuple[str, str, str]:
     return Aws.PARTITION, Aws.REGION, Aws.ACCOUNT_ID
 
 
-@functools.cache
-def _python_runtime() -> lambda_.Runtime:
-    return lambda_.Runtime.PYTHON_3_14
-
-
-@functools.cache
-def _arm64() -> lambda_.Architecture:
-    return lambda_.Architecture.ARM_64
-
-
 def arn(service: str, resource: str) -> str:
     """An ARN in this stack's partition, region and account."""
     partition, region, account = _pseudo_parameters()
@@ -218,8 +208,7 @@ class BatchInferenceRuntime(Construct):
             raise ValueError(
                 "BatchInferenceJob: invalid props:\n  - vpc: the jobs of stack "
                 f"{existing.stack_name} share one handler and monitor, placed by the first job; give every "
-                "job in the stack the same vpc "
-                "(or none)"
+                "job in the stack the same vpc (or none)"
             )
         return existing
 
@@ -341,10 +330,11 @@ class BatchInferenceRuntime(Construct):
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.DESTROY,
         )
+        _, region, _ = _pseudo_parameters()
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchLogsOfThisStack",
-                principals=[iam.ServicePrincipal(f"logs.{_pseudo_parameters()[1]}.amazonaws.com")],
+                principals=[iam.ServicePrincipal(f"logs.{region}.amazonaws.com")],
                 actions=[
                     "kms:Encrypt*",
                     "kms:Decrypt*",
@@ -418,8 +408,8 @@ class BatchInferenceRuntime(Construct):
         function = lambda_.Function(
             self,
             id,
-            runtime=_python_runtime(),
-            architecture=_arm64(),
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.ARM_64,
             code=code,
             handler=handler,
             memory_size=256,

@@ -28,8 +28,8 @@ from constructs_lib.storage import BatchInferenceStorage
 
 # Construct paths of the scopes jobs were added to.
 _PATH_OF_SCOPE: weakref.WeakKeyDictionary[Construct, str] = weakref.WeakKeyDictionary()
-DEFAULT_TIMEOUT = Duration.hours(6)
 DEFAULT_TIMEOUT_SECONDS = 6 * 3600
+DEFAULT_TIMEOUT = Duration.hours(DEFAULT_TIMEOUT_SECONDS // 3600)
 MONITOR_MARGIN_SECONDS = 120
 # Room left in a 63-character job name for "-" and the 12-character hash the handler appends.
 MAX_NAME_PREFIX_LENGTH = 50
