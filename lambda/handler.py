@@ -1,174 +1,269 @@
-"""onEvent handler of `Custom::PersonalizeBatchInferenceJob` (aws_cdk.custom_resources.Provider).
+"""onEvent handler of every job kind's custom resource (aws_cdk.custom_resources.Provider, onEvent only).
 
-Create starts (or adopts, or queues) the job and a monitor execution, then returns at once; the
-monitor waits for the job's end and signals the WaitCondition. Raise to fail: the Provider framework
-sends the message to CloudFormation. See docs/handler-contract.md.
+Create starts (or adopts, or queues) the job and its monitor, then returns at once; the monitor waits
+for the job's end and signals the WaitCondition. Raise to fail: the Provider framework sends the
+message to CloudFormation. Delete never fails. See docs/handler-contract.md.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from typing import TYPE_CHECKING, Any
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
-import job_logic
-from aws_clients import AwsError, Clients, default_clients, describe_error, error_code
-from job_logic import JobProps
-from jsonlog import log, request_id_of
-from personalize_ops import apply_tag_changes, create_or_adopt, find_job
-
-if TYPE_CHECKING:
-    from mypy_boto3_stepfunctions import SFNClient
+import contract
+import definitions
+import lifecycle
+import monitor_ops
+import names
+import personalize_ops
+from aws_clients import AwsError, Clients, default_clients, describe_error
+from contract import JobKind
+from jsonlog import Logger, request_id_of
+from monitor_state import MonitorState, initial_state
+from props import JobProps, parse_properties
+from schedule import normalize_status
+from sizes import ERROR_MESSAGE_LIMIT_BYTES, truncate_bytes
 
 Response = dict[str, Any]
+# A kind that cannot wait for a free slot tries this often, this far apart, before it fails.
+CREATE_RETRY_SECONDS = (5.0, 10.0, 20.0, 30.0)
 
 
 class JobResourceError(Exception):
     """A failure CloudFormation shows to the user: the message says what happened and what to do."""
 
 
+@dataclass(frozen=True)
+class Request:
+    """One CloudFormation request to a job resource, with the clients and a logger bound to it."""
+
+    event: Mapping[str, Any]
+    clients: Clients
+    kind: JobKind
+    log: Logger
+    sleep: Callable[[float], None] = field(default=time.sleep)
+
+    @property
+    def stack_id(self) -> str:
+        return str(self.event["StackId"])
+
+    @property
+    def logical_id(self) -> str:
+        return str(self.event["LogicalResourceId"])
+
+    @property
+    def physical_id(self) -> str:
+        return str(self.event.get("PhysicalResourceId") or "")
+
+    @property
+    def request_id(self) -> str:
+        return str(self.event.get("RequestId") or "")
+
+    @property
+    def state_machine_arn(self) -> str:
+        return os.environ[contract.ENV_MONITOR_STATE_MACHINE_ARN]
+
+    def props(self, key: str = "ResourceProperties") -> JobProps:
+        return parse_properties(self.kind, self.event[key])
+
+
 def on_event(event: dict[str, Any], context: Any) -> Response:
     return handle_event(event, default_clients(), request_id_of(context))
 
 
-def handle_event(event: dict[str, Any], clients: Clients, request_id: str | None) -> Response:
+def handle_event(
+    event: Mapping[str, Any],
+    clients: Clients,
+    request_id: str | None,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Response:
     """Route on RequestType; every expected failure is raised as a short, readable JobResourceError."""
-    handlers = {"Create": on_create, "Update": on_update, "Delete": on_delete}
-    request_type = event["RequestType"]
-    if request_type not in handlers:
-        raise JobResourceError(f"Unknown RequestType {request_type!r}")
+    request_type = event.get("RequestType")
+    log = Logger(request_id, logicalId=event.get("LogicalResourceId"), resourceType=event.get("ResourceType"))
+    if request_type == "Delete":
+        return on_delete(event, clients, log)
     try:
-        return handlers[request_type](event, clients, request_id)
+        if request_type not in ("Create", "Update"):
+            raise JobResourceError(f"Unknown RequestType {request_type!r}")
+        request = Request(event, clients, contract.kind_of(str(event.get("ResourceType"))), log, sleep)
+        return on_create(request) if request_type == "Create" else on_update(request)
     except (JobResourceError, ValueError) as error:
-        message = job_logic.truncate_bytes(str(error), job_logic.ERROR_MESSAGE_LIMIT_BYTES)
-        log(
-            "fail",
-            request_id=request_id,
-            job_arn=event.get("PhysicalResourceId"),
-            status=None,
-            reason=message,
-        )
+        message = truncate_bytes(str(error), ERROR_MESSAGE_LIMIT_BYTES)
+        log("fail", jobArn=event.get("PhysicalResourceId"), reason=message)
         raise JobResourceError(message) from error
 
 
 # --- Create -------------------------------------------------------------------------------------------
 
 
-def on_create(event: dict[str, Any], clients: Clients, request_id: str | None) -> Response:
-    return create_job(job_logic.parse_properties(event["ResourceProperties"]), event, clients, request_id)
+def on_create(request: Request) -> Response:
+    return start_run(request, request.props(), accept_failed=False)
 
 
-def create_job(props: JobProps, event: dict[str, Any], clients: Clients, request_id: str | None) -> Response:
-    """Create, adopt or queue the job named for `props`, then start its monitor."""
-    name = job_logic.derive_job_name(props, event["StackId"], event["LogicalResourceId"])
-    arn = job_logic.job_arn(job_logic.parse_stack_arn(event["StackId"]), name)
-    request = job_logic.build_create_request(props, name)
-    try:
-        outcome = create_or_adopt(clients.personalize, request, arn)
-    except AwsError as error:
-        raise JobResourceError(
-            f"Could not create batch inference job {name!r}: {describe_error(error)}"
-        ) from error
-    log(
-        outcome.kind, request_id=request_id, job_arn=arn, status=outcome.status, detail=outcome.detail or None
-    )
+def start_run(request: Request, props: JobProps, *, accept_failed: bool) -> Response:
+    """Create, adopt or queue the job named for ``props``, then start its monitor.
+
+    ``accept_failed``: an existing failed job of that name is adopted (in an Update: a rollback to the
+    job this resource had; its monitor reports the failure), not refused.
+    """
+    kind = request.kind
+    name = names.derive_job_name(props, request.stack_id, request.logical_id)
+    arn = names.job_arn(kind, request.stack_id, name)
+    create_request = definitions.build_create_request(props, name)
+    outcome = _create(request, create_request, arn, accept_failed=accept_failed)
+    request.log(outcome.kind, jobArn=outcome.arn, jobName=name, status=outcome.status, detail=outcome.detail)
     if outcome.kind == "mismatch":
         raise JobResourceError(outcome.detail)
+    job_arn = outcome.arn or arn
+    if job_arn is None:  # a kind whose ARN only the service gives could not be created
+        raise JobResourceError(lifecycle.cannot_queue_error(kind.noun, name, outcome.detail))
     queued = outcome.kind == "queued"
-    state = monitor_state(
-        props, event, name, arn, status=outcome.status, create_request=request if queued else None
-    )
-    start_monitor(clients.stepfunctions, state, request_id)
-    return response(props, name, arn, outcome.status)
+    state = _state(request, props, name, job_arn, outcome.status, create_request if queued else None)
+    start_monitor(request, state)
+    return response(props, name, job_arn, outcome.status)
+
+
+def _create(
+    request: Request, create_request: dict[str, Any], arn: str | None, *, accept_failed: bool
+) -> personalize_ops.CreateOutcome:
+    """create_or_adopt; a kind that cannot be queued tries again a few times before it gives up."""
+    kind = request.kind
+    delays = () if kind.can_queue else CREATE_RETRY_SECONDS
+    for delay in (*delays, None):
+        try:
+            outcome = personalize_ops.create_or_adopt(
+                request.clients.personalize, kind, create_request, arn, accept_failed=accept_failed
+            )
+        except (*AwsError, LookupError) as error:
+            raise JobResourceError(
+                f"Could not create the {kind.noun} {create_request[kind.name_member]!r}: "
+                f"{describe_error(error) if isinstance(error, AwsError) else error}"
+            ) from error
+        if outcome.kind != "queued" or delay is None:
+            return outcome
+        request.log("create-retry", detail=outcome.detail, waitSeconds=delay)
+        request.sleep(delay)
+    raise AssertionError("unreachable")
 
 
 # --- Update -------------------------------------------------------------------------------------------
 
 
-def on_update(event: dict[str, Any], clients: Clients, request_id: str | None) -> Response:
-    """Replace on a job-defining change; else retag in place and/or start a monitor for a new handle."""
-    old = job_logic.parse_properties(event["OldResourceProperties"])
-    new = job_logic.parse_properties(event["ResourceProperties"])
-    plan = job_logic.classify_update(old, new)
-    arn = event["PhysicalResourceId"]
-    name = job_logic.job_name_from_arn(arn)
-    if plan.replace or name is None:
-        wanted = job_logic.derive_job_name(new, event["StackId"], event["LogicalResourceId"])
-        if name is not None and wanted == name:
-            return keep_same_name(new, event, clients, request_id, name, arn, plan)
-        if new.wait_handle and new.wait_handle == old.wait_handle:
-            raise JobResourceError(job_logic.handle_reuse_error(name or wanted, plan.changed_job_properties))
-        log("replace", request_id=request_id, job_arn=arn, status=None, changed=plan.changed_job_properties)
-        return create_job(new, event, clients, request_id)
-    job = current_job(clients, arn, name)
-    status = job_logic.normalize_status(job.get("status")) if job else job_logic.QUEUED
-    if plan.retag:
-        retag(clients, arn, name, plan, exists=job is not None)
-        log("retag", request_id=request_id, job_arn=arn, status=status, removed=plan.tag_keys_to_remove)
-    if plan.restart_monitor:
-        stop_monitor(clients.stepfunctions, name, old.wait_handle, arn, request_id)
-        create_request = None if job else job_logic.build_create_request(new, name)
-        state = monitor_state(new, event, name, arn, status=status, create_request=create_request)
-        start_monitor(clients.stepfunctions, state, request_id)
+def on_update(request: Request) -> Response:
+    """A new run when a run-defining property changed and the new definition names another job; else
+    keep the job (retag in place, and a new monitor when the wait handle or timeout changed, or the job
+    is still queued).
+
+    Only a defining change starts a run: a name rule that changes between library versions never does.
+    """
+    kind = request.kind
+    old, new = request.props("OldResourceProperties"), request.props()
+    plan = lifecycle.classify_update(old, new)
+    physical_id = request.physical_id
+    if not names.is_job_arn(kind, physical_id):
+        request.log("recreate", jobArn=physical_id)
+        return start_run(request, new, accept_failed=True)
+    current = names.name_in_arn(kind, physical_id) or names.derive_job_name(
+        old, request.stack_id, request.logical_id
+    )
+    if plan.changed:
+        wanted = names.derive_job_name(new, request.stack_id, request.logical_id)
+        if wanted != current:
+            if new.wait_handle and new.wait_handle == old.wait_handle:
+                raise JobResourceError(lifecycle.handle_reuse_error(kind.noun, current, plan.changed))
+            request.log("replace", jobArn=physical_id, changed=plan.changed)
+            return start_run(request, new, accept_failed=True)
+    return keep(request, new, plan, current, physical_id)
+
+
+def keep(request: Request, new: JobProps, plan: lifecycle.UpdatePlan, name: str, arn: str) -> Response:
+    """The new properties map to the resource's current job: keep it when its definition matches."""
+    kind = request.kind
+    job = current_job(request, arn)
+    create_request = definitions.build_create_request(new, name)
+    if job is None:
+        # Still queued: the new monitor carries the newest Create request (tags included).
+        status = contract.QUEUED
+    else:
+        differences = definitions.definition_differences(kind, create_request, job)
+        if differences:
+            raise JobResourceError(lifecycle.fixed_name_error(kind.noun, name, differences))
+        status = normalize_status(job.get("status"))
+        name = str(job.get(kind.name_member) or name)
+        if plan.retag:
+            retag(request, arn, name, plan)
+    request.log("keep", jobArn=arn, status=status, retagged=plan.retag, monitor=plan.monitor_changed)
+    if plan.monitor_changed or job is None:
+        start_monitor(request, _state(request, new, name, arn, status, None if job else create_request))
     return response(new, name, arn, status)
 
 
-def current_job(clients: Clients, arn: str, name: str) -> dict[str, Any] | None:
+def current_job(request: Request, arn: str) -> dict[str, Any] | None:
     """The resource's job as Personalize describes it, None if it does not exist (yet)."""
     try:
-        return find_job(clients.personalize, arn)
+        return personalize_ops.find(request.clients.personalize, request.kind, arn)
     except AwsError as error:
         raise JobResourceError(
-            f"Could not describe batch inference job {name!r}: {describe_error(error)}"
+            f"Could not describe the {request.kind.noun} {arn!r}: {describe_error(error)}"
         ) from error
 
 
-def keep_same_name(
-    new: JobProps,
-    event: dict[str, Any],
-    clients: Clients,
-    request_id: str | None,
-    name: str,
-    arn: str,
-    plan: job_logic.UpdatePlan,
-) -> Response:
-    """The new definition maps to the current job's name: only an explicit job_name does that, or a
-    rollback to the job this resource already has. Keep the job when it matches, else refuse."""
-    job = current_job(clients, arn, name)
-    request = job_logic.build_create_request(new, name)
-    if job is None or job_logic.definition_differences(request, job):
-        raise JobResourceError(job_logic.fixed_name_replacement_error(name, plan.changed_job_properties))
-    status = job_logic.normalize_status(job.get("status"))
-    log("keep", request_id=request_id, job_arn=arn, status=status)
-    return response(new, name, arn, status)
-
-
-def retag(clients: Clients, arn: str, name: str, plan: job_logic.UpdatePlan, *, exists: bool) -> None:
-    if not exists:
-        raise JobResourceError(
-            f"Batch inference job {name!r} is still QUEUED for a free slot under the quota of pending or "
-            "in-progress jobs, so its tags cannot change yet. Deploy again once the job exists."
-        )
+def retag(request: Request, arn: str, name: str, plan: lifecycle.UpdatePlan) -> None:
     try:
-        apply_tag_changes(clients.personalize, arn, plan.tags_to_set, plan.tag_keys_to_remove)
+        personalize_ops.apply_tag_changes(
+            request.clients.personalize, arn, plan.tags_to_set, plan.tag_keys_to_remove
+        )
     except AwsError as error:
         raise JobResourceError(
-            f"Could not update the tags of batch inference job {name!r}: {describe_error(error)}"
+            f"Could not update the tags of the {request.kind.noun} {name!r}: {describe_error(error)}"
         ) from error
+    request.log("retag", jobArn=arn, set=dict(plan.tags_to_set), removed=plan.tag_keys_to_remove)
 
 
 # --- Delete -------------------------------------------------------------------------------------------
 
 
-def on_delete(event: dict[str, Any], clients: Clients, request_id: str | None) -> Response:
-    """No API deletes or stops a batch inference job; its results stay in S3. Stop its monitor, so a job
-    still queued under the quota is never created for a resource that is gone."""
-    physical_id = event["PhysicalResourceId"]
-    name = job_logic.job_name_from_arn(physical_id)
-    if name is not None:
-        props = job_logic.parse_properties(event["ResourceProperties"])
-        stop_monitor(clients.stepfunctions, name, props.wait_handle, physical_id, request_id)
-    log("delete", request_id=request_id, job_arn=physical_id, status=None)
+def on_delete(event: Mapping[str, Any], clients: Clients, log: Logger) -> Response:
+    """No API deletes a Personalize job, and its results stay in S3. Stop the job's monitor, so a job
+    still queued is never created for a resource that is gone; stop training that still runs.
+
+    Reads only the physical id and the resource type, and never fails: whatever the stored properties
+    hold (an older or newer library may have written them), the resource can always be deleted.
+    """
+    physical_id = str(event.get("PhysicalResourceId") or "")
+    kind = contract.KINDS.get(str(event.get("ResourceType")))
+    if kind is None or not names.is_job_arn(kind, physical_id):
+        log("delete", jobArn=physical_id, detail="no job to stop")
+        return {"PhysicalResourceId": physical_id}
+    log = log.bind(jobArn=physical_id)
+    try:
+        machine = os.environ[contract.ENV_MONITOR_STATE_MACHINE_ARN]
+        for execution in monitor_ops.running_monitors(clients.stepfunctions, machine, physical_id):
+            monitor_ops.stop(
+                clients.stepfunctions, execution, "The job's CloudFormation resource was deleted."
+            )
+            log("monitor-stopped", execution=execution)
+    except (*AwsError, KeyError) as error:
+        log(
+            "monitor-not-stopped", detail=describe_error(error) if isinstance(error, AwsError) else str(error)
+        )
+    try:
+        job = personalize_ops.find(clients.personalize, kind, physical_id)
+        status = normalize_status(job.get("status")) if job else None
+        if status in contract.RUNNING and kind.stop is not None:
+            personalize_ops.stop(clients.personalize, kind, physical_id)
+            log("job-stopped", status=status)
+        elif status in contract.RUNNING:
+            # Personalize cannot stop it: it runs to its end (it may have been created by a check that
+            # raced with this Delete), its results land under its output path, and nothing waits for it.
+            log("job-continues-unmonitored", status=status)
+    except AwsError as error:
+        log("job-not-checked", detail=describe_error(error))
+    log("delete")
     return {"PhysicalResourceId": physical_id}
 
 
@@ -176,74 +271,53 @@ def on_delete(event: dict[str, Any], clients: Clients, request_id: str | None) -
 
 
 def response(props: JobProps, name: str, arn: str, status: str) -> Response:
-    data = {
-        "JobArn": arn,
-        "JobName": name,
-        "OutputS3Uri": job_logic.output_s3_uri(props, name),
-        "Status": status,
-    }
+    kind = props.kind
+    data: dict[str, Any] = {"JobArn": arn, "JobName": name, "Status": status}
+    if kind.arn_attribute:
+        data[kind.arn_attribute] = arn
+    if kind.output is not None:
+        location = definitions.manifest_location(props)
+        data["OutputS3Uri"] = definitions.output_s3_uri(props, name)
+        data["ResultsPrefixUri"] = definitions.results_prefix_uri(props)
+        data["ManifestUri"] = f"s3://{location[0]}/{location[1]}" if location else None
     return {"PhysicalResourceId": arn, "Data": data}
 
 
-def monitor_state(
+def _state(
+    request: Request,
     props: JobProps,
-    event: dict[str, Any],
     name: str,
     arn: str,
-    *,
     status: str,
     create_request: dict[str, Any] | None,
-) -> dict[str, Any]:
-    """The monitor's execution input (docs/handler-contract.md)."""
-    state: dict[str, Any] = {
-        "jobArn": arn,
-        "jobName": name,
-        "outputS3Uri": job_logic.output_s3_uri(props, name),
-        "created": create_request is None,
-        "waitHandle": props.wait_handle,
-        "timeoutSeconds": props.timeout_seconds,
-        "startedAt": None,
-        "stackId": event["StackId"],
-        "logicalId": event["LogicalResourceId"],
-        "checks": 0,
-        "status": status,
-        "waitSeconds": 0,
-        "done": False,
-    }
-    if create_request is not None:
-        state["createRequest"] = create_request
-    return state
+) -> MonitorState:
+    return initial_state(
+        props,
+        job_name=name,
+        job_arn=arn,
+        status=status,
+        stack_id=request.stack_id,
+        logical_id=request.logical_id,
+        create_request=create_request,
+    )
 
 
-def stop_monitor(
-    stepfunctions: SFNClient, name: str, wait_handle: str | None, arn: str, request_id: str | None
-) -> None:
-    """Stop the monitor of (job, handle), if it still runs. Never fails: Delete must always succeed."""
-    execution = job_logic.execution_name(name, wait_handle, arn)
+def start_monitor(request: Request, state: MonitorState) -> None:
+    """Start this request's monitor of the job, after stopping any other monitor of it that still runs:
+    one monitor per job polls, signals its newest wait handle and reports its end."""
+    stepfunctions, machine = request.clients.stepfunctions, request.state_machine_arn
+    job_arn = state["jobArn"]
+    execution = names.execution_name(job_arn, request.request_id)
+    log = request.log.bind(jobArn=job_arn, execution=execution)
     try:
-        stepfunctions.stop_execution(
-            executionArn=job_logic.execution_arn(os.environ["MONITOR_STATE_MACHINE_ARN"], execution),
-            error="ResourceGone",
-            cause="The job's CloudFormation resource was deleted or now waits on another handle.",
-        )
-        log("monitor-stopped", request_id=request_id, job_arn=arn, status=None, execution=execution)
-    except (*AwsError, KeyError) as error:
-        log("monitor-not-stopped", request_id=request_id, job_arn=arn, status=None, detail=str(error))
-
-
-def start_monitor(stepfunctions: SFNClient, state: dict[str, Any], request_id: str | None) -> None:
-    """StartExecution of the monitor; an execution of the same name already running is fine."""
-    name = job_logic.execution_name(state["jobName"], state["waitHandle"], state["jobArn"])
-    decision = "monitor-started"
-    try:
-        stepfunctions.start_execution(
-            stateMachineArn=os.environ["MONITOR_STATE_MACHINE_ARN"], name=name, input=json.dumps(state)
-        )
+        for other in monitor_ops.running_monitors(stepfunctions, machine, job_arn):
+            if other != names.execution_arn(machine, execution):
+                monitor_ops.stop(stepfunctions, other, "A newer request monitors the job.")
+                log("monitor-replaced", replaced=other)
+        started = monitor_ops.start(stepfunctions, machine, execution, state)
     except AwsError as error:
-        if error_code(error) != "ExecutionAlreadyExists":
-            raise JobResourceError(
-                f"Batch inference job {state['jobName']!r} is {state['status']}, but its monitor could not "
-                f"start: {describe_error(error)}"
-            ) from error
-        decision = "monitor-exists"
-    log(decision, request_id=request_id, job_arn=state["jobArn"], status=state["status"], execution=name)
+        raise JobResourceError(
+            f"The {request.kind.noun} {state['jobName']!r} is {state['status']}, but its monitor could "
+            f"not start: {describe_error(error)}"
+        ) from error
+    log(f"monitor-{started}", status=state["status"])

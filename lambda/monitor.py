@@ -1,149 +1,244 @@
-"""`check`: one step of the monitor state machine's Wait -> Check -> Choice loop.
+"""``check``: one step of the monitor state machine's Check -> Choice -> Wait loop.
 
-Takes `{"state": {...}, "now": "ISO time"}` and returns the next state: `waitSeconds` until the next
-check, or `done: true` once the job has ended, after the WaitCondition signal and the EventBridge
-event. The clock is `now` (Step Functions' time), never the Lambda's. See docs/handler-contract.md.
+Takes ``{"state": {...}, "now": "ISO time", "execution": "its ARN"}`` and returns the next state:
+``waitSeconds`` until the next check, or ``done: true`` once the job has ended, after the WaitCondition
+signal, the results manifest and the end event. The clock is ``now`` (Step Functions' time), never the
+Lambda's. See docs/handler-contract.md.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-import job_logic
+import contract
+import manifest
+import monitor_ops
+import personalize_ops
+import schedule
+import sizes
 from aws_clients import AwsError, Clients, default_clients, describe_error, error_kind
-from job_logic import Decision
-from jsonlog import log, request_id_of
+from contract import JobKind
+from jsonlog import Logger, request_id_of
+from monitor_state import MonitorState
 from notify import put_event, signal_wait_handle
-from personalize_ops import create_or_adopt, describe_job
-
-State = dict[str, Any]
+from schedule import Decision
 
 # Error kinds after which the same call is simply made again at the next check.
 RETRY_ON_CREATE = frozenset({"transient", "queue"})
 RETRY_ON_DESCRIBE = frozenset({"transient", "queue", "not_found"})  # not_found: just created
+# How long a create may meet access denied (a role or policy not in effect yet) before the job fails.
+MAX_PROPAGATION_SECONDS = 300
 
 
-def check(event: dict[str, Any], context: Any) -> State:
+@dataclass(frozen=True)
+class Check:
+    """One invocation of the check: the state it advances, the clients, the logger, the clock."""
+
+    state: MonitorState
+    kind: JobKind
+    clients: Clients
+    log: Logger
+    now: str  # Step Functions' time of this check (ISO 8601)
+    elapsed: float
+    execution: str | None
+
+    @property
+    def noun(self) -> str:
+        return self.kind.noun
+
+    @property
+    def timeout(self) -> int:
+        return int(self.state["timeoutSeconds"])
+
+
+def check(event: dict[str, Any], context: Any) -> MonitorState:
     return run_check(event, default_clients(), request_id_of(context))
 
 
-def run_check(event: dict[str, Any], clients: Clients, request_id: str | None) -> State:
-    state: State = dict(event["state"])
-    now = job_logic.parse_time(event["now"])
+def run_check(event: Mapping[str, Any], clients: Clients, request_id: str | None) -> MonitorState:
+    state: MonitorState = dict(event["state"])  # type: ignore[assignment]
+    now = schedule.parse_time(event["now"])
     state["startedAt"] = state.get("startedAt") or event["now"]
-    started = job_logic.parse_time(state["startedAt"])
-    elapsed = (now - started).total_seconds()
+    elapsed = (now - schedule.parse_time(str(state["startedAt"]))).total_seconds()
+    kind = contract.kind_of(state["resourceType"])
+    log = Logger(request_id, jobArn=state["jobArn"], resourceType=kind.resource_type)
+    current = Check(state, kind, clients, log, str(event["now"]), elapsed, event.get("execution"))
     if "abort" in event:
         # The state machine caught an error the loop could not handle: report it rather than leave
         # the stack waiting for the WaitCondition's timeout.
         state.pop("caught", None)
-        decision = Decision.end("FAILURE", job_logic.monitor_failure_reason(event["abort"]))
+        decision = Decision.end("FAILURE", schedule.monitor_failure_reason(kind.noun, event["abort"]))
     else:
         state["checks"] = int(state.get("checks") or 0) + 1
-        decision = advance(state, clients, elapsed)
+        decision = advance(current)
     log(
         "end" if decision.done else "wait",
-        request_id=request_id,
-        job_arn=state["jobArn"],
         status=state["status"],
-        checks=state["checks"],
+        checks=state.get("checks"),
         waitSeconds=decision.wait_seconds,
         result=decision.result,
         reason=decision.reason or None,
     )
-    if decision.done:
-        finish(state, decision, clients, elapsed, request_id)
+    if decision.done and decision.result is not None:
+        finish(current, decision)
     state["waitSeconds"] = decision.wait_seconds
     state["done"] = decision.done
     return state
 
 
-def advance(state: State, clients: Clients, elapsed: float) -> Decision:
+def advance(check: Check) -> Decision:
     """Create the job if it is still queued, else look at its status; decide what comes next."""
-    timeout = int(state["timeoutSeconds"])
+    state = check.state
     if not state.get("created"):
-        return try_create(state, clients, elapsed, timeout)
+        return try_create(check)
     try:
-        job = describe_job(clients.personalize, state["jobArn"])
+        job = personalize_ops.describe(check.clients.personalize, check.kind, state["jobArn"])
     except AwsError as error:
-        return on_error(state, error, RETRY_ON_DESCRIBE, elapsed, timeout)
+        return on_error(check, error, RETRY_ON_DESCRIBE)
     state["consecutiveErrors"] = 0
-    state["status"] = job_logic.normalize_status(job.get("status"))
-    return job_logic.decide_on_status(state["status"], job.get("failureReason"), elapsed, timeout)
+    state["status"] = schedule.normalize_status(job.get("status"))
+    return schedule.decide_on_status(
+        check.noun, state["status"], job.get("failureReason"), check.elapsed, check.timeout
+    )
 
 
-def try_create(state: State, clients: Clients, elapsed: float, timeout: int) -> Decision:
-    """A queued job: create it now if a slot is free; past the timeout, give up without creating it."""
+def try_create(check: Check) -> Decision:
+    """A queued job: create it now if a slot is free; past the timeout, give up without creating it.
+
+    A monitor that was stopped (its resource deleted or monitored by a newer request) while this check
+    was under way creates nothing.
+    """
+    state, elapsed, timeout = check.state, check.elapsed, check.timeout
     if elapsed >= timeout:
-        return job_logic.decide_while_queued(elapsed, timeout)
+        return schedule.decide_while_queued(check.noun, elapsed, timeout)
+    if check.execution and not monitor_ops.is_running(check.clients.stepfunctions, check.execution):
+        return Decision(done=True, reason="The monitor was stopped; the queued job is not created.")
+    request = state["createRequest"]
     try:
-        outcome = create_or_adopt(clients.personalize, state["createRequest"], state["jobArn"])
-    except AwsError as error:
-        return on_error(state, error, RETRY_ON_CREATE, elapsed, timeout)
+        outcome = personalize_ops.create_or_adopt(
+            check.clients.personalize, check.kind, request, state["jobArn"], accept_failed=True
+        )
+    except (*AwsError, LookupError) as error:
+        return on_error(check, error, RETRY_ON_CREATE)
     state["consecutiveErrors"] = 0
     state["status"] = outcome.status
     if outcome.kind == "queued":
-        return job_logic.decide_while_queued(elapsed, timeout)
+        if outcome.error_kind == "propagation":
+            since = state.setdefault("propagationSince", elapsed)
+            if elapsed - since >= MAX_PROPAGATION_SECONDS:
+                return Decision.end("FAILURE", f"The {check.noun} could not be created: {outcome.detail}")
+        return schedule.decide_while_queued(check.noun, elapsed, timeout, outcome.detail)
     if outcome.kind == "mismatch":
         return Decision.end("FAILURE", outcome.detail)
     state["created"] = True
     state.pop("createRequest", None)
-    return job_logic.decide_on_status(outcome.status, outcome.failure_reason, elapsed, timeout)
+    state.pop("propagationSince", None)
+    if outcome.kind == "adopted" and request.get("tags"):
+        _carry_tags(check, request["tags"])
+    check.log(outcome.kind, status=outcome.status)
+    return schedule.decide_on_status(check.noun, outcome.status, outcome.failure_reason, elapsed, timeout)
 
 
-def on_error(
-    state: State, error: Exception, retryable: frozenset[str], elapsed: float, timeout: int
-) -> Decision:
+def _carry_tags(check: Check, tags: list[dict[str, str]]) -> None:
+    """A job created by a racing earlier monitor gets the newest request's tags."""
+    pairs = tuple((tag["tagKey"], tag["tagValue"]) for tag in tags)
+    try:
+        personalize_ops.apply_tag_changes(check.clients.personalize, check.state["jobArn"], pairs, ())
+    except AwsError as error:
+        check.log("retag-failed", detail=describe_error(error))
+
+
+def on_error(check: Check, error: Exception, retryable: frozenset[str]) -> Decision:
     """Retryable errors: check again later (a bounded number of times in a row); others end the job."""
-    kind = error_kind(error)
-    reason = describe_error(error)
-    if kind not in retryable:
-        return Decision.end("FAILURE", f"The batch inference job could not be started or checked: {reason}")
+    reason = describe_error(error) if isinstance(error, AwsError) else str(error)
+    if error_kind(error) not in retryable:
+        return Decision.end("FAILURE", f"The {check.noun} could not be started or checked: {reason}")
+    state = check.state
     state["consecutiveErrors"] = int(state.get("consecutiveErrors") or 0) + 1
-    return job_logic.decide_on_retryable_error(
-        state["consecutiveErrors"], reason, state["status"], elapsed, timeout
+    return schedule.decide_on_retryable_error(
+        check.noun, state["consecutiveErrors"], reason, state["status"], check.elapsed, check.timeout
     )
 
 
-def finish(
-    state: State,
-    decision: Decision,
-    clients: Clients,
-    elapsed: float,
-    request_id: str | None,
-) -> None:
-    """Signal the WaitCondition (if any) and put the one EventBridge event."""
+def finish(check: Check, decision: Decision) -> None:
+    """Signal the WaitCondition (if any), write the results manifest after a success, and put the end
+    event, unless an earlier monitor of this job already did."""
+    state, log = check.state, check.log
     result = decision.result or "FAILURE"
     state["result"] = result
-    state["reason"] = job_logic.truncate_bytes(decision.reason, job_logic.EVENT_REASON_LIMIT_BYTES)
+    state["reason"] = sizes.truncate_bytes(decision.reason, sizes.EVENT_REASON_LIMIT_BYTES)
     if state.get("waitHandle"):
-        data = {"jobArn": state["jobArn"], "outputS3Uri": state["outputS3Uri"], "status": state["status"]}
-        body = job_logic.signal_body(result, decision.reason, state["jobName"], data)
-        outcome, detail = signal_wait_handle(state["waitHandle"], body)
-        log(
-            f"signal-{outcome}",
-            request_id=request_id,
-            job_arn=state["jobArn"],
-            status=state["status"],
-            detail=detail,
-        )
-    detail_doc = {
+        data = {"jobArn": state["jobArn"], "outputS3Uri": state.get("outputS3Uri"), "status": state["status"]}
+        body = sizes.signal_body(result, decision.reason, state["jobName"], data)
+        outcome, detail = signal_wait_handle(str(state["waitHandle"]), body)
+        log(f"signal-{outcome}", status=state["status"], detail=detail)
+    if result == "SUCCESS":
+        _write_manifest(check)
+    if not state.get("created"):
+        # Never created (timed out while queued): there is no job to tag, nor to report twice.
+        _report(check, result, None)
+        return
+    personalize = check.clients.personalize
+    try:
+        earlier = personalize_ops.end_reported(personalize, state["jobArn"])
+    except AwsError as error:
+        log("end-reported-unknown", detail=describe_error(error))
+        earlier = None
+    if earlier is not None:
+        log("event-skipped", detail=f"an earlier monitor reported this job's end ({earlier})")
+        return
+    metrics = None
+    if result == "SUCCESS":
+        try:
+            metrics = personalize_ops.metrics(personalize, check.kind, state["jobArn"])
+        except AwsError as error:
+            log("metrics-failed", detail=describe_error(error))
+    if _report(check, result, metrics):
+        try:
+            personalize_ops.mark_end_reported(personalize, state["jobArn"], result)
+        except AwsError as error:
+            log("mark-failed", detail=describe_error(error))
+
+
+def _report(check: Check, result: str, metrics: dict[str, Any] | None) -> bool:
+    state = check.state
+    detail: dict[str, Any] = {
+        "kind": check.kind.key,
         "jobArn": state["jobArn"],
         "jobName": state["jobName"],
         "status": state["status"],
         "result": result,
         "failureReason": state["reason"] if result == "FAILURE" else None,
-        "outputS3Uri": state["outputS3Uri"],
-        "durationSeconds": round(elapsed),
+        "outputS3Uri": state.get("outputS3Uri"),
+        "durationSeconds": round(check.elapsed),
         "stackId": state.get("stackId"),
         "logicalId": state.get("logicalId"),
     }
-    sent, event_detail = put_event(clients.events, os.environ.get("EVENT_BUS_NAME", "default"), detail_doc)
-    log(
-        "event-sent" if sent else "event-failed",
-        request_id=request_id,
-        job_arn=state["jobArn"],
-        status=state["status"],
-        detail=event_detail,
-    )
+    location = state.get("manifest")
+    if location:
+        detail["manifestUri"] = f"s3://{location['bucket']}/{location['key']}"
+    if metrics is not None:
+        detail["metrics"] = metrics
+    bus = os.environ.get(contract.ENV_EVENT_BUS_NAME, "default")
+    sent, event_detail = put_event(check.clients.events, bus, check.kind.detail_type, detail)
+    check.log("event-sent" if sent else "event-failed", status=state["status"], detail=event_detail)
+    return sent
+
+
+def _write_manifest(check: Check) -> None:
+    state = check.state
+    location, output = state.get("manifest"), state.get("outputS3Uri")
+    if not location or not output:
+        return
+    identity = {"kind": check.kind.key, "jobArn": state["jobArn"], "jobName": state["jobName"]}
+    try:
+        document = manifest.build(check.clients.s3, output_uri=output, identity=identity)
+        document["finishedAt"] = check.now
+        manifest.write(check.clients.s3, location["bucket"], location["key"], document)
+    except AwsError as error:
+        check.log("manifest-failed", detail=describe_error(error))
+        return
+    check.log("manifest-written", key=location["key"], records=document["records"])

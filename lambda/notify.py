@@ -9,14 +9,13 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
+import contract
 from aws_clients import AwsError, describe_error
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
 
-EVENT_SOURCE = "constructs_lib.personalize"
-EVENT_DETAIL_TYPE = "Personalize Batch Inference Job State Change"
 SIGNAL_BACKOFF_SECONDS = (0.5, 1.0, 2.0, 4.0)
 SIGNAL_TIMEOUT_SECONDS = 10
 # The handle's S3 object is gone (the WaitCondition was replaced or its stack deleted).
@@ -42,8 +41,8 @@ def signal_wait_handle(
     """PUT the signal; retry transient failures (network, 5xx, 429) with a small backoff.
 
     Returns ("sent" | "gone" | "failed", detail). Never raises: a lost signal lets the WaitCondition
-    time out, which must not keep the EventBridge event from being sent. `sleep` defaults to
-    `time.sleep`, looked up at call time.
+    time out, which must not keep the EventBridge event from being sent. ``sleep`` defaults to
+    ``time.sleep``, looked up at call time.
     """
     pause = sleep or time.sleep
     detail = ""
@@ -64,11 +63,18 @@ def signal_wait_handle(
     return "failed", f"{detail} after {len(SIGNAL_BACKOFF_SECONDS) + 1} attempts"
 
 
-def put_event(events: EventBridgeClient, bus_name: str, detail: Mapping[str, Any]) -> tuple[bool, str]:
+def signal_worst_case_seconds() -> float:
+    """The longest signal_wait_handle can take: every attempt times out, every backoff is slept."""
+    return (len(SIGNAL_BACKOFF_SECONDS) + 1) * SIGNAL_TIMEOUT_SECONDS + sum(SIGNAL_BACKOFF_SECONDS)
+
+
+def put_event(
+    events: EventBridgeClient, bus_name: str, detail_type: str, detail: Mapping[str, Any]
+) -> tuple[bool, str]:
     """One PutEvents entry; (True, event id) or (False, why)."""
     entry: PutEventsRequestEntryTypeDef = {
-        "Source": EVENT_SOURCE,
-        "DetailType": EVENT_DETAIL_TYPE,
+        "Source": contract.EVENT_SOURCE,
+        "DetailType": detail_type,
         "Detail": json.dumps(dict(detail)),
         "EventBusName": bus_name,
         "Resources": [detail["jobArn"]],

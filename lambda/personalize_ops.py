@@ -1,99 +1,151 @@
-"""The Personalize calls shared by the custom resource handler and the monitor."""
+"""The Personalize calls of the handler and the monitor, for every kind, by the kind's declaration.
+
+No operation is named here: each comes from the kind (contract.JobKind), so a new kind needs no change.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-import job_logic
-from aws_clients import error_code, error_kind
+import contract
+import definitions
+import lifecycle
+from aws_clients import error_code, error_kind, error_message
 from botocore.exceptions import ClientError
+from contract import JobKind
+from schedule import normalize_status
 
 if TYPE_CHECKING:
     from mypy_boto3_personalize import PersonalizeClient
 
 CreateKind = Literal["created", "adopted", "queued", "mismatch"]
+Job = dict[str, Any]
 
 
 @dataclass(frozen=True)
 class CreateOutcome:
-    """What became of a CreateBatchInferenceJob request.
+    """What became of a Create request.
 
-    created: the job was started. adopted: a job of that name existed and is ours. queued: no free
-    slot (or too many requests); try again later. mismatch: a job of that name exists and is not ours,
-    or is ours but already failed (it cannot run again under the same name).
+    created: the job was started. adopted: a job of that name existed and is this request's job.
+    queued: no free slot (or too many requests, or a role not in effect yet); try again later.
+    mismatch: a job of that name exists and is not this request's job, or already failed.
     """
 
     kind: CreateKind
     status: str
+    arn: str | None
     failure_reason: str | None = None
     detail: str = ""
+    error_kind: str = ""
 
 
-def describe_job(personalize: PersonalizeClient, arn: str) -> dict[str, Any]:
-    """The `batchInferenceJob` of DescribeBatchInferenceJob."""
-    job: dict[str, Any] = dict(
-        personalize.describe_batch_inference_job(batchInferenceJobArn=arn)["batchInferenceJob"]
-    )
-    return job
+def _call(personalize: PersonalizeClient, operation: str) -> Callable[..., Any]:
+    method: Callable[..., Any] = getattr(personalize, contract.snake_case(operation))
+    return method
 
 
-def find_job(personalize: PersonalizeClient, arn: str) -> dict[str, Any] | None:
-    """Like describe_job, but None when no such job exists (yet)."""
+def describe(personalize: PersonalizeClient, kind: JobKind, arn: str) -> Job:
+    """The job's description (the Describe answer's job member)."""
+    answer = _call(personalize, kind.describe)(**{kind.arn_member: arn})
+    return dict(answer[kind.described])
+
+
+def find(personalize: PersonalizeClient, kind: JobKind, arn: str) -> Job | None:
+    """Like describe, but None when no such job exists (yet)."""
     try:
-        return describe_job(personalize, arn)
+        return describe(personalize, kind, arn)
     except ClientError as error:
         if error_kind(error) == "not_found":
             return None
         raise
 
 
-def adopt_or_refuse(personalize: PersonalizeClient, request: dict[str, Any], arn: str) -> CreateOutcome:
-    """A job named like ours exists: adopt it when it is ours, else say what differs."""
-    job = describe_job(personalize, arn)
-    status = job_logic.normalize_status(job.get("status"))
-    differences = job_logic.job_differences(request, job)
-    if not differences and status == job_logic.CREATE_FAILED:
-        # Names follow the definition and Personalize keeps failed jobs: the same definition would
-        # adopt the same failure forever. Say how to run it again.
-        return CreateOutcome(
-            "mismatch",
-            status,
-            job.get("failureReason"),
-            job_logic.failed_before_error(request["jobName"], job.get("failureReason")),
-        )
-    if differences:
-        detail = (
-            f"A batch inference job named {request['jobName']!r} already exists and is not this resource's "
-            f"job: {'; '.join(differences)}. Choose another job_name."
-        )
-        return CreateOutcome("mismatch", job_logic.normalize_status(job.get("status")), detail=detail)
-    return CreateOutcome("adopted", job_logic.normalize_status(job.get("status")), job.get("failureReason"))
+def find_by_name(personalize: PersonalizeClient, kind: JobKind, request: dict[str, Any]) -> Job | None:
+    """A job whose ARN the service chose, found by its name among its parent's jobs."""
+    if kind.list_by_name is None or kind.list_member is None or kind.list_parent is None:
+        return None
+    prop, parameter = kind.list_parent
+    parent = _request_value(kind, request, prop)
+    token: str | None = None
+    while True:
+        arguments: dict[str, Any] = {parameter: parent, "maxResults": 100}
+        if token:
+            arguments["nextToken"] = token
+        page = _call(personalize, kind.list_by_name)(**arguments)
+        for summary in page.get(kind.list_member, []):
+            job = describe(personalize, kind, summary[kind.arn_member])
+            if job.get(kind.name_member) == request[kind.name_member]:
+                return job
+        token = page.get("nextToken")
+        if not token:
+            return None
 
 
-def create_or_adopt(personalize: PersonalizeClient, request: dict[str, Any], arn: str) -> CreateOutcome:
-    """CreateBatchInferenceJob; an existing job of the same name is adopted or refused.
+def _request_value(kind: JobKind, request: dict[str, Any], prop: str) -> Any:
+    value: Any = request
+    for key in kind.field(prop).path:
+        value = value[key]
+    return value
 
-    Errors other than "already exists" and "limit exceeded / throttled" propagate.
+
+def create_or_adopt(
+    personalize: PersonalizeClient,
+    kind: JobKind,
+    request: dict[str, Any],
+    arn: str | None,
+    *,
+    accept_failed: bool,
+) -> CreateOutcome:
+    """Create the job; a job of the same name is adopted when it is this request's job.
+
+    ``accept_failed``: adopt such a job even when it already failed (a rollback to the job the resource
+    had, whose failure the monitor then reports). Errors other than "exists", "queue" and "propagation"
+    propagate.
     """
     try:
-        personalize.create_batch_inference_job(**request)
+        answer = _call(personalize, kind.create)(**request)
     except ClientError as error:
-        kind = error_kind(error)
-        if kind == "exists":
-            return adopt_or_refuse(personalize, request, arn)
-        if kind == "queue":
-            message = error.response.get("Error", {}).get("Message", "")
-            return CreateOutcome("queued", job_logic.QUEUED, detail=f"{error_code(error)}: {message}")
+        found = error_kind(error)
+        if found == "exists":
+            return _adopt_or_refuse(personalize, kind, request, arn, accept_failed=accept_failed)
+        if found in ("queue", "propagation"):
+            detail = f"{error_code(error)}: {error_message(error)}"
+            return CreateOutcome("queued", contract.QUEUED, arn, detail=detail, error_kind=found)
         raise
-    return CreateOutcome("created", job_logic.PENDING)
+    return CreateOutcome("created", contract.PENDING, str(answer[kind.arn_member]))
+
+
+def _adopt_or_refuse(
+    personalize: PersonalizeClient,
+    kind: JobKind,
+    request: dict[str, Any],
+    arn: str | None,
+    *,
+    accept_failed: bool,
+) -> CreateOutcome:
+    name = request[kind.name_member]
+    job = describe(personalize, kind, arn) if arn else find_by_name(personalize, kind, request)
+    if job is None:
+        raise LookupError(f"{kind.noun} {name!r} exists, but could not be found by its name")
+    found_arn = str(job.get(kind.arn_member) or arn)
+    status = normalize_status(job.get("status"))
+    reason = job.get("failureReason")
+    differences = definitions.definition_differences(kind, request, job)
+    if differences:
+        return CreateOutcome(
+            "mismatch", status, found_arn, reason, lifecycle.not_ours_error(kind.noun, name, differences)
+        )
+    if status == contract.CREATE_FAILED and not accept_failed:
+        # Names follow the definition and Personalize keeps failed jobs: say how to run it again.
+        detail = lifecycle.failed_before_error(kind.noun, name, reason)
+        return CreateOutcome("mismatch", status, found_arn, reason, detail)
+    return CreateOutcome("adopted", status, found_arn, reason)
 
 
 def apply_tag_changes(
-    personalize: PersonalizeClient,
-    arn: str,
-    to_set: tuple[tuple[str, str], ...],
-    to_remove: tuple[str, ...],
+    personalize: PersonalizeClient, arn: str, to_set: tuple[tuple[str, str], ...], to_remove: tuple[str, ...]
 ) -> None:
     if to_set:
         personalize.tag_resource(
@@ -101,3 +153,33 @@ def apply_tag_changes(
         )
     if to_remove:
         personalize.untag_resource(resourceArn=arn, tagKeys=list(to_remove))
+
+
+def end_reported(personalize: PersonalizeClient, arn: str) -> str | None:
+    """The result an earlier monitor reported for this job (its END_REPORTED_TAG), None if none did."""
+    tags = personalize.list_tags_for_resource(resourceArn=arn).get("tags", [])
+    for tag in tags:
+        if tag.get("tagKey") == contract.END_REPORTED_TAG:
+            return str(tag.get("tagValue") or "")
+    return None
+
+
+def mark_end_reported(personalize: PersonalizeClient, arn: str, result: str) -> None:
+    personalize.tag_resource(
+        resourceArn=arn, tags=[{"tagKey": contract.END_REPORTED_TAG, "tagValue": result}]
+    )
+
+
+def stop(personalize: PersonalizeClient, kind: JobKind, arn: str) -> None:
+    """Stop a job that still runs, for kinds that can be stopped (training)."""
+    if kind.stop is not None:
+        _call(personalize, kind.stop)(**{kind.arn_member: arn})
+
+
+def metrics(personalize: PersonalizeClient, kind: JobKind, arn: str) -> dict[str, Any] | None:
+    """The kind's end-of-job figures (a solution version's offline metrics), None for other kinds."""
+    if kind.metrics is None or kind.metrics_member is None:
+        return None
+    answer = _call(personalize, kind.metrics)(**{kind.arn_member: arn})
+    found: dict[str, Any] = dict(answer.get(kind.metrics_member) or {})
+    return found

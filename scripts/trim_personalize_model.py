@@ -3,7 +3,8 @@
 The Lambda runtime's bundled botocore can predate `batchInferenceJobMode`, `themeGenerationConfig` and
 `rankingInfluence`, and botocore rejects parameters its model does not know. The handlers therefore
 load this trimmed copy of the installed botocore's model (only the operations they may call and the
-shapes those reach, without documentation) ahead of the runtime's own.
+shapes those reach, without documentation) ahead of the runtime's own. The operations are the ones
+the job kinds of lambda/contract.py declare.
 
     python scripts/trim_personalize_model.py          # regenerate lambda/models/...
     python scripts/trim_personalize_model.py --check  # exit 1 when the bundled copy is stale
@@ -20,17 +21,15 @@ from typing import Any
 import botocore
 from botocore.loaders import Loader
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT / "lambda"))
+
+import contract  # noqa: E402  (the handlers' contract: which Personalize calls each job kind makes)
+
 SERVICE = "personalize"
 API_VERSION = "2018-05-22"
-OPERATIONS = (
-    "CreateBatchInferenceJob",
-    "DescribeBatchInferenceJob",
-    "ListBatchInferenceJobs",
-    "TagResource",
-    "UntagResource",
-    "ListTagsForResource",
-)
-REPO_ROOT = Path(__file__).resolve().parent.parent
+# Every call the job kinds declare: nothing else is ever made.
+OPERATIONS = tuple(sorted({action for kind in contract.KINDS.values() for action in kind.iam_actions()}))
 BUNDLED_MODEL = REPO_ROOT / "lambda" / "models" / SERVICE / API_VERSION / "service-2.json"
 
 

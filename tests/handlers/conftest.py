@@ -53,16 +53,17 @@ def stubs(aws_session: boto3.Session) -> Iterator[Stubs]:
         personalize=Stubber(clients.personalize),
         stepfunctions=Stubber(clients.stepfunctions),
         events=Stubber(clients.events),
+        s3=Stubber(clients.s3),
     )
 
     def record(params: dict[str, Any], model: Any, **_: Any) -> None:
         result.calls.append((model.name, copy.deepcopy(params)))
 
-    for client in (clients.personalize, clients.stepfunctions, clients.events):
+    for client in (clients.personalize, clients.stepfunctions, clients.events, clients.s3):
         client.meta.events.register("before-parameter-build", record)
-    with result.personalize, result.stepfunctions, result.events:
+    with result.personalize, result.stepfunctions, result.events, result.s3:
         yield result
-    for stubber in (result.personalize, result.stepfunctions, result.events):
+    for stubber in (result.personalize, result.stepfunctions, result.events, result.s3):
         stubber.assert_no_pending_responses()
 
 

@@ -1,47 +1,30 @@
-"""Update (replace, retag in place, new wait handle) and Delete (always a quick no-op)."""
+"""Update (replace, keep and retag in place, a new monitor) and Delete (quick, never failing)."""
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
-
-import handler
-import job_logic
 import pytest
-from botocore.stub import ANY
 
 from .testkit import (
+    KEY_ARN,
+    NEW_HANDLE,
+    OLD_HANDLE,
     STATE_MACHINE_ARN,
     Stubs,
     arn_of,
     base_properties,
     cfn_event,
     describe_response,
+    execution_of,
     name_of,
     request_of,
-    start_execution_response,
 )
 
-OLD_HANDLE = "https://cloudformation-waitcondition-us-east-1.s3.amazonaws.com/old?sig=1"
-NEW_HANDLE = "https://cloudformation-waitcondition-us-east-1.s3.amazonaws.com/new?sig=2"
+import handler  # isort: skip  (on sys.path once testkit is imported)
+import names  # isort: skip
 
 
-def update_event(old: dict[str, object], new: dict[str, object]) -> dict[str, object]:
-    return cfn_event("Update", new, old_properties=old, physical_id=arn_of(name_of(old)))
-
-
-def expect_monitor_stop(stubs: Stubs, execution: str | None = None) -> None:
-    arn = ANY if execution is None else job_logic.execution_arn(STATE_MACHINE_ARN, execution)
-    expected = {"executionArn": arn, "error": "ResourceGone", "cause": ANY}
-    stubs.stepfunctions.add_response("stop_execution", {"stopDate": datetime(2024, 5, 1)}, expected)
-
-
-def expect_monitor_start(stubs: Stubs) -> None:
-    stubs.stepfunctions.add_response(
-        "start_execution",
-        start_execution_response(),
-        {"stateMachineArn": STATE_MACHINE_ARN, "name": ANY, "input": ANY},
-    )
+def update_event(old: dict[str, object], new: dict[str, object], **kwargs: object) -> dict[str, object]:
+    return cfn_event("Update", new, old_properties=old, physical_id=arn_of(name_of(old)), **kwargs)  # type: ignore[arg-type]
 
 
 def test_job_defining_change_creates_a_new_job_under_a_new_physical_id(stubs: Stubs) -> None:
@@ -49,12 +32,25 @@ def test_job_defining_change_creates_a_new_job_under_a_new_physical_id(stubs: St
     stubs.personalize.add_response(
         "create_batch_inference_job", {"batchInferenceJobArn": arn_of(name_of(new))}, request_of(new)
     )
-    expect_monitor_start(stubs)
+    stubs.expect_start()
     result = handler.handle_event(update_event(old, new), stubs.clients, "req-1")
     assert result["PhysicalResourceId"] == arn_of(name_of(new)) != arn_of(name_of(old))
 
 
-def test_replacing_a_job_with_an_unchanged_explicit_name_is_refused_clearly(stubs: Stubs) -> None:
+def test_replacement_leaves_the_old_jobs_monitor_to_the_cleanup_delete(stubs: Stubs) -> None:
+    # If the update rolls back, the old job is the resource's again and must still be monitored.
+    old, new = base_properties(), base_properties(NumResults="50")
+    old_monitor = execution_of(arn_of(name_of(old)), "an-earlier-request")
+    stubs.personalize.add_response(
+        "create_batch_inference_job", {"batchInferenceJobArn": arn_of(name_of(new))}
+    )
+    stubs.expect_start()  # lists the new job's monitors only: none
+    handler.handle_event(update_event(old, new), stubs.clients, "req-1")
+    assert stubs.params_of("StopExecution") == []
+    assert not old_monitor.startswith(names.execution_prefix(arn_of(name_of(new))))
+
+
+def test_changing_a_definition_under_an_explicit_name_is_refused_naming_the_difference(stubs: Stubs) -> None:
     old, new = base_properties(JobName="nightly"), base_properties(JobName="nightly", NumResults="50")
     stubs.personalize.add_response(
         "describe_batch_inference_job", describe_response(request_of(old), "ACTIVE")
@@ -62,9 +58,9 @@ def test_replacing_a_job_with_an_unchanged_explicit_name_is_refused_clearly(stub
     with pytest.raises(handler.JobResourceError) as raised:
         handler.handle_event(update_event(old, new), stubs.clients, "req-1")
     message = str(raised.value)
-    assert "'nightly' has an explicit JobName, so it cannot be replaced: NumResults changed" in message
+    assert "'nightly' already exists with another definition (NumResults (numResults): wanted 50" in message
     assert "Remove job_name" in message
-    assert [call for call in stubs.calls if call[0] != "DescribeBatchInferenceJob"] == []
+    assert [call for call in stubs.operations() if call != "DescribeBatchInferenceJob"] == []
 
 
 def test_rollback_to_the_job_an_explicit_name_already_has_keeps_it(stubs: Stubs) -> None:
@@ -78,96 +74,84 @@ def test_rollback_to_the_job_an_explicit_name_already_has_keeps_it(stubs: Stubs)
     )
     result = handler.handle_event(update_event(refused, original), stubs.clients, "req-1")
     assert (result["PhysicalResourceId"], result["Data"]["Status"]) == (arn_of("nightly"), "ACTIVE")
-    assert "CreateBatchInferenceJob" not in [call[0] for call in stubs.calls]
 
 
-def test_rollback_to_a_generated_name_keeps_the_original_job(stubs: Stubs) -> None:
-    original, failed = base_properties(), base_properties(NumResults="50")
-    event = cfn_event("Update", original, old_properties=failed, physical_id=arn_of(name_of(original)))
+def test_rollback_to_a_generated_name_adopts_the_original_job(stubs: Stubs) -> None:
+    original, replacement = base_properties(), base_properties(NumResults="50")
+    stubs.personalize.add_client_error(
+        "create_batch_inference_job", "ResourceAlreadyExistsException", "exists"
+    )
+    stubs.personalize.add_response(
+        "describe_batch_inference_job", describe_response(request_of(original), "ACTIVE")
+    )
+    stubs.expect_start()
+    result = handler.handle_event(update_event(replacement, original), stubs.clients, "req-1")
+    assert result["PhysicalResourceId"] == arn_of(name_of(original))
+
+
+def test_rollback_carrying_the_old_physical_id_keeps_the_original_job(stubs: Stubs) -> None:
+    # CloudFormation may send the rollback with the physical id the resource goes back to.
+    original, replacement = base_properties(), base_properties(NumResults="50")
+    event = cfn_event("Update", original, old_properties=replacement, physical_id=arn_of(name_of(original)))
     stubs.personalize.add_response(
         "describe_batch_inference_job", describe_response(request_of(original), "ACTIVE")
     )
     result = handler.handle_event(event, stubs.clients, "req-1")
     assert result["PhysicalResourceId"] == arn_of(name_of(original))
-    assert "CreateBatchInferenceJob" not in [call[0] for call in stubs.calls]
 
 
 def test_replacement_decided_at_deploy_time_without_a_new_wait_handle_is_refused(stubs: Stubs) -> None:
-    # A parameter changed the input path; the template, and so the WaitCondition, stayed the same.
     old = base_properties(WaitHandle=OLD_HANDLE)
-    new = base_properties(WaitHandle=OLD_HANDLE, InputPath="s3://in-bucket/other/")
-    with pytest.raises(handler.JobResourceError, match=r"Change run_token together with such a value"):
+    new = base_properties(WaitHandle=OLD_HANDLE, NumResults="50")
+    with pytest.raises(handler.JobResourceError, match="Change run_token together with such a value"):
         handler.handle_event(update_event(old, new), stubs.clients, "req-1")
     assert stubs.calls == []
 
 
 def test_replacing_a_job_with_a_changed_explicit_name_creates_the_new_job(stubs: Stubs) -> None:
-    old, new = base_properties(JobName="nightly"), base_properties(JobName="nightly-2", NumResults="50")
+    old, new = base_properties(JobName="nightly"), base_properties(JobName="nightly-v2", NumResults="50")
     stubs.personalize.add_response(
-        "create_batch_inference_job", {"batchInferenceJobArn": arn_of("nightly-2")}
+        "create_batch_inference_job", {"batchInferenceJobArn": arn_of("nightly-v2")}
     )
-    expect_monitor_start(stubs)
-    assert handler.handle_event(update_event(old, new), stubs.clients, "req-1")[
-        "PhysicalResourceId"
-    ] == arn_of("nightly-2")
+    stubs.expect_start()
+    result = handler.handle_event(update_event(old, new), stubs.clients, "req-1")
+    assert result["PhysicalResourceId"] == arn_of("nightly-v2")
 
 
 def test_tags_only_change_retags_in_place_under_the_same_physical_id(stubs: Stubs) -> None:
-    old = base_properties(Tags=[{"Key": "team", "Value": "recs"}, {"Key": "old", "Value": "1"}])
-    new = base_properties(Tags=[{"Key": "team", "Value": "ml"}])
+    old = base_properties(Tags=[{"Key": "team", "Value": "recs"}, {"Key": "old", "Value": "x"}])
+    new = base_properties(Tags=[{"Key": "team", "Value": "growth"}])
     arn = arn_of(name_of(old))
     stubs.personalize.add_response(
         "describe_batch_inference_job", describe_response(request_of(old), "ACTIVE")
     )
     stubs.personalize.add_response(
-        "tag_resource", {}, {"resourceArn": arn, "tags": [{"tagKey": "team", "tagValue": "ml"}]}
+        "tag_resource", {}, {"resourceArn": arn, "tags": [{"tagKey": "team", "tagValue": "growth"}]}
     )
     stubs.personalize.add_response("untag_resource", {}, {"resourceArn": arn, "tagKeys": ["old"]})
     result = handler.handle_event(update_event(old, new), stubs.clients, "req-1")
     assert (result["PhysicalResourceId"], result["Data"]["Status"]) == (arn, "ACTIVE")
-    assert stubs.params_of("StartExecution") == []
+    assert "StartExecution" not in stubs.operations()
 
 
-def test_tags_of_a_job_still_queued_cannot_change_and_say_why(stubs: Stubs) -> None:
-    old, new = base_properties(), base_properties(Tags=[{"Key": "team", "Value": "ml"}])
-    stubs.personalize.add_client_error(
-        "describe_batch_inference_job", "ResourceNotFoundException", "no such job"
-    )
-    with pytest.raises(handler.JobResourceError, match=r"still QUEUED .* tags cannot change yet"):
-        handler.handle_event(update_event(old, new), stubs.clients, "req-1")
-
-
-def test_new_wait_handle_keeps_the_job_and_starts_a_monitor_for_the_new_handle(stubs: Stubs) -> None:
+def test_new_wait_handle_keeps_the_job_and_starts_a_monitor_that_replaces_the_old_one(stubs: Stubs) -> None:
     old, new = base_properties(WaitHandle=OLD_HANDLE), base_properties(WaitHandle=NEW_HANDLE)
     arn = arn_of(name_of(old))
+    old_monitor = execution_of(arn, "an-earlier-request")
     stubs.personalize.add_response(
         "describe_batch_inference_job", describe_response(request_of(old), "IN PROGRESS")
     )
-    expect_monitor_stop(stubs, job_logic.execution_name(name_of(old), OLD_HANDLE, arn))
-    expect_monitor_start(stubs)
+    stubs.expect_start(old_monitor)
     result = handler.handle_event(update_event(old, new), stubs.clients, "req-1")
     assert (result["PhysicalResourceId"], result["Data"]["Status"]) == (arn, "IN PROGRESS")
-    (params,) = stubs.params_of("StartExecution")
-    assert params["name"] == job_logic.execution_name(name_of(old), NEW_HANDLE, arn)
-    state = json.loads(params["input"])
+    (stop,) = stubs.params_of("StopExecution")
+    assert stop["executionArn"] == names.execution_arn(STATE_MACHINE_ARN, old_monitor)
+    state = stubs.monitor_input()
     assert (state["waitHandle"], state["created"], state["status"]) == (NEW_HANDLE, True, "IN PROGRESS")
 
 
-def test_new_wait_handle_for_a_queued_job_hands_the_create_request_to_the_new_monitor(stubs: Stubs) -> None:
-    old, new = base_properties(WaitHandle=OLD_HANDLE), base_properties(WaitHandle=NEW_HANDLE)
-    stubs.personalize.add_client_error(
-        "describe_batch_inference_job", "ResourceNotFoundException", "no such job"
-    )
-    expect_monitor_stop(stubs)
-    expect_monitor_start(stubs)
-    result = handler.handle_event(update_event(old, new), stubs.clients, "req-1")
-    assert result["Data"]["Status"] == "QUEUED"
-    state = json.loads(stubs.params_of("StartExecution")[0]["input"])
-    assert (state["created"], state["createRequest"]) == (False, request_of(new))
-
-
-def test_change_of_non_defining_prefix_only_keeps_everything(stubs: Stubs) -> None:
-    old, new = base_properties(), base_properties(JobNamePrefix="Renamed")
+def test_change_of_the_non_defining_prefix_only_keeps_everything(stubs: Stubs) -> None:
+    old, new = base_properties(), base_properties(JobNamePrefix="Renamed-Job")
     stubs.personalize.add_response(
         "describe_batch_inference_job", describe_response(request_of(old), "ACTIVE")
     )
@@ -176,37 +160,82 @@ def test_change_of_non_defining_prefix_only_keeps_everything(stubs: Stubs) -> No
     assert result["Data"]["JobName"] == name_of(old)
 
 
+# --- Delete -------------------------------------------------------------------------------------------
+
+
 @pytest.mark.parametrize(
     "physical_id",
-    [
-        "arn:aws:personalize:us-east-1:123456789012:batch-inference-job/RecsStack-Job-0123456789ab",
-        "RecsStack-Job-7bfc1a6e",
-    ],
-    ids=["job-arn", "failed-create-id"],
+    ["AWSCDK::CustomResourceProviderFramework::CREATE_FAILED", "not-an-arn", ""],
 )
-def test_delete_succeeds_without_any_personalize_call(stubs: Stubs, physical_id: str) -> None:
-    if physical_id.startswith("arn:"):
-        expect_monitor_stop(stubs)
+def test_delete_of_a_resource_without_a_job_makes_no_call(stubs: Stubs, physical_id: str) -> None:
     event = cfn_event("Delete", base_properties(), physical_id=physical_id)
     assert handler.handle_event(event, stubs.clients, "req-1") == {"PhysicalResourceId": physical_id}
-    assert [call for call in stubs.calls if call[0] != "StopExecution"] == []
+    assert stubs.calls == []
 
 
-def test_delete_stops_the_jobs_monitor_so_a_queued_job_is_never_created(stubs: Stubs) -> None:
-    properties = base_properties(WaitHandle=OLD_HANDLE)
+def test_delete_stops_every_monitor_of_the_job_so_a_queued_job_is_never_created(stubs: Stubs) -> None:
+    properties = base_properties()
     arn = arn_of(name_of(properties))
-    execution = job_logic.execution_name(name_of(properties), OLD_HANDLE, arn)
-    expect_monitor_stop(stubs, execution)
-    handler.handle_event(cfn_event("Delete", properties, physical_id=arn), stubs.clients, "req-1")
-    (params,) = stubs.params_of("StopExecution")
-    assert (
-        params["executionArn"]
-        == f"arn:aws:states:us-east-1:123456789012:execution:RecsStack-Monitor:{execution}"
+    monitors = [execution_of(arn, "first"), execution_of(arn, "second")]
+    stubs.expect_list_monitors(*monitors)
+    for monitor in monitors:
+        stubs.expect_stop(monitor)
+    stubs.personalize.add_client_error("describe_batch_inference_job", "ResourceNotFoundException", "none")
+    result = handler.handle_event(cfn_event("Delete", properties, physical_id=arn), stubs.clients, "req-1")
+    assert result == {"PhysicalResourceId": arn}
+    assert len(stubs.params_of("StopExecution")) == 2
+
+
+def test_delete_leaves_other_jobs_monitors_running(stubs: Stubs) -> None:
+    properties = base_properties()
+    arn = arn_of(name_of(properties))
+    other = execution_of(arn_of("another-job"), "x")
+    stubs.expect_list_monitors(other)
+    stubs.personalize.add_response(
+        "describe_batch_inference_job", describe_response(request_of(properties), "ACTIVE")
     )
+    handler.handle_event(cfn_event("Delete", properties, physical_id=arn), stubs.clients, "req-1")
+    assert stubs.params_of("StopExecution") == []
 
 
-def test_delete_succeeds_when_the_monitor_cannot_be_stopped(stubs: Stubs) -> None:
-    stubs.stepfunctions.add_client_error("stop_execution", "ExecutionDoesNotExist", "gone")
+def test_delete_succeeds_when_nothing_can_be_called(stubs: Stubs) -> None:
+    properties = base_properties()
+    arn = arn_of(name_of(properties))
+    stubs.stepfunctions.add_client_error("list_executions", "AccessDeniedException", "no")
+    stubs.personalize.add_client_error("describe_batch_inference_job", "InternalServerError", "down", 500)
+    assert handler.handle_event(cfn_event("Delete", properties, physical_id=arn), stubs.clients, "req-1") == {
+        "PhysicalResourceId": arn
+    }
+
+
+def test_delete_succeeds_whatever_the_stored_properties_hold(stubs: Stubs) -> None:
+    # An older or newer library may have written values today's parsing refuses.
+    properties = base_properties(TimeoutSeconds="50000", NumResults="lots", Mode="SOMETHING_NEW")
     arn = arn_of(name_of(base_properties()))
-    event = cfn_event("Delete", base_properties(), physical_id=arn)
-    assert handler.handle_event(event, stubs.clients, "req-1") == {"PhysicalResourceId": arn}
+    stubs.expect_list_monitors()
+    stubs.personalize.add_response(
+        "describe_batch_inference_job", describe_response(request_of(base_properties()), "ACTIVE")
+    )
+    assert handler.handle_event(cfn_event("Delete", properties, physical_id=arn), stubs.clients, "req-1") == {
+        "PhysicalResourceId": arn
+    }
+
+
+def test_delete_of_an_unknown_resource_type_succeeds(stubs: Stubs) -> None:
+    event = {**cfn_event("Delete", {}, physical_id=arn_of("x")), "ResourceType": "Custom::Gone"}
+    assert handler.handle_event(event, stubs.clients, "req-1") == {"PhysicalResourceId": arn_of("x")}
+    assert stubs.calls == []
+
+
+def test_delete_while_the_job_runs_reports_that_it_continues_unmonitored(
+    stubs: Stubs, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A batch inference job cannot be stopped: its results still land, and the log says so.
+    properties = base_properties(InputKmsKeyArn=KEY_ARN)
+    arn = arn_of(name_of(properties))
+    stubs.expect_list_monitors()
+    stubs.personalize.add_response(
+        "describe_batch_inference_job", describe_response(request_of(properties), "IN PROGRESS")
+    )
+    handler.handle_event(cfn_event("Delete", properties, physical_id=arn), stubs.clients, "req-1")
+    assert '"decision": "job-continues-unmonitored"' in capsys.readouterr().out

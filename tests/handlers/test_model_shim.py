@@ -71,4 +71,5 @@ def test_service_endpoint_override_variables_are_honoured(monkeypatch: pytest.Mo
 
 def test_clients_use_standard_retries_with_few_attempts() -> None:
     retries = aws_clients.make_clients().personalize.meta.config.retries  # type: ignore[attr-defined]
-    assert retries == {"mode": "standard", "total_max_attempts": 3}
+    assert retries == {"mode": "standard", "total_max_attempts": aws_clients.MAX_ATTEMPTS}
+    assert aws_clients.MAX_ATTEMPTS <= 3

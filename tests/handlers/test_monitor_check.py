@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
-import monitor
 import pytest
 from botocore.exceptions import EndpointConnectionError
+from botocore.response import StreamingBody
+from botocore.stub import ANY
 
 from .testkit import (
     PUT_EVENTS_OK,
+    STATE_MACHINE_ARN,
     T0,
     HandleServer,
     Stubs,
@@ -23,14 +26,21 @@ from .testkit import (
     request_of,
 )
 
+import contract  # isort: skip  (on sys.path once testkit is imported)
+import monitor  # isort: skip
+import names  # isort: skip
+
 HOUR = 3600
 PROPERTIES = base_properties(TimeoutSeconds="21600")
 REQUEST = request_of(PROPERTIES)
 ARN = arn_of(name_of(PROPERTIES))
+OUTPUT = f"batch-inference/RecsStack/Job/{name_of(PROPERTIES)}/"
+EXECUTION = names.execution_arn(STATE_MACHINE_ARN, "this-monitor")
 
 
-def run(stubs: Stubs, state: dict[str, Any], seconds: float) -> dict[str, Any]:
-    return monitor.run_check({"state": state, "now": at(seconds)}, stubs.clients, "req-1")
+def run(stubs: Stubs, state: dict[str, Any], seconds: float, **extra: Any) -> dict[str, Any]:
+    event = {"state": state, "now": at(seconds), "execution": EXECUTION, **extra}
+    return dict(monitor.run_check(event, stubs.clients, "req-1"))
 
 
 def started(consecutive_errors: int = 0, **changes: Any) -> dict[str, Any]:
@@ -49,8 +59,40 @@ def expect_status(stubs: Stubs, status: str, failure_reason: str | None = None) 
     )
 
 
-def expect_event(stubs: Stubs) -> None:
-    stubs.events.add_response("put_events", PUT_EVENTS_OK)
+def expect_report(stubs: Stubs, *, reported: str | None = None) -> None:
+    """The end: the job's tags are read; unless an earlier monitor reported it, the event and the tag."""
+    tags = [{"tagKey": contract.END_REPORTED_TAG, "tagValue": reported}] if reported else []
+    stubs.personalize.add_response("list_tags_for_resource", {"tags": tags}, {"resourceArn": ARN})
+    if reported is None:
+        stubs.events.add_response("put_events", PUT_EVENTS_OK)
+        stubs.personalize.add_response(
+            "tag_resource",
+            {},
+            {"resourceArn": ARN, "tags": [{"tagKey": contract.END_REPORTED_TAG, "tagValue": ANY}]},
+        )
+
+
+def expect_manifest(stubs: Stubs, outputs: dict[str, bytes] | None = None) -> None:
+    outputs = {"users.json.out": b'{"a": 1}\n{"b": 2}\n'} if outputs is None else outputs
+    stubs.s3.add_response(
+        "list_objects_v2",
+        {
+            "Contents": [{"Key": f"{OUTPUT}{key}", "Size": len(body)} for key, body in outputs.items()],
+            "KeyCount": len(outputs),
+        },
+        {"Bucket": "out-bucket", "Prefix": OUTPUT},
+    )
+    for key, body in outputs.items():
+        if not key.endswith(".out"):
+            continue  # only the results files are counted
+        stubs.s3.add_response(
+            "get_object",
+            {"Body": StreamingBody(io.BytesIO(body), len(body))},
+            {"Bucket": "out-bucket", "Key": f"{OUTPUT}{key}"},
+        )
+    stubs.s3.add_response(
+        "put_object", {}, {"Bucket": "out-bucket", "Key": ANY, "Body": ANY, "ContentType": "application/json"}
+    )
 
 
 def sent_event(stubs: Stubs) -> dict[str, Any]:
@@ -74,75 +116,100 @@ def signal_of(server: HandleServer) -> dict[str, Any]:
 def test_first_check_records_the_start_and_waits_a_minute_while_pending(stubs: Stubs) -> None:
     expect_status(stubs, "PENDING")
     state = run(stubs, monitor_state(PROPERTIES), 0)
-    assert (state["startedAt"], state["checks"], state["status"]) == (T0, 1, "PENDING")
-    assert (state["done"], state["waitSeconds"]) == (False, 60)
+    assert (state["startedAt"], state["checks"], state["waitSeconds"], state["done"]) == (T0, 1, 60, False)
 
 
 def test_check_takes_its_clock_from_now(stubs: Stubs) -> None:
     expect_status(stubs, "IN PROGRESS")
-    state = run(stubs, started(), 2 * HOUR)
-    assert (state["status"], state["waitSeconds"]) == ("IN PROGRESS", 720)
+    state = run(stubs, started(), 1500)
+    assert state["waitSeconds"] == 120  # 10 % of 25 minutes would be 150 s: checks stay 2 minutes apart
 
 
-def test_active_job_signals_success_and_puts_one_event(stubs: Stubs, handle_server: HandleServer) -> None:
+def test_active_job_signals_success_writes_the_manifest_and_puts_one_event(
+    stubs: Stubs, handle_server: HandleServer
+) -> None:
     expect_status(stubs, "ACTIVE")
-    expect_event(stubs)
-    state = run(stubs, started(wait_handle=handle_server.url), HOUR)
+    expect_manifest(stubs)
+    expect_report(stubs)
+    state = run(stubs, started(wait_handle=handle_server.url), 3 * HOUR)
     assert (state["done"], state["result"], state["status"]) == (True, "SUCCESS", "ACTIVE")
     signal = signal_of(handle_server)
-    assert (signal["Status"], signal["UniqueId"]) == ("SUCCESS", state["jobName"])
-    assert json.loads(signal["Data"]) == {
-        "jobArn": ARN,
-        "outputS3Uri": state["outputS3Uri"],
-        "status": "ACTIVE",
-    }
-    assert sent_event(stubs) == {
-        "jobArn": ARN,
-        "jobName": state["jobName"],
-        "status": "ACTIVE",
-        "result": "SUCCESS",
-        "failureReason": None,
-        "outputS3Uri": state["outputS3Uri"],
-        "durationSeconds": HOUR,
-        "stackId": state["stackId"],
-        "logicalId": "Job",
-    }
+    assert (signal["Status"], signal["UniqueId"]) == ("SUCCESS", name_of(PROPERTIES))
+    detail = sent_event(stubs)
+    assert (detail["jobArn"], detail["result"], detail["failureReason"]) == (ARN, "SUCCESS", None)
+    assert detail["durationSeconds"] == 3 * HOUR
+    assert detail["manifestUri"] == "s3://out-bucket/batch-inference/RecsStack/Job/latest.json"
+    (tag,) = stubs.params_of("TagResource")
+    assert tag["tags"] == [{"tagKey": contract.END_REPORTED_TAG, "tagValue": "SUCCESS"}]
+
+
+def test_manifest_names_the_run_its_objects_and_their_record_counts(stubs: Stubs) -> None:
+    expect_status(stubs, "ACTIVE")
+    expect_manifest(stubs, {"a.json.out": b"1\n2\n3\n", "b.json.out": b"1\n2", "_CHECK": b"x"})
+    expect_report(stubs)
+    run(stubs, started(), HOUR)
+    (put,) = stubs.params_of("PutObject")
+    body = put["Body"]  # botocore has made the bytes a file-like object by now
+    document = json.loads(body.getvalue() if hasattr(body, "getvalue") else body)
+    assert put["Key"] == "batch-inference/RecsStack/Job/latest.json"
+    assert (document["jobArn"], document["jobName"], document["records"]) == (ARN, name_of(PROPERTIES), 5)
+    assert document["outputS3Uri"] == f"s3://out-bucket/{OUTPUT}"
+    assert [(o["uri"].rsplit("/", 1)[1], o["records"]) for o in document["objects"]] == [
+        ("a.json.out", 3),
+        ("b.json.out", 2),
+        ("_CHECK", None),
+    ]
+    assert document["finishedAt"] == at(HOUR)
+
+
+def test_failed_job_writes_no_manifest(stubs: Stubs, handle_server: HandleServer) -> None:
+    expect_status(stubs, "CREATE FAILED", "Input file not found")
+    expect_report(stubs)
+    state = run(stubs, started(wait_handle=handle_server.url), HOUR)
+    assert state["result"] == "FAILURE"
+    assert stubs.params_of("PutObject") == []
+
+
+def test_manifest_that_cannot_be_written_is_logged_and_the_job_still_reported(stubs: Stubs) -> None:
+    expect_status(stubs, "ACTIVE")
+    stubs.s3.add_client_error("list_objects_v2", "AccessDenied", "no", 403)
+    expect_report(stubs)
+    assert run(stubs, started(), HOUR)["result"] == "SUCCESS"
+    assert len(stubs.params_of("PutEvents")) == 1
 
 
 def test_signal_is_a_put_with_an_empty_content_type(stubs: Stubs, handle_server: HandleServer) -> None:
-    expect_status(stubs, "ACTIVE")
-    expect_event(stubs)
+    expect_status(stubs, "CREATE FAILED", "bad")
+    expect_report(stubs)
     run(stubs, started(wait_handle=handle_server.url), HOUR)
     (request,) = handle_server.requests
-    assert request["headers"].get("Content-Type") == ""
-    assert request["path"].startswith("/cloudformation-waitcondition/handle?X-Amz-Signature=abc")
+    assert request["headers"].get("Content-Type", "") == ""
 
 
 def test_failed_job_signals_failure_with_the_jobs_reason(stubs: Stubs, handle_server: HandleServer) -> None:
-    expect_status(stubs, "CREATE FAILED", "Input file s3://in-bucket/users/ is empty")
-    expect_event(stubs)
+    expect_status(stubs, "CREATE FAILED", "Input file not found")
+    expect_report(stubs)
     state = run(stubs, started(wait_handle=handle_server.url), HOUR)
-    assert (state["done"], state["result"]) == (True, "FAILURE")
-    assert "Input file s3://in-bucket/users/ is empty" in signal_of(handle_server)["Reason"]
-    assert "Input file s3://in-bucket/users/ is empty" in sent_event(stubs)["failureReason"]
+    assert signal_of(handle_server)["Status"] == "FAILURE"
+    assert "Input file not found" in signal_of(handle_server)["Reason"]
+    assert sent_event(stubs)["failureReason"] == state["reason"]
 
 
 def test_job_past_its_timeout_fails_naming_the_timeout_and_last_status(
     stubs: Stubs, handle_server: HandleServer
 ) -> None:
     expect_status(stubs, "IN PROGRESS")
-    expect_event(stubs)
+    expect_report(stubs)
     state = run(stubs, started(wait_handle=handle_server.url), 21600)
     assert state["result"] == "FAILURE"
-    reason = signal_of(handle_server)["Reason"]
-    assert "did not finish within the timeout of 21600 s" in reason and "IN PROGRESS" in reason
+    assert "within the timeout of 21600 s; its last status was IN PROGRESS" in state["reason"]
 
 
 def test_signal_body_stays_under_4096_bytes_with_a_huge_failure_reason(
     stubs: Stubs, handle_server: HandleServer
 ) -> None:
-    expect_status(stubs, "CREATE FAILED", "E" * 100_000)
-    expect_event(stubs)
+    expect_status(stubs, "CREATE FAILED", "x" * 50_000)
+    expect_report(stubs)
     run(stubs, started(wait_handle=handle_server.url), HOUR)
     assert len(handle_server.requests[0]["body"]) < 4096
 
@@ -150,62 +217,103 @@ def test_signal_body_stays_under_4096_bytes_with_a_huge_failure_reason(
 def test_deleted_wait_handle_is_logged_and_the_event_still_sent(
     stubs: Stubs, handle_server: HandleServer
 ) -> None:
-    handle_server.statuses.extend([404])
-    expect_status(stubs, "ACTIVE")
-    expect_event(stubs)
+    handle_server.statuses.append(403)
+    expect_status(stubs, "CREATE FAILED", "bad")
+    expect_report(stubs)
     state = run(stubs, started(wait_handle=handle_server.url), HOUR)
-    assert state["done"] is True
-    assert len(handle_server.requests) == 1
-    assert sent_event(stubs)["result"] == "SUCCESS"
+    assert state["done"] and len(stubs.params_of("PutEvents")) == 1
 
 
 def test_job_without_wait_handle_only_puts_the_event(stubs: Stubs) -> None:
+    expect_status(stubs, "CREATE FAILED", "bad")
+    expect_report(stubs)
+    run(stubs, started(), HOUR)
+    assert len(stubs.params_of("PutEvents")) == 1
+
+
+# --- one end event per run (issue 10, defect 6) ----------------------------------------------------------
+
+
+def test_a_monitor_restarted_for_a_job_already_reported_signals_but_sends_no_second_event(
+    stubs: Stubs, handle_server: HandleServer
+) -> None:
     expect_status(stubs, "ACTIVE")
-    expect_event(stubs)
-    assert run(stubs, started(), HOUR)["done"] is True
+    expect_manifest(stubs)
+    expect_report(stubs, reported="SUCCESS")
+    state = run(stubs, monitor_state(PROPERTIES, status="ACTIVE", wait_handle=handle_server.url), 0)
+    assert (state["done"], state["result"], state["checks"]) == (True, "SUCCESS", 1)
+    assert signal_of(handle_server)["Status"] == "SUCCESS"
+    assert stubs.params_of("PutEvents") == []
+
+
+def test_an_end_whose_report_cannot_be_told_is_reported_rather_than_lost(stubs: Stubs) -> None:
+    expect_status(stubs, "CREATE FAILED", "bad")
+    stubs.personalize.add_client_error("list_tags_for_resource", "ThrottlingException", "slow down")
+    stubs.events.add_response("put_events", PUT_EVENTS_OK)
+    stubs.personalize.add_response("tag_resource", {})
+    run(stubs, started(), HOUR)
+    assert len(stubs.params_of("PutEvents")) == 1
+
+
+# --- errors ---------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("code", "http_status"),
-    [("ThrottlingException", 400), ("InternalFailure", 500), ("ResourceNotFoundException", 400)],
+    ("code", "http_status"), [("ThrottlingException", 400), ("InternalServerError", 500)]
 )
 def test_transient_describe_error_checks_again_later(stubs: Stubs, code: str, http_status: int) -> None:
-    stubs.personalize.add_client_error("describe_batch_inference_job", code, "try later", http_status)
+    stubs.personalize.add_client_error("describe_batch_inference_job", code, "try again", http_status)
     state = run(stubs, started(), 120)
     assert (state["done"], state["consecutiveErrors"], state["waitSeconds"]) == (False, 1, 60)
 
 
 def test_connection_error_checks_again_later(stubs: Stubs, monkeypatch: pytest.MonkeyPatch) -> None:
-    def unreachable(*_: Any) -> None:
+    def unreachable(**_: Any) -> None:
         raise EndpointConnectionError(endpoint_url="https://personalize.us-east-1.amazonaws.com")
 
-    monkeypatch.setattr(monitor, "describe_job", unreachable)
+    monkeypatch.setattr(stubs.clients.personalize, "describe_batch_inference_job", unreachable)
     state = run(stubs, started(), 120)
-    assert (state["done"], state["consecutiveErrors"], state["waitSeconds"]) == (False, 1, 60)
+    assert (state["done"], state["consecutiveErrors"]) == (False, 1)
 
 
 def test_successful_describe_resets_the_error_count(stubs: Stubs) -> None:
     expect_status(stubs, "IN PROGRESS")
-    assert run(stubs, started(consecutive_errors=3), 120)["consecutiveErrors"] == 0
+    assert run(stubs, started(consecutive_errors=3), 600)["consecutiveErrors"] == 0
 
 
 def test_errors_that_keep_coming_end_with_failure_and_the_error(stubs: Stubs) -> None:
-    stubs.personalize.add_client_error("describe_batch_inference_job", "ThrottlingException", "Rate exceeded")
-    expect_event(stubs)
+    stubs.personalize.add_client_error("describe_batch_inference_job", "InternalServerError", "down", 500)
+    expect_report(stubs)
     state = run(stubs, started(consecutive_errors=4), 600)
-    assert (state["done"], state["result"]) == (True, "FAILURE")
-    assert "ThrottlingException: Rate exceeded" in state["reason"]
+    assert state["result"] == "FAILURE" and "5 errors in a row" in state["reason"]
 
 
 def test_non_transient_describe_error_ends_with_failure_at_once(stubs: Stubs) -> None:
-    stubs.personalize.add_client_error("describe_batch_inference_job", "AccessDeniedException", "not allowed")
-    expect_event(stubs)
+    stubs.personalize.add_client_error("describe_batch_inference_job", "InvalidInputException", "not allowed")
+    expect_report(stubs)
     state = run(stubs, started(), 120)
     assert state["result"] == "FAILURE"
-    assert "AccessDeniedException: not allowed" in state["reason"]
+    assert "InvalidInputException: not allowed" in state["reason"]
+
+
+# --- a queued job ---------------------------------------------------------------------------------------
+
+
+def expect_running(stubs: Stubs, status: str = "RUNNING") -> None:
+    stubs.stepfunctions.add_response(
+        "describe_execution",
+        {
+            "executionArn": EXECUTION,
+            "stateMachineArn": STATE_MACHINE_ARN,
+            "status": status,
+            "startDate": "2024-05-01T10:00:00Z",
+        },
+        {"executionArn": EXECUTION},
+    )
 
 
 def test_queued_job_is_created_when_a_slot_frees(stubs: Stubs) -> None:
+    expect_running(stubs)
     stubs.personalize.add_response("create_batch_inference_job", {"batchInferenceJobArn": ARN}, REQUEST)
     state = run(stubs, started(created=False, status="QUEUED"), 1800)
     assert (state["created"], state["status"], state["done"]) == (True, "PENDING", False)
@@ -213,40 +321,71 @@ def test_queued_job_is_created_when_a_slot_frees(stubs: Stubs) -> None:
 
 
 def test_queued_job_waits_again_on_limit_exceeded(stubs: Stubs) -> None:
+    expect_running(stubs)
     stubs.personalize.add_client_error("create_batch_inference_job", "LimitExceededException", "quota")
     state = run(stubs, started(created=False, status="QUEUED"), 1800)
     assert (state["created"], state["status"], state["done"], state["waitSeconds"]) == (
         False,
         "QUEUED",
         False,
-        180,
+        120,
     )
     assert state["createRequest"] == REQUEST
 
 
+def test_a_stopped_monitor_does_not_create_its_queued_job(stubs: Stubs) -> None:
+    # Its resource was deleted (or a newer request monitors the job) while this check was under way.
+    expect_running(stubs, "ABORTED")
+    state = run(stubs, started(created=False, status="QUEUED"), 1800)
+    assert state["done"] is True and "result" not in state
+    assert stubs.params_of("CreateBatchInferenceJob") == []
+    assert stubs.params_of("PutEvents") == []
+
+
 def test_queued_job_past_its_timeout_fails_without_being_created(stubs: Stubs) -> None:
-    expect_event(stubs)
+    stubs.events.add_response("put_events", PUT_EVENTS_OK)
     state = run(stubs, started(created=False, status="QUEUED"), 21600)
     assert state["result"] == "FAILURE" and "free slot" in state["reason"]
     assert stubs.params_of("CreateBatchInferenceJob") == []
 
 
 def test_queued_job_whose_create_fails_otherwise_ends_with_the_service_message(stubs: Stubs) -> None:
+    expect_running(stubs)
     stubs.personalize.add_client_error(
         "create_batch_inference_job", "ResourceNotFoundException", "no solution"
     )
-    expect_event(stubs)
+    stubs.events.add_response("put_events", PUT_EVENTS_OK)
     state = run(stubs, started(created=False, status="QUEUED"), 600)
     assert state["result"] == "FAILURE" and "ResourceNotFoundException: no solution" in state["reason"]
 
 
-def test_queued_job_created_meanwhile_by_another_monitor_is_adopted(stubs: Stubs) -> None:
+def test_queued_job_created_meanwhile_by_another_monitor_is_adopted_with_the_newest_tags(
+    stubs: Stubs,
+) -> None:
+    expect_running(stubs)
     stubs.personalize.add_client_error(
         "create_batch_inference_job", "ResourceAlreadyExistsException", "exists"
     )
     expect_status(stubs, "IN PROGRESS")
+    stubs.personalize.add_response(
+        "tag_resource", {}, {"resourceArn": ARN, "tags": [{"tagKey": "team", "tagValue": "recs"}]}
+    )
     state = run(stubs, started(created=False, status="QUEUED"), 600)
     assert (state["created"], state["status"], state["done"]) == (True, "IN PROGRESS", False)
+
+
+def test_access_denied_on_create_is_tried_again_for_five_minutes_then_fails(stubs: Stubs) -> None:
+    state = started(created=False, status="QUEUED")
+    for seconds in (60, 360):
+        expect_running(stubs)
+        stubs.personalize.add_client_error(
+            "create_batch_inference_job", "AccessDeniedException", "not authorized to perform iam:PassRole"
+        )
+        if seconds == 360:
+            stubs.events.add_response("put_events", PUT_EVENTS_OK)
+        state = run(stubs, state, seconds)
+    assert state["result"] == "FAILURE"
+    assert "not authorized to perform iam:PassRole" in state["reason"]
 
 
 def test_check_entry_point_uses_the_default_clients(stubs: Stubs, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -255,17 +394,16 @@ def test_check_entry_point_uses_the_default_clients(stubs: Stubs, monkeypatch: p
     assert monitor.check({"state": monitor_state(PROPERTIES), "now": T0}, None)["waitSeconds"] == 60
 
 
-def test_caught_monitor_error_is_reported_as_failure_without_calling_personalize(
+def test_caught_monitor_error_is_reported_as_failure_without_calling_personalize_for_the_status(
     stubs: Stubs, handle_server: HandleServer
 ) -> None:
-    expect_event(stubs)
+    expect_report(stubs)
     state = started(wait_handle=handle_server.url)
     state["caught"] = {"Error": "Lambda.TooManyRequestsException", "Cause": "Rate exceeded"}
-    event = {"state": state, "now": at(HOUR), "abort": state["caught"]}
-    result = monitor.run_check(event, stubs.clients, "req-1")
+    result = run(stubs, state, HOUR, abort=state["caught"])
     assert (result["done"], result["result"]) == (True, "FAILURE")
     assert "caught" not in result
     reason = signal_of(handle_server)["Reason"]
     assert "Lambda.TooManyRequestsException" in reason and "Rate exceeded" in reason
     assert sent_event(stubs)["result"] == "FAILURE"
-    stubs.personalize.assert_no_pending_responses()
+    assert "DescribeBatchInferenceJob" not in stubs.operations()

@@ -111,6 +111,8 @@ class FakeAws:
     def answer(target: str, body: dict[str, Any]) -> dict[str, Any]:
         if target.endswith(".CreateBatchInferenceJob"):
             return {"batchInferenceJobArn": f"{JOB_ARN_PREFIX}{body['jobName']}"}
+        if target.endswith(".ListExecutions"):
+            return {"executions": []}
         return {
             "executionArn": f"{STATE_MACHINE_ARN}:x".replace(":stateMachine:", ":execution:"),
             "startDate": 1714557600,

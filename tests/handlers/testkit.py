@@ -7,6 +7,7 @@ Importing this module puts lambda/, scripts/ and benchmarks/ on sys.path (lambda
 from __future__ import annotations
 
 import http.server
+import json
 import sys
 import threading
 from collections import deque
@@ -15,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_DIR = REPO_ROOT / "lambda"
@@ -26,21 +27,34 @@ for path in (LAMBDA_DIR, SCRIPTS_DIR, BENCHMARKS_DIR):
         sys.path.insert(0, str(path))
 
 import aws_clients  # noqa: E402  (lambda/ is on sys.path only from here on)
-import job_logic  # noqa: E402
+import contract  # noqa: E402
+import definitions  # noqa: E402
+import names  # noqa: E402
+import props  # noqa: E402
 
 STACK_ID = (
     "arn:aws:cloudformation:us-east-1:123456789012:stack/RecsStack/0f1e2d3c-aaaa-bbbb-cccc-123456789012"
 )
 STATE_MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:RecsStack-Monitor"
 SOLUTION_VERSION_ARN = "arn:aws:personalize:us-east-1:123456789012:solution/recs/1a2b3c4d"
+SOLUTION_ARN = "arn:aws:personalize:us-east-1:123456789012:solution/recs"
+DATASET_ARN = "arn:aws:personalize:us-east-1:123456789012:dataset/recs-group/INTERACTIONS"
 ROLE_ARN = "arn:aws:iam::123456789012:role/PersonalizeBatchRole"
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
 FILTER_ARN = "arn:aws:personalize:us-east-1:123456789012:filter/no-bought"
 CLOSED_ENDPOINT = "http://127.0.0.1:9"
+REQUEST_ID = "7bfc1a6e-0000-4000-8000-000000000001"
+HANDLE = "https://cloudformation-waitcondition-us-east-1.s3.amazonaws.com/handle?sig=1"
+OLD_HANDLE = "https://cloudformation-waitcondition-us-east-1.s3.amazonaws.com/old?sig=1"
+NEW_HANDLE = "https://cloudformation-waitcondition-us-east-1.s3.amazonaws.com/new?sig=2"
+BI = contract.BATCH_INFERENCE
+SEGMENT = contract.BATCH_SEGMENT
+DATASET_IMPORT = contract.DATASET_IMPORT
+SOLUTION_VERSION = contract.SOLUTION_VERSION
 
 
 def base_properties(**overrides: Any) -> dict[str, Any]:
-    """ResourceProperties as CloudFormation passes them: every scalar a string."""
+    """A batch inference job's ResourceProperties as CloudFormation passes them: every scalar a string."""
     properties: dict[str, Any] = {
         "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:provider-framework-onEvent",
         "SolutionVersionArn": SOLUTION_VERSION_ARN,
@@ -58,6 +72,35 @@ def base_properties(**overrides: Any) -> dict[str, Any]:
     return {key: value for key, value in properties.items() if value is not None}
 
 
+def kind_properties(kind: contract.JobKind, **overrides: Any) -> dict[str, Any]:
+    """ResourceProperties of any kind's resource."""
+    if kind is BI:
+        return base_properties(**overrides)
+    common: dict[str, Any] = {
+        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:provider-framework-onEvent",
+        "JobNamePrefix": "RecsStack-Job",
+        "TimeoutSeconds": "21600",
+    }
+    specific: dict[str, dict[str, Any]] = {
+        SEGMENT.key: {
+            "SolutionVersionArn": SOLUTION_VERSION_ARN,
+            "InputPath": "s3://in-bucket/items/",
+            "OutputBucket": "out-bucket",
+            "OutputPrefix": "batch-segment/RecsStack/Job/",
+            "RoleArn": ROLE_ARN,
+        },
+        DATASET_IMPORT.key: {
+            "DatasetArn": DATASET_ARN,
+            "DataLocation": "s3://in-bucket/interactions.csv",
+            "RoleArn": ROLE_ARN,
+            "ImportMode": "FULL",
+        },
+        SOLUTION_VERSION.key: {"SolutionArn": SOLUTION_ARN, "TrainingMode": "FULL"},
+    }
+    properties = {**common, **specific[kind.key], **overrides}
+    return {key: value for key, value in properties.items() if value is not None}
+
+
 def cfn_event(
     request_type: str,
     properties: dict[str, Any],
@@ -66,15 +109,17 @@ def cfn_event(
     physical_id: str | None = None,
     logical_id: str = "Job",
     stack_id: str = STACK_ID,
+    kind: contract.JobKind = BI,
+    request_id: str = REQUEST_ID,
 ) -> dict[str, Any]:
     event: dict[str, Any] = {
         "RequestType": request_type,
         "ServiceToken": properties.get("ServiceToken", ""),
         "ResponseURL": "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x",
         "StackId": stack_id,
-        "RequestId": "7bfc1a6e-0000-4000-8000-000000000001",
+        "RequestId": request_id,
         "LogicalResourceId": logical_id,
-        "ResourceType": "Custom::PersonalizeBatchInferenceJob",
+        "ResourceType": kind.resource_type,
         "ResourceProperties": properties,
     }
     if old_properties is not None:
@@ -92,11 +137,60 @@ class Stubs:
     personalize: Stubber
     stepfunctions: Stubber
     events: Stubber
+    s3: Stubber
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def params_of(self, operation: str) -> list[dict[str, Any]]:
-        """Parameters of every call of `operation` made so far, in order."""
+        """Parameters of every call of ``operation`` made so far, in order."""
         return [params for name, params in self.calls if name == operation]
+
+    def operations(self) -> list[str]:
+        return [name for name, _ in self.calls]
+
+    # -- Step Functions, as the handler calls it
+
+    def expect_list_monitors(self, *running: str) -> None:
+        """ListExecutions answers with these execution names running."""
+        self.stepfunctions.add_response(
+            "list_executions",
+            {
+                "executions": [
+                    {
+                        "executionArn": names.execution_arn(STATE_MACHINE_ARN, name),
+                        "stateMachineArn": STATE_MACHINE_ARN,
+                        "name": name,
+                        "status": "RUNNING",
+                        "startDate": datetime(2024, 5, 1, tzinfo=timezone.utc),
+                    }
+                    for name in running
+                ]
+            },
+            {"stateMachineArn": STATE_MACHINE_ARN, "statusFilter": "RUNNING", "maxResults": 1000},
+        )
+
+    def expect_stop(self, execution: str | None = None) -> None:
+        arn = ANY if execution is None else names.execution_arn(STATE_MACHINE_ARN, execution)
+        self.stepfunctions.add_response(
+            "stop_execution",
+            {"stopDate": datetime(2024, 5, 1, tzinfo=timezone.utc)},
+            {"executionArn": arn, "error": "ResourceGone", "cause": ANY},
+        )
+
+    def expect_start(self, *running: str) -> None:
+        """A monitor start: the listing of the job's running monitors (these), then StartExecution."""
+        self.expect_list_monitors(*running)
+        for name in running:
+            self.expect_stop(name)
+        self.stepfunctions.add_response(
+            "start_execution",
+            start_execution_response(),
+            {"stateMachineArn": STATE_MACHINE_ARN, "name": ANY, "input": ANY},
+        )
+
+    def monitor_input(self) -> dict[str, Any]:
+        (params,) = self.params_of("StartExecution")
+        state: dict[str, Any] = json.loads(params["input"])
+        return state
 
 
 class HandleServer:
@@ -136,42 +230,60 @@ class HandleServer:
         self._httpd.server_close()
 
 
-def props_of(properties: dict[str, Any]) -> job_logic.JobProps:
-    return job_logic.parse_properties(properties)
+def props_of(properties: dict[str, Any], kind: contract.JobKind = BI) -> props.JobProps:
+    return props.parse_properties(kind, properties)
 
 
-def name_of(properties: dict[str, Any], logical_id: str = "Job", stack_id: str = STACK_ID) -> str:
-    return job_logic.derive_job_name(props_of(properties), stack_id, logical_id)
+def name_of(
+    properties: dict[str, Any],
+    logical_id: str = "Job",
+    stack_id: str = STACK_ID,
+    kind: contract.JobKind = BI,
+) -> str:
+    return names.derive_job_name(props_of(properties, kind), stack_id, logical_id)
 
 
-def arn_of(name: str) -> str:
-    return job_logic.job_arn(job_logic.parse_stack_arn(STACK_ID), name)
+def arn_of(name: str, kind: contract.JobKind = BI) -> str:
+    arn = names.job_arn(kind, STACK_ID, name)
+    assert arn is not None
+    return arn
 
 
-def request_of(properties: dict[str, Any], logical_id: str = "Job") -> dict[str, Any]:
-    return job_logic.build_create_request(props_of(properties), name_of(properties, logical_id))
+def request_of(
+    properties: dict[str, Any], logical_id: str = "Job", kind: contract.JobKind = BI
+) -> dict[str, Any]:
+    return definitions.build_create_request(
+        props_of(properties, kind), name_of(properties, logical_id, kind=kind)
+    )
 
 
 def describe_response(
-    request: dict[str, Any], status: str, failure_reason: str | None = None, **changes: Any
+    request: dict[str, Any],
+    status: str,
+    failure_reason: str | None = None,
+    kind: contract.JobKind = BI,
+    arn: str | None = None,
+    **changes: Any,
 ) -> dict[str, Any]:
-    """A DescribeBatchInferenceJob answer for the job `request` created."""
+    """A Describe answer for the job ``request`` created (what the service echoes, plus its status)."""
     job = {key: value for key, value in request.items() if key != "tags"}
     job.update(
-        batchInferenceJobArn=arn_of(request["jobName"]),
-        status=status,
-        creationDateTime=datetime(2024, 5, 1, 10, 0, tzinfo=timezone.utc),
-        lastUpdatedDateTime=datetime(2024, 5, 1, 10, 5, tzinfo=timezone.utc),
+        {
+            kind.arn_member: arn or arn_of(request[kind.name_member], kind),
+            "status": status,
+            "creationDateTime": datetime(2024, 5, 1, 10, 0, tzinfo=timezone.utc),
+            "lastUpdatedDateTime": datetime(2024, 5, 1, 10, 5, tzinfo=timezone.utc),
+        }
     )
     if failure_reason is not None:
         job["failureReason"] = failure_reason
     job.update(changes)
-    return {"batchInferenceJob": job}
+    return {kind.described: job}
 
 
 def start_execution_response(name: str = "exec") -> dict[str, Any]:
     return {
-        "executionArn": f"arn:aws:states:us-east-1:123456789012:execution:RecsStack-Monitor:{name}",
+        "executionArn": names.execution_arn(STATE_MACHINE_ARN, name),
         "startDate": datetime(2024, 5, 1, 10, 0, tzinfo=timezone.utc),
     }
 
@@ -186,7 +298,7 @@ T0 = "2024-05-01T10:00:00.000Z"
 
 
 def at(seconds: float) -> str:
-    """Step Functions' `$$.State.EnteredTime`, `seconds` after T0."""
+    """Step Functions' ``$$.State.EnteredTime``, ``seconds`` after T0."""
     moment = datetime(2024, 5, 1, 10, 0, tzinfo=timezone.utc) + timedelta(seconds=seconds)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
@@ -200,25 +312,29 @@ def monitor_state(
     wait_handle: str | None = None,
     started_at: str | None = None,
     checks: int = 0,
+    kind: contract.JobKind = BI,
+    job_arn: str | None = None,
 ) -> dict[str, Any]:
-    """The monitor's state (docs/handler-contract.md) for the job of `properties`."""
-    request = request_of(properties, logical_id)
-    name = request["jobName"]
-    state: dict[str, Any] = {
-        "jobArn": arn_of(name),
-        "jobName": name,
-        "outputS3Uri": request["jobOutput"]["s3DataDestination"]["path"],
-        "created": created,
-        "waitHandle": wait_handle,
-        "timeoutSeconds": int(properties["TimeoutSeconds"]),
-        "startedAt": started_at,
-        "stackId": STACK_ID,
-        "logicalId": logical_id,
-        "checks": checks,
-        "status": status,
-        "waitSeconds": 0,
-        "done": False,
-    }
-    if not created:
-        state["createRequest"] = request
-    return state
+    """The monitor's state (docs/handler-contract.md) for the job of ``properties``."""
+    import monitor_state as state_module
+
+    parsed = props_of(properties, kind)
+    name = name_of(properties, logical_id, kind=kind)
+    request = definitions.build_create_request(parsed, name)
+    state = state_module.initial_state(
+        parsed,
+        job_name=name,
+        job_arn=job_arn or arn_of(name, kind),
+        status=status,
+        stack_id=STACK_ID,
+        logical_id=logical_id,
+        create_request=None if created else request,
+    )
+    state["waitHandle"] = wait_handle
+    state["startedAt"] = started_at
+    state["checks"] = checks
+    return dict(state)
+
+
+def execution_of(job_arn: str, request_id: str = REQUEST_ID) -> str:
+    return names.execution_name(job_arn, request_id)

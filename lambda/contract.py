@@ -1,0 +1,376 @@
+"""The contract between the constructs (synth time) and the handlers (deploy time), written once.
+
+The handlers import this module; ``constructs_lib`` and the rehearsal load this very file from the
+packaged handler directory (``constructs_lib._contract``). Standard library only: it runs in Lambda,
+at synth time and in the rehearsal with nothing installed beside it.
+
+A job kind is one :class:`JobKind` declaration: its custom resource type, its properties and where each
+goes in the Create request (and comes back in the Describe answer), which properties define a run, the
+Personalize calls by name, its attributes, its IAM actions and its quota. The provider, the monitor and
+the WaitCondition path are shared by every kind. See docs/handler-contract.md.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+# --- environment of the two functions ----------------------------------------------------------------
+
+ENV_MONITOR_STATE_MACHINE_ARN = "MONITOR_STATE_MACHINE_ARN"
+ENV_EVENT_BUS_NAME = "EVENT_BUS_NAME"
+ON_EVENT_HANDLER = "handler.on_event"
+CHECK_HANDLER = "monitor.check"
+
+# --- the end event -----------------------------------------------------------------------------------
+
+EVENT_SOURCE = "constructs_lib.personalize"
+# Tag set on a job once its end event was sent, so a monitor restarted for it never sends it again.
+END_REPORTED_TAG = "constructs-lib:end-reported"
+
+# --- properties every kind shares --------------------------------------------------------------------
+
+JOB_NAME_PREFIX = "JobNamePrefix"
+JOB_NAME = "JobName"
+RUN_TOKEN = "RunToken"
+RUN_ID = "RunId"
+TAGS = "Tags"
+WAIT_HANDLE = "WaitHandle"
+TIMEOUT_SECONDS = "TimeoutSeconds"
+MANIFEST_KEY = "ManifestKey"
+
+# --- limits ------------------------------------------------------------------------------------------
+
+# The longest a CloudFormation WaitCondition holds a deployment.
+MAX_TIMEOUT_SECONDS = 43_200
+# The monitor gives up this long (at most 10 % of the timeout) before the WaitCondition would, so that a
+# job running too long fails the stack with the monitor's readable reason, not "timed out".
+MONITOR_MARGIN_SECONDS = 120
+# The monitor's first check comes after a minute; a shorter wait could not see a job end.
+MIN_TIMEOUT_SECONDS = 300
+# Checks never further apart than this: a job's end is seen within two minutes.
+MAX_CHECK_INTERVAL_SECONDS = 120
+MIN_CHECK_INTERVAL_SECONDS = 60
+
+MAX_ARN_LENGTH = 256
+MAX_S3_PATH_LENGTH = 256
+MAX_BUCKET_NAME_LENGTH = 63
+MAX_JOB_NAME_LENGTH = 63
+HASH_LENGTH = 12
+# Room in a 63-character name for "-" and the 12-character hash the handler appends.
+MAX_NAME_PREFIX_LENGTH = MAX_JOB_NAME_LENGTH - HASH_LENGTH - 1
+DEFAULT_NAME_PREFIX = "personalize-job"
+JOB_NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9\-_]*$"
+PERSONALIZE_ARN_PATTERN = r"^arn:([a-z\d-]+):personalize:.*:.*:.+$"
+ROLE_ARN_PATTERN = r"^arn:([a-z\d-]+):iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$"
+KMS_KEY_ARN_PATTERN = r"^arn:aws.*:kms:.*:[0-9]{12}:key/.*$"
+# Personalize keeps at most 50 tags on a resource (its developer guide, "Tagging restrictions"; the API
+# model lets a request carry 200). One of them is the library's END_REPORTED_TAG.
+MAX_TAGS = 50
+MAX_USER_TAGS = MAX_TAGS - 1
+MAX_TAG_KEY_LENGTH = 128
+MAX_TAG_VALUE_LENGTH = 256
+TAG_PATTERN = r"^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$"
+RESERVED_TAG_PREFIX = "aws:"
+SIGNAL_LIMIT_BYTES = 4096
+RESPONSE_LIMIT_BYTES = 4096
+
+
+def sanitize_name_part(text: str, max_length: int) -> str:
+    """Runs of characters outside ``[a-zA-Z0-9-_]`` become ``-``; leading ``-``/``_`` go; cut to
+    ``max_length``. A part that is already valid is kept verbatim (deployed jobs' names depend on it)."""
+    cleaned = re.sub(r"[^a-zA-Z0-9\-_]+", "-", text).lstrip("-_")
+    return cleaned[:max_length]
+
+
+def name_prefix(text: str) -> str:
+    """The job name prefix for ``text`` (``<stack>-<id>``): valid characters, at most 50 of them."""
+    return sanitize_name_part(text, MAX_NAME_PREFIX_LENGTH).rstrip("-_") or DEFAULT_NAME_PREFIX
+
+
+def monitor_timeout_seconds(wait_timeout_seconds: int) -> int:
+    """How long the monitor waits for a job whose WaitCondition waits ``wait_timeout_seconds``."""
+    return wait_timeout_seconds - min(MONITOR_MARGIN_SECONDS, wait_timeout_seconds // 10)
+
+
+# --- job kinds ---------------------------------------------------------------------------------------
+
+FieldType = Literal["string", "integer", "boolean", "string_map", "number_map"]
+# A request field the service fills in when it is left out: its value cannot be known beforehand.
+SERVICE_FILLS = "<filled in by the service>"
+
+
+@dataclass(frozen=True)
+class Field:
+    """A custom resource property and where it goes in the Create request.
+
+    ``path`` is where the value sits in the request, and in the Describe answer, which echoes it.
+    ``omitted`` is what the Describe answer shows when the request left the field out (None: nothing;
+    SERVICE_FILLS: a value the service chooses).
+    """
+
+    prop: str
+    path: tuple[str, ...]
+    type: FieldType = "string"
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    omitted: Any = None
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where a kind writes its results: ``s3://{bucket}/{prefix}{job name}/``, put at ``path``."""
+
+    bucket_prop: str
+    prefix_prop: str
+    path: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """Everything about one kind of long-running Personalize job that differs from the others."""
+
+    key: str
+    noun: str  # "batch inference job": the words messages use
+    resource_type: str  # the CloudFormation custom resource type
+    detail_type: str  # the end event's detail-type
+    create: str  # API operation names, as IAM and botocore's model spell them
+    describe: str
+    described: str  # the Describe answer's member holding the job
+    arn_member: str  # the ARN, in the Create answer and the job's description
+    name_member: str  # the name, in the Create request and the job's description
+    fields: tuple[Field, ...]
+    # Properties that define a run: a change starts a new job. Also what the job name's hash covers.
+    defining: tuple[str, ...]
+    quota: int  # pending or in-progress jobs of this kind per region, by default (adjustable)
+    arn_resource: str | None = None  # "batch-inference-job": ARN = ...:{arn_resource}/{name}
+    output: Output | None = None
+    role_prop: str | None = None  # the property passed as iam:PassRole, if the API takes a role
+    # Looking a job up by name when its ARN is not derived from the name (solution versions).
+    list_by_name: str | None = None
+    list_member: str | None = None
+    list_parent: tuple[str, str] | None = None  # (property, request parameter) the listing is scoped to
+    stop: str | None = None  # called on Delete while the job still runs
+    metrics: str | None = None  # called at the end; its answer goes into the end event
+    metrics_member: str | None = None
+    # While a job exists but its ARN is unknown (named, not created), its create cannot be queued.
+    can_queue: bool = True
+    attributes: tuple[str, ...] = ("JobArn", "JobName", "Status")
+    arn_attribute: str | None = None  # another name under which the ARN is an attribute
+
+    def field(self, prop: str) -> Field:
+        for candidate in self.fields:
+            if candidate.prop == prop:
+                return candidate
+        raise KeyError(f"{self.key} has no property {prop}")
+
+    def iam_actions(self) -> tuple[str, ...]:
+        """Every Personalize action the functions call for this kind (``personalize:`` omitted)."""
+        return tuple(dict.fromkeys((*self.on_event_actions(), *self.check_actions(), *self.source_actions())))
+
+    def on_event_actions(self) -> tuple[str, ...]:
+        """What the on-event function calls on the kind's jobs: create or adopt, retag, stop on Delete."""
+        calls = (self.create, self.describe, "TagResource", "UntagResource", self.stop)
+        return tuple(call for call in calls if call)
+
+    def check_actions(self) -> tuple[str, ...]:
+        """What the check calls on the kind's jobs: create a queued one, describe, mark and read the
+        end-reported tag, fetch the end figures."""
+        calls = (self.create, self.describe, "TagResource", "ListTagsForResource", self.metrics)
+        return tuple(call for call in calls if call)
+
+    def source_actions(self) -> tuple[str, ...]:
+        """Actions IAM also authorizes against the resource a job is made from (its solution version,
+        solution or dataset), besides the job itself."""
+        return tuple(call for call in (self.create, self.list_by_name) if call)
+
+    def job_arn(self, partition: str, region: str, account: str, name: str) -> str | None:
+        """The job's ARN, when the service derives it from the name; None otherwise."""
+        if self.arn_resource is None:
+            return None
+        return f"arn:{partition}:personalize:{region}:{account}:{self.arn_resource}/{name}"
+
+
+def snake_case(operation: str) -> str:
+    """``CreateBatchInferenceJob`` -> ``create_batch_inference_job`` (the boto3 method)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
+
+
+_ROLE = Field("RoleArn", ("roleArn",), required=True)
+_BATCH_INPUT = (
+    Field("SolutionVersionArn", ("solutionVersionArn",), required=True),
+    Field("InputPath", ("jobInput", "s3DataSource", "path"), required=True),
+    Field("InputKmsKeyArn", ("jobInput", "s3DataSource", "kmsKeyArn")),
+    Field("OutputKmsKeyArn", ("jobOutput", "s3DataDestination", "kmsKeyArn")),
+    _ROLE,
+    Field("FilterArn", ("filterArn",)),
+)
+_BATCH_OUTPUT = Output("OutputBucket", "OutputPrefix", ("jobOutput", "s3DataDestination", "path"))
+_OUTPUT_ATTRIBUTES = ("OutputS3Uri", "ResultsPrefixUri", "ManifestUri")
+
+BATCH_INFERENCE = JobKind(
+    key="batch-inference",
+    noun="batch inference job",
+    resource_type="Custom::PersonalizeBatchInferenceJob",
+    detail_type="Personalize Batch Inference Job State Change",
+    create="CreateBatchInferenceJob",
+    describe="DescribeBatchInferenceJob",
+    described="batchInferenceJob",
+    arn_member="batchInferenceJobArn",
+    name_member="jobName",
+    fields=(
+        *_BATCH_INPUT,
+        # Personalize returns 25 recommendations per record unless told otherwise.
+        Field("NumResults", ("numResults",), type="integer", omitted=25),
+        Field("ItemExplorationConfig", ("batchInferenceJobConfig", "itemExplorationConfig"), "string_map"),
+        Field("RankingInfluence", ("batchInferenceJobConfig", "rankingInfluence"), "number_map"),
+        Field(
+            "Mode",
+            ("batchInferenceJobMode",),
+            choices=("BATCH_INFERENCE", "THEME_GENERATION"),
+            omitted="BATCH_INFERENCE",
+        ),
+        Field("ThemeItemNameField", ("themeGenerationConfig", "fieldsForThemeGeneration", "itemName")),
+    ),
+    defining=(
+        "SolutionVersionArn",
+        "InputPath",
+        "OutputBucket",
+        "OutputPrefix",
+        "RoleArn",
+        "InputKmsKeyArn",
+        "OutputKmsKeyArn",
+        "NumResults",
+        "FilterArn",
+        "ItemExplorationConfig",
+        "RankingInfluence",
+        "Mode",
+        "ThemeItemNameField",
+        RUN_TOKEN,
+        JOB_NAME,
+    ),
+    quota=5,
+    arn_resource="batch-inference-job",
+    output=_BATCH_OUTPUT,
+    role_prop="RoleArn",
+    attributes=("JobArn", "JobName", "Status", *_OUTPUT_ATTRIBUTES),
+)
+
+BATCH_SEGMENT = JobKind(
+    key="batch-segment",
+    noun="batch segment job",
+    resource_type="Custom::PersonalizeBatchSegmentJob",
+    detail_type="Personalize Batch Segment Job State Change",
+    create="CreateBatchSegmentJob",
+    describe="DescribeBatchSegmentJob",
+    described="batchSegmentJob",
+    arn_member="batchSegmentJobArn",
+    name_member="jobName",
+    fields=(*_BATCH_INPUT, Field("NumResults", ("numResults",), type="integer", omitted=SERVICE_FILLS)),
+    defining=(
+        "SolutionVersionArn",
+        "InputPath",
+        "OutputBucket",
+        "OutputPrefix",
+        "RoleArn",
+        "InputKmsKeyArn",
+        "OutputKmsKeyArn",
+        "NumResults",
+        "FilterArn",
+        RUN_TOKEN,
+        JOB_NAME,
+    ),
+    quota=5,
+    arn_resource="batch-segment-job",
+    output=_BATCH_OUTPUT,
+    role_prop="RoleArn",
+    attributes=("JobArn", "JobName", "Status", *_OUTPUT_ATTRIBUTES),
+)
+
+DATASET_IMPORT = JobKind(
+    key="dataset-import",
+    noun="dataset import job",
+    resource_type="Custom::PersonalizeDatasetImportJob",
+    detail_type="Personalize Dataset Import Job State Change",
+    create="CreateDatasetImportJob",
+    describe="DescribeDatasetImportJob",
+    described="datasetImportJob",
+    arn_member="datasetImportJobArn",
+    name_member="jobName",
+    fields=(
+        Field("DatasetArn", ("datasetArn",), required=True),
+        Field("DataLocation", ("dataSource", "dataLocation"), required=True),
+        _ROLE,
+        Field("ImportMode", ("importMode",), choices=("FULL", "INCREMENTAL"), omitted="FULL"),
+    ),
+    defining=("DatasetArn", "DataLocation", "RoleArn", "ImportMode", RUN_TOKEN, JOB_NAME),
+    quota=5,
+    arn_resource="dataset-import-job",
+    role_prop="RoleArn",
+)
+
+SOLUTION_VERSION = JobKind(
+    key="solution-version",
+    noun="solution version",
+    resource_type="Custom::PersonalizeSolutionVersion",
+    detail_type="Personalize Solution Version State Change",
+    create="CreateSolutionVersion",
+    describe="DescribeSolutionVersion",
+    described="solutionVersion",
+    arn_member="solutionVersionArn",
+    name_member="name",
+    fields=(
+        Field("SolutionArn", ("solutionArn",), required=True),
+        Field("TrainingMode", ("trainingMode",), choices=("FULL", "UPDATE"), omitted="FULL"),
+    ),
+    defining=("SolutionArn", "TrainingMode", RUN_TOKEN, JOB_NAME),
+    quota=20,
+    list_by_name="ListSolutionVersions",
+    list_member="solutionVersions",
+    list_parent=("SolutionArn", "solutionArn"),
+    stop="StopSolutionVersionCreation",
+    metrics="GetSolutionMetrics",
+    metrics_member="metrics",
+    can_queue=False,
+    attributes=("JobArn", "JobName", "Status", "SolutionVersionArn"),
+    arn_attribute="SolutionVersionArn",
+)
+
+KINDS: dict[str, JobKind] = {
+    kind.resource_type: kind for kind in (BATCH_INFERENCE, BATCH_SEGMENT, DATASET_IMPORT, SOLUTION_VERSION)
+}
+
+
+def kind_of(resource_type: str) -> JobKind:
+    """The kind a custom resource type declares; ValueError for an unknown type."""
+    try:
+        return KINDS[resource_type]
+    except KeyError:
+        known = ", ".join(sorted(KINDS))
+        raise ValueError(f"ResourceType {resource_type!r} is not one of {known}") from None
+
+
+# --- statuses ----------------------------------------------------------------------------------------
+
+PENDING, IN_PROGRESS, ACTIVE, CREATE_FAILED, CREATE_STOPPED, QUEUED = (
+    "PENDING",
+    "IN PROGRESS",
+    "ACTIVE",
+    "CREATE FAILED",
+    "CREATE STOPPED",
+    "QUEUED",
+)
+STATUS_ALIASES = {
+    "PENDING": PENDING,
+    "CREATE PENDING": PENDING,
+    "IN PROGRESS": IN_PROGRESS,
+    "CREATE IN PROGRESS": IN_PROGRESS,
+    "ACTIVE": ACTIVE,
+    "CREATE FAILED": CREATE_FAILED,
+    "FAILED": CREATE_FAILED,
+    "CREATE STOPPING": IN_PROGRESS,
+    "CREATE STOPPED": CREATE_STOPPED,
+}
+ENDED = frozenset({ACTIVE, CREATE_FAILED, CREATE_STOPPED})
+RUNNING = frozenset({PENDING, IN_PROGRESS})

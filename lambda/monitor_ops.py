@@ -1,0 +1,66 @@
+"""The Step Functions calls of the handler and the monitor: one running monitor per job.
+
+A monitor execution is named per job and CloudFormation request (names.execution_name), so a request
+delivered twice finds its own execution, and a later request never meets the closed execution of an
+earlier one (Step Functions keeps closed names for 90 days). Starting a job's monitor stops every other
+running monitor of that job: at most one polls it, signals and reports its end.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+import names
+from aws_clients import AwsError, error_code
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
+
+StartResult = Literal["started", "exists"]
+
+
+def running_monitors(stepfunctions: SFNClient, state_machine_arn: str, job_arn: str) -> list[str]:
+    """ARNs of the running executions of the monitor for ``job_arn``."""
+    prefix = names.execution_prefix(job_arn)
+    found: list[str] = []
+    token: str | None = None
+    while True:
+        arguments: dict[str, Any] = {
+            "stateMachineArn": state_machine_arn,
+            "statusFilter": "RUNNING",
+            "maxResults": 1000,
+        }
+        if token:
+            arguments["nextToken"] = token
+        page = stepfunctions.list_executions(**arguments)
+        found += [item["executionArn"] for item in page["executions"] if item["name"].startswith(prefix)]
+        token = page.get("nextToken")
+        if not token:
+            return found
+
+
+def stop(stepfunctions: SFNClient, execution_arn: str, cause: str) -> None:
+    stepfunctions.stop_execution(executionArn=execution_arn, error="ResourceGone", cause=cause)
+
+
+def start(
+    stepfunctions: SFNClient, state_machine_arn: str, execution: str, state: Mapping[str, Any]
+) -> StartResult:
+    """StartExecution; "exists" when this request's execution was started before (a re-sent request)."""
+    try:
+        stepfunctions.start_execution(
+            stateMachineArn=state_machine_arn, name=execution, input=json.dumps(dict(state))
+        )
+    except stepfunctions.exceptions.ExecutionAlreadyExists:
+        return "exists"
+    return "started"
+
+
+def is_running(stepfunctions: SFNClient, execution_arn: str) -> bool:
+    """Whether an execution still runs; True when that cannot be told (the caller goes on)."""
+    try:
+        return stepfunctions.describe_execution(executionArn=execution_arn)["status"] == "RUNNING"
+    except AwsError as error:
+        return error_code(error) != "ExecutionDoesNotExist"

@@ -1,0 +1,74 @@
+"""The monitor's state: the execution input the handler starts it with, and what each check returns."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+import definitions
+from props import JobProps
+
+
+class ManifestLocation(TypedDict):
+    bucket: str
+    key: str
+
+
+class MonitorState(TypedDict, total=False):
+    """One monitor execution's state (docs/handler-contract.md, "Monitor state machine")."""
+
+    resourceType: str  # the kind (its custom resource type)
+    jobArn: str
+    jobName: str
+    outputS3Uri: str | None
+    manifest: ManifestLocation | None
+    created: bool  # False while the job is QUEUED; then createRequest holds the Create call
+    createRequest: dict[str, Any]
+    waitHandle: str | None
+    timeoutSeconds: int
+    startedAt: str | None  # the first check's time (Step Functions' clock)
+    stackId: str
+    logicalId: str
+    checks: int
+    status: str
+    waitSeconds: int
+    done: bool
+    # Added by the checks:
+    consecutiveErrors: int
+    propagationSince: float  # seconds after startedAt when a create first met access denied
+    result: str
+    reason: str
+    caught: dict[str, Any]
+
+
+def initial_state(
+    props: JobProps,
+    *,
+    job_name: str,
+    job_arn: str,
+    status: str,
+    stack_id: str,
+    logical_id: str,
+    create_request: dict[str, Any] | None,
+) -> MonitorState:
+    """The execution input for a job: ``create_request`` is given while the job waits to be created."""
+    location = definitions.manifest_location(props)
+    state: MonitorState = {
+        "resourceType": props.kind.resource_type,
+        "jobArn": job_arn,
+        "jobName": job_name,
+        "outputS3Uri": definitions.output_s3_uri(props, job_name),
+        "manifest": {"bucket": location[0], "key": location[1]} if location else None,
+        "created": create_request is None,
+        "waitHandle": props.wait_handle,
+        "timeoutSeconds": props.timeout_seconds,
+        "startedAt": None,
+        "stackId": stack_id,
+        "logicalId": logical_id,
+        "checks": 0,
+        "status": status,
+        "waitSeconds": 0,
+        "done": False,
+    }
+    if create_request is not None:
+        state["createRequest"] = create_request
+    return state

@@ -1,0 +1,102 @@
+"""The monitor's schedule and its decisions: when to look again, when a job has ended and how."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import contract
+from sizes import Result, truncate_bytes
+
+WAIT_FRACTION_OF_ELAPSED = 0.1
+MAX_CONSECUTIVE_ERRORS = 5
+
+
+def normalize_status(raw: str | None) -> str:
+    """``"IN_PROGRESS"``, ``"CREATE IN_PROGRESS"`` -> ``"IN PROGRESS"``; unknown values kept (upper case)."""
+    cleaned = re.sub(r"[\s_]+", " ", (raw or "").strip().upper())
+    return contract.STATUS_ALIASES.get(cleaned, cleaned or "UNKNOWN")
+
+
+def next_wait_seconds(elapsed_seconds: float, timeout_seconds: int) -> int:
+    """10 % of the time since the first check, at least 60 s and at most 120 s, never past the
+    deadline (at least 1 s): a job's end is seen within two minutes, however long it ran."""
+    remaining = timeout_seconds - elapsed_seconds
+    grown = math.ceil(WAIT_FRACTION_OF_ELAPSED * elapsed_seconds)
+    wait = min(contract.MAX_CHECK_INTERVAL_SECONDS, max(contract.MIN_CHECK_INTERVAL_SECONDS, grown))
+    return max(1, min(wait, math.ceil(remaining)))
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Either wait ``wait_seconds`` and check again, or end with ``result`` and ``reason``."""
+
+    done: bool
+    wait_seconds: int = 0
+    result: Result | None = None
+    reason: str = ""
+
+    @staticmethod
+    def end(result: Result, reason: str) -> Decision:
+        return Decision(done=True, result=result, reason=reason)
+
+
+def _wait_or_time_out(
+    noun: str, status: str, elapsed_seconds: float, timeout_seconds: int, note: str = ""
+) -> Decision:
+    if elapsed_seconds >= timeout_seconds:
+        return Decision.end(
+            "FAILURE",
+            f"The {noun} did not finish within the timeout of {timeout_seconds} s; "
+            f"its last status was {status}{note}.",
+        )
+    return Decision(done=False, wait_seconds=next_wait_seconds(elapsed_seconds, timeout_seconds))
+
+
+def monitor_failure_reason(noun: str, caught: Mapping[str, Any] | None) -> str:
+    """The reason for a job whose monitor stopped on an error (Step Functions' Catch: Error, Cause)."""
+    caught = caught or {}
+    error = str(caught.get("Error") or "unknown error")
+    cause = truncate_bytes(str(caught.get("Cause") or ""), 1000)
+    return f"The monitor of the {noun} stopped on {error}: {cause}".rstrip(": ")
+
+
+def decide_on_status(
+    noun: str, status: str, failure_reason: str | None, elapsed_seconds: float, timeout_seconds: int
+) -> Decision:
+    """ACTIVE -> SUCCESS; CREATE FAILED or STOPPED -> FAILURE with the job's reason; past the timeout ->
+    FAILURE."""
+    if status == contract.ACTIVE:
+        return Decision.end("SUCCESS", f"The {noun} is ACTIVE.")
+    if status == contract.CREATE_FAILED:
+        return Decision.end("FAILURE", f"The {noun} failed: {failure_reason or 'no reason given'}")
+    if status == contract.CREATE_STOPPED:
+        return Decision.end("FAILURE", f"The {noun} was stopped before it finished.")
+    return _wait_or_time_out(noun, status, elapsed_seconds, timeout_seconds)
+
+
+def decide_while_queued(noun: str, elapsed_seconds: float, timeout_seconds: int, why: str = "") -> Decision:
+    """No free slot yet (the quota of pending or in-progress jobs): try again later, within the timeout."""
+    note = f" (waiting to be created: {why})" if why else " (waiting for a free slot under the quota)"
+    return _wait_or_time_out(noun, contract.QUEUED, elapsed_seconds, timeout_seconds, note)
+
+
+def decide_on_retryable_error(
+    noun: str, consecutive_errors: int, error: str, status: str, elapsed_seconds: float, timeout_seconds: int
+) -> Decision:
+    """Check again later, unless the errors keep coming or the timeout has passed."""
+    if consecutive_errors >= MAX_CONSECUTIVE_ERRORS:
+        return Decision.end(
+            "FAILURE", f"The {noun} could not be checked ({consecutive_errors} errors in a row): {error}"
+        )
+    return _wait_or_time_out(noun, status, elapsed_seconds, timeout_seconds, f" (last error: {error})")
+
+
+def parse_time(value: str) -> datetime:
+    """ISO 8601 (Step Functions' ``$$.State.EnteredTime``, with ``Z``) -> an aware datetime."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
