@@ -1,4 +1,5 @@
-"""AWS CDK constructs for Amazon Personalize batch inference.
+"""AWS CDK constructs for Amazon Personalize jobs: batch inference, batch segments, dataset imports and
+solution version training, each a CloudFormation resource whose deployment ends when the job has.
 
 The constructs load on first use, so ``python -m constructs_lib.rehearsal`` does not pay for (or need)
 the aws-cdk-lib start-up.
@@ -10,16 +11,41 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from constructs_lib._batch import BatchJob
+    from constructs_lib._job import PersonalizeJob
+    from constructs_lib.dataset_import import DatasetImportJob, DatasetImportMode
     from constructs_lib.job import BatchInferenceJob, BatchInferenceJobMode
+    from constructs_lib.runtime import PersonalizeJobRuntime
+    from constructs_lib.segment import BatchSegmentJob
+    from constructs_lib.solution_version import SolutionVersion, SolutionVersionTrainingMode
     from constructs_lib.storage import BatchInferenceStorage
-
-__all__ = ["BatchInferenceJob", "BatchInferenceJobMode", "BatchInferenceStorage"]
 
 _HOMES = {
     "BatchInferenceJob": "constructs_lib.job",
     "BatchInferenceJobMode": "constructs_lib.job",
     "BatchInferenceStorage": "constructs_lib.storage",
+    "BatchJob": "constructs_lib._batch",
+    "BatchSegmentJob": "constructs_lib.segment",
+    "DatasetImportJob": "constructs_lib.dataset_import",
+    "DatasetImportMode": "constructs_lib.dataset_import",
+    "PersonalizeJob": "constructs_lib._job",
+    "PersonalizeJobRuntime": "constructs_lib.runtime",
+    "SolutionVersion": "constructs_lib.solution_version",
+    "SolutionVersionTrainingMode": "constructs_lib.solution_version",
 }
+__all__ = [
+    "BatchInferenceJob",
+    "BatchInferenceJobMode",
+    "BatchInferenceStorage",
+    "BatchJob",
+    "BatchSegmentJob",
+    "DatasetImportJob",
+    "DatasetImportMode",
+    "PersonalizeJob",
+    "PersonalizeJobRuntime",
+    "SolutionVersion",
+    "SolutionVersionTrainingMode",
+]
 
 
 def __getattr__(name: str) -> Any:

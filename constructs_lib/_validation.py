@@ -1,42 +1,40 @@
 """Synth-time validation of construct props, kept table-driven in one place.
 
-Every check returns the error lines it finds; the construct collects them all and raises one
-``ValueError``. Unresolved tokens are never validated: their value is only known at deploy time.
+Every check returns the error lines it finds; a construct collects them all and raises one
+``ValueError`` before it creates any child. Unresolved tokens are never validated: their value is only
+known at deploy time. The limits come from the handlers' contract (``lambda/contract.py``), which takes
+them from the Personalize API; the README's "Checked at synth" table lists each check beside its source.
 """
 
 from __future__ import annotations
 
+import enum
 import re
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from aws_cdk import Duration, Token
 
-JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]*$")
-PERSONALIZE_ARN_PATTERN = re.compile(r"^arn:([a-z\d-]+):personalize:.*:.*:.+$")
-ROLE_ARN_PATTERN = re.compile(r"^arn:([a-z\d-]+):iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$")
-MAX_ARN_LENGTH = 256
-MAX_JOB_NAME_LENGTH = 63
-MAX_TAGS = 200
-MAX_TAG_KEY_LENGTH = 128
-MAX_TAG_VALUE_LENGTH = 256
+from constructs_lib._contract import contract
+
+PERSONALIZE_ARN = re.compile(contract.PERSONALIZE_ARN_PATTERN)
+ROLE_ARN = re.compile(contract.ROLE_ARN_PATTERN)
+JOB_NAME = re.compile(contract.JOB_NAME_PATTERN)
+# themeGenerationConfig.fieldsForThemeGeneration.itemName (botocore's model)
+ITEM_NAME_FIELD = re.compile(r"^[A-Za-z_][A-Za-z\d_]*$")
+MAX_ITEM_NAME_FIELD_LENGTH = 150
 RANKING_INFLUENCE_KEYS = ("POPULARITY", "FRESHNESS")
 ITEM_EXPLORATION_KEYS = ("explorationWeight", "explorationItemAgeCutOff")
-MAX_TIMEOUT_SECONDS = 12 * 3600
-
-
-# How CDK encodes a token in a string (aws-cdk-lib core/lib/private/encoding): the test
-# Token.is_unresolved makes for a string, made here without a round trip into jsii.
-STRING_TOKEN = re.compile(r"\$\{Token\[[a-zA-Z0-9:._-]+\]\}")
+# Characters of Personalize's tag pattern ^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$ besides letters, separators
+# and numbers.
+TAG_PUNCTUATION = frozenset("_.:/=+-@")
 
 
 def is_token(value: Any) -> bool:
-    """Whether ``value`` is an unresolved token; asks jsii only for numbers that could be one."""
-    if isinstance(value, str):
-        return STRING_TOKEN.search(value) is not None
-    if isinstance(value, bool | int):
-        return False  # number tokens are encoded as special floats
-    return isinstance(value, float) and Token.is_unresolved(value)
+    """Whether ``value`` holds an unresolved token (its value is known only at deploy time)."""
+    return Token.is_unresolved(value)
 
 
 def raise_if_errors(construct_name: str, errors: Iterable[str]) -> None:
@@ -47,43 +45,211 @@ def raise_if_errors(construct_name: str, errors: Iterable[str]) -> None:
         raise ValueError(f"{construct_name}: invalid props:\n{lines}")
 
 
-Check = Callable[[Any], Iterable[str]]
+E = TypeVar("E", bound=enum.Enum)
 
 
-def check_job_name(value: str | None) -> Iterable[str]:
+def coerce_enum(prop: str, value: Any, enum_type: type[E], errors: list[str]) -> E | None:
+    """An enum prop given as the enum member or its string value (``"THEME_GENERATION"``)."""
+    if isinstance(value, enum_type):
+        return value
+    for member in enum_type:
+        if value == member.value or value == member.name:
+            return member
+    choices = ", ".join(f"{enum_type.__name__}.{m.name}" for m in enum_type)
+    errors.append(f"{prop}={value!r} is not one of {choices} (or their string values)")
+    return None
+
+
+# --- ARNs ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArnKind:
+    """A Personalize resource an ARN prop must name: its resource type and how many path parts follow."""
+
+    what: str
+    resource_type: str
+    parts: int
+    example: str
+
+
+SOLUTION_VERSION = ArnKind(
+    "solution version",
+    "solution",
+    2,
+    "arn:aws:personalize:us-east-1:123456789012:solution/my-solution/1a2b3c4d",
+)
+SOLUTION = ArnKind(
+    "solution", "solution", 1, "arn:aws:personalize:us-east-1:123456789012:solution/my-solution"
+)
+FILTER = ArnKind("filter", "filter", 1, "arn:aws:personalize:us-east-1:123456789012:filter/my-filter")
+DATASET = ArnKind(
+    "dataset",
+    "dataset",
+    2,
+    "arn:aws:personalize:us-east-1:123456789012:dataset/my-dataset-group/INTERACTIONS",
+)
+ARN_KINDS = (SOLUTION_VERSION, SOLUTION, FILTER, DATASET)
+
+
+@dataclass(frozen=True)
+class StackPlace:
+    """The stack's region and account, where known at synth (None for an environment-agnostic stack)."""
+
+    region: str | None
+    account: str | None
+
+
+def stack_place(construct: Any) -> StackPlace:
+    """Where the construct's stack deploys, as far as synth knows."""
+    from aws_cdk import Stack
+
+    stack = Stack.of(construct)
+    region, account = stack.region, stack.account
+    return StackPlace(None if is_token(region) else region, None if is_token(account) else account)
+
+
+def check_personalize_arn(prop: str, value: str | None, kind: ArnKind, place: StackPlace) -> Iterable[str]:
+    """An ARN of the right Personalize resource type, in the stack's region and account when both are
+    known (Personalize resources are regional: a job cannot use another region's solution or filter)."""
     if value is None or is_token(value):
         return
-    if not 1 <= len(value) <= MAX_JOB_NAME_LENGTH:
-        yield (
-            f"job_name={value!r} is {len(value)} characters; use 1 to {MAX_JOB_NAME_LENGTH} characters, "
-            "or leave job_name out to get a unique generated name"
-        )
-    if value and not JOB_NAME_PATTERN.match(value):
-        yield (
-            f"job_name={value!r} does not match {JOB_NAME_PATTERN.pattern}; start with a letter or digit "
-            "and use only letters, digits, '-' and '_'"
-        )
-
-
-def check_personalize_arn(prop: str, value: str | None, what: str) -> Iterable[str]:
-    if value is None or is_token(value):
+    expected = f"expected {kind.what} ARN like {kind.example}"
+    if len(value) > contract.MAX_ARN_LENGTH or not PERSONALIZE_ARN.match(value):
+        yield f"{prop}={value!r} is not a Personalize ARN; {expected}"
         return
-    if len(value) > MAX_ARN_LENGTH or not PERSONALIZE_ARN_PATTERN.match(value):
+    _, _, _, region, account, resource = value.split(":", 5)
+    resource_type, _, path = resource.partition("/")
+    parts = [part for part in path.split("/") if part]
+    if resource_type != kind.resource_type or len(parts) != kind.parts:
+        found = _arn_kind_name(resource_type, len(parts))
+        yield f"{prop}={value!r} is a {found} ARN, not a {kind.what} ARN; {expected}"
+        return
+    if place.region and region and region != place.region:
         yield (
-            f"{prop}={value!r} is not a Personalize {what} ARN; expected "
-            f"arn:<partition>:personalize:<region>:<account>:{what.replace(' ', '-')}/... "
-            f"(pattern {PERSONALIZE_ARN_PATTERN.pattern}, at most {MAX_ARN_LENGTH} characters)"
+            f"{prop}={value!r} is in {region}, but the stack deploys to {place.region}; Personalize "
+            f"resources are regional: deploy the stack to {region}, or use a {kind.what} of {place.region}"
         )
+    if place.account and account and account != place.account:
+        yield (
+            f"{prop}={value!r} belongs to account {account}, but the stack deploys to {place.account}; "
+            f"use a {kind.what} of account {place.account}"
+        )
+
+
+def _arn_kind_name(resource_type: str, parts: int) -> str:
+    for kind in ARN_KINDS:
+        if kind.resource_type == resource_type and kind.parts == parts:
+            return kind.what
+    return f"'{resource_type}'" if resource_type else "resource-less"
 
 
 def check_role_arn(prop: str, value: str | None) -> Iterable[str]:
     if value is None or is_token(value):
         return
-    if len(value) > MAX_ARN_LENGTH or not ROLE_ARN_PATTERN.match(value):
+    if len(value) > contract.MAX_ARN_LENGTH or not ROLE_ARN.match(value):
         yield (
             f"{prop}={value!r} is not an IAM role ARN; expected "
-            "arn:<partition>:iam::<12-digit account>:role/<name>"
+            "arn:<partition>:iam::<12-digit account>:role/<name>, like arn:aws:iam::123456789012:role/my-role"
         )
+
+
+# --- names, tags, tokens ---------------------------------------------------------------------------
+
+
+def check_job_name(value: str | None, *, wait: bool) -> Iterable[str]:
+    if value is None:
+        return
+    if is_token(value):
+        if wait:
+            yield (
+                "job_name is a deploy-time value (a token): a change of it at deploy time would start a new "
+                "job that the deployment's WaitCondition, which only a template change renews, could not "
+                "wait for. Give a literal job_name, or set wait=False"
+            )
+        return
+    if not 1 <= len(value) <= contract.MAX_JOB_NAME_LENGTH:
+        yield (
+            f"job_name={value!r} is {len(value)} characters; use 1 to {contract.MAX_JOB_NAME_LENGTH} "
+            "characters, or leave job_name out to get a unique generated name"
+        )
+    if value and not JOB_NAME.match(value):
+        yield (
+            f"job_name={value!r} does not match {contract.JOB_NAME_PATTERN}; start with a letter or digit "
+            "and use only letters, digits, '-' and '_'"
+        )
+
+
+def check_run_token(run_token: str | None, job_name: str | None) -> Iterable[str]:
+    if run_token is not None and job_name is not None:
+        yield (
+            f"run_token={run_token!r} starts a new job, but job_name={job_name!r} allows only one job of "
+            "that name; drop job_name to let the construct name each run, or drop run_token"
+        )
+
+
+def _tag_text_ok(text: str) -> bool:
+    return all(unicodedata.category(char)[0] in "LZN" or char in TAG_PUNCTUATION for char in text)
+
+
+def check_tags(value: Mapping[str, str] | None) -> Iterable[str]:
+    if value is None:
+        return
+    if len(value) > contract.MAX_USER_TAGS:
+        yield (
+            f"tags has {len(value)} entries; Personalize keeps at most {contract.MAX_TAGS} tags on a job, "
+            f"and one is the library's {contract.END_REPORTED_TAG!r}: give at most {contract.MAX_USER_TAGS}"
+        )
+    for key, tag_value in value.items():
+        if is_token(key):
+            continue
+        if not 1 <= len(key) <= contract.MAX_TAG_KEY_LENGTH:
+            yield f"tags key {key!r} is {len(key)} characters; use 1 to {contract.MAX_TAG_KEY_LENGTH}"
+        if key.lower().startswith(contract.RESERVED_TAG_PREFIX):
+            yield f"tags key {key!r} starts with 'aws:', which AWS reserves; choose another key"
+        if not _tag_text_ok(key):
+            yield (
+                f"tags key {key!r} has characters Personalize refuses; use letters, digits, spaces and "
+                f"{''.join(sorted(TAG_PUNCTUATION))}"
+            )
+        if not isinstance(tag_value, str):
+            yield f"tags[{key!r}]={tag_value!r} must be a string"
+            continue
+        if is_token(tag_value):
+            continue
+        if len(tag_value) > contract.MAX_TAG_VALUE_LENGTH:
+            yield f"tags[{key!r}] is {len(tag_value)} characters; use at most {contract.MAX_TAG_VALUE_LENGTH}"
+        if not _tag_text_ok(tag_value):
+            yield (
+                f"tags[{key!r}]={tag_value!r} has characters Personalize refuses; use letters, digits, "
+                f"spaces and {''.join(sorted(TAG_PUNCTUATION))}"
+            )
+
+
+def check_timeout(value: Duration) -> Iterable[str]:
+    """A literal Duration between the monitor's floor and a WaitCondition's 12 hours."""
+    if value.is_unresolved():
+        yield (
+            "timeout must be a literal Duration: it names the WaitCondition and sets its Timeout, which "
+            "take no deploy-time value"
+        )
+        return
+    seconds = value.to_seconds()
+    if seconds > contract.MAX_TIMEOUT_SECONDS:
+        yield (
+            f"timeout={value.to_human_string()} is longer than 12 hours, the longest a CloudFormation "
+            "WaitCondition can hold a deployment; use at most Duration.hours(12)"
+        )
+    elif seconds < contract.MIN_TIMEOUT_SECONDS:
+        minutes = contract.MIN_TIMEOUT_SECONDS // 60
+        yield (
+            f"timeout={value.to_human_string()} is shorter than {minutes} minutes: the monitor first looks "
+            "at a job a minute after it starts and gives up a little before the WaitCondition does; use "
+            f"at least Duration.minutes({minutes})"
+        )
+
+
+# --- batch job inputs and outputs ------------------------------------------------------------------
 
 
 def check_num_results(value: int | None) -> Iterable[str]:
@@ -101,9 +267,7 @@ def check_ranking_influence(value: Mapping[str, float] | None) -> Iterable[str]:
         return
     for key, weight in value.items():
         if not is_token(key) and key not in RANKING_INFLUENCE_KEYS:
-            yield (
-                f"ranking_influence key {key!r} is unknown; use one of {', '.join(RANKING_INFLUENCE_KEYS)}"
-            )
+            yield f"ranking_influence key {key!r} is unknown; use one of {', '.join(RANKING_INFLUENCE_KEYS)}"
         if is_token(weight):
             continue
         if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight <= 1:
@@ -114,70 +278,36 @@ def check_item_exploration(value: Mapping[str, str] | None) -> Iterable[str]:
     if value is None:
         return
     for key, setting in value.items():
-        if not is_token(key) and key not in ITEM_EXPLORATION_KEYS:
+        if is_token(key):
+            continue
+        if key not in ITEM_EXPLORATION_KEYS:
             yield f"item_exploration key {key!r} is unknown; use {' or '.join(ITEM_EXPLORATION_KEYS)}"
+            continue
         if not isinstance(setting, str):
             yield (
                 f"item_exploration[{key!r}]={setting!r} must be a string, as Personalize takes it "
-                f"(e.g. {{'explorationWeight': '0.3'}})"
+                f"(e.g. {{{key!r}: '0.3'}})"
+            )
+            continue
+        if is_token(setting):
+            continue
+        number = _number(setting)
+        if key == "explorationWeight" and (number is None or not 0 <= number <= 1):
+            yield (
+                f"item_exploration['explorationWeight']={setting!r} must be a number from 0 to 1, e.g. '0.3'"
+            )
+        if key == "explorationItemAgeCutOff" and (number is None or number <= 0):
+            yield (
+                f"item_exploration['explorationItemAgeCutOff']={setting!r} must be a positive number of "
+                "days, e.g. '30'"
             )
 
 
-def check_tags(value: Mapping[str, str] | None) -> Iterable[str]:
-    if value is None:
-        return
-    if len(value) > MAX_TAGS:
-        yield f"tags has {len(value)} entries; Personalize accepts at most {MAX_TAGS}"
-    for key, tag_value in value.items():
-        if not is_token(key) and not 1 <= len(key) <= MAX_TAG_KEY_LENGTH:
-            yield f"tags key {key!r} is {len(key)} characters; use 1 to {MAX_TAG_KEY_LENGTH}"
-        if not isinstance(tag_value, str):
-            yield f"tags[{key!r}]={tag_value!r} must be a string"
-        elif not is_token(tag_value) and len(tag_value) > MAX_TAG_VALUE_LENGTH:
-            yield f"tags[{key!r}] is {len(tag_value)} characters; use at most {MAX_TAG_VALUE_LENGTH}"
-
-
-def check_timeout(value: Duration, seconds: float | None) -> Iterable[str]:
-    """``seconds`` is ``value`` in seconds, or None when it is a token."""
-    if seconds is None:
-        return
-    if seconds <= 0 or seconds > MAX_TIMEOUT_SECONDS:
-        yield (
-            f"timeout={value.to_human_string()} must be more than 0 and at most 12 hours "
-            "(the longest a CloudFormation WaitCondition can hold a deployment)"
-        )
-
-
-def check_input_path(value: str) -> Iterable[str]:
-    if is_token(value):
-        return
-    if not value:
-        yield "input_path='' is empty; give the key of a JSON lines file or a prefix ending with '/'"
-    elif value.startswith("/") or value.startswith("s3://"):
-        yield (
-            f"input_path={value!r} must be a key or prefix inside storage.input_bucket, not an absolute "
-            "path or URI; drop the leading '/' or 's3://<bucket>/'"
-        )
-
-
-def check_output_prefix(value: str | None) -> Iterable[str]:
-    if value is None or is_token(value):
-        return
-    if value.startswith("/") or value.startswith("s3://"):
-        yield (
-            f"output_prefix={value!r} must be a prefix inside storage.output_bucket; drop the leading "
-            "'/' or 's3://<bucket>/'"
-        )
-    elif value and not value.endswith("/"):
-        yield f"output_prefix={value!r} must end with '/', e.g. {value + '/'!r}"
-
-
-def check_run_token(run_token: str | None, job_name: str | None) -> Iterable[str]:
-    if run_token is not None and job_name is not None:
-        yield (
-            f"run_token={run_token!r} starts a new job, but job_name={job_name!r} allows only one job of "
-            "that name; drop job_name to let the construct name each run, or drop run_token"
-        )
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def check_theme(mode_is_theme: bool, item_name_field: str | None) -> Iterable[str]:
@@ -191,3 +321,65 @@ def check_theme(mode_is_theme: bool, item_name_field: str | None) -> Iterable[st
             f"theme_item_name_field={item_name_field!r} is only used when mode=THEME_GENERATION; set "
             "mode=BatchInferenceJobMode.THEME_GENERATION or drop theme_item_name_field"
         )
+    if (
+        item_name_field
+        and not is_token(item_name_field)
+        and (len(item_name_field) > MAX_ITEM_NAME_FIELD_LENGTH or not ITEM_NAME_FIELD.match(item_name_field))
+    ):
+        yield (
+            f"theme_item_name_field={item_name_field!r} is not a column name Personalize accepts: "
+            f"{ITEM_NAME_FIELD.pattern}, at most {MAX_ITEM_NAME_FIELD_LENGTH} characters (e.g. 'title')"
+        )
+
+
+def _bucket_length(bucket_name: str | None) -> int:
+    """A literal bucket name's length, or the longest a bucket name can be (a token, or not known yet)."""
+    if bucket_name is None or is_token(bucket_name):
+        return int(contract.MAX_BUCKET_NAME_LENGTH)
+    return len(bucket_name)
+
+
+def check_input_path(prop: str, value: str, bucket_name: str | None) -> Iterable[str]:
+    if is_token(value):
+        return
+    if not value:
+        yield f"{prop}='' is empty; give the key of a JSON lines file or a prefix ending with '/'"
+        return
+    if value.startswith("/") or value.startswith("s3://"):
+        yield (
+            f"{prop}={value!r} must be a key or prefix inside the input bucket, not an absolute path or "
+            "URI; drop the leading '/' or 's3://<bucket>/'"
+        )
+        return
+    length = len("s3://") + _bucket_length(bucket_name) + 1 + len(value)
+    if length > contract.MAX_S3_PATH_LENGTH:
+        yield (
+            f"{prop}={value!r} makes an S3 path of {length} characters (with the bucket name); Personalize "
+            f"accepts at most {contract.MAX_S3_PATH_LENGTH}: shorten it"
+        )
+
+
+def check_output_prefix(value: str | None, bucket_name: str | None) -> Iterable[str]:
+    if value is None or is_token(value):
+        return
+    if value.startswith("/") or value.startswith("s3://"):
+        yield (
+            f"output_prefix={value!r} must be a prefix inside the output bucket; drop the leading "
+            "'/' or 's3://<bucket>/'"
+        )
+        return
+    if value and not value.endswith("/"):
+        yield f"output_prefix={value!r} must end with '/', e.g. {value + '/'!r}"
+    length = output_path_length(value, bucket_name)
+    if length > contract.MAX_S3_PATH_LENGTH:
+        yield (
+            f"output_prefix={value!r} makes output paths of up to {length} characters (bucket name, prefix "
+            f"and a 63-character job name); Personalize accepts at most {contract.MAX_S3_PATH_LENGTH}: "
+            "shorten the prefix"
+        )
+
+
+def output_path_length(prefix: str, bucket_name: str | None) -> int:
+    """The longest ``s3://{bucket}/{prefix}{job name}/`` can be."""
+    name = int(contract.MAX_JOB_NAME_LENGTH)
+    return len("s3://") + _bucket_length(bucket_name) + 1 + len(prefix) + name + 1

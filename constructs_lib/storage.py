@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 
-from aws_cdk import Annotations, Aws, Duration, RemovalPolicy
+from aws_cdk import Annotations, Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from constructs_lib._validation import raise_if_errors
+from constructs_lib._validation import check_role_arn, raise_if_errors
 from constructs_lib.compliance import Acknowledgements, nag_resource
 
 PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
@@ -20,23 +18,15 @@ PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
 KEY_ACTIONS_FOR_ROLE = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:ListGrants"]
 KEY_ACTIONS_IN_KEY_POLICY = [*KEY_ACTIONS_FOR_ROLE, "kms:CreateGrant"]
 ACCESS_LOG_RETENTION = Duration.days(365)
+# Created buckets are versioned: replaced objects stay as noncurrent versions until they expire.
+NONCURRENT_VERSION_EXPIRATION = Duration.days(30)
+ABORT_INCOMPLETE_UPLOADS = Duration.days(7)
 # cdk-nag packs that share the S3 rules acknowledged below.
 COMPLIANCE_PACKS = ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
 
 
 def _source_account_condition() -> dict[str, dict[str, str]]:
     return {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
-
-
-@dataclass(frozen=True)
-class StorageReferences:
-    """What a job needs to name of its storage: tokens resolving to ARNs and names."""
-
-    role_arn: str
-    input_bucket_name: str
-    output_bucket_name: str
-    input_key_arn: str | None
-    output_key_arn: str | None
 
 
 class BatchInferenceStorage(Construct):
@@ -61,6 +51,9 @@ class BatchInferenceStorage(Construct):
         role: iam.IRole | None = None,
         access_logs_bucket: s3.IBucket | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        output_expiration: Duration | None = None,
+        output_transitions: Sequence[s3.Transition] | None = None,
+        input_expiration: Duration | None = None,
     ) -> None:
         """
         :param input_bucket: Bucket holding the input JSON lines files.
@@ -80,16 +73,25 @@ class BatchInferenceStorage(Construct):
             when at least one bucket is created.
         :param removal_policy: What happens to created buckets and keys when they leave the stack.
             Default: RemovalPolicy.RETAIN, so recommendations and the keys to read them survive.
+        :param output_expiration: Expire objects in a created output bucket this long after they were
+            written (each run writes under its own prefix, so old runs' results go). Default: results
+            are kept; replaced or deleted objects are kept as noncurrent versions for 30 days.
+        :param output_transitions: Move objects of a created output bucket to cheaper storage classes
+            over time (e.g. ``s3.Transition(storage_class=s3.StorageClass.INFREQUENT_ACCESS,
+            transition_after=Duration.days(30))``). Default: they stay in S3 Standard.
+        :param input_expiration: Expire objects in a created input bucket this long after upload.
+            Default: input files are kept; replaced ones as noncurrent versions for 30 days.
         """
+        errors = [
+            *_key_conflicts("input", input_bucket, input_key),
+            *_key_conflicts("output", output_bucket, output_key),
+            *(check_role_arn("role", role.role_arn) if role is not None else ()),
+            *_lifecycle_conflicts("output", output_bucket, output_expiration, output_transitions),
+            *_lifecycle_conflicts("input", input_bucket, input_expiration, None),
+        ]
+        raise_if_errors("BatchInferenceStorage", errors)
         super().__init__(scope, id)
         self._acks = Acknowledgements()
-        raise_if_errors(
-            "BatchInferenceStorage",
-            [
-                *_key_conflicts("input", input_bucket, input_key),
-                *_key_conflicts("output", output_bucket, output_key),
-            ],
-        )
         self._removal_policy = removal_policy
         self._access_logs_bucket = access_logs_bucket
 
@@ -99,8 +101,12 @@ class BatchInferenceStorage(Construct):
             if output_key is not None and _same(output_key, input_key)
             else self._resolve_key("OutputKey", "output", output_bucket, output_key)
         )
-        self.input_bucket: s3.IBucket = input_bucket or self._create_bucket("InputBucket", self.input_key)
-        self.output_bucket: s3.IBucket = output_bucket or self._create_bucket("OutputBucket", self.output_key)
+        self.input_bucket: s3.IBucket = input_bucket or self._create_bucket(
+            "InputBucket", self.input_key, _lifecycle(input_expiration, None)
+        )
+        self.output_bucket: s3.IBucket = output_bucket or self._create_bucket(
+            "OutputBucket", self.output_key, _lifecycle(output_expiration, output_transitions)
+        )
         self.role: iam.IRole = role or iam.Role(
             self,
             "Role",
@@ -115,26 +121,39 @@ class BatchInferenceStorage(Construct):
                 },
             ),
         )
-        self.role_policy = iam.ManagedPolicy(
+        self.role_policy: iam.ManagedPolicy | None = iam.ManagedPolicy(
             self,
             "RolePolicy",
             description="Least privilege for Personalize batch inference: read input, write output",
             statements=list(self._role_statements()),
         )
+        """The least-privilege managed policy attached to the role; None for an immutable brought role."""
         if isinstance(self.role, iam.Role):
             # Attached from the policy's side: the role's key policies name the role, and the policy
             # names the keys, so the role must not depend on the policy.
             self.role_policy.attach_to_role(self.role)
         else:
-            # Imported roles: respects Role.from_role_arn(..., mutable=False), which gets nothing.
             self.role.add_managed_policy(self.role_policy)
-        for bucket, access in ((self.input_bucket, "read input"), (self.output_bucket, "write output")):
-            self._acks.add(
-                self.role_policy,
-                f"AwsSolutions-IAM5[Resource::{nag_resource(self, bucket.arn_for_objects('*'))}]",
-                f"Personalize must {access} objects whose keys are chosen per job at deploy time; the "
-                "wildcard is limited to this one bucket.",
-            )
+            if not _attached(self.role_policy):
+                # Role.from_role_arn(..., mutable=False): nothing may be attached. Create nothing that
+                # stays unattached; say what the role needs instead.
+                self.node.try_remove_child("RolePolicy")
+                self.role_policy = None
+                Annotations.of(self).add_warning_v2(
+                    "constructs-lib:roleIsImmutable",
+                    "role is imported as immutable, so nothing is attached to it here. It needs "
+                    "s3:GetObject and s3:ListBucket on the input bucket and its objects, s3:PutObject and "
+                    "s3:ListBucket on the output bucket and its objects, and "
+                    f"{', '.join(KEY_ACTIONS_FOR_ROLE)} on the buckets' KMS keys.",
+                )
+        if self.role_policy is not None:
+            for bucket, access in ((self.input_bucket, "read input"), (self.output_bucket, "write output")):
+                self._acks.add(
+                    self.role_policy,
+                    f"AwsSolutions-IAM5[Resource::{nag_resource(self, bucket.arn_for_objects('*'))}]",
+                    f"Personalize must {access} objects whose keys are chosen per job at deploy time; the "
+                    "wildcard is limited to this one bucket.",
+                )
         self._admit_personalize()
         self._acks.record()
 
@@ -155,7 +174,7 @@ class BatchInferenceStorage(Construct):
             removal_policy=self._removal_policy,
         )
 
-    def _create_bucket(self, id: str, key: kms.IKey | None) -> s3.Bucket:
+    def _create_bucket(self, id: str, key: kms.IKey | None, rules: list[s3.LifecycleRule]) -> s3.Bucket:
         bucket = s3.Bucket(
             self,
             id,
@@ -167,6 +186,7 @@ class BatchInferenceStorage(Construct):
             bucket_key_enabled=key is not None,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             removal_policy=self._removal_policy,
+            lifecycle_rules=rules,
         )
         self._log_server_access(bucket, prefix=f"{id}/")
         self._acks.add_all(bucket, _no_replication_rules())
@@ -306,17 +326,6 @@ class BatchInferenceStorage(Construct):
                     f"{PERSONALIZE_PRINCIPAL} {', '.join(KEY_ACTIONS_IN_KEY_POLICY)} in it.",
                 )
 
-    @functools.cached_property
-    def references(self) -> StorageReferences:
-        """The ARNs and names jobs pass to Personalize, read once (each read crosses into jsii)."""
-        return StorageReferences(
-            role_arn=self.role.role_arn,
-            input_bucket_name=self.input_bucket.bucket_name,
-            output_bucket_name=self.output_bucket.bucket_name,
-            input_key_arn=self.input_key.key_arn if self.input_key else None,
-            output_key_arn=self.output_key.key_arn if self.output_key else None,
-        )
-
     # ---------------------------------------------------------------- grants
 
     def grant_write_input(self, grantee: iam.IGrantable) -> iam.Grant:
@@ -341,6 +350,47 @@ class BatchInferenceStorage(Construct):
         if self.output_key is not None:
             grant = grant.combine(self.output_key.grant_decrypt(grantee))
         return grant
+
+
+def _attached(policy: iam.ManagedPolicy) -> bool:
+    """Whether any role, user or group has the policy attached (an immutable role takes none)."""
+    cfn = policy.node.default_child
+    assert isinstance(cfn, iam.CfnManagedPolicy)
+    stack = Stack.of(policy)
+    return any(stack.resolve(names) for names in (cfn.roles, cfn.users, cfn.groups))
+
+
+def _lifecycle(
+    expiration: Duration | None, transitions: Sequence[s3.Transition] | None
+) -> list[s3.LifecycleRule]:
+    """Noncurrent versions expire and failed uploads are cleaned up; current objects as asked."""
+    rules = [
+        s3.LifecycleRule(
+            id="ExpireNoncurrentVersions",
+            noncurrent_version_expiration=NONCURRENT_VERSION_EXPIRATION,
+            abort_incomplete_multipart_upload_after=ABORT_INCOMPLETE_UPLOADS,
+        )
+    ]
+    if expiration is not None or transitions:
+        rules.append(
+            s3.LifecycleRule(
+                id="AgeOutObjects", expiration=expiration, transitions=list(transitions or []) or None
+            )
+        )
+    return rules
+
+
+def _lifecycle_conflicts(
+    which: str,
+    bucket: s3.IBucket | None,
+    expiration: Duration | None,
+    transitions: Sequence[s3.Transition] | None,
+) -> Iterable[str]:
+    if bucket is not None and (expiration is not None or transitions):
+        yield (
+            f"{which}_expiration/{which}_transitions apply to a bucket this construct creates, but "
+            f"{which}_bucket was given; add lifecycle rules to your bucket instead"
+        )
 
 
 def _no_replication_rules() -> list[tuple[str, str]]:

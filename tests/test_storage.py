@@ -379,10 +379,15 @@ def test_brought_bucket_key_is_exposed_and_sse_s3_bucket_has_no_key(stacks: Stac
     assert stacks.byo_storage.output_key is None
 
 
-def test_brought_immutable_role_gets_no_policy_attached(stacks: Stacks) -> None:
-    template = stacks.templates["byo"]
-    (policy,) = template.find_resources("AWS::IAM::ManagedPolicy").values()
-    assert "Roles" not in policy["Properties"]
+def test_brought_immutable_role_gets_no_policy_and_a_warning_saying_what_it_needs(stacks: Stacks) -> None:
+    stacks.templates["byo"].resource_count_is("AWS::IAM::ManagedPolicy", 0)
+    assert stacks.byo_storage.role_policy is None
+    Annotations.from_stack(stacks.byo).has_warning(
+        "*",
+        Match.string_like_regexp(
+            "role is imported as immutable.*s3:GetObject and s3:ListBucket on the input bucket.*kms:Decrypt"
+        ),
+    )
 
 
 def test_brought_mutable_role_gets_the_least_privilege_policy_attached() -> None:

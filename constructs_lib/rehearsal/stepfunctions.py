@@ -97,6 +97,8 @@ class StepFunctionsStandIn:
                 return self._describe(request)
             if operation == "StopExecution":
                 return self._stop(request)
+            if operation == "ListExecutions":
+                return self._list(request)
         raise ServiceError("UnknownOperationException", f"The stand-in does not implement {operation}")
 
     def _start(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -149,6 +151,35 @@ class StepFunctionsStandIn:
             described["stopDate"] = self._scheduler.clock.epoch_seconds(execution.ended_at)
             described["output"] = json.dumps(execution.data)
         return described
+
+    def _list(self, request: dict[str, Any]) -> dict[str, Any]:
+        machine = str(request.get("stateMachineArn"))
+        if machine not in self._machines:
+            raise ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{machine}'")
+        wanted = request.get("statusFilter")
+        found = [
+            execution
+            for execution in self._executions.values()
+            if execution.machine.arn == machine and wanted in (None, execution.status)
+        ]
+        start = int(request.get("nextToken") or 0)
+        size = int(request.get("maxResults") or 100) or 100
+        page = found[start : start + size]
+        answer: dict[str, Any] = {
+            "executions": [
+                {
+                    "executionArn": execution.arn,
+                    "stateMachineArn": machine,
+                    "name": execution.name,
+                    "status": execution.status,
+                    "startDate": self._scheduler.clock.epoch_seconds(execution.started_at),
+                }
+                for execution in page
+            ]
+        }
+        if start + size < len(found):
+            answer["nextToken"] = str(start + size)
+        return answer
 
     def _stop(self, request: dict[str, Any]) -> dict[str, Any]:
         execution = self._executions.get(str(request.get("executionArn")))

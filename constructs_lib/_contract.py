@@ -1,0 +1,31 @@
+"""The handlers' contract (``lambda/contract.py``), loaded from the packaged handler directory.
+
+The constructs and the rehearsal read the same file the deployed functions import, so the property
+names, the job kinds, the event names and the limits are written once. It is loaded under this module's
+own name space (never as a top-level ``contract`` module, which a user's code may well have).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from types import ModuleType
+
+from constructs_lib._assets import handler_code_dir
+
+_NAME = "constructs_lib._handler_contract"
+
+
+def _load() -> ModuleType:
+    loaded = sys.modules.get(_NAME)
+    if loaded is not None:
+        return loaded
+    spec = importlib.util.spec_from_file_location(_NAME, handler_code_dir() / "contract.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[_NAME] = module  # before running it: dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+contract = _load()

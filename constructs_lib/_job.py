@@ -1,0 +1,268 @@
+"""What every Personalize job construct shares: one custom resource per job, named runs, the
+WaitCondition that holds the deployment, IAM for the stack's runtime, and the end event rule."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from aws_cdk import (
+    CfnWaitCondition,
+    CfnWaitConditionHandle,
+    CustomResource,
+    Duration,
+    Reference,
+    Stack,
+    Tokenization,
+)
+from aws_cdk import aws_events as events
+from constructs import Construct
+
+from constructs_lib import _validation as v
+from constructs_lib._contract import contract
+from constructs_lib.runtime import SERVICE_TIMEOUT, PersonalizeJobRuntime, arn
+
+DEFAULT_TIMEOUT = Duration.hours(6)
+
+
+class PersonalizeJob(Construct):
+    """Base of the job constructs: one long-running Personalize job as one CloudFormation resource.
+
+    With ``wait=True`` a WaitCondition holds the stack until the job has ended (the deployment then
+    goes on, or fails with the job's own failure reason), for up to 12 hours. ``node.add_dependency(job)``
+    on another construct waits for the job's end; so does a job given this job's attribute as a prop.
+    """
+
+    resource: CustomResource
+    """The job's ``Custom::Personalize*`` resource."""
+    wait_condition: CfnWaitCondition | None
+    """The WaitCondition holding the deployment until the job ends; None with ``wait=False``."""
+    timeout: Duration
+    """How long the deployment waits for the job."""
+    run_id: str
+    """Names the run: changes exactly when a change starts a new job (shown by ``cdk diff`` as the
+    resource's ``RunId``)."""
+
+    # ---------------------------------------------------------------- for the subclasses
+
+    @staticmethod
+    def _common_errors(
+        *,
+        job_name: str | None,
+        tags: Mapping[str, str] | None,
+        run_token: str | None,
+        wait: bool,
+        timeout: Duration,
+    ) -> list[str]:
+        """The checks every kind makes; the subclass adds its own and raises them all at once."""
+        return [
+            *v.check_job_name(job_name, wait=wait),
+            *v.check_run_token(run_token, job_name),
+            *v.check_tags(tags),
+            *v.check_timeout(timeout),
+        ]
+
+    def _build(
+        self,
+        kind: Any,
+        properties: dict[str, Any],
+        *,
+        job_name: str | None,
+        tags: Mapping[str, str] | None,
+        run_token: str | None,
+        wait: bool,
+        timeout: Duration,
+        runtime: PersonalizeJobRuntime,
+        depends_on: Iterable[Construct] = (),
+        source_resources: Sequence[str] = (),
+    ) -> None:
+        """Create the job's resource and what it needs; props are validated (the subclass did that)."""
+        self.kind = kind
+        self.timeout = timeout
+        self.runtime = runtime
+        stack = Stack.of(self)
+        properties = {key: value for key, value in properties.items() if value is not None}
+        if run_token is not None:
+            properties[contract.RUN_TOKEN] = run_token
+        if job_name is not None:
+            properties[contract.JOB_NAME] = job_name
+        stack_name = stack.stack_name
+        raw_prefix = self.node.id if v.is_token(stack_name) else f"{stack_name}-{self.node.id}"
+        prefix = contract.name_prefix(raw_prefix)
+        properties[contract.JOB_NAME_PREFIX] = prefix
+        wait_seconds = int(timeout.to_seconds())
+        properties[contract.TIMEOUT_SECONDS] = str(contract.monitor_timeout_seconds(wait_seconds))
+        if tags:
+            properties[contract.TAGS] = [{"Key": k, "Value": tags[k]} for k in sorted(tags)]
+
+        upstream = [job for job in upstream_jobs(properties) if job is not self]
+        defining = {k: properties[k] for k in kind.defining if k in properties}
+        resolved = stack.resolve({**defining, contract.TIMEOUT_SECONDS: properties[contract.TIMEOUT_SECONDS]})
+        upstream_runs = sorted(job.run_id for job in upstream)
+        # WaitConditions cannot be updated and their handles must never be reused: both are named after
+        # the run and the timeout, so every change brings a fresh pair. A job made from another job's
+        # result also changes when that job runs again.
+        generation = _digest(resolved, upstream_runs).upper()
+        self.run_id = _digest(
+            {k: resolved[k] for k in resolved if k != contract.TIMEOUT_SECONDS}, upstream_runs
+        )
+        properties[contract.RUN_ID] = self.run_id
+
+        handle = CfnWaitConditionHandle(self, f"WaitHandle{generation}") if wait else None
+        if handle is not None:
+            properties[contract.WAIT_HANDLE] = handle.ref
+        self.resource = CustomResource(
+            self,
+            "Resource",
+            service_token=runtime.service_token,
+            resource_type=kind.resource_type,
+            properties=properties,
+            service_timeout=SERVICE_TIMEOUT,
+        )
+        # Personalize checks the role's and the buckets' and keys' policies when the job is created.
+        for dependency in depends_on:
+            self.resource.node.add_dependency(dependency)
+        for job in upstream:
+            self.resource.node.add_dependency(job)
+        self.wait_condition = None
+        if handle is not None:
+            self.wait_condition = CfnWaitCondition(
+                self, f"WaitCondition{generation}", handle=handle.ref, timeout=str(wait_seconds), count=1
+            )
+            self.wait_condition.node.add_dependency(self.resource)
+        self._grant(
+            kind, runtime, job_name, prefix, [_grantable(source, upstream) for source in source_resources]
+        )
+
+    def _grant(
+        self,
+        kind: Any,
+        runtime: PersonalizeJobRuntime,
+        job_name: str | None,
+        prefix: str,
+        source_resources: Sequence[str],
+    ) -> None:
+        if kind.arn_resource is not None:
+            pattern = job_name if job_name is not None else f"{_stack_prefix(Stack.of(self))}*"
+            job_resources = [arn("personalize", f"{kind.arn_resource}/{pattern}")]
+            if "*" in pattern:
+                runtime.acknowledge_job_pattern(
+                    job_resources[0],
+                    f"Job names are generated at deploy time as '<stack>-<id>-<hash>', so the jobs of this "
+                    f"stack are known only by their common prefix: '{pattern}'.",
+                )
+        else:
+            # The service names the job (a solution version) inside its source: solution/<name>/<id>.
+            job_resources = [f"{source}/*" for source in source_resources]
+        runtime.grant_jobs(kind, job_resources=job_resources, source_resources=source_resources)
+
+    def source_pattern(self) -> str | None:
+        """What a job made from this job's result is granted instead of that result's token (which would
+        make the shared runtime's policy depend on this job, and this job on the runtime: a cycle)."""
+        return None
+
+    # ---------------------------------------------------------------- attributes
+
+    @functools.cached_property
+    def job_arn(self) -> str:
+        """ARN of the job (a deploy-time token; changes with each run)."""
+        return self.resource.get_att_string("JobArn")
+
+    @functools.cached_property
+    def job_name(self) -> str:
+        """Name of the job (a deploy-time token; changes with each run)."""
+        return self.resource.get_att_string("JobName")
+
+    @functools.cached_property
+    def status(self) -> str:
+        """The job's status when the resource was last created or updated (a deploy-time token)."""
+        return self.resource.get_att_string("Status")
+
+    def on_state_change(
+        self,
+        id: str,
+        *,
+        target: events.IRuleTarget | None = None,
+        description: str | None = None,
+        rule_name: str | None = None,
+        enabled: bool = True,
+    ) -> events.Rule:
+        """An EventBridge rule matching this job's end event (its result: SUCCESS or FAILURE).
+
+        The rule is created beside the job with the id ``<job id><id>``. The event's detail carries
+        kind, jobArn, jobName, status, result, failureReason, outputS3Uri, manifestUri (for kinds with
+        results in S3), metrics (solution versions), durationSeconds, stackId and logicalId.
+        """
+        # The rule lives beside the job, not inside it: a construct that depends on the job (waits for
+        # its end) may well be the rule's target, and must not find the rule among its dependencies.
+        scope = self.node.scope
+        assert isinstance(scope, Construct)
+        rule = events.Rule(
+            scope,
+            f"{self.node.id}{id}",
+            description=description or f"End of the Personalize {self.kind.noun} {self.node.path}",
+            rule_name=rule_name,
+            enabled=enabled,
+            event_pattern=events.EventPattern(
+                source=[contract.EVENT_SOURCE],
+                detail_type=[self.kind.detail_type],
+                detail={"jobArn": [self.job_arn]},
+            ),
+        )
+        if target is not None:
+            rule.add_target(target)
+        return rule
+
+
+def upstream_jobs(properties: Mapping[str, Any]) -> list[PersonalizeJob]:
+    """The jobs whose attributes a job's properties reference (a solution version's ARN, say)."""
+    found: list[PersonalizeJob] = []
+    for value in _strings(properties):
+        if not v.is_token(value):
+            continue
+        for token in Tokenization.reverse_string(value).tokens:
+            if not isinstance(token, Reference):
+                continue
+            for scope in token.target.node.scopes:
+                if isinstance(scope, PersonalizeJob) and scope not in found:
+                    found.append(scope)
+    return found
+
+
+def _grantable(source: str, upstream: Sequence[PersonalizeJob]) -> str:
+    """``source`` for the runtime's policy: a token of another job becomes that job's pattern."""
+    if not v.is_token(source):
+        return source
+    for job in upstream_jobs({"source": source}):
+        if job in upstream:
+            return job.source_pattern() or arn("personalize", "solution/*")
+    return source
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+
+
+def _digest(resolved: Any, upstream_runs: list[str]) -> str:
+    """8 hex digits over resolved properties (and, when there are any, the runs of upstream jobs)."""
+    material: Any = resolved if not upstream_runs else {"job": resolved, "upstream": upstream_runs}
+    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def _stack_prefix(stack: Stack) -> str:
+    """What every generated job name of the stack starts with."""
+    if v.is_token(stack.stack_name):
+        return ""
+    return f"{contract.sanitize_name_part(stack.stack_name, contract.MAX_NAME_PREFIX_LENGTH)}-"[
+        : contract.MAX_NAME_PREFIX_LENGTH
+    ]

@@ -1,0 +1,98 @@
+"""The DatasetImportJob construct: importing data into a Personalize dataset, as a resource."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+
+from aws_cdk import Duration
+from constructs import Construct
+
+from constructs_lib import _validation as v
+from constructs_lib._contract import contract
+from constructs_lib._job import DEFAULT_TIMEOUT, PersonalizeJob
+from constructs_lib.runtime import PersonalizeJobRuntime
+from constructs_lib.storage import BatchInferenceStorage
+
+
+class DatasetImportMode(enum.Enum):
+    """How the imported records meet the dataset's existing ones."""
+
+    FULL = "FULL"
+    """Replace every record of the dataset."""
+    INCREMENTAL = "INCREMENTAL"
+    """Add the records to the dataset (and replace records with the same id)."""
+
+
+class DatasetImportJob(PersonalizeJob):
+    """Runs CreateDatasetImportJob at deploy time, from CSV in the storage's input bucket into a
+    Personalize dataset, and by default holds the deployment until the import is ACTIVE: what depends
+    on it (a ``SolutionVersion`` given ``node.add_dependency(import_job)``) trains on the data.
+
+    The job is a ``Custom::PersonalizeDatasetImportJob`` resource.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        dataset_arn: str,
+        data_path: str,
+        storage: BatchInferenceStorage,
+        import_mode: DatasetImportMode | str = DatasetImportMode.FULL,
+        job_name: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        run_token: str | None = None,
+        wait: bool = True,
+        timeout: Duration = DEFAULT_TIMEOUT,
+        runtime: PersonalizeJobRuntime | None = None,
+    ) -> None:
+        """
+        :param dataset_arn: The dataset to import into (``CfnDataset.attr_dataset_arn``, or
+            ``arn:aws:personalize:<region>:<account>:dataset/<dataset group>/<TYPE>``).
+        :param data_path: Key of a CSV file, or a prefix ending with ``/``, inside
+            ``storage.input_bucket``; read with ``storage.role``.
+        :param storage: The storage whose input bucket holds the data and whose role Personalize uses.
+        :param import_mode: ``DatasetImportMode`` (or its string value). Default: FULL.
+        :param job_name: Explicit physical name; then a change of the definition is refused.
+            Default: ``<stack>-<id>-<hash>``.
+        :param tags: Tags on the job (at most 49); changed in place. Default: no tags.
+        :param run_token: Any change imports the same data again (e.g. after new files were uploaded
+            under a prefix). Not with ``job_name``. Default: none.
+        :param wait: Hold the deployment until the import ends. Default: True.
+        :param timeout: How long to wait, from 5 minutes to 12 hours. Default: 6 hours.
+        :param runtime: The stack's ``PersonalizeJobRuntime``. Default: the stack's own.
+        """
+        super().__init__(scope, id)
+        errors: list[str] = []
+        mode = v.coerce_enum("import_mode", import_mode, DatasetImportMode, errors)
+        errors += [
+            *v.check_personalize_arn("dataset_arn", dataset_arn, v.DATASET, v.stack_place(self)),
+            *v.check_input_path("data_path", data_path, storage.input_bucket.bucket_name),
+            *self._common_errors(
+                job_name=job_name, tags=tags, run_token=run_token, wait=wait, timeout=timeout
+            ),
+        ]
+        v.raise_if_errors("DatasetImportJob", errors)
+        assert mode is not None
+        self.storage = storage
+        runtime = runtime or PersonalizeJobRuntime.of(self)
+        runtime.grant_pass_role(storage.role)
+        self._build(
+            contract.DATASET_IMPORT,
+            {
+                "DatasetArn": dataset_arn,
+                "DataLocation": f"s3://{storage.input_bucket.bucket_name}/{data_path}",
+                "RoleArn": storage.role.role_arn,
+                "ImportMode": mode.value,
+            },
+            job_name=job_name,
+            tags=tags,
+            run_token=run_token,
+            wait=wait,
+            timeout=timeout,
+            runtime=runtime,
+            depends_on=[storage],
+            source_resources=[dataset_arn],
+        )

@@ -1,0 +1,553 @@
+"""What every stack with Personalize jobs shares: the handler, the provider and the monitor."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from constructs_lib._assets import handler_code
+from constructs_lib._contract import contract
+from constructs_lib._validation import raise_if_errors
+from constructs_lib.compliance import Acknowledgements, nag_resource
+
+# The runtime's construct id is public contract: renaming it would replace the functions and the state
+# machine of every deployed stack (and stop the monitors running in it).
+RUNTIME_ID = "PersonalizeBatchInferenceRuntime"
+LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
+# Longer than the longest job timeout (12 h), so a monitor always gets to report.
+MONITOR_TIMEOUT = Duration.hours(13)
+FUNCTION_TIMEOUT = Duration.minutes(5)
+FUNCTION_MEMORY_MB = 256
+PROVIDER_FRAMEWORK_MEMORY_MB = 128
+# CloudFormation fails the job resource when the handler has not answered by then (default: 1 hour).
+SERVICE_TIMEOUT = Duration.minutes(10)
+PERSONALIZE = "personalize.amazonaws.com"
+# The results manifest, under a job's output prefix (lambda/definitions.py writes it there).
+MANIFEST = "latest.json"
+XRAY_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+VPC_ACCESS_ACTIONS = [
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+]
+# What Step Functions needs to deliver execution logs and traces; none of it takes a resource ARN.
+STATE_MACHINE_DELIVERY_ACTIONS = [
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+]
+_SYNCHRONOUS = (
+    "Invoked synchronously: the Provider framework relays CloudFormation's call and answers it itself, "
+    "and Step Functions invokes the check and retries it; a dead-letter queue only receives failed "
+    "asynchronous invocations."
+)
+
+
+def arn(service: str, resource: str) -> str:
+    """An ARN in this stack's partition, region and account."""
+    return f"arn:{Aws.PARTITION}:{service}:{Aws.REGION}:{Aws.ACCOUNT_ID}:{resource}"
+
+
+class PersonalizeJobRuntime(Construct):
+    """One per stack: the on-event handler behind a Provider, and the monitor state machine.
+
+    Jobs find the stack's runtime (or create it with default settings) on their own. Create it yourself,
+    once per stack and before the jobs, to place its functions in a VPC or to encrypt its logs with a key
+    you bring; jobs then find it (or take it as ``runtime=``).
+
+    Every role of the runtime gets its permissions from one customer-managed policy that lists them all
+    (the compliance packs refuse inline policies): the roles are handed to CDK as
+    ``without_policy_updates()`` views, and tests/test_runtime_iam.py builds the same runtime with
+    ordinary roles to prove that whatever CDK itself would grant is in those policies.
+    """
+
+    @classmethod
+    def of(cls, scope: Construct) -> PersonalizeJobRuntime:
+        """The stack's runtime, created with default settings if the stack has none yet."""
+        found = cls.find(scope)
+        return found if found is not None else cls(Stack.of(scope))
+
+    @classmethod
+    def find(cls, scope: Construct) -> PersonalizeJobRuntime | None:
+        found = Stack.of(scope).node.try_find_child(RUNTIME_ID)
+        return found if isinstance(found, PersonalizeJobRuntime) else None
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str = RUNTIME_ID,
+        *,
+        vpc: ec2.IVpc | None = None,
+        vpc_subnets: ec2.SubnetSelection | None = None,
+        logs_key: kms.IKey | None = None,
+    ) -> None:
+        """
+        :param id: The runtime's id. Jobs look for the stack's runtime under the default id at the
+            stack's top level; a runtime created anywhere else must be given to each job as ``runtime=``.
+        :param vpc: VPC for the handler and monitor functions. They need a route to the Personalize,
+            Step Functions, EventBridge and S3 APIs (NAT or VPC endpoints). Default: the functions run
+            outside any VPC.
+        :param vpc_subnets: Subnets of ``vpc`` for those functions. Default: the VPC's private subnets.
+        :param logs_key: KMS key encrypting the runtime's log groups; its key policy must let
+            ``logs.<region>.amazonaws.com`` use it (added here for a key of this app). The storage's key
+            may serve here too, so that a stack needs one key. Default: a key with rotation is created.
+        """
+        errors = []
+        if vpc_subnets is not None and vpc is None:
+            errors.append("vpc_subnets was given without vpc; give the vpc too, or drop vpc_subnets")
+        if scope.node.try_find_child(id) is not None:
+            errors.append(
+                f"{scope.node.path} already has a child {id!r}: a stack has one PersonalizeJobRuntime, "
+                "shared by all its jobs; create it once, before the jobs"
+            )
+        raise_if_errors("PersonalizeJobRuntime", errors)
+        super().__init__(scope, id)
+        self.vpc = vpc
+        self._vpc_subnets = vpc_subnets
+        self._acks = Acknowledgements()
+        # Statements jobs widen, with the resources they already hold (reading them back crosses into jsii).
+        self._job_statements: dict[tuple[str, str], tuple[iam.PolicyStatement, set[str]]] = {}
+        self._roles: dict[str, iam.Role] = {}
+        self.logs_key: kms.IKey = logs_key or self._logs_key()
+        if logs_key is not None and not allow_log_encryption(logs_key):
+            self._warn_logs_key()
+        code = handler_code()
+
+        self.check_function, self.check_policy = self._function(
+            "CheckFunction",
+            code,
+            handler=contract.CHECK_HANDLER,
+            description="Checks one Personalize job and reports its end",
+            environment={contract.ENV_EVENT_BUS_NAME: "default"},
+        )
+        self.check_policy.add_statements(
+            iam.PolicyStatement(
+                sid="PutEndEvents",
+                actions=["events:PutEvents"],
+                resources=[arn("events", "event-bus/default")],
+            )
+        )
+        self.state_machine, self.monitor_policy = self._monitor()
+        self._executions = arn("states", f"execution:{self.state_machine.state_machine_name}:*")
+        self.on_event_function, self.on_event_policy = self._function(
+            "OnEventFunction",
+            code,
+            handler=contract.ON_EVENT_HANDLER,
+            description="Creates, adopts and tags Personalize jobs for CloudFormation",
+            environment={contract.ENV_MONITOR_STATE_MACHINE_ARN: self.state_machine.state_machine_arn},
+        )
+        self.on_event_policy.add_statements(
+            iam.PolicyStatement(
+                sid="StartAndListMonitors",
+                actions=["states:StartExecution", "states:ListExecutions"],
+                resources=[self.state_machine.state_machine_arn],
+            ),
+            # A job's older monitors, and a deleted job's, are stopped: one monitor per job.
+            iam.PolicyStatement(
+                sid="StopMonitors", actions=["states:StopExecution"], resources=[self._executions]
+            ),
+        )
+        self._self_check_policy = self._allow_self_check()
+        self.provider, self.provider_policy = self._provider()
+        self.service_token = self.provider.service_token
+        self._acknowledge_inherent_findings()
+
+    # ---------------------------------------------------------------- what jobs ask for
+
+    def grant_jobs(self, kind: Any, *, job_resources: Sequence[str], source_resources: Sequence[str]) -> None:
+        """Let each function make the calls it makes for ``kind``'s jobs: on the jobs themselves, and the
+        create (and listing) on the resources the jobs are made from.
+
+        Jobs of a kind widen shared statements rather than adding their own, so that a stack with many
+        jobs keeps small policies.
+        """
+        title = "".join(part.title() for part in kind.key.split("-"))
+        for policy, actions in (
+            (self.on_event_policy, kind.on_event_actions()),
+            (self.check_policy, kind.check_actions()),
+        ):
+            self._widen(policy, f"Jobs{title}", [f"personalize:{a}" for a in actions], job_resources)
+            if source_resources:
+                self._widen(
+                    policy,
+                    f"Sources{title}",
+                    [f"personalize:{a}" for a in kind.source_actions()],
+                    source_resources,
+                )
+
+    def grant_pass_role(self, role: iam.IRole) -> None:
+        """Let both functions pass ``role`` to Personalize, and to nothing else."""
+        for policy in (self.on_event_policy, self.check_policy):
+            self._widen(
+                policy,
+                "PassJobRoles",
+                ["iam:PassRole"],
+                [role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": PERSONALIZE}},
+            )
+
+    def grant_results(self, *, bucket: s3.IBucket, key: kms.IKey | None, prefix: str) -> None:
+        """Let the check list and count a job's results under ``prefix`` and write its manifest there."""
+        policy = self.check_policy
+        self._widen(policy, "ListResults", ["s3:ListBucket"], [bucket.bucket_arn])
+        results = bucket.arn_for_objects(f"{prefix}*")
+        self._widen(policy, "ReadResults", ["s3:GetObject"], [results])
+        self._widen(
+            policy, "WriteManifests", ["s3:PutObject"], [bucket.arn_for_objects(f"{prefix}{MANIFEST}")]
+        )
+        if key is not None:
+            self._widen(policy, "UseResultKeys", ["kms:Decrypt", "kms:GenerateDataKey"], [key.key_arn])
+        self._acks.add(
+            policy,
+            f"AwsSolutions-IAM5[Resource::{nag_resource(self, results)}]",
+            "The monitor counts the records of a run's results, whose keys Personalize chooses, under the "
+            "job's own output prefix.",
+        )
+        self._acks.record()
+
+    def acknowledge_job_pattern(self, pattern: str, reason: str) -> None:
+        """Acknowledge the IAM5 finding of a wildcard resource granted to the functions for jobs."""
+        for policy in (self.on_event_policy, self.check_policy):
+            self._acks.add(policy, f"AwsSolutions-IAM5[Resource::{nag_resource(self, pattern)}]", reason)
+        self._acks.record()
+
+    def _widen(
+        self,
+        policy: iam.ManagedPolicy,
+        sid: str,
+        actions: Sequence[str],
+        resources: Sequence[str],
+        conditions: dict[str, Any] | None = None,
+    ) -> None:
+        key = (policy.node.id, sid)
+        if key not in self._job_statements:
+            statement = iam.PolicyStatement(
+                sid=sid, actions=list(actions), resources=[], conditions=conditions
+            )
+            policy.add_statements(statement)
+            self._job_statements[key] = (statement, set())
+        statement, held = self._job_statements[key]
+        new = [resource for resource in dict.fromkeys(resources) if resource not in held]
+        if new:
+            statement.add_resources(*new)
+            held.update(new)
+
+    # ---------------------------------------------------------------- pieces
+
+    def _logs_key(self) -> kms.Key:
+        key = kms.Key(
+            self,
+            "LogsKey",
+            description="Encrypts the logs of the Personalize job handler and monitor",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        allow_log_encryption(key)
+        return key
+
+    def _warn_logs_key(self) -> None:
+        from aws_cdk import Annotations
+
+        Annotations.of(self).add_warning_v2(
+            "constructs-lib:logsKeyPolicy",
+            "logs_key is imported, so its key policy cannot be changed here: allow the service principal "
+            "logs.<region>.amazonaws.com kms:Encrypt*, kms:Decrypt*, kms:ReEncrypt*, kms:GenerateDataKey* "
+            "and kms:Describe* on it, or the log groups cannot be created.",
+        )
+
+    def _log_group(self, id: str, name: str | None = None) -> logs.LogGroup:
+        return logs.LogGroup(
+            self,
+            id,
+            log_group_name=name,
+            retention=LOG_RETENTION,
+            encryption_key=self.logs_key,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
+    def _role(self, id: str, service: str) -> tuple[iam.Role, iam.ManagedPolicy]:
+        policy = iam.ManagedPolicy(
+            self, f"{id}Policy", description=f"Least privilege for {self.node.path}/{id}"
+        )
+        role = iam.Role(
+            self, f"{id}Role", assumed_by=iam.ServicePrincipal(service), managed_policies=[policy]
+        )
+        return role, policy
+
+    def _lambda_role(self, id: str, log_group: logs.ILogGroup) -> tuple[iam.Role, iam.ManagedPolicy]:
+        """A role for a function, with its policy: write its own logs and traces (and use the VPC)."""
+        role, policy = self._role(id, "lambda.amazonaws.com")
+        policy.add_statements(
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[log_group.log_group_arn],
+            ),
+            iam.PolicyStatement(sid="WriteTraces", actions=XRAY_ACTIONS, resources=["*"]),
+        )
+        if self.vpc is not None:
+            policy.add_statements(
+                iam.PolicyStatement(sid="UseVpc", actions=VPC_ACCESS_ACTIONS, resources=["*"])
+            )
+        return role, policy
+
+    def _function(
+        self,
+        id: str,
+        code: lambda_.Code,
+        *,
+        handler: str,
+        description: str,
+        environment: dict[str, str],
+    ) -> tuple[lambda_.Function, iam.ManagedPolicy]:
+        log_group = self._log_group(f"{id}Logs")
+        role, policy = self._lambda_role(id, log_group)
+        self._roles[id] = role
+        function = lambda_.Function(
+            self,
+            id,
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.ARM_64,
+            code=code,
+            handler=handler,
+            memory_size=FUNCTION_MEMORY_MB,
+            timeout=FUNCTION_TIMEOUT,
+            description=description,
+            environment=environment,
+            log_group=log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            role=role.without_policy_updates(),
+            vpc=self.vpc,
+            vpc_subnets=self._vpc_subnets,
+        )
+        function.node.add_dependency(policy)
+        return function, policy
+
+    def _monitor(self) -> tuple[sfn.StateMachine, iam.ManagedPolicy]:
+        """Check -> JobEnded? -> WaitForNextCheck -> Check. The check answers ``waitSeconds`` and ``done``;
+        whatever the loop cannot handle (throttled or inactive function, a timeout, a bug) is reported as
+        the job's FAILURE at once, instead of leaving the stack waiting for the WaitCondition."""
+        now = sfn.JsonPath.string_at("$$.State.EnteredTime")
+        execution = sfn.JsonPath.string_at("$$.Execution.Id")
+
+        def invoke(id: str, payload: dict[str, Any]) -> tasks.LambdaInvoke:
+            task = tasks.LambdaInvoke(
+                self,
+                id,
+                lambda_function=self.check_function,
+                payload=sfn.TaskInput.from_object(payload),
+                payload_response_only=True,
+                retry_on_service_exceptions=True,
+            )
+            task.add_retry(
+                errors=["Lambda.TooManyRequestsException", "Lambda.ResourceNotReadyException"],
+                interval=Duration.seconds(5),
+                max_attempts=8,
+                backoff_rate=2,
+            )
+            task.add_retry(
+                errors=[sfn.Errors.TASKS_FAILED, sfn.Errors.TIMEOUT],
+                interval=Duration.seconds(10),
+                max_attempts=2,
+            )
+            return task
+
+        state = sfn.JsonPath.entire_payload
+        check = invoke("Check", {"state": state, "now": now, "execution": execution})
+        report = invoke(
+            "ReportMonitorFailure",
+            {"state": state, "now": now, "execution": execution, "abort": sfn.JsonPath.object_at("$.caught")},
+        )
+        check.add_catch(report, errors=[sfn.Errors.ALL], result_path="$.caught")
+        report.next(
+            sfn.Fail(
+                self, "MonitorFailed", cause="The monitor stopped on an error; the job was reported FAILED"
+            )
+        )
+        wait = sfn.Wait(self, "WaitForNextCheck", time=sfn.WaitTime.seconds_path("$.waitSeconds"))
+        ended = sfn.Choice(self, "JobEnded").when(
+            sfn.Condition.boolean_equals("$.done", True), sfn.Succeed(self, "Reported")
+        )
+        ended.otherwise(wait.next(check))
+        # Under /aws/vendedlogs/: Step Functions then needs no entry of its own in the account's
+        # CloudWatch Logs resource policy (5,120 characters, shared by every stack in the region).
+        log_group = self._log_group(
+            "MonitorLogs", f"/aws/vendedlogs/states/{Aws.STACK_NAME}-personalize-job-monitor"
+        )
+        role, policy = self._role("Monitor", "states.amazonaws.com")
+        policy.add_statements(
+            iam.PolicyStatement(
+                sid="InvokeCheck",
+                actions=["lambda:InvokeFunction"],
+                resources=[self.check_function.function_arn],
+            ),
+            iam.PolicyStatement(
+                sid="DeliverLogsAndTraces", actions=STATE_MACHINE_DELIVERY_ACTIONS, resources=["*"]
+            ),
+        )
+        machine = sfn.StateMachine(
+            self,
+            "Monitor",
+            role=role.without_policy_updates(),
+            comment="Polls one Personalize job until it ends, then reports it",
+            definition_body=sfn.DefinitionBody.from_chainable(check.next(ended)),
+            timeout=MONITOR_TIMEOUT,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL),
+        )
+        machine.node.add_dependency(policy)
+        return machine, policy
+
+    def _allow_self_check(self) -> iam.ManagedPolicy:
+        """A check looks at its own execution before it creates a queued job (a Delete may just have
+        stopped it). The grant names the state machine, which names the check function: it goes into a
+        policy of its own, so that the function does not depend on the state machine."""
+        policy = iam.ManagedPolicy(
+            self,
+            "CheckFunctionSelfCheck",
+            description=f"The check of {self.node.path} may describe its own execution",
+            statements=[
+                iam.PolicyStatement(
+                    sid="DescribeOwnExecution",
+                    actions=["states:DescribeExecution"],
+                    resources=[self._executions],
+                )
+            ],
+        )
+        policy.attach_to_role(self._roles["CheckFunction"])
+        # Jobs are created only through the on-event function: once it exists, so does this policy.
+        self.on_event_function.node.add_dependency(policy)
+        return policy
+
+    def _provider(self) -> tuple[cr.Provider, iam.ManagedPolicy]:
+        log_group = self._log_group("ProviderLogs")
+        role, policy = self._lambda_role("ProviderFramework", log_group)
+        policy.add_statements(
+            # GetFunction: the framework waits for an inactive or throttled function to become active.
+            iam.PolicyStatement(
+                sid="InvokeOnEvent",
+                actions=["lambda:InvokeFunction", "lambda:GetFunction"],
+                resources=[self.on_event_function.function_arn],
+            )
+        )
+        provider = cr.Provider(
+            self,
+            "Provider",
+            on_event_handler=self.on_event_function,
+            framework_on_event_role=role.without_policy_updates(),
+            log_group=log_group,
+            vpc=self.vpc,
+            vpc_subnets=self._vpc_subnets,
+        )
+        provider.node.add_dependency(policy)
+        # The Provider exposes neither tracing nor memory: both are set on its function's L1.
+        cfn = _framework_function(provider).node.default_child
+        assert isinstance(cfn, lambda_.CfnFunction)
+        cfn.tracing_config = lambda_.CfnFunction.TracingConfigProperty(mode="Active")
+        cfn.memory_size = PROVIDER_FRAMEWORK_MEMORY_MB
+        return provider, policy
+
+    # ---------------------------------------------------------------- compliance
+
+    def _acknowledge_inherent_findings(self) -> None:
+        """Findings that no setting removes, each on the construct that owns it, with the reason."""
+        acks = self._acks
+        framework = _framework_function(self.provider)
+        for policy in (self.on_event_policy, self.check_policy, self.provider_policy):
+            acks.add(
+                policy,
+                "AwsSolutions-IAM5[Resource::*]",
+                "X-Ray trace writes (and, in a VPC, network interface management) support no "
+                "resource-level permissions.",
+            )
+        executions = f"AwsSolutions-IAM5[Resource::{nag_resource(self, self._executions)}]"
+        acks.add(
+            self.on_event_policy,
+            executions,
+            "Monitor executions are named per job and request at deploy time; the wildcard covers the "
+            "executions of this one state machine.",
+        )
+        acks.add(
+            self._self_check_policy,
+            executions,
+            "A check describes its own execution, named per job and request at deploy time; the wildcard "
+            "covers the executions of this one state machine.",
+        )
+        acks.add(
+            self.monitor_policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Step Functions log delivery and X-Ray actions support no resource-level permissions.",
+        )
+        acks.add(
+            framework,
+            "AwsSolutions-L1",
+            "The CDK Provider framework picks its own Node.js runtime; it is not ours to set.",
+        )
+        for function in (self.on_event_function, self.check_function, framework):
+            acks.add(function, "Serverless-LambdaDLQ", _SYNCHRONOUS)
+            for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
+                acks.add(function, f"{pack}-LambdaDLQ", _SYNCHRONOUS)
+                acks.add(
+                    function,
+                    f"{pack}-LambdaConcurrency",
+                    "Reserved concurrency would take from the account's unreserved pool, and new accounts "
+                    "(10 concurrent executions) refuse any reservation; one call per job and check.",
+                )
+                if self.vpc is None:
+                    acks.add(
+                        function,
+                        f"{pack}-LambdaInsideVPC",
+                        "No vpc was given: the functions call only AWS APIs and a presigned S3 URL. Give "
+                        "PersonalizeJobRuntime a vpc to place them in one.",
+                    )
+        acks.record()
+
+
+def _framework_function(provider: cr.Provider) -> lambda_.Function:
+    framework = provider.node.find_child("framework-onEvent")
+    assert isinstance(framework, lambda_.Function)
+    return framework
+
+
+def allow_log_encryption(key: kms.IKey) -> bool:
+    """Let CloudWatch Logs of this account and region use ``key`` for log groups; False for an imported
+    key, whose policy cannot be changed here."""
+    added = key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="CloudWatchLogsOfThisStack",
+            principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
+            actions=[
+                "kms:Encrypt*",
+                "kms:Decrypt*",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+                "kms:Describe*",
+            ],
+            resources=["*"],
+            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": arn("logs", "log-group:*")}},
+        )
+    )
+    return bool(added.statement_added)

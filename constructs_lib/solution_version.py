@@ -1,0 +1,119 @@
+"""The SolutionVersion construct: training a Personalize solution version as a CloudFormation resource."""
+
+from __future__ import annotations
+
+import enum
+import functools
+from collections.abc import Mapping
+
+from aws_cdk import Duration, Reference, Tokenization
+from aws_cdk import aws_personalize as personalize
+from constructs import Construct
+
+from constructs_lib import _validation as v
+from constructs_lib._contract import contract
+from constructs_lib._job import DEFAULT_TIMEOUT, PersonalizeJob
+from constructs_lib.runtime import PersonalizeJobRuntime
+
+# Recipes whose solution versions make user segments (batch segment jobs), not recommendations.
+SEGMENTATION_RECIPES = frozenset({"aws-item-affinity", "aws-item-attribute-affinity"})
+
+
+class SolutionVersionTrainingMode(enum.Enum):
+    """How the solution version is trained."""
+
+    FULL = "FULL"
+    """On all the data, from scratch."""
+    UPDATE = "UPDATE"
+    """Incrementally, on the data that arrived since the last version (User-Personalization)."""
+
+
+class SolutionVersion(PersonalizeJob):
+    """Trains a version of a Personalize solution (CreateSolutionVersion) and, by default, holds the
+    deployment until the training has ended: up to 12 hours.
+
+    Give ``solution_version_arn`` to a ``BatchInferenceJob`` or ``BatchSegmentJob`` and that job waits
+    for the training, then runs on the new version; each new training (a new ``run_token``) runs the
+    jobs made from it again. Deleting the resource while the training still runs stops the training.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        solution_arn: str,
+        training_mode: SolutionVersionTrainingMode | str = SolutionVersionTrainingMode.FULL,
+        tags: Mapping[str, str] | None = None,
+        run_token: str | None = None,
+        wait: bool = True,
+        timeout: Duration = DEFAULT_TIMEOUT,
+        runtime: PersonalizeJobRuntime | None = None,
+    ) -> None:
+        """
+        :param solution_arn: The solution to train (``CfnSolution.attr_solution_arn`` or
+            ``arn:aws:personalize:<region>:<account>:solution/<name>``).
+        :param training_mode: ``SolutionVersionTrainingMode`` (or its string value). Default: FULL.
+        :param tags: Tags on the solution version (at most 49). Default: no tags.
+        :param run_token: Any change trains a new version. Default: none, a new version is trained only
+            when the solution or the training mode changes.
+        :param wait: Hold the deployment until the training ends. Default: True.
+        :param timeout: How long to wait, from 5 minutes to 12 hours. Default: 6 hours.
+        :param runtime: The stack's ``PersonalizeJobRuntime``. Default: the stack's own.
+        """
+        super().__init__(scope, id)
+        errors: list[str] = []
+        mode = v.coerce_enum("training_mode", training_mode, SolutionVersionTrainingMode, errors)
+        errors += [
+            *v.check_personalize_arn("solution_arn", solution_arn, v.SOLUTION, v.stack_place(self)),
+            *self._common_errors(job_name=None, tags=tags, run_token=run_token, wait=wait, timeout=timeout),
+        ]
+        v.raise_if_errors("SolutionVersion", errors)
+        assert mode is not None
+        self.recipe = recipe_of_solution(solution_arn)
+        self.solution_arn = solution_arn
+        self._build(
+            contract.SOLUTION_VERSION,
+            {"SolutionArn": solution_arn, "TrainingMode": mode.value},
+            job_name=None,
+            tags=tags,
+            run_token=run_token,
+            wait=wait,
+            timeout=timeout,
+            runtime=runtime or PersonalizeJobRuntime.of(self),
+            source_resources=[solution_arn],
+        )
+
+    def source_pattern(self) -> str:
+        """Every version of the solution: a job made from this version is granted that."""
+        return f"{self.solution_arn}/*"
+
+    @functools.cached_property
+    def solution_version_arn(self) -> str:
+        """ARN of the trained version (a deploy-time token; changes with each training)."""
+        return self.resource.get_att_string("SolutionVersionArn")
+
+
+def recipe_of_solution(solution_arn: str) -> str | None:
+    """The recipe name of a solution defined in this app (a ``CfnSolution`` with a literal recipe)."""
+    if not v.is_token(solution_arn):
+        return None
+    for token in Tokenization.reverse_string(solution_arn).tokens:
+        if isinstance(token, Reference) and isinstance(token.target, personalize.CfnSolution):
+            recipe = token.target.recipe_arn
+            if recipe and not v.is_token(recipe):
+                return recipe.rpartition("/")[2]
+    return None
+
+
+def upstream_recipe(solution_version_arn: str) -> str | None:
+    """The recipe behind a solution version ARN that is a ``SolutionVersion``'s attribute, when known."""
+    if not v.is_token(solution_version_arn):
+        return None
+    for token in Tokenization.reverse_string(solution_version_arn).tokens:
+        if not isinstance(token, Reference):
+            continue
+        for scope in token.target.node.scopes:
+            if isinstance(scope, SolutionVersion):
+                return scope.recipe
+    return None
