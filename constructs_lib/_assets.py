@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from aws_cdk import aws_lambda as lambda_
+if TYPE_CHECKING:  # aws_cdk only when the code is asked for: the rehearsal reads the directory alone
+    from aws_cdk import aws_lambda as lambda_
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -29,4 +31,6 @@ def handler_code_dir() -> Path:
 
 def handler_code() -> lambda_.Code:
     """The handler code as a Lambda asset, with a content hash that ignores caches."""
+    from aws_cdk import aws_lambda as lambda_
+
     return lambda_.Code.from_asset(str(handler_code_dir()), exclude=_ASSET_EXCLUDES)

@@ -97,7 +97,7 @@ def test_demo_update_starts_a_new_job_and_deletes_the_replaced_one(demo: Result)
     assert created.job_name != updated.job_name
     assert list(demo.personalize_jobs) == [created.job_name, updated.job_name]
     assert f"cleanup: Delete of the replaced {created.job_arn} -> DELETE_COMPLETE" in demo.report
-    assert "Delete -> DELETE_COMPLETE" in demo.report
+    assert f"Delete of {updated.job_arn} -> DELETE_COMPLETE" in demo.report
 
 
 def test_shared_storage_example_ends_both_jobs_active(shared_storage_out: Path) -> None:
@@ -149,7 +149,7 @@ def test_duplicated_create_makes_no_second_job(demo_out: Path) -> None:
     assert result.create_calls == 2
     assert len(result.personalize_jobs) == 1
     assert len(result.executions) == 1
-    assert "duplicated Create (same RequestId) -> same physical id" in result.report
+    assert "Create (same RequestId, delivered again) -> same physical id" in result.report
 
 
 def test_job_outlasting_its_timeout_fails_the_wait_condition(demo_out: Path) -> None:

@@ -1,5 +1,11 @@
-"""The command line: `python -m constructs_lib.rehearsal CDK_OUT [--stack NAME] [--quota N]
-[--fail ID=REASON] [--throttle N] ...`; exit 0 when every waited job ends ACTIVE."""
+"""The command line: ``python -m constructs_lib.rehearsal CDK_OUT [--update-to NEW_CDK_OUT] [--stack NAME]
+[--quota N] [--fail ID=REASON] [--throttle N] ...``.
+
+Exit 0 when every stack deployed and every waited job ended ACTIVE; 1 when the deployment failed as a
+real one would (a job failed, a resource failed and the stack rolled back); 2 for a usage error; 3 when
+a stack would be stuck (UPDATE_ROLLBACK_FAILED, DELETE_FAILED) or a deploy waited for a job that had
+ended.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +20,7 @@ from constructs_lib.rehearsal import (
     RehearsalError,
     rehearse,
 )
-
-USAGE_ERROR = 2
+from constructs_lib.rehearsal.result import EXIT_USAGE
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -27,9 +32,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         ),
     )
     parser.add_argument("cdk_out", metavar="CDK_OUT", help="the cloud assembly directory (cdk synth -o DIR)")
-    parser.add_argument("--stack", metavar="NAME", help="rehearse only this stack")
     parser.add_argument(
-        "--quota", type=_positive, default=5, metavar="N", help="jobs allowed to run at once (5)"
+        "--update-to",
+        metavar="NEW_CDK_OUT",
+        help="a second assembly (the app after a change): deploy CDK_OUT, then update to it",
+    )
+    parser.add_argument("--stack", metavar="NAME", help="rehearse only this stack (and what it depends on)")
+    parser.add_argument(
+        "--quota",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="jobs of a kind allowed to run at once (Personalize's defaults: 5, and 20 trainings)",
     )
     parser.add_argument(
         "--fail",
@@ -37,6 +51,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=[],
         metavar="ID=REASON",
         help="make the job with construct id ID end CREATE FAILED with REASON (repeatable)",
+    )
+    parser.add_argument(
+        "--fail-update",
+        action="append",
+        default=[],
+        metavar="ID=REASON",
+        help="like --fail, for the jobs the update starts only (repeatable)",
+    )
+    parser.add_argument(
+        "--fail-resource",
+        action="append",
+        default=[],
+        metavar="LOGICAL_ID",
+        help="make this resource's create or update fail during the update, rolling it back (repeatable)",
     )
     parser.add_argument(
         "--throttle",
@@ -55,10 +83,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--run-minutes", type=float, default=45, metavar="M", help="simulated IN PROGRESS time (45)"
     )
     parser.add_argument(
-        "--update", metavar="ID", help="the job to update after the creates (default: the first)"
+        "--training-minutes", type=float, default=120, metavar="M", help="simulated training time (120)"
+    )
+    parser.add_argument(
+        "--update",
+        metavar="ID",
+        help="without --update-to: the job to give a new run token after the creates (default: the first)",
     )
     parser.add_argument("--no-update", action="store_true", help="skip the update")
-    parser.add_argument("--duplicate-create", action="store_true", help="send every Create event twice")
+    parser.add_argument(
+        "--duplicate-create", action="store_true", help="deliver every Create and Update request twice"
+    )
     return parser.parse_args(argv)
 
 
@@ -100,13 +135,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             records=args.records,
             pending_minutes=args.pending_minutes,
             run_minutes=args.run_minutes,
+            training_minutes=args.training_minutes,
             update=False if args.no_update else (args.update or True),
+            update_to=args.update_to,
+            fail_update=parse_failures(args.fail_update),
+            fail_resources=args.fail_resource,
             duplicate_create=args.duplicate_create,
             color=sys.stdout.isatty(),
         )
     except (MissingDependencyError, AssemblyError, DiscoveryError, RehearsalError) as error:
         print(f"rehearsal: {error}", file=sys.stderr)
-        return USAGE_ERROR
+        return EXIT_USAGE
     sys.stdout.write(result.report)
     return result.exit_code
 

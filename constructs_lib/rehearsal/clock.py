@@ -115,8 +115,12 @@ class Scheduler:
 
         :raises RuntimeError: after `max_steps` actions (a loop that never waits would spin forever).
         """
+        self.run_until(lambda: False, max_steps)
+
+    def run_until(self, done: Callable[[], bool], max_steps: int = MAX_STEPS) -> None:
+        """Until ``done()`` holds (checked after each action) or nothing is left to do."""
         steps = 0
-        while self._queue:
+        while self._queue and not done():
             entry = heapq.heappop(self._queue)
             if entry.cancelled:
                 continue

@@ -1,4 +1,4 @@
-"""Finding, in a stack's template, what CloudFormation would run for each batch inference job.
+"""Finding, in a stack's template, what CloudFormation would run for each job resource (every kind).
 
 job resource --ServiceToken--> Provider framework function --USER_ON_EVENT_FUNCTION_ARN--> on-event
 function --MONITOR_STATE_MACHINE_ARN--> state machine --Task resource--> check function; each function's
@@ -14,16 +14,16 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from constructs_lib._contract import contract
 from constructs_lib.rehearsal.assembly import Assembly, StackArtifact
 from constructs_lib.rehearsal.events import RuleSpec
 from constructs_lib.rehearsal.intrinsics import Resolver, UnresolvableError
 from constructs_lib.rehearsal.lambdas import FunctionSpec
-from constructs_lib.rehearsal.signals import Handle, SignalReceiver, WaitCondition
+from constructs_lib.rehearsal.signals import Handle
 from constructs_lib.rehearsal.stepfunctions import LAMBDA_INVOKE, StateMachineSpec
 
-JOB_RESOURCE_TYPE = "Custom::PersonalizeBatchInferenceJob"
+# The CDK Provider framework's environment variable naming the user's on-event function.
 USER_ON_EVENT = "USER_ON_EVENT_FUNCTION_ARN"
-MONITOR_ARN = "MONITOR_STATE_MACHINE_ARN"
 _SUB_NAME = re.compile(r"\$\{([A-Za-z0-9]+)(?:\.[^}]*)?\}")
 
 
@@ -31,15 +31,15 @@ class DiscoveryError(Exception):
     """The template does not wire a job the way the rehearsal (and CloudFormation) needs."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class JobResource:
-    """A `Custom::PersonalizeBatchInferenceJob` and everything it takes to deploy it; mutable run state."""
+    """A job kind's custom resource and everything it takes to deploy it (its wiring, not its state)."""
 
-    stack: StackModel
+    stack: str
     logical_id: str
+    resource_type: str
     construct_id: str
     path: str
-    template_properties: Mapping[str, Any]
     framework: FunctionSpec
     on_event: FunctionSpec
     check_functions: tuple[FunctionSpec, ...]
@@ -47,39 +47,34 @@ class JobResource:
     wait_logical_id: str | None
     handle_logical_id: str | None
     wait_timeout: float
-    wait_count: int
-    blockers: frozenset[str]
-    # -- filled in while the rehearsal runs
-    status: str = "NOT CREATED"
-    physical_id: str | None = None
-    properties: dict[str, Any] = field(default_factory=dict)
-    data: dict[str, Any] = field(default_factory=dict)
-    job_names: list[str] = field(default_factory=list)
-    handle: Handle | None = None
-    wait: WaitCondition | None = None
-    reason: str = ""
 
     @property
     def key(self) -> str:
-        return f"{self.stack.name}/{self.logical_id}"
+        return f"{self.stack}/{self.logical_id}"
 
     @property
     def waits(self) -> bool:
         return self.wait_logical_id is not None
 
+    @property
+    def kind(self) -> Any:
+        return contract.KINDS[self.resource_type]
+
     def label(self) -> str:
-        return f"{self.stack.name}/{self.construct_id}"
+        return f"{self.stack}/{self.construct_id}"
 
 
 @dataclass
 class StackModel:
+    """What a stack's template wires together: functions, monitors, rules, handles and job resources."""
+
     artifact: StackArtifact
     resolver: Resolver
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
     machines: dict[str, StateMachineSpec] = field(default_factory=dict)
     rules: list[RuleSpec] = field(default_factory=list)
     handles: dict[str, Handle] = field(default_factory=dict)
-    jobs: list[JobResource] = field(default_factory=list)
+    jobs: dict[str, JobResource] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -90,19 +85,19 @@ class StackModel:
         return self.resolver.resources
 
 
-def discover(artifact: StackArtifact, assembly: Assembly, signals: SignalReceiver) -> StackModel:
-    """The stack's jobs, functions, monitor state machines, rules and handles, resolved."""
-    resolver = Resolver(
-        artifact.template, stack_name=artifact.stack_name, account=artifact.account, region=artifact.region
-    )
-    stack = StackModel(artifact, resolver)
-    for logical_id, resource in stack.resources.items():
-        if resource.get("Type") == "AWS::CloudFormation::WaitConditionHandle":
-            handle = signals.new_handle(
-                stack=stack.name, stack_id=resolver.stack_id, logical_id=logical_id, region=artifact.region
-            )
-            stack.handles[logical_id] = handle
-            resolver.set_ref(logical_id, handle.url)
+def discover(
+    artifact: StackArtifact,
+    assembly: Assembly,
+    resolver: Resolver,
+    *,
+    handles: Mapping[str, Handle] | None = None,
+) -> StackModel:
+    """The stack's jobs, functions, monitor state machines and rules, resolved with ``resolver``.
+
+    ``handles``: WaitConditionHandles that exist already (an update); others are created with their
+    resource, by the engine.
+    """
+    stack = StackModel(artifact, resolver, handles=dict(handles or {}))
     for logical_id, resource in stack.resources.items():
         kind = resource.get("Type")
         if kind == "AWS::Lambda::Function":
@@ -115,13 +110,12 @@ def discover(artifact: StackArtifact, assembly: Assembly, signals: SignalReceive
                 stack.machines[machine.arn] = machine
         elif kind == "AWS::Events::Rule" and "EventPattern" in resource.get("Properties", {}):
             stack.rules.append(_rule(stack, logical_id, resource))
-    graph = _dependency_graph(stack.resources)
     for logical_id, resource in stack.resources.items():
-        if resource.get("Type") == JOB_RESOURCE_TYPE and resource.get("Condition") in (
+        if resource.get("Type") in contract.KINDS and resource.get("Condition") in (
             None,
             *_true_conditions(stack),
         ):
-            stack.jobs.append(_job(stack, logical_id, resource, graph))
+            stack.jobs[logical_id] = _job(stack, logical_id, resource)
     return stack
 
 
@@ -243,9 +237,7 @@ def _target_label(target: Mapping[str, Any]) -> str:
 # ---------------------------------------------------------------------- jobs
 
 
-def _job(
-    stack: StackModel, logical_id: str, resource: Mapping[str, Any], graph: Mapping[str, set[str]]
-) -> JobResource:
+def _job(stack: StackModel, logical_id: str, resource: Mapping[str, Any]) -> JobResource:
     properties = resource.get("Properties", {})
     framework = _service_token_function(stack, logical_id, properties)
     on_event = _on_event_function(stack, logical_id, framework)
@@ -254,20 +246,20 @@ def _job(
     wait_properties = stack.resources[wait_logical_id].get("Properties", {}) if wait_logical_id else {}
     path = str(resource.get("Metadata", {}).get("aws:cdk:path", ""))
     return JobResource(
-        stack=stack,
+        stack=stack.name,
         logical_id=logical_id,
-        construct_id=_construct_id(path, properties, logical_id),
+        resource_type=str(resource["Type"]),
+        construct_id=construct_id(path, properties, logical_id),
         path=path,
-        template_properties=properties,
         framework=framework,
         on_event=on_event,
         check_functions=task_functions(stack, monitor) if monitor else (),
         monitor=monitor,
         wait_logical_id=wait_logical_id,
         handle_logical_id=handle_logical_id,
-        wait_timeout=float(stack.resolver.resolve(wait_properties.get("Timeout", 43200))),
-        wait_count=int(stack.resolver.resolve(wait_properties.get("Count", 1))),
-        blockers=frozenset(_blockers(stack, logical_id, graph)),
+        wait_timeout=float(
+            stack.resolver.resolve(wait_properties.get("Timeout", contract.MAX_TIMEOUT_SECONDS))
+        ),
     )
 
 
@@ -305,7 +297,7 @@ def _on_event_function(stack: StackModel, logical_id: str, framework: FunctionSp
 
 
 def _monitor(stack: StackModel, on_event: FunctionSpec) -> StateMachineSpec | None:
-    return stack.machines.get(on_event.environment.get(MONITOR_ARN, ""))
+    return stack.machines.get(on_event.environment.get(contract.ENV_MONITOR_STATE_MACHINE_ARN, ""))
 
 
 def _wait_condition(stack: StackModel, properties: Mapping[str, Any]) -> tuple[str | None, str | None]:
@@ -322,7 +314,7 @@ def _wait_condition(stack: StackModel, properties: Mapping[str, Any]) -> tuple[s
     return None, handle
 
 
-def _construct_id(path: str, properties: Mapping[str, Any], logical_id: str) -> str:
+def construct_id(path: str, properties: Mapping[str, Any], logical_id: str) -> str:
     """`Stack/Job/Resource/Default` -> `Job`; without metadata, the id ending the job name prefix."""
     parts = [part for part in path.split("/") if part]
     if "Resource" in parts[1:]:
@@ -342,7 +334,7 @@ def _true_conditions(stack: StackModel) -> tuple[str, ...]:
 # ---------------------------------------------------------------------- dependencies
 
 
-def _dependency_graph(resources: Mapping[str, Any]) -> dict[str, set[str]]:
+def dependency_graph(resources: Mapping[str, Any]) -> dict[str, set[str]]:
     """logical id -> the logical ids it depends on (DependsOn, Ref, GetAtt, Fn::Sub names)."""
     graph: dict[str, set[str]] = {}
     for logical_id, resource in resources.items():
@@ -370,20 +362,6 @@ def _references(value: Any, found: set[str]) -> None:
                     _references(item[1], found)
             else:
                 _references(item, found)
-
-
-def _blockers(stack: StackModel, logical_id: str, graph: Mapping[str, set[str]]) -> set[str]:
-    """Jobs and WaitConditions the job (transitively) depends on: CloudFormation creates it after them."""
-    waiting_kinds = (JOB_RESOURCE_TYPE, "AWS::CloudFormation::WaitCondition")
-    seen: set[str] = set()
-    pending = list(graph.get(logical_id, ()))
-    while pending:
-        current = pending.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        pending.extend(graph.get(current, ()))
-    return {name for name in seen if stack.resources[name].get("Type") in waiting_kinds}
 
 
 def _cfn_string(value: Any) -> str:

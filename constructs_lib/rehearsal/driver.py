@@ -1,42 +1,41 @@
 """The lifecycle, as CloudFormation and Step Functions would drive it, on simulated time.
 
-Create every job resource (after what it depends on), run the monitors to their end and the
-WaitConditions to their outcome; then an Update that changes one job; then Delete everything. The
-handler code runs unchanged in-process (lambdas.py) against the loopback stand-ins.
+Create every stack (dependencies first), run the monitors; then an update: to a second synthesized
+assembly, or one job changed (a new run token); then delete everything. The handler code runs unchanged
+in-process (lambdas.py) against the loopback stand-ins; CloudFormation is engine.py.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from constructs_lib.rehearsal.assembly import Assembly
+from constructs_lib._contract import contract
+from constructs_lib.rehearsal.assembly import Assembly, StackArtifact
 from constructs_lib.rehearsal.clock import duration_text
-from constructs_lib.rehearsal.discovery import (
-    JOB_RESOURCE_TYPE,
-    JobResource,
-    StackModel,
-    discover,
-    find_function,
+from constructs_lib.rehearsal.discovery import JobResource, StackModel, construct_id, find_function
+from constructs_lib.rehearsal.engine import (
+    JOB_TYPES,
+    STUCK,
+    Change,
+    Engine,
+    Faults,
+    Operation,
+    ResourceState,
+    StackState,
 )
 from constructs_lib.rehearsal.intrinsics import UnresolvableError
 from constructs_lib.rehearsal.lambdas import InvocationError
-from constructs_lib.rehearsal.provider import (
-    CREATE_FAILED_MARKER,
-    ProviderAnswer,
-    ProviderFramework,
-    cfn_properties,
-)
+from constructs_lib.rehearsal.personalize import ENDED
+from constructs_lib.rehearsal.provider import ProviderAnswer, ProviderFramework
 from constructs_lib.rehearsal.sandbox import Sandbox
-from constructs_lib.rehearsal.signals import COMPLETE, FAILED, Handle, WaitCondition
+from constructs_lib.rehearsal.signals import COMPLETE, WaitCondition
 from constructs_lib.rehearsal.stepfunctions import SUCCEEDED, Execution, Interpreter
 
-DUPLICATE_DELAY_SECONDS = 5
-# CloudFormation learns that the custom resource is done, then creates the WaitCondition depending on it.
-WAIT_CONDITION_DELAY_SECONDS = 2
-CREATE_COMPLETE, CREATE_FAILED_STATUS, NOT_CREATED = "CREATE_COMPLETE", "CREATE_FAILED", "NOT CREATED"
+CREATE, UPDATE = "create", "update"
 
 
 class RehearsalError(ValueError):
@@ -46,377 +45,353 @@ class RehearsalError(ValueError):
 @dataclass(frozen=True)
 class Options:
     stack: str | None = None
-    quota: int = 5
-    fail: Mapping[str, str] = field(default_factory=dict)
+    quota: int | None = None
+    fail: Mapping[str, str] = field(default_factory=dict)  # construct id -> reason, any phase
+    fail_update: Mapping[str, str] = field(default_factory=dict)  # ... for jobs the update starts
+    fail_resources: frozenset[str] = frozenset()  # logical ids whose create or update fails (in the update)
     throttle: int = 0
     records: int = 20
-    pending_seconds: float = 240
-    run_seconds: float = 2700
-    update: bool | str = True
-    duplicate_create: bool = False
+    update: bool | str = True  # the synthetic update: True for the first waited job, or a construct id
+    duplicate_requests: bool = False
 
 
 @dataclass
 class JobRun:
-    """One Personalize job started for a resource, in the create or the update phase."""
+    """One Personalize job started for a job resource, in the create or the update phase."""
 
     resource: JobResource
     phase: str
     job_name: str | None
+    job_arn: str | None = None
     output_uri: str | None = None
     wait: WaitCondition | None = None
     reason: str = ""
 
 
+@dataclass
+class StackOutcome:
+    """How one stack's operation ended, for the report."""
+
+    phase: str
+    stack: str
+    operation: Operation
+
+
 class Driver:
-    def __init__(self, assembly: Assembly, options: Options, sandbox: Sandbox) -> None:
+    def __init__(
+        self,
+        assembly: Assembly,
+        options: Options,
+        sandbox: Sandbox,
+        *,
+        update_to: Assembly | None = None,
+    ) -> None:
         self.assembly = assembly
+        self.update_to = update_to
         self.options = options
         self.sandbox = sandbox
-        self.stacks = self._stacks()
         self.runs: list[JobRun] = []
         self.failures: list[str] = []
         self.warnings: list[str] = []
-        self._started: set[str] = set()
-        self._waits: dict[str, tuple[JobResource, WaitCondition, JobRun | None]] = {}
-        self._handle_owners: dict[str, JobResource] = {}
-        self.stack_outputs: dict[str, dict[str, str]] = {}
+        self.stuck: list[str] = []
+        self.outcomes: list[StackOutcome] = []
+        self.stack_outputs: dict[str, dict[str, dict[str, str]]] = {}  # phase -> stack -> outputs
+        self.changes: list[Change] = []
+        self.phase = CREATE
         self.provider = ProviderFramework(sandbox.runtime, sandbox.server.url, self._drain)
+        self.engine = Engine(
+            sandbox,
+            self.provider,
+            faults=Faults(duplicate_requests=options.duplicate_requests),
+            on_answer=self._answered,
+            on_wait=self._wait_changed,
+            on_seed=self._seed,
+        )
         self.interpreter = Interpreter(sandbox.scheduler, self._invoke_task, self._monitor_ended)
-        for stack in self.stacks:
-            for machine in stack.machines.values():
-                sandbox.stepfunctions.register(machine)
-            for rule in stack.rules:
-                sandbox.events.add_rule(rule)
+        self.artifacts = self._select(assembly)
+        self.models: dict[str, StackModel] = {}  # every stack's wiring, as last deployed
         self._check_ids()
 
     # ------------------------------------------------------------------ setup
 
-    def _stacks(self) -> list[StackModel]:
-        artifacts = [
-            artifact
-            for artifact in self.assembly.stacks
-            if self.options.stack in (None, artifact.stack_name, artifact.artifact_id, artifact.display_name)
-        ]
-        if self.options.stack is not None and not artifacts:
-            names = ", ".join(artifact.stack_name for artifact in self.assembly.stacks)
-            raise RehearsalError(
-                f"No stack named {self.options.stack!r} in {self.assembly.directory} (stacks: {names})"
-            )
-        stacks = [discover(artifact, self.assembly, self.sandbox.signals) for artifact in artifacts]
-        stacks = [stack for stack in stacks if stack.jobs]
-        if not stacks:
-            raise RehearsalError(
-                f"No {JOB_RESOURCE_TYPE} resource in {self.assembly.directory}: nothing to rehearse"
-            )
-        return stacks
+    def _select(self, assembly: Assembly) -> list[StackArtifact]:
+        """The stacks to rehearse: all, or the one asked for and the stacks it depends on."""
+        wanted = self.options.stack
+        if wanted is None:
+            return list(assembly.stacks)
+        chosen = [s for s in assembly.stacks if wanted in (s.stack_name, s.artifact_id, s.display_name)]
+        if not chosen:
+            names = ", ".join(artifact.stack_name for artifact in assembly.stacks)
+            raise RehearsalError(f"No stack named {wanted!r} in {assembly.directory} (stacks: {names})")
+        needed = {chosen[0].artifact_id}
+        for artifact in reversed(assembly.stacks):
+            if artifact.artifact_id in needed:
+                needed.update(artifact.dependencies)
+        return [artifact for artifact in assembly.stacks if artifact.artifact_id in needed]
 
     def jobs(self) -> list[JobResource]:
-        return [job for stack in self.stacks for job in stack.jobs]
+        """Every job resource ever deployed, in the order first seen."""
+        seen: dict[str, JobResource] = {}
+        for model in self._all_models():
+            for job in model.jobs.values():
+                seen.setdefault(job.key, job)
+        return list(seen.values())
+
+    def _all_models(self) -> list[StackModel]:
+        return list(self.models.values())
+
+    def _job_templates(self) -> list[tuple[str, str, dict[str, Any]]]:
+        found = []
+        for assembly in filter(None, (self.assembly, self.update_to)):
+            for artifact in assembly.stacks:
+                for logical_id, resource in artifact.template.get("Resources", {}).items():
+                    if resource.get("Type") in JOB_TYPES:
+                        found.append((artifact.stack_name, logical_id, resource))
+        return found
 
     def _check_ids(self) -> None:
         """Every job named by --fail or --update exists."""
-        named = [("--fail", wanted) for wanted in self.options.fail]
+        named = [("--fail", wanted) for wanted in (*self.options.fail, *self.options.fail_update)]
         if isinstance(self.options.update, str):
             named.append(("--update", self.options.update))
+        templates = self._job_templates()
         for option, wanted in named:
-            if not any(_names(job, wanted) for job in self.jobs()):
-                known = ", ".join(sorted({job.construct_id for job in self.jobs()}))
+            if not any(
+                _names_template(logical_id, resource, wanted) for _, logical_id, resource in templates
+            ):
+                known = ", ".join(
+                    sorted({_construct_id_of(logical_id, resource) for _, logical_id, resource in templates})
+                )
                 raise RehearsalError(f"{option} {wanted}: no job has that construct id (jobs: {known})")
 
     # ------------------------------------------------------------------ phases
 
     def run(self) -> None:
-        for stack in self.stacks:
-            self._create_stack(stack)
-        if self.failures:
-            self.warnings.append("Update skipped: the stack would have rolled back after the failure above.")
-        elif self.options.update:
-            self._update()
-        self._delete()
-
-    def _create_stack(self, stack: StackModel) -> None:
-        for job in stack.jobs:
-            self._start_ready(job)
+        states = self._create_all()
+        if all(outcome.operation.status == "CREATE_COMPLETE" for outcome in self.outcomes):
+            self.phase = UPDATE
+            if self.update_to is not None:
+                states = self._update_all(states)
+            elif self.options.update:
+                self._synthetic_update(states)
+        elif self.update_to is not None or self.options.update:
+            self.warnings.append("Update skipped: a stack did not deploy.")
+        self._delete_all(states)
         self.sandbox.scheduler.run()
-        self.stack_outputs[stack.name] = _outputs(stack)
-        for job in stack.jobs:
-            if job.key not in self._started:
-                job.reason = "not created: a resource it depends on failed"
-                self.warnings.append(f"{job.label()}: {job.reason}")
-                self.sandbox.timeline.add(job.key, "cfn", f"{job.reason} (CloudFormation cancels it)")
 
-    def _start_ready(self, job: JobResource) -> None:
-        if job.key in self._started or not all(self._blocker_done(job.stack, name) for name in job.blockers):
-            return
-        if any(self._blocker_failed(job.stack, name) for name in job.blockers):
-            return
-        self._started.add(job.key)
-        self.sandbox.scheduler.after(0, lambda: self._create(job))
+    def _create_all(self) -> dict[str, StackState]:
+        states: dict[str, StackState] = {}
+        for artifact in self.artifacts:
+            try:
+                state = self.engine.new_stack(artifact, self.assembly)
+            except UnresolvableError as error:
+                self.failures.append(f"{artifact.stack_name}: cannot be deployed: {error}")
+                break
+            self.models[state.name] = state.model
+            operation = self.engine.create(state)
+            self._record(CREATE, state, operation)
+            if operation.status != "CREATE_COMPLETE":
+                break
+            states[state.name] = state
+        return states
 
-    def _blocker_done(self, stack: StackModel, logical_id: str) -> bool:
-        for job in stack.jobs:
-            if job.logical_id == logical_id:
-                return job.status == CREATE_COMPLETE
-            if job.wait_logical_id == logical_id:
-                return job.wait is not None and job.wait.status == COMPLETE
-        return True
+    def _update_all(self, states: dict[str, StackState]) -> dict[str, StackState]:
+        assert self.update_to is not None
+        self.engine.faults.fail_resources = set(self.options.fail_resources)
+        for artifact in self._select(self.update_to):
+            state = states.get(artifact.stack_name)
+            if state is None:
+                state = self.engine.new_stack(artifact, self.update_to)
+                self.models[state.name] = state.model
+                operation = self.engine.create(state)
+                self._record(UPDATE, state, operation)
+                if operation.status == "CREATE_COMPLETE":
+                    states[state.name] = state
+                continue
+            operation = self.engine.update(state, artifact, self.update_to)
+            self.models[state.name] = state.model
+            self._record(UPDATE, state, operation)
+            if operation.status != "UPDATE_COMPLETE":
+                break
+        return states
 
-    def _blocker_failed(self, stack: StackModel, logical_id: str) -> bool:
-        return any(
-            (job.logical_id == logical_id and job.status == CREATE_FAILED_STATUS)
-            or (job.wait_logical_id == logical_id and job.wait is not None and job.wait.status == FAILED)
-            for job in stack.jobs
-        )
-
-    def _unblock(self, stack: StackModel) -> None:
-        for job in stack.jobs:
-            self._start_ready(job)
-
-    # ------------------------------------------------------------------ Create
-
-    def _create(self, job: JobResource) -> None:
-        properties = cfn_properties(job.stack.resolver.resolve(dict(job.template_properties)))
-        self._seed(properties)
-        job.properties = properties
-        event = self._event(job, "Create", properties)
-        self.sandbox.timeline.add(job.key, "cfn", "Create sent to the custom resource")
-        answer = self._provider(job, event)
-        if not answer.ok:
-            self._resource_failed(job, "Create", answer)
-            return
-        self._created(job, answer)
-        run = self._adopt(job, answer, "create")
-        self._note_answer(job, "Create", answer)
-        if self.options.duplicate_create:
-            self.sandbox.scheduler.after(DUPLICATE_DELAY_SECONDS, lambda: self._duplicate(job, event, answer))
-        if job.wait_logical_id and job.handle_logical_id:
-            self._start_wait(job, job.wait_logical_id, job.stack.handles[job.handle_logical_id], run)
-        self._unblock(job.stack)
-
-    def _created(self, job: JobResource, answer: ProviderAnswer) -> None:
-        job.status, job.physical_id, job.data = CREATE_COMPLETE, answer.physical_id, answer.data
-        job.stack.resolver.set_ref(job.logical_id, answer.physical_id)
-        job.stack.resolver.set_attributes(job.logical_id, answer.data)
-        if job.handle_logical_id:
-            job.handle = job.stack.handles[job.handle_logical_id]
-            self._handle_owners[job.handle.path] = job
-
-    def _resource_failed(self, job: JobResource, request: str, answer: ProviderAnswer) -> None:
-        if request == "Create":
-            job.status, job.physical_id = CREATE_FAILED_STATUS, answer.physical_id
-            self.runs.append(JobRun(job, "create", None, reason=answer.reason))
-        job.reason = answer.reason
-        self.sandbox.timeline.add(job.key, "cfn", f"{request} -> {request.upper()}_FAILED: {answer.reason}")
-        self.failures.append(f"{job.label()}: {request} failed: {answer.reason}")
-        self._unblock(job.stack)
-
-    def _note_answer(self, job: JobResource, request: str, answer: ProviderAnswer) -> None:
-        data = answer.data
-        self.sandbox.timeline.add(
-            job.key,
-            "cfn",
-            f"{request} -> {request.upper()}_COMPLETE (job {data.get('Status')})",
-        )
-
-    def _adopt(self, job: JobResource, answer: ProviderAnswer, phase: str) -> JobRun:
-        name = answer.data.get("JobName")
-        run = JobRun(job, phase, name, output_uri=answer.data.get("OutputS3Uri"))
-        self.runs.append(run)
-        if name:
-            job.job_names.append(name)
-            for wanted, reason in self.options.fail.items():
-                if _names(job, wanted):
-                    self.sandbox.personalize.fail(name, reason)
-                    self.sandbox.timeline.add(job.key, "note", f"failure injected (--fail): {reason}")
-        return run
-
-    def _duplicate(self, job: JobResource, event: dict[str, Any], first: ProviderAnswer) -> None:
-        """CloudFormation sends the same Create again (same RequestId): it must find the same job."""
-        answer = self._provider(job, event)
-        same = answer.ok and answer.physical_id == first.physical_id
-        outcome = "same physical id" if same else answer.reason or answer.physical_id
-        text = f"duplicated Create (same RequestId) -> {outcome}"
-        self.sandbox.timeline.add(job.key, "cfn", text)
-        if not same:
-            self.failures.append(f"{job.label()}: a duplicated Create did not find the same job: {text}")
-
-    def _seed(self, properties: Mapping[str, Any]) -> None:
-        s3 = self.sandbox.s3
-        s3.ensure_bucket(str(properties.get("OutputBucket")))
-        s3.seed_input(
-            str(properties["InputPath"]), str(properties.get("Mode", "BATCH_INFERENCE")), self.options.records
-        )
-
-    # ------------------------------------------------------------------ WaitConditions
-
-    def _start_wait(self, job: JobResource, logical_id: str, handle: Handle, run: JobRun | None) -> None:
-        self.sandbox.scheduler.after(
-            WAIT_CONDITION_DELAY_SECONDS, lambda: self._wait_started(job, logical_id, handle, run)
-        )
-
-    def _wait_started(self, job: JobResource, logical_id: str, handle: Handle, run: JobRun | None) -> None:
-        scheduler = self.sandbox.scheduler
-        wait = WaitCondition(
-            job.stack.name, logical_id, handle, job.wait_timeout, job.wait_count, scheduler.clock.elapsed
-        )
-        wait.timer = scheduler.after(job.wait_timeout, lambda: self._wait_timeout(job, wait, run))
-        job.wait = wait
-        if run is not None:
-            run.wait = wait
-        self._waits[handle.path] = (job, wait, run)
-        self.sandbox.timeline.add(
-            job.key, "wait", f"WaitCondition waiting (timeout {duration_text(job.wait_timeout)})"
-        )
-        if wait.evaluate(scheduler.clock.elapsed):
-            self._wait_ended(job, wait, run)
-
-    def _wait_timeout(self, job: JobResource, wait: WaitCondition, run: JobRun | None) -> None:
-        if wait.time_out(self.sandbox.clock.elapsed):
-            self._wait_ended(job, wait, run)
-
-    def _wait_ended(self, job: JobResource, wait: WaitCondition, run: JobRun | None) -> None:
-        if wait.status == COMPLETE:
-            self.sandbox.timeline.add(job.key, "wait", "WaitCondition CREATE_COMPLETE")
-        else:
-            self.sandbox.timeline.add(job.key, "wait", f"WaitCondition CREATE_FAILED: {wait.reason}")
-            self.failures.append(f"{job.label()}: {wait.reason}")
-            if run is not None:
-                run.reason = wait.reason
-        self._unblock(job.stack)
-
-    # ------------------------------------------------------------------ Update
-
-    def _update(self) -> None:
-        job = self._update_target()
-        if job is None:
+    def _synthetic_update(self, states: dict[str, StackState]) -> None:
+        """One job changed as a new synth would change it: a new run token (or, for an explicit name,
+        new tags), and a new WaitCondition and handle when it waits."""
+        target = self._update_target(states)
+        if target is None:
             self.warnings.append("Update skipped: no job resource was created.")
             return
-        old = dict(job.properties)
-        new = dict(old)
-        handle = None
-        if old.get("JobName"):
-            # An explicit name cannot be replaced: change the tags, in place.
-            new["Tags"] = [*old.get("Tags", []), {"Key": "rehearsal", "Value": "updated"}]
-            change = "Tags"
+        state, job = target
+        template = copy.deepcopy(state.template)
+        resources = template["Resources"]
+        properties = resources[job.logical_id]["Properties"]
+        if properties.get(contract.JOB_NAME):
+            properties[contract.TAGS] = [
+                *properties.get(contract.TAGS, []),
+                {"Key": "rehearsal", "Value": "updated"},
+            ]
         else:
-            new["RunToken"] = f"{old.get('RunToken', 'rehearsal')}-update"
-            change = "RunToken"
-            if job.handle_logical_id:
-                # A changed definition synthesizes a new handle (and WaitCondition): a new URL.
-                handle = self.sandbox.signals.new_handle(
-                    stack=job.stack.name,
-                    stack_id=job.stack.resolver.stack_id,
-                    logical_id=f"{job.handle_logical_id}Next",
-                    region=job.stack.resolver.region,
+            properties[contract.RUN_TOKEN] = f"{properties.get(contract.RUN_TOKEN, 'rehearsal')}-update"
+            if job.handle_logical_id and job.wait_logical_id:
+                handle, wait = f"{job.handle_logical_id}Next", f"{job.wait_logical_id}Next"
+                resources[handle] = resources.pop(job.handle_logical_id)
+                resources[wait] = resources.pop(job.wait_logical_id)
+                resources[wait]["Properties"]["Handle"] = {"Ref": handle}
+                properties[contract.WAIT_HANDLE] = {"Ref": handle}
+                resources[wait]["DependsOn"] = job.logical_id
+        artifact = replace(state.artifact, template=template)
+        operation = self.engine.update(state, artifact, self.assembly)
+        self.models[state.name] = state.model
+        self._record(UPDATE, state, operation)
+
+    def _update_target(self, states: Mapping[str, StackState]) -> tuple[StackState, JobResource] | None:
+        candidates = [
+            (state, job)
+            for state in states.values()
+            for job in state.model.jobs.values()
+            if job.logical_id in state.resources
+            and (not isinstance(self.options.update, str) or _names(job, self.options.update))
+        ]
+        waited = [candidate for candidate in candidates if candidate[1].waits]
+        chosen = waited or candidates
+        return chosen[0] if chosen else None
+
+    def _delete_all(self, states: Mapping[str, StackState]) -> None:
+        self.phase = "delete"
+        for name in reversed(list(states)):
+            state = states[name]
+            operation = self.engine.delete(state)
+            self._record("delete", state, operation)
+
+    # ------------------------------------------------------------------ what each operation did
+
+    def _record(self, phase: str, state: StackState, operation: Operation) -> None:
+        self.outcomes.append(StackOutcome(phase, state.name, operation))
+        self.changes.extend(operation.changes)
+        for job in state.model.jobs.values():
+            if operation.kind != "DELETE":
+                self.sandbox.timeline.add(
+                    job.key, "cfn", f"stack {operation.kind.lower()}: {operation.status}"
                 )
-                new["WaitHandle"] = handle.url
-        self.sandbox.timeline.add(job.key, "cfn", f"Update sent ({change} changed)")
-        event = self._event(job, "Update", new, old=old, physical_id=job.physical_id)
-        answer = self._provider(job, event)
-        if not answer.ok:
-            self._resource_failed(job, "Update", answer)
-            return
-        if answer.physical_id == job.physical_id:
-            job.properties, job.data = new, answer.data
-            self.sandbox.timeline.add(job.key, "cfn", f"Update -> UPDATE_COMPLETE in place ({change})")
-            self.sandbox.scheduler.run()
-            return
-        self._replace(job, old, new, answer, handle)
-
-    def _update_target(self) -> JobResource | None:
-        created = [job for job in self.jobs() if job.status == CREATE_COMPLETE]
-        if isinstance(self.options.update, str):
-            created = [job for job in created if _names(job, str(self.options.update))]
-        waited = [job for job in created if job.waits]
-        candidates = waited or created
-        return candidates[0] if candidates else None
-
-    def _replace(
-        self,
-        job: JobResource,
-        old: dict[str, Any],
-        new: dict[str, Any],
-        answer: ProviderAnswer,
-        handle: Handle | None,
-    ) -> None:
-        old_physical_id, old_handle, old_wait = job.physical_id, job.handle, job.wait
-        job.properties = new
-        self._created(job, answer)
-        job.handle = handle
-        if handle is not None:
-            self._handle_owners[handle.path] = job
-        run = self._adopt(job, answer, "update")
-        self._note_answer(job, "Update", answer)
-        if handle is not None and job.wait_logical_id:
-            self._start_wait(job, f"{job.wait_logical_id}Next", handle, run)
-        self.sandbox.scheduler.run()
-        # UPDATE_COMPLETE_CLEANUP_IN_PROGRESS: the old WaitCondition and handle go, then the old job resource.
-        if old_wait is not None and old_wait.timer is not None:
-            old_wait.timer.cancel()
-        if old_handle is not None:
-            self.sandbox.signals.delete(old_handle)
-        event = self._event(job, "Delete", old, physical_id=old_physical_id)
-        cleanup = self._provider(job, event)
-        if cleanup.ok:
-            self.sandbox.timeline.add(
-                job.key, "cfn", f"cleanup: Delete of the replaced {old_physical_id} -> DELETE_COMPLETE"
+        if operation.kind != "DELETE":
+            self.stack_outputs.setdefault(phase, {})[state.name] = _outputs(state)
+        if operation.status in STUCK or operation.problems:
+            self.stuck.extend(f"{state.name}: {problem}" for problem in operation.problems)
+            if operation.status in STUCK:
+                self.stuck.append(f"{state.name}: {operation.kind.lower()} ended {operation.status}")
+        if operation.reason and operation.status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+            self.failures.append(
+                f"{state.name}: {operation.kind.lower()} failed ({operation.status}): {operation.reason}"
             )
-        else:
-            self._resource_failed(job, "Delete", cleanup)
 
-    # ------------------------------------------------------------------ Delete
-
-    def _delete(self) -> None:
-        for stack in reversed(self.stacks):
-            for job in reversed(stack.jobs):
-                if job.wait is not None and job.wait.timer is not None:
-                    job.wait.timer.cancel()
-                if job.status == NOT_CREATED:
-                    continue
-                physical_id = job.physical_id or CREATE_FAILED_MARKER
-                answer = self._provider(
-                    job, self._event(job, "Delete", job.properties, physical_id=physical_id)
-                )
-                if answer.ok:
-                    detail = f" ({answer.reason})" if answer.reason else ""
-                    self.sandbox.timeline.add(job.key, "cfn", f"Delete -> DELETE_COMPLETE{detail}")
-                else:
-                    self._resource_failed(job, "Delete", answer)
-            for handle in stack.handles.values():
-                self.sandbox.signals.delete(handle)
-        self.sandbox.scheduler.run()
-
-    # ------------------------------------------------------------------ the Provider framework
-
-    def _event(
+    def _answered(
         self,
-        job: JobResource,
-        request_type: str,
-        properties: dict[str, Any],
-        *,
-        old: dict[str, Any] | None = None,
-        physical_id: str | None = None,
-    ) -> dict[str, Any]:
-        return self.provider.event(
-            stack_id=job.stack.resolver.stack_id,
-            logical_id=job.logical_id,
-            resource_type=JOB_RESOURCE_TYPE,
-            request_type=request_type,
-            properties=properties,
-            old=old,
-            physical_id=physical_id,
-        )
+        state: StackState,
+        resource: ResourceState,
+        request: str,
+        event: dict[str, Any],
+        answer: ProviderAnswer,
+    ) -> None:
+        job = state.model.jobs.get(resource.logical_id)
+        key = state.key(resource.logical_id)
+        if not answer.ok:
+            self.sandbox.timeline.add(key, "cfn", f"{request} -> FAILED: {answer.reason}")
+            return
+        data = answer.data
+        status = f" (job {data['Status']})" if "Status" in data else ""
+        if event["RequestType"] == "Delete":
+            detail = f" ({answer.reason})" if answer.reason else ""
+            text = request if request.endswith(" of the replaced") else f"{request} of"
+            self.sandbox.timeline.add(
+                key, "cfn", f"{text} {event.get('PhysicalResourceId')} -> DELETE_COMPLETE{detail}"
+            )
+            return
+        if request.endswith("(delivered again)"):
+            same = "same physical id" if answer.physical_id == resource.physical_id else answer.physical_id
+            self.sandbox.timeline.add(key, "cfn", f"{request.replace(' (', ' (same RequestId, ')} -> {same}")
+            return
+        self.sandbox.timeline.add(key, "cfn", f"{request} -> {answer.physical_id}{status}")
+        name = data.get("JobName")
+        if job is None or not name:
+            return
+        if any(run.resource.key == job.key and run.job_name == name for run in self.runs):
+            return
+        run = JobRun(job, self.phase, str(name), data.get("JobArn"), data.get("OutputS3Uri"))
+        self.runs.append(run)
+        failures = dict(self.options.fail)
+        if self.phase == UPDATE:
+            failures.update(self.options.fail_update)
+        for wanted, reason in failures.items():
+            if _names(job, wanted):
+                self.sandbox.personalize.fail(str(name), reason)
+                self.sandbox.timeline.add(key, "note", f"failure injected: {reason}")
 
-    def _provider(self, job: JobResource, event: dict[str, Any]) -> ProviderAnswer:
-        return self.provider.send(job.on_event, event)
+    def _wait_changed(self, state: StackState, resource: ResourceState, wait: WaitCondition) -> None:
+        job = next((j for j in state.model.jobs.values() if j.wait_logical_id == resource.logical_id), None)
+        key = job.key if job is not None else state.key(resource.logical_id)
+        if wait.status == "CREATE_IN_PROGRESS":
+            self.sandbox.timeline.add(
+                key,
+                "wait",
+                f"WaitCondition {resource.logical_id} waiting (timeout {duration_text(wait.timeout)})",
+            )
+            run = self._current_run(job)
+            if run is not None:
+                run.wait = wait
+            return
+        if wait.status == COMPLETE:
+            self.sandbox.timeline.add(key, "wait", f"WaitCondition {resource.logical_id} CREATE_COMPLETE")
+            return
+        self.sandbox.timeline.add(
+            key, "wait", f"WaitCondition {resource.logical_id} CREATE_FAILED: {wait.reason}"
+        )
+        label = job.label() if job is not None else key
+        self.failures.append(f"{label}: {wait.reason}")
+        run = self._current_run(job)
+        if run is not None:
+            run.reason = wait.reason
+            standin = self.sandbox.personalize.job(run.job_name) if run.job_name else None
+            if "timed out" in wait.reason and standin is not None and standin.status in ENDED:
+                ended = standin.updated_at
+                if ended <= (wait.ended_at or 0):
+                    self.stuck.append(
+                        f"{label}: WaitCondition timed out at +{duration_text(wait.ended_at or 0)} although "
+                        f"its job ended {standin.status} at +{duration_text(ended)}"
+                    )
+
+    def _current_run(self, job: JobResource | None) -> JobRun | None:
+        if job is None:
+            return None
+        found = [run for run in self.runs if run.resource.key == job.key]
+        return found[-1] if found else None
+
+    def _seed(self, properties: Mapping[str, Any], kind: Any) -> None:
+        """Sample input where a job reads, before it starts (existing input is left alone)."""
+        s3 = self.sandbox.s3
+        if kind.output is not None:
+            s3.ensure_bucket(str(properties.get(kind.output.bucket_prop)))
+        if kind in (contract.BATCH_INFERENCE, contract.BATCH_SEGMENT):
+            mode = (
+                str(properties.get("Mode", "BATCH_INFERENCE"))
+                if kind is contract.BATCH_INFERENCE
+                else "SEGMENTS"
+            )
+            s3.seed_input(str(properties["InputPath"]), mode, self.options.records)
+        elif kind is contract.DATASET_IMPORT:
+            s3.seed_input(str(properties["DataLocation"]), "INTERACTIONS", self.options.records)
 
     # ------------------------------------------------------------------ Step Functions
 
+    def _model(self, stack: str) -> StackModel | None:
+        """The stack's wiring as it is now (an update in progress included)."""
+        live = self.engine.stacks.get(stack)
+        return live.model if live is not None else self.models.get(stack)
+
     def _invoke_task(self, execution: Execution, state: str, reference: str, payload: Any) -> Any:
-        stack = next(s for s in self.stacks if s.name == execution.machine.stack)
-        function = find_function(stack, reference)
-        job_name = _job_name(execution)
+        model = self._model(execution.machine.stack)
+        function = find_function(model, reference) if model is not None else None
+        key = _execution_key(execution)
         if function is None:
             raise InvocationError(
                 reference, "Lambda.ResourceNotFoundException", f"Function not found: {reference}", []
@@ -424,26 +399,25 @@ class Driver:
         try:
             result = self.sandbox.runtime.invoke(function, payload).result
         except InvocationError as error:
-            self.sandbox.timeline.add(
-                job_name, "check", f"{state} raised {error.error_type}: {error.message}"
-            )
+            self.sandbox.timeline.add(key, "check", f"{state} raised {error.error_type}: {error.message}")
             self._drain()
             raise
         if isinstance(result, dict) and "checks" in result:
-            self._record_check(job_name, result)
+            self._record_check(key, result)
         self._drain()
         return result
 
-    def _record_check(self, job_name: str, state: Mapping[str, Any]) -> None:
+    def _record_check(self, key: str, state: Mapping[str, Any]) -> None:
         status = state.get("status")
         errors = int(state.get("consecutiveErrors") or 0)
         seen = f"{status} (last known; the check got an error, {errors} in a row)" if errors else status
         if state.get("done"):
-            text = f"check {state['checks']}: {seen}, done ({state.get('result')})"
+            ending = state.get("result") or "monitor stopped"
+            text = f"check {state['checks']}: {seen}, done ({ending})"
         else:
             text = f"check {state['checks']}: {seen}, next in {state.get('waitSeconds')} s"
         self.sandbox.timeline.add(
-            job_name,
+            key,
             "check",
             text,
             status=seen,
@@ -456,9 +430,11 @@ class Driver:
         if execution.status == SUCCEEDED:
             text = "monitor execution SUCCEEDED"
         else:
-            text = f"monitor execution {execution.status}: {execution.error}: {execution.cause}"
-            self.warnings.append(f"{_job_name(execution)}: {text}")
-        self.sandbox.timeline.add(_job_name(execution), "monitor", text)
+            why = f"{execution.error or ''} {execution.cause or ''}".strip()
+            text = f"monitor execution {execution.status}: {why}".rstrip(": ")
+            if execution.status != "ABORTED":
+                self.warnings.append(f"{_execution_key(execution)}: {text}")
+        self.sandbox.timeline.add(_execution_key(execution), "monitor", text)
 
     # ------------------------------------------------------------------ what the stand-ins received
 
@@ -467,44 +443,65 @@ class Driver:
         sandbox.personalize.settle()
         for execution in sandbox.stepfunctions.take_new():
             sandbox.timeline.add(
-                _job_name(execution), "monitor", f"monitor execution started ({execution.name})"
+                _execution_key(execution), "monitor", f"monitor execution started ({execution.name})"
             )
             self.interpreter.start(execution)
         for handle, signal in sandbox.signals.take_new():
-            owner = self._waits.get(handle.path)
-            job = self._handle_owners.get(handle.path)
-            key = job.key if job else f"{handle.stack}/{handle.logical_id}"
             reason = f": {signal.reason}" if signal.status != "SUCCESS" and signal.reason else ""
+            key = self._handle_key(handle.stack, handle.logical_id)
             sandbox.timeline.add(key, "signal", f"signal {signal.status} received{reason}")
-            if owner is not None and owner[1].evaluate(sandbox.clock.elapsed):
-                self._wait_ended(*owner)
+            self.engine.signal_arrived(handle)
         for event in sandbox.events.take_new():
             rules = f", matched rule {', '.join(event.matched_rules)}" if event.matched_rules else ""
             detail = event.detail
             sandbox.timeline.add(
                 str(detail.get("jobName")),
                 "event",
-                f"event emitted: {event.detail_type} ({detail.get('status')}){rules}",
+                f"event emitted: {event.detail_type} ({detail.get('status')}, {detail.get('result')}){rules}",
             )
 
+    def _handle_key(self, stack: str, handle_logical_id: str) -> str:
+        model = self._model(stack)
+        if model is not None:
+            for job in model.jobs.values():
+                if job.handle_logical_id == handle_logical_id:
+                    return job.key
+        return f"{stack}/{handle_logical_id}"
 
-def _outputs(stack: StackModel) -> dict[str, str]:
-    """The stack's Outputs as `cdk deploy` would print them after the create."""
+
+def _outputs(state: StackState) -> dict[str, str]:
+    """The stack's Outputs as `cdk deploy` would print them."""
     outputs: dict[str, str] = {}
-    for name, output in stack.resolver.template.get("Outputs", {}).items():
+    for name, output in state.template.get("Outputs", {}).items():
         try:
-            outputs[name] = str(stack.resolver.resolve(output.get("Value")))
+            outputs[name] = str(state.resolver.resolve(output.get("Value")))
         except UnresolvableError as error:
             outputs[name] = f"(not resolved: {error})"
     return outputs
 
 
 def _names(job: JobResource, wanted: str) -> bool:
-    """Does `wanted` (from --fail / --update) name this job: its construct id, path or logical id?"""
+    """Does ``wanted`` (from --fail / --update) name this job: its construct id, path or logical id?"""
     return wanted in (job.construct_id, job.logical_id, job.path, job.path.removesuffix("/Resource/Default"))
 
 
-def _job_name(execution: Execution) -> str:
+def _construct_id_of(logical_id: str, resource: Mapping[str, Any]) -> str:
+    path = str(resource.get("Metadata", {}).get("aws:cdk:path", ""))
+    return construct_id(path, resource.get("Properties", {}), logical_id)
+
+
+def _names_template(logical_id: str, resource: Mapping[str, Any], wanted: str) -> bool:
+    path = str(resource.get("Metadata", {}).get("aws:cdk:path", ""))
+    return wanted in (
+        _construct_id_of(logical_id, resource),
+        logical_id,
+        path,
+        path.removesuffix("/Resource/Default"),
+    )
+
+
+def _execution_key(execution: Execution) -> str:
+    """Timeline entries of a monitor go under its job's name."""
     try:
         return str(json.loads(execution.input_text).get("jobName"))
     except (json.JSONDecodeError, AttributeError):

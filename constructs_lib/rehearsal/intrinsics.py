@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 # Properties that give a resource an explicit physical name.
@@ -49,6 +49,7 @@ class Resolver:
         account: str,
         region: str,
         partition: str = "aws",
+        imports: Callable[[str], Any] | None = None,
     ) -> None:
         self.template = template
         self.resources: Mapping[str, Any] = template.get("Resources", {})
@@ -60,6 +61,7 @@ class Resolver:
             f"arn:{partition}:cloudformation:{region}:{account}:stack/{stack_name}/"
             f"{uuid.uuid5(uuid.NAMESPACE_URL, f'rehearsal:{account}:{region}:{stack_name}')}"
         )
+        self._imports = imports
         self._refs: dict[str, Any] = {}
         self._attributes: dict[str, dict[str, Any]] = {}
         self._conditions: dict[str, bool] = {}
@@ -225,6 +227,12 @@ class Resolver:
         }
         return specific.get(attribute, f"{name}.{attribute}")
 
+    def import_value(self, name: str) -> Any:
+        """An export of another stack (Fn::ImportValue)."""
+        if self._imports is None:
+            raise UnresolvableError(f"Fn::ImportValue {name}: the rehearsal has no exports to import from")
+        return self._imports(name)
+
     # ------------------------------------------------------------------ conditions
 
     def condition(self, name: str) -> bool:
@@ -324,6 +332,10 @@ def _fn_get_azs(resolver: Resolver, argument: Any) -> list[str]:
     return [f"{resolver.region}{zone}" for zone in "abc"]
 
 
+def _fn_import_value(resolver: Resolver, argument: Any) -> Any:
+    return resolver.import_value(resolver.resolve_str(argument))
+
+
 def _fn_to_json_string(resolver: Resolver, argument: Any) -> str:
     return json.dumps(resolver.resolve(argument), separators=(",", ":"))
 
@@ -353,4 +365,5 @@ _FUNCTIONS = {
     "Fn::Base64": _fn_base64,
     "Fn::GetAZs": _fn_get_azs,
     "Fn::ToJsonString": _fn_to_json_string,
+    "Fn::ImportValue": _fn_import_value,
 }

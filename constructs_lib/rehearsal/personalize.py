@@ -1,33 +1,48 @@
-"""A Personalize stand-in for batch inference jobs, speaking the real JSON 1.1 protocol.
+"""A Personalize stand-in for every job kind the library runs, speaking the real JSON 1.1 protocol.
 
-Create/Describe/List batch inference jobs and Tag/Untag/ListTags. A job is PENDING, then IN PROGRESS,
-then ACTIVE with its output written to S3 in Personalize's format, or CREATE FAILED with a reason, on
-the simulated clock. At most `quota` jobs are PENDING or IN PROGRESS at once (`LimitExceededException`
-otherwise), and `throttle=N` answers `ThrottlingException` to N requests out of every N + 1.
+The kinds come from the handlers' contract (``lambda/contract.py``): each kind's Create, Describe (and
+list-by-name, stop, metrics) calls, and Tag/Untag/ListTagsForResource. A job is PENDING, then IN
+PROGRESS, then ACTIVE (a batch job with its output written to S3 in Personalize's format; a dataset
+import having read its data; a solution version trained), or CREATE FAILED with a reason, on the
+simulated clock. At most ``quota`` jobs of a kind are pending or in progress at once
+(``LimitExceededException`` otherwise), and ``throttle=N`` answers ``ThrottlingException`` to N requests
+out of every N + 1.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from constructs_lib._contract import contract
 from constructs_lib.rehearsal.clock import SimClock
 from constructs_lib.rehearsal.s3 import OutputObject, S3Sandbox
 from constructs_lib.rehearsal.server import Caller, ServiceError
 from constructs_lib.rehearsal.timeline import Timeline
 
 PENDING, IN_PROGRESS, ACTIVE, CREATE_FAILED = "PENDING", "IN PROGRESS", "ACTIVE", "CREATE FAILED"
+STOPPING, STOPPED = "CREATE STOPPING", "CREATE STOPPED"
 RUNNING = (PENDING, IN_PROGRESS)
+ENDED = (ACTIVE, CREATE_FAILED, STOPPED)
 DEFAULT_NUM_RESULTS = 25
 CATALOG_SIZE = 10_000
-_JOB_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]*$")
-_SOLUTION_VERSION_ARN = re.compile(r"^arn:([a-z\d-]+):personalize:.*:.*:.+$")
-_ROLE_ARN = re.compile(r"^arn:([a-z\d-]+):iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$")
-_S3_PATH = re.compile(r"^(s3|http|https)://.+$")
+STOP_SECONDS = 60
+# How each kind spells its statuses in a Describe answer (batch jobs drop the CREATE).
+_SPELLING = {
+    PENDING: "CREATE PENDING",
+    IN_PROGRESS: "CREATE IN_PROGRESS",
+    ACTIVE: "ACTIVE",
+    CREATE_FAILED: "CREATE FAILED",
+    STOPPING: "CREATE STOPPING",
+    STOPPED: "CREATE STOPPED",
+}
+_BATCH_KINDS = (contract.BATCH_INFERENCE.key, contract.BATCH_SEGMENT.key)
 _THEMES = (
     "Cozy weekend picks",
     "Bold and adventurous",
@@ -36,9 +51,30 @@ _THEMES = (
     "Everyday essentials",
 )
 
+# A check the stand-in makes as the job's role before it reads or writes S3 (IAM, in the rehearsal):
+# (role ARN, action, resource ARN, key ARN or None) -> a denial's reason, or None when allowed.
+AccessCheck = Callable[[str, str, str, "str | None"], "str | None"]
+
+
+@dataclass(frozen=True)
+class Durations:
+    """Simulated seconds a job of a kind stays PENDING, then IN PROGRESS."""
+
+    pending: float
+    running: float
+
+
+DEFAULT_DURATIONS = {
+    contract.BATCH_INFERENCE.key: Durations(240, 2700),
+    contract.BATCH_SEGMENT.key: Durations(240, 2700),
+    contract.DATASET_IMPORT.key: Durations(120, 1200),
+    contract.SOLUTION_VERSION.key: Durations(300, 7200),
+}
+
 
 @dataclass
 class StandInJob:
+    kind: Any  # contract.JobKind
     name: str
     arn: str
     request: dict[str, Any]
@@ -63,30 +99,32 @@ class PersonalizeStandIn:
         clock: SimClock,
         timeline: Timeline,
         s3: S3Sandbox,
-        quota: int = 5,
+        quota: int | None = None,
         throttle: int = 0,
-        pending_seconds: float = 240,
-        run_seconds: float = 2700,
+        durations: Mapping[str, Durations] | None = None,
     ) -> None:
         self._clock = clock
         self._timeline = timeline
         self._s3 = s3
         self.quota = quota
         self.throttle = throttle
-        self._pending_seconds = pending_seconds
-        self._run_seconds = run_seconds
-        self._jobs: dict[str, StandInJob] = {}
-        self._failures: dict[str, str] = {}
+        self.durations = {**DEFAULT_DURATIONS, **(durations or {})}
+        self._jobs: dict[str, StandInJob] = {}  # by ARN
+        self._failures: dict[str, str] = {}  # by job name
         self._lock = threading.RLock()
         self._requests = 0
         self.calls: dict[str, int] = {}
         self.throttled = 0
         self.limit_exceeded = 0
+        self.occupied: dict[str, int] = {}  # slots taken by jobs outside the rehearsal, per kind
+        self.access_check: AccessCheck | None = None
+        self.denials: list[str] = []
+        self._operations = self._operation_table()
 
     # ------------------------------------------------------------------ for the driver
 
     def fail(self, job_name: str, reason: str) -> None:
-        """Make the job named `job_name` (now or once created) end CREATE FAILED with `reason`."""
+        """Make the job named ``job_name`` (now or once created) end CREATE FAILED with ``reason``."""
         with self._lock:
             self._failures[job_name] = reason
 
@@ -103,104 +141,149 @@ class PersonalizeStandIn:
 
     def job(self, name: str) -> StandInJob | None:
         with self._lock:
-            return self._jobs.get(name)
+            return next((job for job in self._jobs.values() if job.name == name), None)
+
+    def quota_of(self, kind: Any) -> int:
+        return int(self.quota if self.quota is not None else kind.quota)
 
     # ------------------------------------------------------------------ the protocol
 
-    def handle(self, operation: str, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
-        operations = {
-            "CreateBatchInferenceJob": self._create,
-            "DescribeBatchInferenceJob": self._describe,
-            "ListBatchInferenceJobs": self._list,
+    def _operation_table(self) -> dict[str, Callable[[dict[str, Any], Caller], dict[str, Any]]]:
+        table: dict[str, Callable[[dict[str, Any], Caller], dict[str, Any]]] = {
             "TagResource": self._tag,
             "UntagResource": self._untag,
             "ListTagsForResource": self._list_tags,
         }
-        if operation not in operations:
+        for kind in contract.KINDS.values():
+            table[kind.create] = functools.partial(self._create, kind)
+            table[kind.describe] = functools.partial(self._describe, kind)
+            if kind.list_by_name:
+                table[kind.list_by_name] = functools.partial(self._list, kind)
+            if kind.stop:
+                table[kind.stop] = functools.partial(self._stop, kind)
+            if kind.metrics:
+                table[kind.metrics] = functools.partial(self._metrics, kind)
+        return table
+
+    def handle(self, operation: str, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        if operation not in self._operations:
             raise ServiceError("UnknownOperationException", f"The stand-in does not implement {operation}")
         with self._lock:
             self.calls[operation] = self.calls.get(operation, 0) + 1
             self._throttle(request)
             self.settle()
-            return operations[operation](request, caller)
+            return self._operations[operation](request, caller)
 
     def _throttle(self, request: dict[str, Any]) -> None:
         self._requests += 1
         if self.throttle <= 0 or self._requests % (self.throttle + 1) == 0:
             return
         self.throttled += 1
-        name = request.get("jobName") or str(request.get("batchInferenceJobArn", "")).rpartition("/")[2]
-        if name in self._jobs:
-            self._jobs[name].throttled += 1
+        named = str(request.get("jobName") or request.get("name") or "")
+        for job in self._jobs.values():
+            if job.name == named or job.arn in request.values():
+                job.throttled += 1
         raise ServiceError("ThrottlingException", "Rate exceeded")
 
-    def _create(self, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
-        _validate_create(request)
-        name = request["jobName"]
-        arn = f"arn:aws:personalize:{caller.region}:{caller.account}:batch-inference-job/{name}"
-        if name in self._jobs:
+    def _create(self, kind: Any, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        _validate_create(kind, request)
+        name = str(request[kind.name_member])
+        existing = [job for job in self._jobs.values() if job.kind is kind and job.name == name]
+        if kind is contract.SOLUTION_VERSION:
+            existing = [job for job in existing if job.request["solutionArn"] == request["solutionArn"]]
+        arn = existing[0].arn if existing else self._arn(kind, request, name, caller)
+        if existing:
             raise ServiceError(
                 "ResourceAlreadyExistsException", f"Another resource with Arn {arn} already exists."
             )
-        running = sum(1 for job in self._jobs.values() if job.status in RUNNING)
-        if running >= self.quota:
+        running = sum(1 for job in self._jobs.values() if job.kind is kind and job.status in RUNNING)
+        running += self.occupied.get(kind.key, 0)
+        if running >= self.quota_of(kind):
             self.limit_exceeded += 1
             raise ServiceError(
                 "LimitExceededException",
-                f"The account has {running} batch inference jobs in CREATE PENDING or CREATE IN_PROGRESS "
-                f"status; the limit is {self.quota}.",
+                f"The account has {running} {kind.noun}s in CREATE PENDING or CREATE IN_PROGRESS status; "
+                f"the limit is {self.quota_of(kind)}.",
             )
         now = self._clock.elapsed
+        durations = self.durations[kind.key]
         job = StandInJob(
+            kind=kind,
             name=name,
             arn=arn,
             request=json.loads(json.dumps(request)),
             created_at=now,
-            pending_until=now + self._pending_seconds,
-            done_at=now + self._pending_seconds + self._run_seconds,
+            pending_until=now + durations.pending,
+            done_at=now + durations.pending + durations.running,
             updated_at=now,
             tags={tag["tagKey"]: tag.get("tagValue", "") for tag in request.get("tags", [])},
         )
-        self._jobs[name] = job
-        self._timeline.add(name, "status", f"job {name} created -> PENDING")
-        return {"batchInferenceJobArn": arn}
+        self._jobs[arn] = job
+        self._timeline.add(name, "status", f"{kind.noun} {name} created -> PENDING")
+        return {kind.arn_member: arn}
 
-    def _describe(self, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
-        job = self._find(request.get("batchInferenceJobArn", ""))
-        return {"batchInferenceJob": self._render(job)}
+    @staticmethod
+    def _arn(kind: Any, request: dict[str, Any], name: str, caller: Caller) -> str:
+        derived = kind.job_arn("aws", caller.region, caller.account, name)
+        if derived is not None:
+            return str(derived)
+        # A solution version: the service names it inside its solution.
+        version = hashlib.sha256(f"{request['solutionArn']}|{name}".encode()).hexdigest()[:8]
+        return f"{request['solutionArn']}/{version}"
 
-    def _list(self, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
-        wanted = request.get("solutionVersionArn")
-        jobs = [job for job in self._jobs.values() if wanted in (None, job.request["solutionVersionArn"])]
+    def _describe(self, kind: Any, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        job = self._find(request.get(kind.arn_member, ""), kind)
+        return {kind.described: self._render(job)}
+
+    def _list(self, kind: Any, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        assert kind.list_parent is not None and kind.list_member is not None
+        _, parameter = kind.list_parent
+        parent = request.get(parameter)
+        jobs = [
+            job for job in self._jobs.values() if job.kind is kind and job.request.get(parameter) == parent
+        ]
         start = int(request.get("nextToken") or 0)
         size = int(request.get("maxResults") or 100)
         page = jobs[start : start + size]
-        summaries = [
-            {
-                key: value
-                for key, value in self._render(job).items()
-                if key
-                in (
-                    "batchInferenceJobArn",
-                    "jobName",
-                    "status",
-                    "creationDateTime",
-                    "lastUpdatedDateTime",
-                    "failureReason",
-                    "solutionVersionArn",
-                    "batchInferenceJobMode",
-                )
-            }
-            for job in page
-        ]
-        answer: dict[str, Any] = {"batchInferenceJobs": summaries}
+        answer: dict[str, Any] = {
+            kind.list_member: [
+                {kind.arn_member: job.arn, "status": _SPELLING[job.status], **self._times(job)}
+                for job in page
+            ]
+        }
         if start + size < len(jobs):
             answer["nextToken"] = str(start + size)
         return answer
 
+    def _stop(self, kind: Any, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        job = self._find(request.get(kind.arn_member, ""), kind)
+        if job.status not in RUNNING:
+            raise ServiceError("ResourceInUseException", f"{job.arn} is {job.status}: nothing to stop")
+        job.status, job.updated_at = STOPPING, self._clock.elapsed
+        job.done_at = self._clock.elapsed + STOP_SECONDS
+        self._timeline.add(job.name, "status", f"status {STOPPING} (stop requested)")
+        return {}
+
+    def _metrics(self, kind: Any, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        job = self._find(request.get(kind.arn_member, ""), kind)
+        if job.status != ACTIVE:
+            raise ServiceError("ResourceInUseException", f"{job.arn} is {job.status}, not ACTIVE")
+        seed = int(hashlib.sha256(job.arn.encode()).hexdigest()[:6], 16)
+        return {
+            kind.arn_member: job.arn,
+            "metrics": {
+                "coverage": round(0.2 + (seed % 300) / 1000, 4),
+                "mean_reciprocal_rank_at_25": round(0.05 + (seed % 97) / 1000, 4),
+                "normalized_discounted_cumulative_gain_at_10": round(0.08 + (seed % 89) / 1000, 4),
+                "precision_at_25": round(0.01 + (seed % 53) / 1000, 4),
+            },
+        }
+
     def _tag(self, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
         job = self._find(request.get("resourceArn", ""))
         job.tags.update({tag["tagKey"]: tag.get("tagValue", "") for tag in request.get("tags", [])})
+        if len(job.tags) > contract.MAX_TAGS:
+            raise ServiceError("TooManyTagsException", f"{job.arn} would carry {len(job.tags)} tags")
         self._timeline.add(job.name, "note", f"tags set: {sorted(job.tags.items())}")
         return {}
 
@@ -215,30 +298,31 @@ class PersonalizeStandIn:
         job = self._find(request.get("resourceArn", ""))
         return {"tags": [{"tagKey": key, "tagValue": value} for key, value in sorted(job.tags.items())]}
 
-    def _find(self, arn: str) -> StandInJob:
-        for job in self._jobs.values():
-            if job.arn == arn:
-                return job
-        raise ServiceError("ResourceNotFoundException", f"Could not find resource with ARN {arn}.")
+    def _find(self, arn: str, kind: Any = None) -> StandInJob:
+        job = self._jobs.get(arn)
+        if job is None or (kind is not None and job.kind is not kind):
+            raise ServiceError("ResourceNotFoundException", f"Could not find resource with ARN {arn}.")
+        return job
 
-    def _render(self, job: StandInJob) -> dict[str, Any]:
-        request = job.request
-        rendered: dict[str, Any] = {
-            "jobName": job.name,
-            "batchInferenceJobArn": job.arn,
-            "solutionVersionArn": request["solutionVersionArn"],
-            "numResults": request.get("numResults", DEFAULT_NUM_RESULTS),
-            "jobInput": request["jobInput"],
-            "jobOutput": request["jobOutput"],
-            "roleArn": request["roleArn"],
-            "batchInferenceJobMode": request.get("batchInferenceJobMode", "BATCH_INFERENCE"),
-            "status": job.status,
+    def _times(self, job: StandInJob) -> dict[str, Any]:
+        return {
             "creationDateTime": self._clock.epoch_seconds(job.created_at),
             "lastUpdatedDateTime": self._clock.epoch_seconds(job.updated_at),
         }
-        for key in ("filterArn", "batchInferenceJobConfig", "themeGenerationConfig"):
-            if key in request:
-                rendered[key] = request[key]
+
+    def _render(self, job: StandInJob) -> dict[str, Any]:
+        """The Describe answer: the request as the service echoes it (with its defaults), the status."""
+        kind = job.kind
+        rendered: dict[str, Any] = {key: value for key, value in job.request.items() if key != "tags"}
+        for spec in kind.fields:
+            if spec.omitted not in (None, contract.SERVICE_FILLS) and _get(rendered, spec.path) is None:
+                _put(rendered, spec.path, spec.omitted)
+        if kind.key in _BATCH_KINDS:
+            rendered.setdefault("numResults", DEFAULT_NUM_RESULTS)
+        rendered[kind.arn_member] = job.arn
+        batch = kind.key in _BATCH_KINDS
+        rendered["status"] = job.status if batch or job.status == ACTIVE else _SPELLING[job.status]
+        rendered.update(self._times(job))
         if job.failure_reason:
             rendered["failureReason"] = job.failure_reason
         return rendered
@@ -249,6 +333,9 @@ class PersonalizeStandIn:
         if job.status == PENDING and now >= job.pending_until:
             job.status, job.updated_at = IN_PROGRESS, job.pending_until
             self._timeline.add(job.name, "status", "status IN PROGRESS", at=job.pending_until)
+        if job.status == STOPPING and now >= job.done_at:
+            job.status, job.updated_at = STOPPED, job.done_at
+            self._timeline.add(job.name, "status", f"status {STOPPED}", at=job.done_at)
         if job.status == IN_PROGRESS and now >= job.done_at:
             self._finish(job)
 
@@ -266,43 +353,111 @@ class PersonalizeStandIn:
                 job.name, "output", f"output {output.uri} ({output.records} records)", at=job.done_at
             )
 
+    def _denied(self, job: StandInJob, action: str, resource: str, key: str | None) -> str | None:
+        role = job.request.get("roleArn")
+        if self.access_check is None or not role:
+            return None
+        reason = self.access_check(str(role), action, resource, key)
+        if reason is not None:
+            self.denials.append(reason)
+        return reason
+
     def _run(self, job: StandInJob) -> str | None:
-        """Read the input, write `<output path><input file>.out`; a failure reason when it cannot."""
-        input_path = job.request["jobInput"]["s3DataSource"]["path"]
-        output_path = job.request["jobOutput"]["s3DataDestination"]["path"]
+        """What the job does at its end; a failure reason when it cannot."""
+        kind = job.kind
+        if kind is contract.SOLUTION_VERSION:
+            return None
+        if kind is contract.DATASET_IMPORT:
+            location = str(job.request["dataSource"]["dataLocation"])
+            if self._denied(job, "s3:ListBucket", _bucket_arn(location), None):
+                return f"Insufficient privileges for accessing data in {location}."
+            files = self._s3.read_input(location)
+            if not files:
+                return f"Input data not found at {location}."
+            return None
+        input_source = job.request["jobInput"]["s3DataSource"]
+        output_destination = job.request["jobOutput"]["s3DataDestination"]
+        input_path, output_path = str(input_source["path"]), str(output_destination["path"])
+        for action, resource, key in (
+            ("s3:ListBucket", _bucket_arn(input_path), None),
+            ("s3:GetObject", _object_arn(input_path, "*"), input_source.get("kmsKeyArn")),
+            ("s3:PutObject", _object_arn(output_path, "*"), output_destination.get("kmsKeyArn")),
+        ):
+            if self._denied(job, action, resource, key):
+                where = output_path if action == "s3:PutObject" else input_path
+                return f"Insufficient privileges for accessing data in {where}."
         files = self._s3.read_input(input_path)
         if not files:
             return f"Input data not found at {input_path}."
-        mode = job.request.get("batchInferenceJobMode", "BATCH_INFERENCE")
         num_results = int(job.request.get("numResults", DEFAULT_NUM_RESULTS))
+        mode = job.request.get("batchInferenceJobMode", "BATCH_INFERENCE")
         prefix = output_path if output_path.endswith("/") else f"{output_path}/"
         for item in files:
-            lines = [_output_line(line, mode, num_results) for line in item.lines if line.strip()]
+            make = _segment_line if kind is contract.BATCH_SEGMENT else _output_line
+            lines = [make(line, mode, num_results) for line in item.lines if line.strip()]
             uri = f"{prefix}{item.key.rsplit('/', 1)[-1]}.out"
             self._s3.write(uri, "".join(line + "\n" for line in lines))
             job.outputs.append(OutputObject(uri, len(lines)))
         return None
 
 
-def _validate_create(request: dict[str, Any]) -> None:
+def _bucket_arn(uri: str) -> str:
+    return f"arn:aws:s3:::{uri.removeprefix('s3://').partition('/')[0]}"
+
+
+def _object_arn(uri: str, suffix: str) -> str:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    prefix = key if key.endswith("/") or not key else key.rsplit("/", 1)[0] + "/"
+    return f"arn:aws:s3:::{bucket}/{prefix}{suffix}"
+
+
+def _get(document: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = document
+    for key in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _put(document: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    for key in path[:-1]:
+        document = document.setdefault(key, {})
+    document[path[-1]] = value
+
+
+def _validate_create(kind: Any, request: dict[str, Any]) -> None:
     """What the service checks synchronously (the handler's botocore already checked the shapes)."""
     problems: list[str] = []
-    name = str(request.get("jobName", ""))
-    if not (1 <= len(name) <= 63 and _JOB_NAME.match(name)):
-        problems.append(f"jobName {name!r} must match {_JOB_NAME.pattern} within 63 characters")
-    if not _SOLUTION_VERSION_ARN.match(str(request.get("solutionVersionArn", ""))):
-        problems.append("solutionVersionArn is not a solution version ARN")
-    if not _ROLE_ARN.match(str(request.get("roleArn", ""))):
-        problems.append("roleArn is not an IAM role ARN")
-    for side, source in (("jobInput", "s3DataSource"), ("jobOutput", "s3DataDestination")):
-        path = str(request.get(side, {}).get(source, {}).get("path", ""))
-        if not _S3_PATH.match(path):
-            problems.append(f"{side}.{source}.path {path!r} is not an S3 path")
-    mode = request.get("batchInferenceJobMode", "BATCH_INFERENCE")
-    if mode == "THEME_GENERATION" and "themeGenerationConfig" not in request:
+    name = str(request.get(kind.name_member, ""))
+    if not (1 <= len(name) <= contract.MAX_JOB_NAME_LENGTH and re.match(contract.JOB_NAME_PATTERN, name)):
+        problems.append(
+            f"{kind.name_member} {name!r} must match {contract.JOB_NAME_PATTERN} within 63 characters"
+        )
+    for spec in kind.fields:
+        value = _get(request, spec.path)
+        if spec.required and value in (None, ""):
+            problems.append(f"{'.'.join(spec.path)} is required")
+        elif isinstance(value, str) and spec.prop.endswith("Arn") and "Kms" not in spec.prop:
+            pattern = (
+                contract.ROLE_ARN_PATTERN if spec.prop == "RoleArn" else contract.PERSONALIZE_ARN_PATTERN
+            )
+            if not re.match(pattern, value):
+                problems.append(f"{'.'.join(spec.path)} {value!r} is not a valid ARN")
+        elif (
+            isinstance(value, str)
+            and spec.path[-1] in ("path", "dataLocation")
+            and (not re.match(r"^(s3|http|https)://.+$", value) or len(value) > contract.MAX_S3_PATH_LENGTH)
+        ):
+            problems.append(f"{'.'.join(spec.path)} {value!r} is not an S3 path of at most 256 characters")
+    if kind.output is not None:
+        path = str(_get(request, kind.output.path) or "")
+        if len(path) > contract.MAX_S3_PATH_LENGTH:
+            problems.append(f"{'.'.join(kind.output.path)} is {len(path)} characters; at most 256")
+    if request.get("batchInferenceJobMode") == "THEME_GENERATION" and "themeGenerationConfig" not in request:
         problems.append("themeGenerationConfig is required when batchInferenceJobMode is THEME_GENERATION")
-    if len(request.get("tags", [])) > 200:
-        problems.append("at most 200 tags")
+    if len(request.get("tags", [])) > contract.MAX_TAGS:
+        problems.append(f"at most {contract.MAX_TAGS} tags")
     if problems:
         raise ServiceError("InvalidInputException", "; ".join(problems))
 
@@ -324,6 +479,17 @@ def _output_line(line: str, mode: str, num_results: int) -> str:
     else:
         output["scores"] = scores
     return json.dumps({"input": record, "output": output, "error": None})
+
+
+def _segment_line(line: str, mode: str, num_results: int) -> str:
+    """One batch segment record: the users most likely to interact with the input's item(s)."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        return json.dumps({"input": line, "output": None, "error": "The input record is not valid JSON."})
+    seed = int(hashlib.sha256(line.encode()).hexdigest()[:8], 16)
+    users = [f"user-{(seed + 41 * rank) % CATALOG_SIZE:04d}" for rank in range(num_results)]
+    return json.dumps({"input": record, "output": {"usersList": users}, "error": None})
 
 
 def _items(seed: int, count: int) -> list[str]:

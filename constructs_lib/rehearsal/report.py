@@ -28,8 +28,11 @@ def render(
     header: Sequence[str],
     sections: Sequence[Section],
     rows: Sequence[JobResult],
+    operations: Sequence[str],
+    changes: Sequence[str],
     outputs: Sequence[str],
     failures: Sequence[str],
+    stuck: Sequence[str],
     warnings: Sequence[str],
     verdict: str,
     color: bool = False,
@@ -42,6 +45,13 @@ def render(
     lines.append("Summary")
     lines.extend(f"  {line}" for line in table(rows))
     lines.append("")
+    lines.append("Stack operations")
+    lines.extend(f"  {line}" for line in operations)
+    lines.append("")
+    if changes:
+        lines.append("What the update did to each job")
+        lines.extend(f"  {line}" for line in changes)
+        lines.append("")
     if outputs:
         lines.extend(outputs)
         lines.append("")
@@ -49,6 +59,8 @@ def render(
         lines.append(f"Note: {warning}")
     for failure in failures:
         lines.append(f"FAILED: {failure}")
+    for problem in stuck:
+        lines.append(f"STUCK: {problem}")
     lines.append(verdict)
     text = "\n".join(lines) + "\n"
     return colorize(text) if color else text
@@ -97,6 +109,7 @@ def _collapsed(run: Sequence[Entry]) -> str:
 def table(rows: Sequence[JobResult]) -> list[str]:
     headings = (
         "job",
+        "kind",
         "phase",
         "personalize job",
         "status",
@@ -110,6 +123,7 @@ def table(rows: Sequence[JobResult]) -> list[str]:
     body = [
         (
             f"{row.stack}/{row.construct_id}",
+            row.kind,
             row.phase,
             row.job_name or "-",
             row.status,

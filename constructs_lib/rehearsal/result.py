@@ -6,6 +6,11 @@ from dataclasses import dataclass
 
 from constructs_lib.rehearsal.s3 import OutputObject
 
+EXIT_OK = 0
+EXIT_FAILED = 1  # the deployment failed, as a real one would; every stack ended in a stable state
+EXIT_USAGE = 2
+EXIT_STUCK = 3  # a stack would end UPDATE_ROLLBACK_FAILED or DELETE_FAILED, or a deploy waited in vain
+
 
 @dataclass(frozen=True)
 class JobResult:
@@ -14,6 +19,7 @@ class JobResult:
     stack: str
     construct_id: str
     logical_id: str
+    kind: str  # the job kind's key: batch-inference, batch-segment, dataset-import, solution-version
     phase: str  # "create" or "update"
     job_name: str | None
     job_arn: str | None
@@ -43,8 +49,11 @@ class JobResult:
 class Result:
     exit_code: int
     failures: tuple[str, ...]
+    stuck: tuple[str, ...]
     warnings: tuple[str, ...]
     jobs: tuple[JobResult, ...]
+    operations: tuple[str, ...]  # "<phase>: <operation> <stack> -> <status> (reason)"
+    changes: tuple[str, ...]  # what the update did to each job resource
     report: str
     personalize_jobs: tuple[str, ...]  # names of the jobs the stand-in created
     executions: tuple[str, ...]  # names of the monitor executions started

@@ -12,7 +12,12 @@ from constructs_lib.rehearsal.server import LOOPBACK
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-SAMPLE_FILES = {"BATCH_INFERENCE": "users.json", "THEME_GENERATION": "items.json"}
+SAMPLE_FILES = {
+    "BATCH_INFERENCE": "users.json",
+    "THEME_GENERATION": "items.json",
+    "SEGMENTS": "items.json",
+    "INTERACTIONS": "interactions.csv",
+}
 
 
 @dataclass(frozen=True)
@@ -36,10 +41,20 @@ def split_uri(uri: str) -> tuple[str, str]:
 
 
 def sample_records(mode: str, count: int) -> list[dict[str, Any]]:
-    """JSON lines Personalize accepts: users for recommendations, items for themes."""
-    if mode == "THEME_GENERATION":
+    """JSON lines Personalize accepts: users for recommendations, items for themes and segments."""
+    if mode in ("THEME_GENERATION", "SEGMENTS"):
         return [{"itemId": f"item-{index:04d}"} for index in range(1, count + 1)]
     return [{"userId": f"user-{index:04d}"} for index in range(1, count + 1)]
+
+
+def sample_body(mode: str, count: int) -> str:
+    """A sample input file: CSV interactions for a dataset import, JSON lines for a batch job."""
+    if mode == "INTERACTIONS":
+        rows = [
+            f"user-{index % 7:04d},item-{index:04d},{1767600000 + index}" for index in range(1, count + 1)
+        ]
+        return "USER_ID,ITEM_ID,TIMESTAMP\n" + "".join(row + "\n" for row in rows)
+    return "".join(json.dumps(record) + "\n" for record in sample_records(mode, count))
 
 
 class S3Sandbox:
@@ -96,8 +111,7 @@ class S3Sandbox:
             return [f"s3://{bucket}/{item.key}" for item in existing]
         if not key or key.endswith("/"):
             key = f"{key}{SAMPLE_FILES.get(mode, SAMPLE_FILES['BATCH_INFERENCE'])}"
-        body = "".join(json.dumps(record) + "\n" for record in sample_records(mode, count))
-        self.client.put_object(Bucket=bucket, Key=key, Body=body.encode())
+        self.client.put_object(Bucket=bucket, Key=key, Body=sample_body(mode, count).encode())
         return [f"s3://{bucket}/{key}"]
 
     def read_input(self, input_uri: str) -> list[InputFile]:

@@ -5,12 +5,13 @@ Lambda runtime whose boto3 clients are pointed at them with `AWS_ENDPOINT_URL_*`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import TracebackType
 
 from constructs_lib.rehearsal.clock import Scheduler, SimClock
 from constructs_lib.rehearsal.events import EventBridgeSink
 from constructs_lib.rehearsal.lambdas import LambdaRuntime
-from constructs_lib.rehearsal.personalize import PersonalizeStandIn
+from constructs_lib.rehearsal.personalize import Durations, PersonalizeStandIn
 from constructs_lib.rehearsal.s3 import S3Sandbox
 from constructs_lib.rehearsal.server import LoopbackServer
 from constructs_lib.rehearsal.signals import SignalReceiver
@@ -20,7 +21,12 @@ from constructs_lib.rehearsal.timeline import Timeline
 
 class Sandbox:
     def __init__(
-        self, *, region: str, quota: int, throttle: int, pending_seconds: float, run_seconds: float
+        self,
+        *,
+        region: str,
+        quota: int | None = None,
+        throttle: int = 0,
+        durations: Mapping[str, Durations] | None = None,
     ) -> None:
         self.clock = SimClock()
         self.scheduler = Scheduler(self.clock)
@@ -33,8 +39,7 @@ class Sandbox:
                 s3=self.s3,
                 quota=quota,
                 throttle=throttle,
-                pending_seconds=pending_seconds,
-                run_seconds=run_seconds,
+                durations=durations,
             )
             self.stepfunctions = StepFunctionsStandIn(self.scheduler)
             self.events = EventBridgeSink(self.clock)
