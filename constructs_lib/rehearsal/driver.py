@@ -17,6 +17,7 @@ from constructs_lib._contract import contract
 from constructs_lib.rehearsal.assembly import Assembly, StackArtifact
 from constructs_lib.rehearsal.clock import duration_text
 from constructs_lib.rehearsal.discovery import JobResource, StackModel, construct_id, find_function
+from constructs_lib.rehearsal.enforce import Enforcer
 from constructs_lib.rehearsal.engine import (
     JOB_TYPES,
     STUCK,
@@ -53,6 +54,7 @@ class Options:
     records: int = 20
     update: bool | str = True  # the synthetic update: True for the first waited job, or a construct id
     duplicate_requests: bool = False
+    enforce_iam: bool = True
 
 
 @dataclass
@@ -108,8 +110,14 @@ class Driver:
             on_seed=self._seed,
         )
         self.interpreter = Interpreter(sandbox.scheduler, self._invoke_task, self._monitor_ended)
+        self.enforcer: Enforcer | None = None
+        if options.enforce_iam:
+            self.enforcer = Enforcer(lambda: [state.resolver for state in self.engine.stacks.values()])
+            sandbox.runtime.enforcer = self.enforcer
+            sandbox.personalize.access_check = self.enforcer.personalize_access
         self.artifacts = self._select(assembly)
         self.models: dict[str, StackModel] = {}  # every stack's wiring, as last deployed
+        self.states: dict[str, StackState] = {}  # the stacks deployed now
         self._check_ids()
 
     # ------------------------------------------------------------------ setup
@@ -167,53 +175,75 @@ class Driver:
     # ------------------------------------------------------------------ phases
 
     def run(self) -> None:
-        states = self._create_all()
-        if all(outcome.operation.status == "CREATE_COMPLETE" for outcome in self.outcomes):
-            self.phase = UPDATE
+        """The rehearsal: create, an update, delete, then let every monitor finish."""
+        outcomes = self.deploy(self.assembly, CREATE)
+        if all(outcome.operation.status == "CREATE_COMPLETE" for outcome in outcomes):
             if self.update_to is not None:
-                states = self._update_all(states)
+                self.engine.faults.fail_resources = set(self.options.fail_resources)
+                self.deploy(self.update_to, UPDATE)
             elif self.options.update:
-                self._synthetic_update(states)
+                self._synthetic_update(self.states)
         elif self.update_to is not None or self.options.update:
             self.warnings.append("Update skipped: a stack did not deploy.")
-        self._delete_all(states)
-        self.sandbox.scheduler.run()
+        self.delete()
+        self.settle()
 
-    def _create_all(self) -> dict[str, StackState]:
-        states: dict[str, StackState] = {}
-        for artifact in self.artifacts:
+    # ------------------------------------------------------------------ steps
+
+    def deploy(self, assembly: Assembly, phase: str) -> list[StackOutcome]:
+        """``cdk deploy`` of the selected stacks of ``assembly``: each created, or updated to it; stops at
+        the first stack that fails, as the CLI does."""
+        self.phase = phase
+        outcomes: list[StackOutcome] = []
+        for artifact in self._select(assembly):
+            state = self.states.get(artifact.stack_name)
             try:
-                state = self.engine.new_stack(artifact, self.assembly)
+                if state is None:
+                    state = self.engine.new_stack(artifact, assembly)
+                    self.models[state.name] = state.model
+                    operation = self.engine.create(state)
+                    ok = operation.status == "CREATE_COMPLETE"
+                else:
+                    operation = self.engine.update(state, artifact, assembly)
+                    ok = operation.status == "UPDATE_COMPLETE"
             except UnresolvableError as error:
                 self.failures.append(f"{artifact.stack_name}: cannot be deployed: {error}")
                 break
             self.models[state.name] = state.model
-            operation = self.engine.create(state)
-            self._record(CREATE, state, operation)
-            if operation.status != "CREATE_COMPLETE":
+            outcomes.append(self._record(phase, state, operation))
+            if state.status in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"):
+                self.states[state.name] = state
+            elif state.status == "ROLLBACK_COMPLETE":
+                # A stack whose create rolled back must be deleted before it can be created again.
+                self._record("delete", state, self.engine.delete(state))
+            if not ok:
                 break
-            states[state.name] = state
-        return states
+        return outcomes
 
-    def _update_all(self, states: dict[str, StackState]) -> dict[str, StackState]:
-        assert self.update_to is not None
-        self.engine.faults.fail_resources = set(self.options.fail_resources)
-        for artifact in self._select(self.update_to):
-            state = states.get(artifact.stack_name)
-            if state is None:
-                state = self.engine.new_stack(artifact, self.update_to)
-                self.models[state.name] = state.model
-                operation = self.engine.create(state)
-                self._record(UPDATE, state, operation)
-                if operation.status == "CREATE_COMPLETE":
-                    states[state.name] = state
-                continue
-            operation = self.engine.update(state, artifact, self.update_to)
-            self.models[state.name] = state.model
-            self._record(UPDATE, state, operation)
-            if operation.status != "UPDATE_COMPLETE":
-                break
-        return states
+    def delete(self) -> list[StackOutcome]:
+        """``cdk destroy`` of every deployed stack, dependents first."""
+        self.phase = "delete"
+        outcomes = []
+        for name in reversed(list(self.states)):
+            state = self.states.pop(name)
+            outcomes.append(self._record("delete", state, self.engine.delete(state)))
+        return outcomes
+
+    def advance(self, seconds: float) -> None:
+        """Let time pass with no stack operation: monitors check, jobs run and end."""
+        scheduler = self.sandbox.scheduler
+        until = scheduler.clock.elapsed + seconds
+
+        def later() -> bool:
+            due = scheduler.next_at()
+            return due is None or due > until
+
+        scheduler.run_until(later)
+        scheduler.clock.advance_to(until)
+
+    def settle(self) -> None:
+        """Until nothing is left to do."""
+        self.sandbox.scheduler.run()
 
     def _synthetic_update(self, states: dict[str, StackState]) -> None:
         """One job changed as a new synth would change it: a new run token (or, for an explicit name,
@@ -241,6 +271,7 @@ class Driver:
                 properties[contract.WAIT_HANDLE] = {"Ref": handle}
                 resources[wait]["DependsOn"] = job.logical_id
         artifact = replace(state.artifact, template=template)
+        self.phase = UPDATE
         operation = self.engine.update(state, artifact, self.assembly)
         self.models[state.name] = state.model
         self._record(UPDATE, state, operation)
@@ -257,17 +288,11 @@ class Driver:
         chosen = waited or candidates
         return chosen[0] if chosen else None
 
-    def _delete_all(self, states: Mapping[str, StackState]) -> None:
-        self.phase = "delete"
-        for name in reversed(list(states)):
-            state = states[name]
-            operation = self.engine.delete(state)
-            self._record("delete", state, operation)
-
     # ------------------------------------------------------------------ what each operation did
 
-    def _record(self, phase: str, state: StackState, operation: Operation) -> None:
-        self.outcomes.append(StackOutcome(phase, state.name, operation))
+    def _record(self, phase: str, state: StackState, operation: Operation) -> StackOutcome:
+        outcome = StackOutcome(phase, state.name, operation)
+        self.outcomes.append(outcome)
         self.changes.extend(operation.changes)
         for job in state.model.jobs.values():
             if operation.kind != "DELETE":
@@ -284,6 +309,7 @@ class Driver:
             self.failures.append(
                 f"{state.name}: {operation.kind.lower()} failed ({operation.status}): {operation.reason}"
             )
+        return outcome
 
     def _answered(
         self,
@@ -302,7 +328,7 @@ class Driver:
         status = f" (job {data['Status']})" if "Status" in data else ""
         if event["RequestType"] == "Delete":
             detail = f" ({answer.reason})" if answer.reason else ""
-            text = request if request.endswith(" of the replaced") else f"{request} of"
+            text = request if request.endswith((" of the replaced", " of the new")) else f"{request} of"
             self.sandbox.timeline.add(
                 key, "cfn", f"{text} {event.get('PhysicalResourceId')} -> DELETE_COMPLETE{detail}"
             )
@@ -396,6 +422,20 @@ class Driver:
             raise InvocationError(
                 reference, "Lambda.ResourceNotFoundException", f"Function not found: {reference}", []
             )
+        denial = (
+            self.enforcer.check(
+                execution.machine.role_arn,
+                "lambda:InvokeFunction",
+                {"FunctionName": function.arn},
+                region=function.region,
+                account=function.account,
+            )
+            if self.enforcer is not None
+            else None
+        )
+        if denial is not None:
+            self.sandbox.timeline.add(key, "check", f"{state}: {denial.describe()}")
+            raise InvocationError(reference, "Lambda.AWSLambdaException", denial.describe(), [])
         try:
             result = self.sandbox.runtime.invoke(function, payload).result
         except InvocationError as error:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,6 +85,7 @@ class StackState:
     model: StackModel
     resources: dict[str, ResourceState] = field(default_factory=dict)
     status: str = "REVIEW_IN_PROGRESS"
+    instance: int = 0  # how many times a stack of this name was created before
 
     @property
     def name(self) -> str:
@@ -155,6 +157,7 @@ class Engine:
         self.stacks: dict[str, StackState] = {}
         self._waits: dict[str, tuple[_Run, ResourceState]] = {}  # handle path -> the waiting run
         self.duplicate_mismatches: list[str] = []
+        self._instances: dict[str, int] = {}
         self._on_answer = on_answer
         self._on_wait = on_wait
         self._on_seed = on_seed
@@ -162,19 +165,23 @@ class Engine:
     # ------------------------------------------------------------------ stacks
 
     def new_stack(self, artifact: StackArtifact, assembly: Any) -> StackState:
-        resolver = self._resolver(artifact, artifact.template)
+        """A stack about to be created: a new stack instance (a new StackId, as each CloudFormation
+        create of a stack name gets)."""
+        instance = self._instances[artifact.stack_name] = self._instances.get(artifact.stack_name, -1) + 1
+        resolver = self._resolver(artifact, artifact.template, instance)
         model = discover(artifact, assembly, resolver)
-        state = StackState(artifact, artifact.template, resolver, model)
+        state = StackState(artifact, artifact.template, resolver, model, instance=instance)
         self._register(model)
         return state
 
-    def _resolver(self, artifact: StackArtifact, template: dict[str, Any]) -> Resolver:
+    def _resolver(self, artifact: StackArtifact, template: dict[str, Any], instance: int) -> Resolver:
         return Resolver(
             template,
             stack_name=artifact.stack_name,
             account=artifact.account,
             region=artifact.region,
             imports=self._import,
+            instance=instance,
         )
 
     def _import(self, name: str) -> Any:
@@ -224,7 +231,7 @@ class Engine:
             copy.deepcopy(state.template), state.resolver, state.model, dict(state.resources)
         )
         state.artifact, state.template = artifact, artifact.template
-        state.resolver = self._resolver(artifact, artifact.template)
+        state.resolver = self._resolver(artifact, artifact.template, state.instance)
         for resource in state.resources.values():
             self._learn(state, resource)
         state.model = discover(artifact, assembly, state.resolver, handles=self._handles(state))
@@ -328,7 +335,7 @@ class Engine:
         job = (model or state.model).jobs.get(resource.logical_id)
         if job is None:
             raise EngineError(f"{state.key(resource.logical_id)}: no on-event function found for it")
-        answer = self.provider.send(job.on_event, event)
+        answer = self.provider.send(job.on_event, event, job.framework)
         if self._on_answer is not None:
             self._on_answer(state, resource, label or event["RequestType"], event, answer)
         if self.faults.duplicate_requests and event["RequestType"] != "Delete":
@@ -344,7 +351,7 @@ class Engine:
         job = state.model.jobs.get(resource.logical_id)
         if job is None:
             return
-        answer = self.provider.send(job.on_event, event)
+        answer = self.provider.send(job.on_event, event, job.framework)
         if self._on_answer is not None:
             self._on_answer(state, resource, f"{event['RequestType']} (delivered again)", event, answer)
         if first.ok and (not answer.ok or answer.physical_id != first.physical_id):
@@ -431,8 +438,11 @@ class _Run:
         state, template = self.state, self.state.template["Resources"][logical_id]
         kind = template.get("Type", "")
         existing = state.resources.get(logical_id)
-        if logical_id in self.engine.faults.fail_resources:
-            self.engine.faults.fail_resources.discard(logical_id)
+        injected = next(
+            (name for name in self.engine.faults.fail_resources if _names(name, logical_id)), None
+        )
+        if injected is not None:
+            self.engine.faults.fail_resources.discard(injected)
             self._fail(logical_id, "Resource handler returned message: injected failure (rehearsal)")
             return
         try:
@@ -743,6 +753,11 @@ class _Run:
         for resource in state.resources.values():
             self.engine._learn(state, resource)
         operation.status = state.status = UPDATE_ROLLBACK_COMPLETE
+
+
+def _names(name: str, logical_id: str) -> bool:
+    """A resource named by its logical id, or by its construct id (CDK adds 8 hex digits to it)."""
+    return logical_id == name or re.fullmatch(rf"{re.escape(name)}[0-9A-F]{{8}}", logical_id) is not None
 
 
 def _imported_names(value: Any) -> set[str]:

@@ -580,6 +580,30 @@ def _personalize_job(
     return build
 
 
+def _batch_inference_job(call: _Call) -> list[tuple[str, str]]:
+    # The current reference also requires the solution: the solution version the job reads, whose ARN
+    # (solution/<name>/<id>) has the solution's format.
+    job = _personalize_job("batchInferenceJob")(call)
+    return [*job, ("solution", str(call.param("solutionVersionArn")))]
+
+
+# The resource type of a Personalize ARN, by its resource segment.
+_PERSONALIZE_TYPES = {
+    "batch-inference-job": "batchInferenceJob",
+    "batch-segment-job": "batchSegmentJob",
+    "dataset-import-job": "datasetImportJob",
+    "solution": "solution",
+}
+
+
+def _tagged(call: _Call) -> list[tuple[str, str]]:
+    """Tag calls are authorized against the tagged resource (optional types in the current reference)."""
+    arn = str(call.param("resourceArn"))
+    segment = arn.split(":", 5)[-1].split("/", 1)[0]
+    resource_type = _PERSONALIZE_TYPES.get(segment)
+    return [(resource_type, arn)] if resource_type is not None and resource_type in call.types else []
+
+
 def _given_arn(resource_type: str, param: str) -> Callable[[_Call], list[tuple[str, str]]]:
     return lambda call: [(resource_type, str(call.param(param)))]
 
@@ -665,7 +689,7 @@ def _role(call: _Call) -> list[tuple[str, str]]:
 
 # Action -> the resources its request names. Actions absent here name none (data: no resource types).
 _BUILDERS: dict[str, Callable[[_Call], list[tuple[str, str]]]] = {
-    "personalize:CreateBatchInferenceJob": _personalize_job("batchInferenceJob"),
+    "personalize:CreateBatchInferenceJob": _batch_inference_job,
     "personalize:DescribeBatchInferenceJob": _personalize_job("batchInferenceJob", "batchInferenceJobArn"),
     "personalize:CreateBatchSegmentJob": _personalize_job("batchSegmentJob"),
     "personalize:DescribeBatchSegmentJob": _personalize_job("batchSegmentJob", "batchSegmentJobArn"),
@@ -677,6 +701,9 @@ _BUILDERS: dict[str, Callable[[_Call], list[tuple[str, str]]]] = {
     "personalize:DescribeSolutionVersion": _given_arn("solution", "solutionVersionArn"),
     "personalize:StopSolutionVersionCreation": _given_arn("solution", "solutionVersionArn"),
     "personalize:GetSolutionMetrics": _given_arn("solution", "solutionVersionArn"),
+    "personalize:TagResource": _tagged,
+    "personalize:UntagResource": _tagged,
+    "personalize:ListTagsForResource": _tagged,
     "iam:PassRole": _role,
     "states:StartExecution": _given_arn("statemachine", "stateMachineArn"),
     "states:StopExecution": _given_arn("execution", "executionArn"),
@@ -725,6 +752,10 @@ def required_resources(
         RequiredResource(name, resource_type, arn, bool(call.types[resource_type]["required"]))
         for resource_type, arn in named
     ]
+    if not found and not any(spec["required"] for spec in call.types.values()):
+        # Only optional types, none named: the request is authorized against what it names, if anything.
+        named_arn = str(params.get("resourceArn") or "*")
+        return [RequiredResource(name, "*", named_arn, True)]
     covered = {resource_type for resource_type, _ in named}
     for group in _ALTERNATIVES.get(name, ()):
         if covered & group:

@@ -50,6 +50,7 @@ class Resolver:
         region: str,
         partition: str = "aws",
         imports: Callable[[str], Any] | None = None,
+        instance: int = 0,
     ) -> None:
         self.template = template
         self.resources: Mapping[str, Any] = template.get("Resources", {})
@@ -57,9 +58,11 @@ class Resolver:
         self.account = account
         self.region = region
         self.partition = partition
+        # Each create of a stack gets its own StackId; the first is what earlier rehearsals used.
+        seed = f"rehearsal:{account}:{region}:{stack_name}" + (f":{instance}" if instance else "")
         self.stack_id = (
             f"arn:{partition}:cloudformation:{region}:{account}:stack/{stack_name}/"
-            f"{uuid.uuid5(uuid.NAMESPACE_URL, f'rehearsal:{account}:{region}:{stack_name}')}"
+            f"{uuid.uuid5(uuid.NAMESPACE_URL, seed)}"
         )
         self._imports = imports
         self._refs: dict[str, Any] = {}

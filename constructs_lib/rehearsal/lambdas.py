@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from constructs_lib.rehearsal.clock import SimClock
+from constructs_lib.rehearsal.enforce import Enforcer
 from constructs_lib.rehearsal.server import access_key_for
 
 FAKE_SECRET = "rehearsal-secret-access-key-not-a-real-one"
@@ -59,6 +60,8 @@ class FunctionSpec:
     environment: Mapping[str, str]
     timeout_seconds: int
     memory_mb: int
+    role_arn: str | None = None
+    log_group_arn: str | None = None
 
     @property
     def is_python(self) -> bool:
@@ -159,6 +162,8 @@ class LambdaRuntime:
         self._loaded: dict[tuple[str, str], _LoadedCode] = {}
         self._requests = 0
         self.invocations = 0
+        self.enforcer: Enforcer | None = None
+        self._logs_checked: set[tuple[str, str]] = set()
 
     def invoke(self, function: FunctionSpec, event: Any) -> Invocation:
         """Run the handler with `event`; InvocationError when it raises (its logs attached)."""
@@ -173,9 +178,20 @@ class LambdaRuntime:
         self._requests += 1
         context = self._context(function)
         output = io.StringIO()
-        with self._environment(function), _simulated_botocore_sleep(self._clock):
+        self._check_logs(function)
+        checked = (
+            self.enforcer.calls_of(function.role_arn, region=function.region, account=function.account)
+            if self.enforcer is not None
+            else contextlib.nullcontext()
+        )
+        with self._environment(function), _simulated_sleep(self._clock):
             code = self._code(function)
-            with code.active(), contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+            with (
+                code.active(),
+                contextlib.redirect_stdout(output),
+                contextlib.redirect_stderr(output),
+                checked,
+            ):
                 try:
                     result = code.handler(event, context)
                 except Exception as error:
@@ -186,6 +202,22 @@ class LambdaRuntime:
                 finally:
                     self._clock.sleep(self._invocation_seconds)
         return Invocation(result, output.getvalue().splitlines())
+
+    def _check_logs(self, function: FunctionSpec) -> None:
+        """A function must be able to write its own logs (once per function)."""
+        key = (function.stack, function.logical_id)
+        if self.enforcer is None or key in self._logs_checked or function.log_group_arn is None:
+            return
+        self._logs_checked.add(key)
+        group = function.log_group_arn.split(":log-group:", 1)[1]
+        for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+            self.enforcer.check(
+                function.role_arn,
+                action,
+                {"logGroupName": group, "logStreamName": "2026/01/05/[$LATEST]rehearsal"},
+                region=function.region,
+                account=function.account,
+            )
 
     def _code(self, function: FunctionSpec) -> _LoadedCode:
         """One execution environment per function, kept warm for the whole rehearsal."""
@@ -251,13 +283,17 @@ class LambdaRuntime:
 
 
 @contextlib.contextmanager
-def _simulated_botocore_sleep(clock: SimClock) -> Iterator[None]:
-    """botocore sleeps between retries with `time.sleep` in botocore.endpoint: on the simulated clock."""
+def _simulated_sleep(clock: SimClock) -> Iterator[None]:
+    """botocore sleeps between retries with ``time.sleep`` in botocore.endpoint, and the handlers with
+    ``time.sleep`` (looked up when they sleep): both on the simulated clock while a function runs."""
     import botocore.endpoint
 
     real = botocore.endpoint.__dict__["time"]
+    real_sleep = time.sleep
     setattr(botocore.endpoint, "time", _SimulatedTime(clock))  # noqa: B010 (the stubs do not declare it)
+    time.sleep = clock.sleep  # type: ignore[assignment]
     try:
         yield
     finally:
         setattr(botocore.endpoint, "time", real)  # noqa: B010
+        time.sleep = real_sleep

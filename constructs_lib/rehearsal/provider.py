@@ -64,11 +64,16 @@ class ProviderFramework:
             event["PhysicalResourceId"] = physical_id
         return event
 
-    def send(self, on_event: FunctionSpec, event: dict[str, Any]) -> ProviderAnswer:
+    def send(
+        self, on_event: FunctionSpec, event: dict[str, Any], framework: FunctionSpec | None = None
+    ) -> ProviderAnswer:
         """Invoke the user's on-event function and check its answer as the framework does."""
         physical_id = event.get("PhysicalResourceId")
         if event["RequestType"] == "Delete" and physical_id == CREATE_FAILED_MARKER:
             return ProviderAnswer(True, CREATE_FAILED_MARKER, {}, "never created: nothing to delete")
+        denied = self._framework_denied(framework, on_event)
+        if denied is not None:
+            return ProviderAnswer(False, physical_id or CREATE_FAILED_MARKER, {}, denied)
         try:
             invocation = self._runtime.invoke(on_event, {**event, "ResponseURL": "..."})
         except InvocationError as error:
@@ -93,6 +98,23 @@ class ProviderFramework:
         if len(json.dumps(response).encode()) > RESPONSE_LIMIT_BYTES:
             return ProviderAnswer(False, answer_id, data, "Response object is too long.")
         return ProviderAnswer(True, answer_id, data)
+
+    def _framework_denied(self, framework: FunctionSpec | None, on_event: FunctionSpec) -> str | None:
+        """The framework function's role must be allowed to get and invoke the on-event function."""
+        enforcer = self._runtime.enforcer
+        if enforcer is None or framework is None or framework is on_event:
+            return None
+        for action in ("lambda:GetFunction", "lambda:InvokeFunction"):
+            denial = enforcer.check(
+                framework.role_arn,
+                action,
+                {"FunctionName": on_event.arn},
+                region=framework.region,
+                account=framework.account,
+            )
+            if denial is not None:
+                return denial.describe()
+        return None
 
 
 def cfn_properties(value: Any) -> Any:

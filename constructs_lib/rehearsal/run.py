@@ -126,7 +126,10 @@ def _row(run: JobRun, sandbox: Sandbox) -> JobResult:
 def _result(
     cdk_out: str, driver: Driver, sandbox: Sandbox, rows: tuple[JobResult, ...], wall: float, color: bool
 ) -> Result:
-    failures = tuple([*driver.failures, *driver.engine.duplicate_mismatches])
+    denials = dict.fromkeys(
+        denial.describe() for denial in (driver.enforcer.denials if driver.enforcer else [])
+    )
+    failures = tuple([*driver.failures, *driver.engine.duplicate_mismatches, *denials])
     stuck, warnings = tuple(driver.stuck), tuple(driver.warnings)
     simulated = sandbox.clock.elapsed
     waited = [row for row in rows if row.waited]

@@ -44,6 +44,7 @@ class StateMachineSpec:
     stack: str
     logical_id: str
     definition: dict[str, Any]
+    role_arn: str | None = None
 
 
 @dataclass
