@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import pytest
 
@@ -33,12 +34,51 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
+class ExampleApps(Mapping[str, Any]):
+    """Example apps synthesized on first use, once per session: an example that fails to synthesize
+    fails its own tests (the error lists the compliance findings that stopped it), not every example's."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        from tests.apps import EXAMPLES
+
+        self._names = sorted(EXAMPLES)
+        self._factory = tmp_path_factory
+        self._done: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        from tests.apps import synthesize
+
+        if name not in self._names:
+            raise KeyError(name)
+        if name not in self._done:
+            try:
+                self._done[name] = synthesize(name, self._factory.mktemp(name))
+            except Exception as error:
+                self._done[name] = error
+        found = self._done[name]
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
 @pytest.fixture(scope="session")
-def example_apps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    """Every example app synthesized once per session, with all compliance packs attached.
+def lifecycle_assemblies(tmp_path_factory: pytest.TempPathFactory) -> Mapping[Any, Any]:
+    """Every version of the lifecycle app (tests/variants.py), synthesized once per session."""
+    from tests.variants import VERSIONS, synthesize_all
+
+    return synthesize_all(tmp_path_factory.mktemp("versions"), VERSIONS)
+
+
+@pytest.fixture(scope="session")
+def example_apps(tmp_path_factory: pytest.TempPathFactory) -> ExampleApps:
+    """Every example app synthesized once per session (on first use), with all compliance packs attached.
 
     Synthesis raises on any unacknowledged cdk-nag error or warning, so the fixture itself is the gate.
     """
-    from tests.apps import EXAMPLES, synthesize
-
-    return {name: synthesize(name, tmp_path_factory.mktemp(name)) for name in sorted(EXAMPLES)}
+    return ExampleApps(tmp_path_factory)
