@@ -11,7 +11,15 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: setup demo synth test lint bench clean
+# make demo REHEARSAL_ARGS="--quota 1 --fail Job=..." passes options to the rehearsal
+# (python -m constructs_lib.rehearsal --help lists them).
+REHEARSAL_ARGS ?=
+
+# make fuzz FUZZ_SEQUENCES=20000 FUZZ_SEED=1: more lifecycle sequences than make test runs (200).
+FUZZ_SEQUENCES ?= 5000
+FUZZ_SEED ?= 1
+
+.PHONY: setup demo synth test lint bench fuzz clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -29,7 +37,7 @@ synth: setup
 	$(CDK) synth --quiet --no-notices --output $(OUT)
 
 demo: synth
-	$(PY) -m constructs_lib.rehearsal $(OUT)
+	$(PY) -m constructs_lib.rehearsal $(OUT) $(REHEARSAL_ARGS)
 
 test: setup
 	$(PY) -m pytest -q
@@ -41,6 +49,9 @@ lint: setup
 
 bench: setup
 	$(PY) benchmarks/run_all.py
+
+fuzz: setup
+	$(PY) -m tests.fuzz --sequences $(FUZZ_SEQUENCES) --seed $(FUZZ_SEED)
 
 clean:
 	rm -rf $(OUT) dist build .venv-oldsdk

@@ -146,17 +146,28 @@ class PersonalizeJob(Construct):
         source_resources: Sequence[str],
     ) -> None:
         if kind.arn_resource is not None:
-            pattern = job_name if job_name is not None else f"{_stack_prefix(Stack.of(self))}*"
+            # The stack's generated names, and an explicit name exactly. The generated names stay granted
+            # beside an explicit one: when a change moves the resource between the two, the policy is
+            # updated before the resource, and the old job's monitor (a queued job's create included)
+            # must keep working until the resource has moved on, or a failed update has moved it back.
+            pattern = f"{_stack_prefix(Stack.of(self))}*"
             job_resources = [arn("personalize", f"{kind.arn_resource}/{pattern}")]
-            if "*" in pattern:
-                runtime.acknowledge_job_pattern(
-                    job_resources[0],
-                    f"Job names are generated at deploy time as '<stack>-<id>-<hash>', so the jobs of this "
-                    f"stack are known only by their common prefix: '{pattern}'.",
-                )
+            if job_name is not None:
+                job_resources.append(arn("personalize", f"{kind.arn_resource}/{job_name}"))
+            runtime.acknowledge_job_pattern(
+                job_resources[0],
+                f"Job names are generated at deploy time as '<stack>-<id>-<hash>', so the jobs of this "
+                f"stack are known only by their common prefix: '{pattern}'.",
+            )
         else:
             # The service names the job (a solution version) inside its source: solution/<name>/<id>.
             job_resources = [f"{source}/*" for source in source_resources]
+            for resource in job_resources:
+                runtime.acknowledge_job_pattern(
+                    resource,
+                    "Personalize names a solution version '<solution ARN>/<id>', the id chosen when it is "
+                    "created: the wildcard covers the versions of this one solution.",
+                )
         runtime.grant_jobs(kind, job_resources=job_resources, source_resources=source_resources)
 
     def source_pattern(self) -> str | None:
@@ -218,7 +229,8 @@ class PersonalizeJob(Construct):
 
 
 def upstream_jobs(properties: Mapping[str, Any]) -> list[PersonalizeJob]:
-    """The jobs whose attributes a job's properties reference (a solution version's ARN, say)."""
+    """The jobs whose results a job's properties reference (a solution version's ARN, say): references
+    to a job's own resource, not to anything else it holds (a storage it created and others share)."""
     found: list[PersonalizeJob] = []
     for value in _strings(properties):
         if not v.is_token(value):
@@ -226,9 +238,16 @@ def upstream_jobs(properties: Mapping[str, Any]) -> list[PersonalizeJob]:
         for token in Tokenization.reverse_string(value).tokens:
             if not isinstance(token, Reference):
                 continue
-            for scope in token.target.node.scopes:
-                if isinstance(scope, PersonalizeJob) and scope not in found:
-                    found.append(scope)
+            owner = token.target.node.scope
+            job = owner.node.scope if owner is not None else None  # <job>/Resource/Default
+            if (
+                isinstance(job, PersonalizeJob)
+                and getattr(job, "resource", None) is not None
+                and owner is not None
+                and owner.node.addr == job.resource.node.addr
+                and job not in found
+            ):
+                found.append(job)
     return found
 
 

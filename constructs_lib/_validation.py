@@ -123,7 +123,13 @@ def check_personalize_arn(prop: str, value: str | None, kind: ArnKind, place: St
     parts = [part for part in path.split("/") if part]
     if resource_type != kind.resource_type or len(parts) != kind.parts:
         found = _arn_kind_name(resource_type, len(parts))
-        yield f"{prop}={value!r} is a {found} ARN, not a {kind.what} ARN; {expected}"
+        if found is None:
+            yield (
+                f"{prop}={value!r} has {len(parts)} part(s) after '{resource_type}/', "
+                f"where a {kind.what} ARN has {kind.parts}; {expected}"
+            )
+        else:
+            yield f"{prop}={value!r} is a {found} ARN, not a {kind.what} ARN; {expected}"
         return
     if place.region and region and region != place.region:
         yield (
@@ -137,10 +143,14 @@ def check_personalize_arn(prop: str, value: str | None, kind: ArnKind, place: St
         )
 
 
-def _arn_kind_name(resource_type: str, parts: int) -> str:
+def _arn_kind_name(resource_type: str, parts: int) -> str | None:
+    """What an ARN names, when it is a kind we know or another resource type; None for a known type of
+    another shape."""
     for kind in ARN_KINDS:
         if kind.resource_type == resource_type and kind.parts == parts:
             return kind.what
+    if any(kind.resource_type == resource_type for kind in ARN_KINDS):
+        return None
     return f"'{resource_type}'" if resource_type else "resource-less"
 
 
@@ -207,6 +217,11 @@ def check_tags(value: Mapping[str, str] | None) -> Iterable[str]:
             yield f"tags key {key!r} is {len(key)} characters; use 1 to {contract.MAX_TAG_KEY_LENGTH}"
         if key.lower().startswith(contract.RESERVED_TAG_PREFIX):
             yield f"tags key {key!r} starts with 'aws:', which AWS reserves; choose another key"
+        if key == contract.END_REPORTED_TAG:
+            yield (
+                f"tags key {key!r} is the library's own mark of a reported end (a job carrying it would "
+                "never send its end event); choose another key"
+            )
         if not _tag_text_ok(key):
             yield (
                 f"tags key {key!r} has characters Personalize refuses; use letters, digits, spaces and "
@@ -243,9 +258,9 @@ def check_timeout(value: Duration) -> Iterable[str]:
     elif seconds < contract.MIN_TIMEOUT_SECONDS:
         minutes = contract.MIN_TIMEOUT_SECONDS // 60
         yield (
-            f"timeout={value.to_human_string()} is shorter than {minutes} minutes: the monitor first looks "
-            "at a job a minute after it starts and gives up a little before the WaitCondition does; use "
-            f"at least Duration.minutes({minutes})"
+            f"timeout={value.to_human_string()} is shorter than {minutes} minutes: the monitor looks at a "
+            "job as it starts, then a minute or two apart, and gives up a little before the WaitCondition "
+            f"does; use at least Duration.minutes({minutes})"
         )
 
 

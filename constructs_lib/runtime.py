@@ -28,14 +28,11 @@ RUNTIME_ID = "PersonalizeBatchInferenceRuntime"
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 # Longer than the longest job timeout (12 h), so a monitor always gets to report.
 MONITOR_TIMEOUT = Duration.hours(13)
-FUNCTION_TIMEOUT = Duration.minutes(5)
 FUNCTION_MEMORY_MB = 256
 PROVIDER_FRAMEWORK_MEMORY_MB = 128
 # CloudFormation fails the job resource when the handler has not answered by then (default: 1 hour).
-SERVICE_TIMEOUT = Duration.minutes(10)
+SERVICE_TIMEOUT = Duration.seconds(contract.SERVICE_TIMEOUT_SECONDS)
 PERSONALIZE = "personalize.amazonaws.com"
-# The results manifest, under a job's output prefix (lambda/definitions.py writes it there).
-MANIFEST = "latest.json"
 XRAY_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
 VPC_ACCESS_ACTIONS = [
     "ec2:CreateNetworkInterface",
@@ -112,8 +109,9 @@ class PersonalizeJobRuntime(Construct):
             outside any VPC.
         :param vpc_subnets: Subnets of ``vpc`` for those functions. Default: the VPC's private subnets.
         :param logs_key: KMS key encrypting the runtime's log groups; its key policy must let
-            ``logs.<region>.amazonaws.com`` use it (added here for a key of this app). The storage's key
-            may serve here too, so that a stack needs one key. Default: a key with rotation is created.
+            ``logs.<region>.amazonaws.com`` use it (added here for a key of this app; for an imported key
+            the warning ``constructs-lib:logsKeyPolicy`` says what to add). The storage's key may serve
+            here too, so that a stack needs one key. Default: a key with rotation is created.
         """
         errors = []
         if vpc_subnets is not None and vpc is None:
@@ -140,6 +138,7 @@ class PersonalizeJobRuntime(Construct):
             "CheckFunction",
             code,
             handler=contract.CHECK_HANDLER,
+            timeout=Duration.seconds(contract.CHECK_TIMEOUT_SECONDS),
             description="Checks one Personalize job and reports its end",
             environment={contract.ENV_EVENT_BUS_NAME: "default"},
         )
@@ -156,6 +155,7 @@ class PersonalizeJobRuntime(Construct):
             "OnEventFunction",
             code,
             handler=contract.ON_EVENT_HANDLER,
+            timeout=Duration.seconds(contract.ON_EVENT_TIMEOUT_SECONDS),
             description="Creates, adopts and tags Personalize jobs for CloudFormation",
             environment={contract.ENV_MONITOR_STATE_MACHINE_ARN: self.state_machine.state_machine_arn},
         )
@@ -165,9 +165,12 @@ class PersonalizeJobRuntime(Construct):
                 actions=["states:StartExecution", "states:ListExecutions"],
                 resources=[self.state_machine.state_machine_arn],
             ),
-            # A job's older monitors, and a deleted job's, are stopped: one monitor per job.
+            # A job's older monitors, and a deleted job's, are stopped: one monitor per job. A request
+            # delivered again looks up the monitor its first delivery started.
             iam.PolicyStatement(
-                sid="StopMonitors", actions=["states:StopExecution"], resources=[self._executions]
+                sid="StopMonitors",
+                actions=["states:StopExecution", "states:DescribeExecution"],
+                resources=[self._executions],
             ),
         )
         self._self_check_policy = self._allow_self_check()
@@ -216,7 +219,10 @@ class PersonalizeJobRuntime(Construct):
         results = bucket.arn_for_objects(f"{prefix}*")
         self._widen(policy, "ReadResults", ["s3:GetObject"], [results])
         self._widen(
-            policy, "WriteManifests", ["s3:PutObject"], [bucket.arn_for_objects(f"{prefix}{MANIFEST}")]
+            policy,
+            "WriteManifests",
+            ["s3:PutObject"],
+            [bucket.arn_for_objects(f"{prefix}{contract.MANIFEST_NAME}")],
         )
         if key is not None:
             self._widen(policy, "UseResultKeys", ["kms:Decrypt", "kms:GenerateDataKey"], [key.key_arn])
@@ -320,6 +326,7 @@ class PersonalizeJobRuntime(Construct):
         code: lambda_.Code,
         *,
         handler: str,
+        timeout: Duration,
         description: str,
         environment: dict[str, str],
     ) -> tuple[lambda_.Function, iam.ManagedPolicy]:
@@ -334,7 +341,7 @@ class PersonalizeJobRuntime(Construct):
             code=code,
             handler=handler,
             memory_size=FUNCTION_MEMORY_MB,
-            timeout=FUNCTION_TIMEOUT,
+            timeout=timeout,
             description=description,
             environment=environment,
             log_group=log_group,

@@ -39,13 +39,21 @@ MODELS_DIR = Path(__file__).resolve().parent / "models"
 CONNECT_TIMEOUT_SECONDS = 3
 READ_TIMEOUT_SECONDS = 10
 MAX_ATTEMPTS = 2
-# botocore's standard retry mode sleeps at most this long between attempts.
-MAX_BACKOFF_SECONDS = 20
+# botocore's standard retry mode sleeps before a second attempt at most 1 s (rand x 2**0 s), and at most
+# 5 s more when the service asks for a later retry (x-amz-retry-after).
+MAX_BACKOFF_SECONDS = 6
 CLIENT_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
     connect_timeout=CONNECT_TIMEOUT_SECONDS,
     read_timeout=READ_TIMEOUT_SECONDS,
 )
+
+
+def call_worst_case_seconds() -> float:
+    """One call whose every attempt times out: connect and read timeouts each time, and the backoff."""
+    attempts = MAX_ATTEMPTS * (CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS)
+    return float(attempts + (MAX_ATTEMPTS - 1) * MAX_BACKOFF_SECONDS)
+
 
 ErrorKind = Literal["queue", "exists", "not_found", "transient", "propagation", "fatal"]
 

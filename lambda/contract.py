@@ -38,7 +38,6 @@ RUN_ID = "RunId"
 TAGS = "Tags"
 WAIT_HANDLE = "WaitHandle"
 TIMEOUT_SECONDS = "TimeoutSeconds"
-MANIFEST_KEY = "ManifestKey"
 
 # --- limits ------------------------------------------------------------------------------------------
 
@@ -47,11 +46,19 @@ MAX_TIMEOUT_SECONDS = 43_200
 # The monitor gives up this long (at most 10 % of the timeout) before the WaitCondition would, so that a
 # job running too long fails the stack with the monitor's readable reason, not "timed out".
 MONITOR_MARGIN_SECONDS = 120
-# The monitor's first check comes after a minute; a shorter wait could not see a job end.
+# The monitor checks as the job starts (it is never done then), then a minute or more apart: a shorter
+# wait could hardly see a job end.
 MIN_TIMEOUT_SECONDS = 300
 # Checks never further apart than this: a job's end is seen within two minutes.
 MAX_CHECK_INTERVAL_SECONDS = 120
 MIN_CHECK_INTERVAL_SECONDS = 60
+
+# The functions' Lambda timeouts, and how long CloudFormation waits for a job resource's answer (its
+# ServiceTimeout, instead of an hour): every invocation's worst case fits within them
+# (tests/handlers/test_time_budget.py adds it up). A check may signal, count results and report.
+ON_EVENT_TIMEOUT_SECONDS = 300
+CHECK_TIMEOUT_SECONDS = 600
+SERVICE_TIMEOUT_SECONDS = 600
 
 MAX_ARN_LENGTH = 256
 MAX_S3_PATH_LENGTH = 256
@@ -64,17 +71,18 @@ DEFAULT_NAME_PREFIX = "personalize-job"
 JOB_NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9\-_]*$"
 PERSONALIZE_ARN_PATTERN = r"^arn:([a-z\d-]+):personalize:.*:.*:.+$"
 ROLE_ARN_PATTERN = r"^arn:([a-z\d-]+):iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$"
-KMS_KEY_ARN_PATTERN = r"^arn:aws.*:kms:.*:[0-9]{12}:key/.*$"
 # Personalize keeps at most 50 tags on a resource (its developer guide, "Tagging restrictions"; the API
 # model lets a request carry 200). One of them is the library's END_REPORTED_TAG.
 MAX_TAGS = 50
 MAX_USER_TAGS = MAX_TAGS - 1
 MAX_TAG_KEY_LENGTH = 128
 MAX_TAG_VALUE_LENGTH = 256
-TAG_PATTERN = r"^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$"
 RESERVED_TAG_PREFIX = "aws:"
+# CloudFormation's limits: a WaitCondition signal's body, a custom resource's response.
 SIGNAL_LIMIT_BYTES = 4096
 RESPONSE_LIMIT_BYTES = 4096
+# The results manifest, under a batch job's output prefix: the newest successful run's results.
+MANIFEST_NAME = "latest.json"
 
 
 def sanitize_name_part(text: str, max_length: int) -> str:

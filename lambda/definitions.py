@@ -29,15 +29,12 @@ def results_prefix_uri(props: JobProps) -> str | None:
     return f"s3://{props.get(output.bucket_prop)}/{props.get(output.prefix_prop)}"
 
 
-MANIFEST_NAME = "latest.json"
-
-
 def manifest_location(props: JobProps) -> tuple[str, str] | None:
     """(bucket, key) of the manifest the monitor writes after each successful run."""
     output = props.kind.output
     if output is None:
         return None
-    return str(props.get(output.bucket_prop)), f"{props.get(output.prefix_prop)}{MANIFEST_NAME}"
+    return str(props.get(output.bucket_prop)), f"{props.get(output.prefix_prop)}{contract.MANIFEST_NAME}"
 
 
 def _put(request: dict[str, Any], path: tuple[str, ...], value: Any) -> None:

@@ -101,7 +101,8 @@ def handle_event(
 
 
 def on_create(request: Request) -> Response:
-    return start_run(request, request.props(), accept_failed=False)
+    props = request.props()
+    return already_done(request, props) or start_run(request, props, accept_failed=False)
 
 
 def start_run(request: Request, props: JobProps, *, accept_failed: bool) -> Response:
@@ -121,6 +122,12 @@ def start_run(request: Request, props: JobProps, *, accept_failed: bool) -> Resp
     job_arn = outcome.arn or arn
     if job_arn is None:  # a kind whose ARN only the service gives could not be created
         raise JobResourceError(lifecycle.cannot_queue_error(kind.noun, name, outcome.detail))
+    if arn is None:
+        # Only now is the ARN known, and with it this request's monitor: a late copy of the request
+        # (its create adopted the job by name) must not stop the monitors of the requests since.
+        done = already_done(request, props, name, job_arn)
+        if done is not None:
+            return done
     queued = outcome.kind == "queued"
     state = _state(request, props, name, job_arn, outcome.status, create_request if queued else None)
     start_monitor(request, state)
@@ -166,7 +173,7 @@ def on_update(request: Request) -> Response:
     physical_id = request.physical_id
     if not names.is_job_arn(kind, physical_id):
         request.log("recreate", jobArn=physical_id)
-        return start_run(request, new, accept_failed=True)
+        return already_done(request, new) or start_run(request, new, accept_failed=True)
     current = names.name_in_arn(kind, physical_id) or names.derive_job_name(
         old, request.stack_id, request.logical_id
     )
@@ -175,14 +182,31 @@ def on_update(request: Request) -> Response:
         if wanted != current:
             if new.wait_handle and new.wait_handle == old.wait_handle:
                 raise JobResourceError(lifecycle.handle_reuse_error(kind.noun, current, plan.changed))
+            done = already_done(request, new)
+            if done is not None:
+                return done
             request.log("replace", jobArn=physical_id, changed=plan.changed)
-            return start_run(request, new, accept_failed=True)
+            answer = start_run(request, new, accept_failed=True)
+            # Once the new run has started (a replacement that fails leaves the old job monitored), the
+            # old job's monitor stops, not at the cleanup Delete: the functions' policy may already name
+            # only the new job (a changed job_name), and a monitor it denies would report a failure its
+            # job never had. A rollback starts a monitor of the old job again.
+            stop_monitors(
+                request.clients,
+                physical_id,
+                request.log.bind(jobArn=physical_id),
+                "The resource moved on to a new job.",
+            )
+            return answer
     return keep(request, new, plan, current, physical_id)
 
 
 def keep(request: Request, new: JobProps, plan: lifecycle.UpdatePlan, name: str, arn: str) -> Response:
     """The new properties map to the resource's current job: keep it when its definition matches."""
     kind = request.kind
+    done = already_done(request, new, name, arn)
+    if done is not None:
+        return done
     job = current_job(request, arn)
     create_request = definitions.build_create_request(new, name)
     if job is None:
@@ -200,6 +224,26 @@ def keep(request: Request, new: JobProps, plan: lifecycle.UpdatePlan, name: str,
     if plan.monitor_changed or job is None:
         start_monitor(request, _state(request, new, name, arn, status, None if job else create_request))
     return response(new, name, arn, status)
+
+
+def already_done(
+    request: Request, props: JobProps, name: str | None = None, arn: str | None = None
+) -> Response | None:
+    """The answer again, without acting, when an earlier delivery of this same request started its
+    monitor of the job and that monitor has ended (stopped by a later request, a rollback or a Delete,
+    or done): CloudFormation has had its answer since, and acting again would create or retag a job the
+    stack has moved on from. None for a first delivery (or when that cannot be told)."""
+    if name is None:
+        name = names.derive_job_name(props, request.stack_id, request.logical_id)
+        arn = names.job_arn(request.kind, request.stack_id, name)
+    if arn is None:  # a kind whose ARN only the service gives: its create is idempotent by name
+        return None
+    execution = names.execution_arn(request.state_machine_arn, names.execution_name(arn, request.request_id))
+    state = monitor_ops.ended(request.clients.stepfunctions, execution)
+    if state is None:
+        return None
+    request.log("duplicate-ignored", jobArn=arn, execution=execution, status=state.get("status"))
+    return response(props, name, arn, str(state.get("status") or contract.QUEUED))
 
 
 def current_job(request: Request, arn: str) -> dict[str, Any] | None:
@@ -232,7 +276,9 @@ def on_delete(event: Mapping[str, Any], clients: Clients, log: Logger) -> Respon
     still queued is never created for a resource that is gone; stop training that still runs.
 
     Reads only the physical id and the resource type, and never fails: whatever the stored properties
-    hold (an older or newer library may have written them), the resource can always be deleted.
+    hold (an older or newer library may have written them), the resource can always be deleted. Touches
+    the job itself only to stop it: a cleanup Delete runs under the new template's policy, which may not
+    name the old job.
     """
     physical_id = str(event.get("PhysicalResourceId") or "")
     kind = contract.KINDS.get(str(event.get("ResourceType")))
@@ -240,31 +286,37 @@ def on_delete(event: Mapping[str, Any], clients: Clients, log: Logger) -> Respon
         log("delete", jobArn=physical_id, detail="no job to stop")
         return {"PhysicalResourceId": physical_id}
     log = log.bind(jobArn=physical_id)
+    stop_monitors(clients, physical_id, log, "The job's CloudFormation resource was deleted.")
+    if kind.stop is None:
+        # Personalize cannot stop it: if it still runs (it may have been created by a check that raced
+        # with this Delete), it runs to its end, its results land under its output path, and nothing
+        # waits for it.
+        log("delete", detail=f"a {kind.noun} cannot be stopped; if it still runs, it runs to its end")
+        return {"PhysicalResourceId": physical_id}
+    try:
+        job = personalize_ops.find(clients.personalize, kind, physical_id)
+        status = normalize_status(job.get("status")) if job else None
+        if status in contract.RUNNING:
+            personalize_ops.stop(clients.personalize, kind, physical_id)
+            log("job-stopped", status=status)
+    except AwsError as error:
+        log("job-not-checked", detail=describe_error(error))
+    log("delete")
+    return {"PhysicalResourceId": physical_id}
+
+
+def stop_monitors(clients: Clients, job_arn: str, log: Logger, cause: str) -> None:
+    """Stop every running monitor of ``job_arn``; a failure is logged, never raised (the next request
+    about the job stops them again)."""
     try:
         machine = os.environ[contract.ENV_MONITOR_STATE_MACHINE_ARN]
-        for execution in monitor_ops.running_monitors(clients.stepfunctions, machine, physical_id):
-            monitor_ops.stop(
-                clients.stepfunctions, execution, "The job's CloudFormation resource was deleted."
-            )
+        for execution in monitor_ops.running_monitors(clients.stepfunctions, machine, job_arn):
+            monitor_ops.stop(clients.stepfunctions, execution, cause)
             log("monitor-stopped", execution=execution)
     except (*AwsError, KeyError) as error:
         log(
             "monitor-not-stopped", detail=describe_error(error) if isinstance(error, AwsError) else str(error)
         )
-    try:
-        job = personalize_ops.find(clients.personalize, kind, physical_id)
-        status = normalize_status(job.get("status")) if job else None
-        if status in contract.RUNNING and kind.stop is not None:
-            personalize_ops.stop(clients.personalize, kind, physical_id)
-            log("job-stopped", status=status)
-        elif status in contract.RUNNING:
-            # Personalize cannot stop it: it runs to its end (it may have been created by a check that
-            # raced with this Delete), its results land under its output path, and nothing waits for it.
-            log("job-continues-unmonitored", status=status)
-    except AwsError as error:
-        log("job-not-checked", detail=describe_error(error))
-    log("delete")
-    return {"PhysicalResourceId": physical_id}
 
 
 # --- shared -------------------------------------------------------------------------------------------

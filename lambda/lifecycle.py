@@ -65,8 +65,9 @@ def fixed_name_error(noun: str, job_name: str, differences: list[str]) -> str:
 
 def not_ours_error(noun: str, job_name: str, differences: list[str]) -> str:
     return (
-        f"A {noun} named {job_name!r} already exists and is not this resource's job: "
-        f"{'; '.join(differences)}. Choose another job_name."
+        f"A {noun} named {job_name!r} already exists with another definition ({'; '.join(differences)}): "
+        "another resource's job, or an earlier one of this resource (a stack deleted and created again, a "
+        "name used before). Personalize keeps every job, so this definition needs another job_name."
     )
 
 
@@ -74,5 +75,5 @@ def cannot_queue_error(noun: str, job_name: str, detail: str) -> str:
     return (
         f"The {noun} {job_name!r} could not be started: {detail}. Personalize gives it its ARN only when "
         "it starts, and the resource must answer with that ARN, so it cannot wait for a free slot. Deploy "
-        "again when fewer are in progress, or ask for a higher quota."
+        "again when fewer are in progress (or ask for a higher quota), or once the cause above is fixed."
     )

@@ -28,7 +28,8 @@ from schedule import Decision
 
 # Error kinds after which the same call is simply made again at the next check.
 RETRY_ON_CREATE = frozenset({"transient", "queue"})
-RETRY_ON_DESCRIBE = frozenset({"transient", "queue", "not_found"})  # not_found: just created
+# not_found: just created; propagation: a policy just changed (bounded by the consecutive errors allowed)
+RETRY_ON_DESCRIBE = frozenset({"transient", "queue", "not_found", "propagation"})
 # How long a create may meet access denied (a role or policy not in effect yet) before the job fails.
 MAX_PROPAGATION_SECONDS = 300
 
@@ -175,11 +176,10 @@ def finish(check: Check, decision: Decision) -> None:
         body = sizes.signal_body(result, decision.reason, state["jobName"], data)
         outcome, detail = signal_wait_handle(str(state["waitHandle"]), body)
         log(f"signal-{outcome}", status=state["status"], detail=detail)
-    if result == "SUCCESS":
-        _write_manifest(check)
+    manifest_written = result == "SUCCESS" and _write_manifest(check)
     if not state.get("created"):
         # Never created (timed out while queued): there is no job to tag, nor to report twice.
-        _report(check, result, None)
+        _report(check, result, None, manifest_written)
         return
     personalize = check.clients.personalize
     try:
@@ -196,14 +196,14 @@ def finish(check: Check, decision: Decision) -> None:
             metrics = personalize_ops.metrics(personalize, check.kind, state["jobArn"])
         except AwsError as error:
             log("metrics-failed", detail=describe_error(error))
-    if _report(check, result, metrics):
+    if _report(check, result, metrics, manifest_written):
         try:
             personalize_ops.mark_end_reported(personalize, state["jobArn"], result)
         except AwsError as error:
             log("mark-failed", detail=describe_error(error))
 
 
-def _report(check: Check, result: str, metrics: dict[str, Any] | None) -> bool:
+def _report(check: Check, result: str, metrics: dict[str, Any] | None, manifest_written: bool) -> bool:
     state = check.state
     detail: dict[str, Any] = {
         "kind": check.kind.key,
@@ -218,7 +218,7 @@ def _report(check: Check, result: str, metrics: dict[str, Any] | None) -> bool:
         "logicalId": state.get("logicalId"),
     }
     location = state.get("manifest")
-    if location:
+    if location and manifest_written:  # only a manifest that names this run's results
         detail["manifestUri"] = f"s3://{location['bucket']}/{location['key']}"
     if metrics is not None:
         detail["metrics"] = metrics
@@ -228,11 +228,11 @@ def _report(check: Check, result: str, metrics: dict[str, Any] | None) -> bool:
     return sent
 
 
-def _write_manifest(check: Check) -> None:
+def _write_manifest(check: Check) -> bool:
     state = check.state
     location, output = state.get("manifest"), state.get("outputS3Uri")
     if not location or not output:
-        return
+        return False
     identity = {"kind": check.kind.key, "jobArn": state["jobArn"], "jobName": state["jobName"]}
     try:
         document = manifest.build(check.clients.s3, output_uri=output, identity=identity)
@@ -240,5 +240,6 @@ def _write_manifest(check: Check) -> None:
         manifest.write(check.clients.s3, location["bucket"], location["key"], document)
     except AwsError as error:
         check.log("manifest-failed", detail=describe_error(error))
-        return
+        return False
     check.log("manifest-written", key=location["key"], records=document["records"])
+    return True

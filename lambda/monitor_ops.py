@@ -58,6 +58,22 @@ def start(
     return "started"
 
 
+def ended(stepfunctions: SFNClient, execution_arn: str) -> dict[str, Any] | None:
+    """The monitor state an execution ended with (its output, else its input), None while it runs, when
+    it does not exist, or when that cannot be told (the caller goes on)."""
+    try:
+        described = stepfunctions.describe_execution(executionArn=execution_arn)
+    except AwsError:
+        return None
+    if described.get("status") in (None, "RUNNING"):
+        return None
+    try:
+        state = json.loads(described.get("output") or described.get("input") or "{}")
+    except json.JSONDecodeError:
+        state = {}
+    return state if isinstance(state, dict) else {}
+
+
 def is_running(stepfunctions: SFNClient, execution_arn: str) -> bool:
     """Whether an execution still runs; True when that cannot be told (the caller goes on)."""
     try:

@@ -137,9 +137,11 @@ def _adopt_or_refuse(
         return CreateOutcome(
             "mismatch", status, found_arn, reason, lifecycle.not_ours_error(kind.noun, name, differences)
         )
-    if status == contract.CREATE_FAILED and not accept_failed:
-        # Names follow the definition and Personalize keeps failed jobs: say how to run it again.
-        detail = lifecycle.failed_before_error(kind.noun, name, reason)
+    if status in (contract.CREATE_FAILED, contract.CREATE_STOPPED) and not accept_failed:
+        # Names follow the definition and Personalize keeps failed (and stopped) jobs: say how to run
+        # it again. A job is stopped when the resource that started it was replaced or deleted.
+        why = reason if status == contract.CREATE_FAILED else (reason or "it was stopped before it finished")
+        detail = lifecycle.failed_before_error(kind.noun, name, why)
         return CreateOutcome("mismatch", status, found_arn, reason, detail)
     return CreateOutcome("adopted", status, found_arn, reason)
 

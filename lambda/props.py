@@ -10,7 +10,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import contract
@@ -45,14 +45,6 @@ class JobProps:
             if value is not None:
                 found[prop] = dict(value) if isinstance(value, tuple) else value
         return found
-
-
-@dataclass(frozen=True)
-class Parsed:
-    """What a parse found wrong besides the values: nothing today; room for notes."""
-
-    props: JobProps
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
 
 def parse_int(name: str, value: Any) -> int:

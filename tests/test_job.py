@@ -345,10 +345,16 @@ def test_personalize_actions_are_limited_to_this_stacks_job_names_in_one_stateme
     assert _join(statement["Resource"]) == "arn:<Ref>:personalize:<Ref>:<Ref>:batch-inference-job/Three-*"
 
 
-def test_explicit_job_name_gets_exactly_its_own_arn(stacks: Stacks) -> None:
+def test_explicit_job_name_gets_exactly_its_own_arn_beside_the_stacks_generated_names(stacks: Stacks) -> None:
+    # The generated names stay granted: a change between an explicit and a generated name updates the
+    # policy before the resource, while the old job's monitor still works on the old job.
     statements = _policy_statements(stacks.theme_template, "OnEventFunction")
     (personalize,) = [s for s in statements if s.get("Sid") == "JobsBatchInference"]
-    assert _join(personalize["Resource"]).endswith(":batch-inference-job/themes-for-catalog")
+    resources = sorted(_join(resource) for resource in personalize["Resource"])
+    prefix = f"{stacks.theme.stack_name}-*"
+    assert [r.rsplit(":batch-inference-job/", 1)[1] for r in resources] == sorted(
+        [prefix, "themes-for-catalog"]
+    )
 
 
 @pytest.mark.parametrize("function", ["OnEventFunction", "CheckFunction"])
@@ -365,7 +371,9 @@ def test_only_the_on_event_function_starts_the_monitor(stacks: Stacks) -> None:
     (start,) = [s for s in on_event if s.get("Sid") == "StartAndListMonitors"]
     assert start["Action"] == ["states:StartExecution", "states:ListExecutions"]
     assert list(start["Resource"]) == ["Ref"]
-    (stop,) = [s for s in on_event if s["Action"] == "states:StopExecution"]
+    (stop,) = [s for s in on_event if s.get("Sid") == "StopMonitors"]
+    # Its own executions only: stop other monitors of a job, find a re-sent request's own monitor.
+    assert stop["Action"] == ["states:StopExecution", "states:DescribeExecution"]
     assert _join(stop["Resource"]).endswith(":execution:<Fn::GetAtt>:*")
     assert not [s for s in check if "states:StartExecution" in s["Action"]]
 
@@ -441,6 +449,10 @@ def _make(**overrides: Any) -> BatchInferenceJob:
             r"tags has 50 entries; Personalize keeps at most 50 tags on a job, and one is the library's",
         ),
         ({"tags": {"k" * 129: "v"}}, r"tags key 'k+' is 129 characters; use 1 to 128"),
+        (
+            {"tags": {"constructs-lib:end-reported": "x"}},
+            r"tags key 'constructs-lib:end-reported' is the library's own mark of a reported end",
+        ),
         ({"tags": {"k": "v" * 257}}, r"tags\['k'\] is 257 characters; use at most 256"),
         ({"timeout": cdk.Duration.hours(13)}, r"timeout=13 hours is longer than 12 hours"),
         ({"timeout": cdk.Duration.seconds(0)}, r"timeout=0 seconds is shorter than 5 minutes"),

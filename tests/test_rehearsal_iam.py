@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from constructs_lib.rehearsal import Result, rehearse
-from tests.variants import BASE, Version, synthesize_all
+from tests.variants import BASE, Version
 
 pytestmark = pytest.mark.slow
 
@@ -20,9 +20,8 @@ Template = dict[str, Any]
 
 
 @pytest.fixture(scope="module")
-def base_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    versions: dict[Version, Path] = synthesize_all(tmp_path_factory.mktemp("iam"), [BASE])
-    return versions[BASE]
+def base_out(lifecycle_assemblies: dict[Version, Path]) -> Path:
+    return lifecycle_assemblies[BASE]
 
 
 def planted(base_out: Path, tmp_path: Path, edit: Callable[[Template], None]) -> Result:

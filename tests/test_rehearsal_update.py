@@ -11,7 +11,7 @@ import pytest
 
 from constructs_lib.rehearsal import Result, rehearse
 from constructs_lib.rehearsal.result import EXIT_FAILED, EXIT_OK, EXIT_STUCK
-from tests.variants import BASE, Version, synthesize_all
+from tests.variants import BASE, Version
 
 pytestmark = pytest.mark.slow
 
@@ -26,8 +26,9 @@ VERSIONS = (BASE, NUM_RESULTS, TAGS, TIMEOUT, NAMED, NAMED_CHANGED, QUEUED, QUEU
 
 
 @pytest.fixture(scope="module")
-def out(tmp_path_factory: pytest.TempPathFactory) -> dict[Version, Path]:
-    return synthesize_all(tmp_path_factory.mktemp("versions"), VERSIONS)
+def out(lifecycle_assemblies: dict[Version, Path]) -> dict[Version, Path]:
+    assert set(VERSIONS) <= set(lifecycle_assemblies), "tests/variants.py must list every version used here"
+    return lifecycle_assemblies
 
 
 def update(out: dict[Version, Path], old: Version, new: Version, **options: object) -> Result:

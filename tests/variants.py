@@ -58,6 +58,9 @@ VERSIONS: tuple[Version, ...] = (
     replace(BASE, run_token="2"),
     replace(BASE, second_job=True),
     replace(BASE, brought_storage=True),
+    replace(BASE, wait=False, second_job=True),
+    replace(BASE, wait=False, second_job=True, tags="growth"),
+    replace(BASE, job_name="weekly-recs", wait=False),
 )
 
 

@@ -68,6 +68,9 @@ class JobRun:
     output_uri: str | None = None
     wait: WaitCondition | None = None
     reason: str = ""
+    instance: int = 0  # the stack instance (StackId) that started it
+    run_token: str = ""  # the resource's RunToken when it started the job
+    explicit_name: str = ""  # its JobName, when it had one
 
 
 @dataclass
@@ -112,12 +115,17 @@ class Driver:
         self.interpreter = Interpreter(sandbox.scheduler, self._invoke_task, self._monitor_ended)
         self.enforcer: Enforcer | None = None
         if options.enforce_iam:
-            self.enforcer = Enforcer(lambda: [state.resolver for state in self.engine.stacks.values()])
+            self.enforcer = Enforcer(self.engine.live_resolvers)
             sandbox.runtime.enforcer = self.enforcer
             sandbox.personalize.access_check = self.enforcer.personalize_access
         self.artifacts = self._select(assembly)
         self.models: dict[str, StackModel] = {}  # every stack's wiring, as last deployed
         self.states: dict[str, StackState] = {}  # the stacks deployed now
+        # Failures to inject into the jobs started from now on (construct id -> reason), set per step.
+        self.inject: dict[str, str] = {}
+        # Every WaitCondition, with the job it waits for (the job resource's physical id as it started).
+        self.waits: list[tuple[WaitCondition, str | None, str]] = []
+        self._answers: dict[str, str] = {}  # resource key -> the physical id of its last answer
         self._check_ids()
 
     # ------------------------------------------------------------------ setup
@@ -334,18 +342,30 @@ class Driver:
             )
             return
         if request.endswith("(delivered again)"):
-            same = "same physical id" if answer.physical_id == resource.physical_id else answer.physical_id
+            first = self._answers.get(key)
+            same = "same physical id" if answer.physical_id == first else answer.physical_id
             self.sandbox.timeline.add(key, "cfn", f"{request.replace(' (', ' (same RequestId, ')} -> {same}")
             return
         self.sandbox.timeline.add(key, "cfn", f"{request} -> {answer.physical_id}{status}")
+        self._answers[key] = answer.physical_id
         name = data.get("JobName")
         if job is None or not name:
             return
         if any(run.resource.key == job.key and run.job_name == name for run in self.runs):
             return
-        run = JobRun(job, self.phase, str(name), data.get("JobArn"), data.get("OutputS3Uri"))
+        properties = event.get("ResourceProperties", {})
+        run = JobRun(
+            job,
+            self.phase,
+            str(name),
+            data.get("JobArn"),
+            data.get("OutputS3Uri"),
+            instance=state.instance,
+            run_token=str(properties.get(contract.RUN_TOKEN) or ""),
+            explicit_name=str(properties.get(contract.JOB_NAME) or ""),
+        )
         self.runs.append(run)
-        failures = dict(self.options.fail)
+        failures = {**self.options.fail, **self.inject}
         if self.phase == UPDATE:
             failures.update(self.options.fail_update)
         for wanted, reason in failures.items():
@@ -357,6 +377,8 @@ class Driver:
         job = next((j for j in state.model.jobs.values() if j.wait_logical_id == resource.logical_id), None)
         key = job.key if job is not None else state.key(resource.logical_id)
         if wait.status == "CREATE_IN_PROGRESS":
+            current = state.resources.get(job.logical_id) if job is not None else None
+            self.waits.append((wait, current.physical_id if current is not None else None, key))
             self.sandbox.timeline.add(
                 key,
                 "wait",

@@ -62,6 +62,7 @@ class Enforcer:
         self._account: _Account | None = None
         self._seen: tuple[int, ...] = ()
         self.denials: list[Denial] = []
+        self.deleted_roles: set[str] = set()  # roles of stacks deleted since (a job may outlive its stack)
 
     @property
     def account(self) -> _Account:
@@ -69,7 +70,9 @@ class Enforcer:
         resolvers = self._resolvers()
         seen = tuple(id(resolver) for resolver in resolvers)
         if self._account is None or seen != self._seen:
+            before = set(self._account.roles) if self._account is not None else set()
             self._account, self._seen = _read(resolvers), seen
+            self.deleted_roles = (self.deleted_roles | before) - set(self._account.roles)
         return self._account
 
     # ------------------------------------------------------------------ checks
@@ -86,7 +89,13 @@ class Enforcer:
     ) -> Denial | None:
         """Whether ``principal`` (a role ARN of the templates) may make the call; None when it may, or
         when the role is not one of the templates (a role brought by ARN: its policies are not known)."""
-        if principal is None or principal not in self.account.roles:
+        roles = self.account.roles
+        if principal is not None and principal not in roles and principal in self.deleted_roles:
+            # Not a policy's finding: the role is gone (its stack was deleted), so nothing it does works.
+            return Denial(
+                principal, principal, action, "", "the role no longer exists: its stack was deleted"
+            )
+        if principal is None or principal not in roles:
             return None
         verdict = iam.check_call(
             action,

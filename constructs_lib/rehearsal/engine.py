@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,14 +33,13 @@ from constructs_lib.rehearsal.provider import (
     cfn_properties,
 )
 from constructs_lib.rehearsal.sandbox import Sandbox
-from constructs_lib.rehearsal.signals import COMPLETE, Handle, WaitCondition
+from constructs_lib.rehearsal.signals import COMPLETE, WAITING, Handle, WaitCondition
 
 JOB_TYPES = frozenset(contract.KINDS)
 HANDLE_TYPE = "AWS::CloudFormation::WaitConditionHandle"
 WAIT_TYPE = "AWS::CloudFormation::WaitCondition"
 # CloudFormation takes a few seconds per resource; the WaitCondition starts after its custom resource.
 STEP_SECONDS = 2
-DUPLICATE_DELAY_SECONDS = 5
 
 # Stack statuses an operation ends in.
 CREATE_COMPLETE, ROLLBACK_COMPLETE, ROLLBACK_FAILED = (
@@ -55,6 +54,7 @@ UPDATE_ROLLBACK_FAILED, DELETE_COMPLETE, DELETE_FAILED = (
     "DELETE_FAILED",
 )
 STUCK = frozenset({ROLLBACK_FAILED, UPDATE_ROLLBACK_FAILED, DELETE_FAILED})
+DELETED = "DELETE_COMPLETE"  # a WaitCondition deleted while it waited (a rollback, a cleanup)
 
 
 class EngineError(Exception):
@@ -86,6 +86,9 @@ class StackState:
     resources: dict[str, ResourceState] = field(default_factory=dict)
     status: str = "REVIEW_IN_PROGRESS"
     instance: int = 0  # how many times a stack of this name was created before
+    # While an update runs: the other template's resources, which exist until its cleanup (the previous
+    # template's going forward, the new template's in a rollback).
+    lingering: Resolver | None = None
 
     @property
     def name(self) -> str:
@@ -237,8 +240,22 @@ class Engine:
         state.model = discover(artifact, assembly, state.resolver, handles=self._handles(state))
         self._register(state.model)
         state.status = "UPDATE_IN_PROGRESS"
+        state.lingering = previous.resolver
         _Run(self, state, operation, previous=previous).start()
-        return self.run_until(operation)
+        try:
+            return self.run_until(operation)
+        finally:
+            state.lingering = None
+
+    def live_resolvers(self) -> list[Resolver]:
+        """What exists in the account now, as templates: a resource only the other template of an update
+        in progress has is there until the cleanup (later resolvers override earlier ones)."""
+        found: list[Resolver] = []
+        for state in self.stacks.values():
+            if state.lingering is not None:
+                found.append(state.lingering)
+            found.append(state.resolver)
+        return found
 
     def delete(self, state: StackState) -> Operation:
         operation = Operation("DELETE", state.name)
@@ -267,8 +284,11 @@ class Engine:
         label: str = "Delete",
     ) -> bool:
         """Delete a resource (wired as in ``model``); False when it ends DELETE_FAILED."""
-        if resource.wait is not None and resource.wait.timer is not None:
-            resource.wait.timer.cancel()
+        if resource.wait is not None:
+            if resource.wait.timer is not None:
+                resource.wait.timer.cancel()
+            if resource.wait.status == WAITING:
+                resource.wait.status, resource.wait.ended_at = DELETED, self.sandbox.clock.elapsed
         if resource.handle is not None:
             self.sandbox.signals.delete(resource.handle)
         ok = True
@@ -339,9 +359,10 @@ class Engine:
         if self._on_answer is not None:
             self._on_answer(state, resource, label or event["RequestType"], event, answer)
         if self.faults.duplicate_requests and event["RequestType"] != "Delete":
-            self.sandbox.scheduler.after(
-                DUPLICATE_DELAY_SECONDS, lambda: self._duplicate(state, resource, event, answer)
-            )
+            # At-least-once delivery: the same request again before CloudFormation acts on the answer.
+            # (One arriving after CloudFormation moved on, a rollback done, is not modelled: see
+            # docs/handler-contract.md.)
+            self._duplicate(state, resource, event, answer)
         return answer
 
     def _duplicate(
@@ -400,6 +421,8 @@ class _Run:
         self.sandbox.scheduler.after(0, self._next)
 
     def _next(self) -> None:
+        if self.operation.finished:
+            return  # a step scheduled before the operation ended (two failures at once)
         if self.failed:
             if not self.waiting and not self._in_flight():
                 self._roll_back()
@@ -466,6 +489,8 @@ class _Run:
             if properties == existing.properties:
                 self._complete(logical_id)
                 return
+            if self.engine._on_seed is not None:
+                self.engine._on_seed(properties, contract.KINDS[kind])
             before = copy.copy(existing)
             event = self.engine._event(
                 state,
@@ -509,6 +534,7 @@ class _Run:
         answer = self.engine._send(state, resource, event)
         if not answer.ok:
             resource.status, resource.physical_id = "CREATE_FAILED", answer.physical_id
+            self.created.append(logical_id)  # a rollback deletes it too (the framework's marker id)
             self._fail(logical_id, answer.reason)
             return
         resource.physical_id, resource.data, resource.status = (
@@ -719,7 +745,21 @@ class _Run:
         operation.rollback_reason = operation.reason
         stuck = False
         to_delete: list[ResourceState] = []
-        for logical_id, before in reversed(self.updated):
+        # A rollback is an update to the previous template: what the job resources depend on (their
+        # functions' policies above all) is back as it was before the rollback twins are sent, in the
+        # previous template's dependency order.
+        assert self.previous is not None
+        new_model = state.model
+        state.lingering = state.resolver
+        state.template, state.resolver, state.model = (
+            self.previous.template,
+            self.previous.resolver,
+            self.previous.model,
+        )
+        before_of = dict(self.updated)
+        order = reversed(_reverse_order(state.template, before_of))
+        for logical_id in order:
+            before = before_of[logical_id]
             now = state.resources[logical_id]
             # The rollback twin: the same Update with old and new swapped, to the resource as it is now.
             event = self.engine._event(
@@ -741,15 +781,11 @@ class _Run:
         # resources the update replaced.
         for logical_id in reversed(self.created):
             resource = state.resources.pop(logical_id)
-            self.engine.delete_resource(state, resource, state.model, operation, "rollback cleanup: Delete")
+            self.engine.delete_resource(state, resource, new_model, operation, "rollback cleanup: Delete")
         for resource in to_delete:
             self.engine.delete_resource(
-                state, resource, state.model, operation, "rollback cleanup: Delete of the new"
+                state, resource, new_model, operation, "rollback cleanup: Delete of the new"
             )
-        assert self.previous is not None
-        state.template = self.previous.template
-        state.resolver = self.previous.resolver
-        state.model = self.previous.model
         for resource in state.resources.values():
             self.engine._learn(state, resource)
         operation.status = state.status = UPDATE_ROLLBACK_COMPLETE
@@ -775,8 +811,8 @@ def _imported_names(value: Any) -> set[str]:
     return found
 
 
-def _reverse_order(template: Mapping[str, Any], resources: Mapping[str, ResourceState]) -> list[str]:
-    """Logical ids of existing resources, dependents first (the order CloudFormation deletes in)."""
+def _reverse_order(template: Mapping[str, Any], resources: Collection[str]) -> list[str]:
+    """Logical ids of ``resources``, dependents first (the order CloudFormation deletes in)."""
     graph = dependency_graph(template.get("Resources", {}))
     ordered: list[str] = []
     seen: set[str] = set()

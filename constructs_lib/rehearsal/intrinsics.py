@@ -58,6 +58,7 @@ class Resolver:
         self.account = account
         self.region = region
         self.partition = partition
+        self.instance = instance
         # Each create of a stack gets its own StackId; the first is what earlier rehearsals used.
         seed = f"rehearsal:{account}:{region}:{stack_name}" + (f":{instance}" if instance else "")
         self.stack_id = (
@@ -154,7 +155,10 @@ class Resolver:
     # ------------------------------------------------------------------ fake physical ids
 
     def suffix(self, logical_id: str) -> str:
-        return hashlib.sha256(f"{self.stack_name}/{logical_id}".encode()).hexdigest()[:12].upper()
+        """What CloudFormation appends to a generated name: new with each stack instance, as a stack
+        deleted and created again gets new roles, buckets and keys."""
+        instance = f"/{self.instance}" if self.instance else ""
+        return hashlib.sha256(f"{self.stack_name}/{logical_id}{instance}".encode()).hexdigest()[:12].upper()
 
     def generated_name(self, logical_id: str, max_length: int = 64, *, lower: bool = False) -> str:
         """`<stack>-<logicalId>-<SUFFIX>` cut to fit, as CloudFormation names unnamed resources."""

@@ -150,6 +150,9 @@ def _top_level_names(code_dir: Path) -> set[str]:
     return names
 
 
+TIMED_OUT = "Sandbox.Timedout"
+
+
 class LambdaRuntime:
     """Invokes Python functions in-process on the simulated clock, with loopback endpoints."""
 
@@ -164,6 +167,17 @@ class LambdaRuntime:
         self.invocations = 0
         self.enforcer: Enforcer | None = None
         self._logs_checked: set[tuple[str, str]] = set()
+        # Faults to inject: (handler, error type) raised by the next invocation of that handler.
+        self.faults: list[tuple[str, str]] = []
+
+    def reset(self, clock: SimClock) -> None:
+        """A new clock and no faults; the loaded code stays warm."""
+        self._clock = clock
+        self._requests = 0
+        self.invocations = 0
+        self.enforcer = None
+        self._logs_checked.clear()
+        self.faults.clear()
 
     def invoke(self, function: FunctionSpec, event: Any) -> Invocation:
         """Run the handler with `event`; InvocationError when it raises (its logs attached)."""
@@ -176,6 +190,13 @@ class LambdaRuntime:
             )
         self.invocations += 1
         self._requests += 1
+        fault = next((f for f in self.faults if f[0] == function.handler), None)
+        if fault is not None:
+            self.faults.remove(fault)
+            if fault[1] != TIMED_OUT:
+                # The service failed the invocation: the code never ran.
+                self._clock.sleep(self._invocation_seconds)
+                raise InvocationError(function.logical_id, fault[1], f"injected {fault[1]} (rehearsal)", [])
         context = self._context(function)
         output = io.StringIO()
         self._check_logs(function)
@@ -201,6 +222,14 @@ class LambdaRuntime:
                     ) from error
                 finally:
                     self._clock.sleep(self._invocation_seconds)
+        if fault is not None:
+            # Timed out after its work was done: what it changed stays changed, its answer is lost.
+            raise InvocationError(
+                function.logical_id,
+                TIMED_OUT,
+                f"injected {TIMED_OUT} (rehearsal)",
+                output.getvalue().splitlines(),
+            )
         return Invocation(result, output.getvalue().splitlines())
 
     def _check_logs(self, function: FunctionSpec) -> None:
@@ -220,9 +249,9 @@ class LambdaRuntime:
             )
 
     def _code(self, function: FunctionSpec) -> _LoadedCode:
-        """One execution environment per function, kept warm for the whole rehearsal."""
+        """One execution environment per function and asset, kept warm for the whole rehearsal."""
         assert function.code_dir is not None
-        key = (function.stack, function.logical_id)
+        key = (str(function.code_dir), function.handler)
         if key not in self._loaded:
             self._loaded[key] = _LoadedCode(function.code_dir, function.handler)
         return self._loaded[key]

@@ -11,11 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from constructs_lib._contract import contract
 from constructs_lib.rehearsal.lambdas import FunctionSpec, InvocationError, LambdaRuntime
 
 # The framework's physical id for a resource whose Create failed; its Delete is a no-op.
 CREATE_FAILED_MARKER = "AWSCDK::CustomResourceProviderFramework::CREATE_FAILED"
-RESPONSE_LIMIT_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ class ProviderFramework:
             "Data": data,
             **{key: event[key] for key in ("StackId", "RequestId", "LogicalResourceId")},
         }
-        if len(json.dumps(response).encode()) > RESPONSE_LIMIT_BYTES:
+        if len(json.dumps(response).encode()) > contract.RESPONSE_LIMIT_BYTES:
             return ProviderAnswer(False, answer_id, data, "Response object is too long.")
         return ProviderAnswer(True, answer_id, data)
 

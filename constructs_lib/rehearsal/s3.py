@@ -83,6 +83,15 @@ class S3Sandbox:
         )
         self._buckets: set[str] = set()
 
+    def reset(self) -> None:
+        """Empty S3 (moto's own reset), for a fresh sandbox on the same server."""
+        import urllib.request
+
+        urllib.request.urlopen(
+            urllib.request.Request(f"{self.url}/moto-api/reset", method="POST"), timeout=10
+        )
+        self._buckets.clear()
+
     def stop(self) -> None:
         self._server.stop()
         self._werkzeug.setLevel(self._werkzeug_level)

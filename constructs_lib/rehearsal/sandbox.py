@@ -28,22 +28,9 @@ class Sandbox:
         throttle: int = 0,
         durations: Mapping[str, Durations] | None = None,
     ) -> None:
-        self.clock = SimClock()
-        self.scheduler = Scheduler(self.clock)
-        self.timeline = Timeline(self.clock)
         self.s3 = S3Sandbox(region)
         try:
-            self.personalize = PersonalizeStandIn(
-                clock=self.clock,
-                timeline=self.timeline,
-                s3=self.s3,
-                quota=quota,
-                throttle=throttle,
-                durations=durations,
-            )
-            self.stepfunctions = StepFunctionsStandIn(self.scheduler)
-            self.events = EventBridgeSink(self.clock)
-            self.signals = SignalReceiver(self.clock)
+            self._fresh(quota=quota, throttle=throttle, durations=durations)
             self.server = LoopbackServer([self.personalize, self.stepfunctions, self.events], self.signals)
             self.server.start()
         except BaseException:
@@ -51,6 +38,33 @@ class Sandbox:
             raise
         self.signals.base_url = self.server.url
         self.runtime = LambdaRuntime(clock=self.clock, endpoints=self.endpoints())
+
+    def _fresh(self, *, quota: int | None, throttle: int, durations: Mapping[str, Durations] | None) -> None:
+        self.clock = SimClock()
+        self.scheduler = Scheduler(self.clock)
+        self.timeline = Timeline(self.clock)
+        self.personalize = PersonalizeStandIn(
+            clock=self.clock,
+            timeline=self.timeline,
+            s3=self.s3,
+            quota=quota,
+            throttle=throttle,
+            durations=durations,
+        )
+        self.stepfunctions = StepFunctionsStandIn(self.scheduler)
+        self.events = EventBridgeSink(self.clock)
+        self.signals = SignalReceiver(self.clock)
+
+    def reset(
+        self, *, quota: int | None = None, throttle: int = 0, durations: Mapping[str, Durations] | None = None
+    ) -> None:
+        """Start over on a new clock with empty stand-ins and S3, keeping the servers and the functions'
+        loaded code (starting them costs a second; lifecycle fuzzing runs thousands of sequences)."""
+        self.s3.reset()
+        self._fresh(quota=quota, throttle=throttle, durations=durations)
+        self.server.replace([self.personalize, self.stepfunctions, self.events], self.signals)
+        self.signals.base_url = self.server.url
+        self.runtime.reset(self.clock)
 
     def endpoints(self) -> dict[str, str]:
         """What a Lambda function's environment gets: every AWS client of the handler stays on loopback."""

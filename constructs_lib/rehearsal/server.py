@@ -66,6 +66,11 @@ class LoopbackServer:
             target=self._httpd.serve_forever, name="rehearsal-stand-ins", daemon=True
         )
 
+    def replace(self, services: list[JsonService], put_receiver: PutReceiver) -> None:
+        """Serve other stand-ins from now on (a fresh sandbox on the same port)."""
+        self._services = {service.target_prefix: service for service in services}
+        self._put_receiver = put_receiver
+
     @property
     def url(self) -> str:
         return f"http://{LOOPBACK}:{self._httpd.server_address[1]}"

@@ -9,9 +9,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from constructs_lib._contract import contract
 from constructs_lib.rehearsal.clock import SimClock, Timer
 
-SIGNAL_LIMIT_BYTES = 4096
 WAITING, COMPLETE, FAILED = "CREATE_IN_PROGRESS", "CREATE_COMPLETE", "CREATE_FAILED"
 
 
@@ -91,6 +91,7 @@ class SignalReceiver:
         self._received: list[tuple[Handle, Signal]] = []
         self.base_url = ""
         self.count = 0
+        self.fail_next = 0  # PUTs answered 500 before any is accepted (a fault to inject)
 
     def new_handle(self, *, stack: str, stack_id: str, logical_id: str, region: str) -> Handle:
         token = f"{stack_id}|{logical_id}|{uuid.uuid4()}"
@@ -112,6 +113,9 @@ class SignalReceiver:
 
     def receive(self, path: str, content_type: str | None, body: bytes) -> tuple[int, str]:
         with self._lock:
+            if self.fail_next > 0:
+                self.fail_next -= 1
+                return 500, "<Error><Code>InternalError</Code></Error>"
             handle = self._handles.get(path.partition("?")[0])
             if handle is None or not handle.live:
                 return 403, "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
@@ -128,8 +132,8 @@ class SignalReceiver:
 def _parse(body: bytes, now: float) -> Signal:
     problem = None
     document: Any = {}
-    if len(body) >= SIGNAL_LIMIT_BYTES:
-        problem = f"the signal is {len(body)} bytes, over the {SIGNAL_LIMIT_BYTES}-byte limit"
+    if len(body) >= contract.SIGNAL_LIMIT_BYTES:
+        problem = f"the signal is {len(body)} bytes, over the {contract.SIGNAL_LIMIT_BYTES}-byte limit"
     try:
         document = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError):

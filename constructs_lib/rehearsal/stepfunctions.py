@@ -60,8 +60,12 @@ class Execution:
     cause: str | None = None
     ended_at: float | None = None
     tasks: int = 0
-    retries: dict[str, int] = field(default_factory=dict)
+    retries: dict[tuple[str, int], int] = field(default_factory=dict)  # (state, retrier) -> attempts
     timer: Timer | None = None
+
+    def reset_retries(self, state: str) -> None:
+        for key in [key for key in self.retries if key[0] == state]:
+            del self.retries[key]
 
 
 class StepFunctionsStandIn:
@@ -276,7 +280,7 @@ class Interpreter:
             "State": {
                 "Name": name,
                 "EnteredTime": clock.iso_now(),
-                "RetryCount": execution.retries.get(name, 0),
+                "RetryCount": sum(n for (state, _), n in execution.retries.items() if state == name),
             },
             "StateMachine": {"Id": execution.machine.arn, "Name": execution.machine.name},
         }
@@ -292,7 +296,7 @@ class Interpreter:
             result = self._call(execution, name, resource, payload)
         except StatesError as error:
             return self._on_task_error(execution, name, state, error)
-        execution.retries.pop(name, None)
+        execution.reset_retries(name)
         if "ResultSelector" in state:
             result = resolve_template(state["ResultSelector"], result, context)
         execution.data = _output(state, execution.data, result, context)
@@ -320,20 +324,21 @@ class Interpreter:
     def _on_task_error(
         self, execution: Execution, name: str, state: dict[str, Any], error: StatesError
     ) -> str | None:
-        for retrier in state.get("Retry", []):
+        for index, retrier in enumerate(state.get("Retry", [])):
             if not _matches(retrier.get("ErrorEquals", []), error.error):
                 continue
-            attempt = execution.retries.get(name, 0)
+            # Each retrier counts its own attempts.
+            attempt = execution.retries.get((name, index), 0)
             if attempt >= int(retrier.get("MaxAttempts", 3)):
                 break
-            execution.retries[name] = attempt + 1
+            execution.retries[(name, index)] = attempt + 1
             delay = (
                 float(retrier.get("IntervalSeconds", 1)) * float(retrier.get("BackoffRate", 2.0)) ** attempt
             )
             delay = min(delay, float(retrier.get("MaxDelaySeconds", delay)))
             self._scheduler.after(delay, lambda: self._run(execution, name))
             return PAUSED
-        execution.retries.pop(name, None)
+        execution.reset_retries(name)
         for catcher in state.get("Catch", []):
             if _matches(catcher.get("ErrorEquals", []), error.error):
                 result = {"Error": error.error, "Cause": error.cause}

@@ -6,6 +6,8 @@ import pytest
 
 from .testkit import (
     HANDLE,
+    NEW_HANDLE,
+    OLD_HANDLE,
     REQUEST_ID,
     SOLUTION_VERSION_ARN,
     STACK_ID,
@@ -121,7 +123,7 @@ def test_create_refuses_an_existing_job_that_differs_and_says_what_differs(stubs
     with pytest.raises(handler.JobResourceError) as raised:
         handler.handle_event(cfn_event("Create", properties), stubs.clients, "req-1")
     message = str(raised.value)
-    assert "'shared-name' already exists and is not this resource's job" in message
+    assert "'shared-name' already exists with another definition" in message
     assert f"wanted {SOLUTION_VERSION_ARN!r}, found {other!r}" in message
     assert stubs.params_of("StartExecution") == []
 
@@ -185,11 +187,36 @@ def test_a_create_delivered_twice_finds_the_monitor_its_first_delivery_started(s
     stubs.personalize.add_response(
         "describe_batch_inference_job", describe_response(request_of(properties), "PENDING")
     )
+    stubs.expect_own_monitor(arn_of(name), "RUNNING")  # the first delivery's monitor runs: go on
     stubs.expect_list_monitors(ours)  # our own execution runs: it is not stopped
     stubs.stepfunctions.add_client_error("start_execution", "ExecutionAlreadyExists", "exists")
     result = handler.handle_event(cfn_event("Create", properties), stubs.clients, "req-1")
     assert result["PhysicalResourceId"] == arn_of(name)
     assert stubs.params_of("StopExecution") == []
+
+
+def test_a_create_delivered_again_after_its_monitor_ended_creates_nothing(
+    stubs: Stubs, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # CloudFormation had the first answer and moved on (its monitor is done, or a Delete stopped it):
+    # a job the stack may have left behind is never created again.
+    properties = base_properties()
+    arn = arn_of(name_of(properties))
+    stubs.expect_own_monitor(arn, "SUCCEEDED", {"jobArn": arn, "status": "ACTIVE"})
+    result = handler.handle_event(cfn_event("Create", properties), stubs.clients, "req-1")
+    assert (result["PhysicalResourceId"], result["Data"]["Status"]) == (arn, "ACTIVE")
+    assert stubs.operations() == ["DescribeExecution"]
+    assert '"decision": "duplicate-ignored"' in capsys.readouterr().out
+
+
+def test_a_retag_delivered_again_after_its_monitor_ended_changes_no_tag(stubs: Stubs) -> None:
+    old = base_properties(WaitHandle=OLD_HANDLE, Tags=[{"Key": "team", "Value": "recs"}])
+    new = base_properties(WaitHandle=NEW_HANDLE, Tags=[{"Key": "team", "Value": "growth"}])
+    arn = arn_of(name_of(old))
+    stubs.expect_own_monitor(arn, "ABORTED", {"jobArn": arn, "status": "IN PROGRESS"})
+    event = cfn_event("Update", new, old_properties=old, physical_id=arn)
+    assert handler.handle_event(event, stubs.clients, "req-1")["Data"]["Status"] == "IN PROGRESS"
+    assert stubs.operations() == ["DescribeExecution"]
 
 
 def test_monitor_that_cannot_start_fails_the_create_with_the_reason(stubs: Stubs) -> None:

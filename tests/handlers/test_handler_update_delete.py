@@ -8,6 +8,7 @@ from .testkit import (
     KEY_ARN,
     NEW_HANDLE,
     OLD_HANDLE,
+    REQUEST_ID,
     STATE_MACHINE_ARN,
     Stubs,
     arn_of,
@@ -29,25 +30,60 @@ def update_event(old: dict[str, object], new: dict[str, object], **kwargs: objec
 
 def test_job_defining_change_creates_a_new_job_under_a_new_physical_id(stubs: Stubs) -> None:
     old, new = base_properties(), base_properties(NumResults="50")
+    stubs.expect_first_delivery(execution_of(arn_of(name_of(new))))
     stubs.personalize.add_response(
         "create_batch_inference_job", {"batchInferenceJobArn": arn_of(name_of(new))}, request_of(new)
     )
     stubs.expect_start()
-    result = handler.handle_event(update_event(old, new), stubs.clients, "req-1")
+    stubs.expect_list_monitors()  # the old job's
+    result = handler.handle_event(update_event(old, new), stubs.clients, REQUEST_ID)
     assert result["PhysicalResourceId"] == arn_of(name_of(new)) != arn_of(name_of(old))
 
 
-def test_replacement_leaves_the_old_jobs_monitor_to_the_cleanup_delete(stubs: Stubs) -> None:
-    # If the update rolls back, the old job is the resource's again and must still be monitored.
+def test_replacement_stops_the_old_jobs_monitor_once_the_new_job_started(stubs: Stubs) -> None:
+    # The functions' policy may already name only the new job (a changed job_name): a monitor of the
+    # old job it denies would report a failure the job never had. A rollback monitors the old job again.
     old, new = base_properties(), base_properties(NumResults="50")
     old_monitor = execution_of(arn_of(name_of(old)), "an-earlier-request")
+    stubs.expect_first_delivery()
     stubs.personalize.add_response(
         "create_batch_inference_job", {"batchInferenceJobArn": arn_of(name_of(new))}
     )
-    stubs.expect_start()  # lists the new job's monitors only: none
+    stubs.expect_start()  # lists the new job's monitors: none
+    stubs.expect_list_monitors(old_monitor)
+    stubs.expect_stop(old_monitor)
     handler.handle_event(update_event(old, new), stubs.clients, "req-1")
-    assert stubs.params_of("StopExecution") == []
-    assert not old_monitor.startswith(names.execution_prefix(arn_of(name_of(new))))
+    assert [params["executionArn"] for params in stubs.params_of("StopExecution")] == [
+        names.execution_arn(STATE_MACHINE_ARN, old_monitor)
+    ]
+    assert stubs.operations().index("StopExecution") > stubs.operations().index("StartExecution")
+
+
+def test_a_replacement_that_fails_leaves_the_old_jobs_monitor_running(stubs: Stubs) -> None:
+    # The update fails and rolls back to the old job (a queued one: its monitor holds its create).
+    old, new = base_properties(), base_properties(JobName="taken", NumResults="50")
+    stubs.expect_first_delivery()
+    stubs.personalize.add_client_error(
+        "create_batch_inference_job", "ResourceAlreadyExistsException", "exists"
+    )
+    stubs.personalize.add_response(
+        "describe_batch_inference_job",
+        describe_response(request_of(base_properties(JobName="taken")), "ACTIVE"),
+    )
+    with pytest.raises(handler.JobResourceError, match="already exists with another definition"):
+        handler.handle_event(update_event(old, new), stubs.clients, "req-1")
+    assert stubs.operations() == ["DescribeExecution", "CreateBatchInferenceJob", "DescribeBatchInferenceJob"]
+
+
+def test_an_update_delivered_again_after_its_monitor_ended_changes_nothing(stubs: Stubs) -> None:
+    # CloudFormation has had the first delivery's answer and moved on (a rollback stopped the monitor):
+    # the late copy must not create the job again, nor stop the monitors the rollback started.
+    old, new = base_properties(), base_properties(NumResults="50")
+    arn = arn_of(name_of(new))
+    stubs.expect_own_monitor(arn, "ABORTED", {"jobArn": arn, "status": "QUEUED"})
+    result = handler.handle_event(update_event(old, new), stubs.clients, REQUEST_ID)
+    assert (result["PhysicalResourceId"], result["Data"]["Status"]) == (arn, "QUEUED")
+    assert stubs.operations() == ["DescribeExecution"]
 
 
 def test_changing_a_definition_under_an_explicit_name_is_refused_naming_the_difference(stubs: Stubs) -> None:
@@ -84,7 +120,9 @@ def test_rollback_to_a_generated_name_adopts_the_original_job(stubs: Stubs) -> N
     stubs.personalize.add_response(
         "describe_batch_inference_job", describe_response(request_of(original), "ACTIVE")
     )
+    stubs.expect_first_delivery()
     stubs.expect_start()
+    stubs.expect_list_monitors()  # the replacement's monitors: stopped, as the resource moves back
     result = handler.handle_event(update_event(replacement, original), stubs.clients, "req-1")
     assert result["PhysicalResourceId"] == arn_of(name_of(original))
 
@@ -110,10 +148,12 @@ def test_replacement_decided_at_deploy_time_without_a_new_wait_handle_is_refused
 
 def test_replacing_a_job_with_a_changed_explicit_name_creates_the_new_job(stubs: Stubs) -> None:
     old, new = base_properties(JobName="nightly"), base_properties(JobName="nightly-v2", NumResults="50")
+    stubs.expect_first_delivery()
     stubs.personalize.add_response(
         "create_batch_inference_job", {"batchInferenceJobArn": arn_of("nightly-v2")}
     )
     stubs.expect_start()
+    stubs.expect_list_monitors()
     result = handler.handle_event(update_event(old, new), stubs.clients, "req-1")
     assert result["PhysicalResourceId"] == arn_of("nightly-v2")
 
@@ -180,7 +220,6 @@ def test_delete_stops_every_monitor_of_the_job_so_a_queued_job_is_never_created(
     stubs.expect_list_monitors(*monitors)
     for monitor in monitors:
         stubs.expect_stop(monitor)
-    stubs.personalize.add_client_error("describe_batch_inference_job", "ResourceNotFoundException", "none")
     result = handler.handle_event(cfn_event("Delete", properties, physical_id=arn), stubs.clients, "req-1")
     assert result == {"PhysicalResourceId": arn}
     assert len(stubs.params_of("StopExecution")) == 2
@@ -191,9 +230,6 @@ def test_delete_leaves_other_jobs_monitors_running(stubs: Stubs) -> None:
     arn = arn_of(name_of(properties))
     other = execution_of(arn_of("another-job"), "x")
     stubs.expect_list_monitors(other)
-    stubs.personalize.add_response(
-        "describe_batch_inference_job", describe_response(request_of(properties), "ACTIVE")
-    )
     handler.handle_event(cfn_event("Delete", properties, physical_id=arn), stubs.clients, "req-1")
     assert stubs.params_of("StopExecution") == []
 
@@ -202,7 +238,6 @@ def test_delete_succeeds_when_nothing_can_be_called(stubs: Stubs) -> None:
     properties = base_properties()
     arn = arn_of(name_of(properties))
     stubs.stepfunctions.add_client_error("list_executions", "AccessDeniedException", "no")
-    stubs.personalize.add_client_error("describe_batch_inference_job", "InternalServerError", "down", 500)
     assert handler.handle_event(cfn_event("Delete", properties, physical_id=arn), stubs.clients, "req-1") == {
         "PhysicalResourceId": arn
     }
@@ -213,9 +248,6 @@ def test_delete_succeeds_whatever_the_stored_properties_hold(stubs: Stubs) -> No
     properties = base_properties(TimeoutSeconds="50000", NumResults="lots", Mode="SOMETHING_NEW")
     arn = arn_of(name_of(base_properties()))
     stubs.expect_list_monitors()
-    stubs.personalize.add_response(
-        "describe_batch_inference_job", describe_response(request_of(base_properties()), "ACTIVE")
-    )
     assert handler.handle_event(cfn_event("Delete", properties, physical_id=arn), stubs.clients, "req-1") == {
         "PhysicalResourceId": arn
     }
@@ -227,15 +259,17 @@ def test_delete_of_an_unknown_resource_type_succeeds(stubs: Stubs) -> None:
     assert stubs.calls == []
 
 
-def test_delete_while_the_job_runs_reports_that_it_continues_unmonitored(
+def test_delete_of_a_job_that_cannot_be_stopped_stops_its_monitor_and_leaves_the_job_alone(
     stubs: Stubs, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # A batch inference job cannot be stopped: its results still land, and the log says so.
+    # A batch inference job cannot be stopped: its results still land, and the log says so. It is not
+    # even described: a cleanup Delete runs under the new template's policy, which may not name it.
     properties = base_properties(InputKmsKeyArn=KEY_ARN)
     arn = arn_of(name_of(properties))
     stubs.expect_list_monitors()
-    stubs.personalize.add_response(
-        "describe_batch_inference_job", describe_response(request_of(properties), "IN PROGRESS")
-    )
     handler.handle_event(cfn_event("Delete", properties, physical_id=arn), stubs.clients, "req-1")
-    assert '"decision": "job-continues-unmonitored"' in capsys.readouterr().out
+    assert stubs.operations() == ["ListExecutions"]
+    assert (
+        "a batch inference job cannot be stopped; if it still runs, it runs to its end"
+        in capsys.readouterr().out
+    )

@@ -23,6 +23,7 @@ from .testkit import (
     kind_properties,
     monitor_state,
     name_of,
+    props_of,
     request_of,
 )
 
@@ -117,7 +118,9 @@ def test_an_incremental_import_into_another_dataset_is_a_new_run(stubs: Stubs) -
     stubs.personalize.add_response(
         "create_dataset_import_job", {"datasetImportJobArn": arn_of(new_name, DATASET_IMPORT)}
     )
+    stubs.expect_first_delivery()
     stubs.expect_start()
+    stubs.expect_list_monitors()  # the old import's monitors
     event = cfn_event(
         "Update",
         new,
@@ -147,6 +150,7 @@ def test_a_solution_version_is_the_resource_under_the_arn_the_service_gave(stubs
         {"solutionVersionArn": VERSION_ARN},
         {"name": name, "solutionArn": SOLUTION_ARN, "trainingMode": "FULL"},
     )
+    stubs.expect_first_delivery()  # known only once created: this request's own monitor
     stubs.expect_start()
     result = sv_create(stubs, properties)
     assert result["PhysicalResourceId"] == VERSION_ARN
@@ -181,6 +185,7 @@ def test_a_re_sent_create_finds_its_solution_version_by_name(stubs: Stubs) -> No
         "describe_solution_version",
         describe_response(request, "CREATE IN_PROGRESS", kind=SOLUTION_VERSION, arn=VERSION_ARN),
     )
+    stubs.expect_first_delivery()  # known only once created: this request's own monitor
     stubs.expect_start()
     result = sv_create(stubs, properties)
     assert (result["PhysicalResourceId"], result["Data"]["Status"]) == (VERSION_ARN, "IN PROGRESS")
@@ -204,10 +209,51 @@ def test_a_solution_version_waits_a_while_for_a_training_slot_then_fails_naming_
 def test_a_solution_version_gets_a_slot_on_a_later_try(stubs: Stubs) -> None:
     stubs.personalize.add_client_error("create_solution_version", "LimitExceededException", "20 trainings")
     stubs.personalize.add_response("create_solution_version", {"solutionVersionArn": VERSION_ARN})
+    stubs.expect_first_delivery()  # known only once created: this request's own monitor
     stubs.expect_start()
     event = cfn_event("Create", kind_properties(SOLUTION_VERSION), kind=SOLUTION_VERSION)
     result = handler.handle_event(event, stubs.clients, "req-1", sleep=lambda _: None)
     assert result["PhysicalResourceId"] == VERSION_ARN
+
+
+def test_a_late_copy_of_a_create_finds_its_ended_monitor_and_stops_no_other(stubs: Stubs) -> None:
+    # The version is adopted by name; its monitor (this request's) has ended: a rollback or a later
+    # request may monitor it now, and is left alone.
+    properties = kind_properties(SOLUTION_VERSION)
+    request = request_of(properties, kind=SOLUTION_VERSION)
+    stubs.personalize.add_client_error("create_solution_version", "ResourceAlreadyExistsException", "exists")
+    stubs.personalize.add_response(
+        "list_solution_versions",
+        {"solutionVersions": [{"solutionVersionArn": VERSION_ARN}]},
+        {"solutionArn": SOLUTION_ARN, "maxResults": 100},
+    )
+    stubs.personalize.add_response(
+        "describe_solution_version",
+        describe_response(request, "ACTIVE", kind=SOLUTION_VERSION, arn=VERSION_ARN),
+    )
+    stubs.expect_own_monitor(VERSION_ARN, "SUCCEEDED", {"jobArn": VERSION_ARN, "status": "ACTIVE"})
+    result = sv_create(stubs, properties)
+    assert (result["PhysicalResourceId"], result["Data"]["Status"]) == (VERSION_ARN, "ACTIVE")
+    assert "ListExecutions" not in stubs.operations() and "StartExecution" not in stubs.operations()
+
+
+def test_a_stopped_solution_version_of_the_same_definition_is_refused_naming_run_token(stubs: Stubs) -> None:
+    # Training a replaced or deleted resource started was stopped; the same name cannot train again.
+    properties = kind_properties(SOLUTION_VERSION)
+    request = request_of(properties, kind=SOLUTION_VERSION)
+    stubs.personalize.add_client_error("create_solution_version", "ResourceAlreadyExistsException", "exists")
+    stubs.personalize.add_response(
+        "list_solution_versions",
+        {"solutionVersions": [{"solutionVersionArn": VERSION_ARN}]},
+        {"solutionArn": SOLUTION_ARN, "maxResults": 100},
+    )
+    stubs.personalize.add_response(
+        "describe_solution_version",
+        describe_response(request, "CREATE STOPPED", kind=SOLUTION_VERSION, arn=VERSION_ARN),
+    )
+    with pytest.raises(handler.JobResourceError, match="it was stopped before it finished") as raised:
+        sv_create(stubs, properties)
+    assert "set run_token to a new value" in str(raised.value)
 
 
 @pytest.mark.parametrize(("status", "stopped"), [("CREATE IN_PROGRESS", True), ("ACTIVE", False)])
@@ -258,3 +304,12 @@ def test_a_trained_versions_end_event_carries_its_offline_metrics(stubs: Stubs) 
         "solution-version",
         {"coverage": 0.27, "precision_at_25": 0.04},
     )
+
+
+@pytest.mark.parametrize("kind", contract.KINDS.values(), ids=lambda kind: kind.key)
+def test_a_resource_answers_exactly_the_attributes_its_kind_declares(kind: contract.JobKind) -> None:
+    # The constructs read these with Fn::GetAtt: one missing would fail a deploy that reads it.
+    props = props_of(kind_properties(kind), kind)
+    arn = f"{SOLUTION_ARN}/0001" if kind is SOLUTION_VERSION else arn_of("a-job", kind)
+    data = handler.response(props, "a-job", arn, contract.PENDING)["Data"]
+    assert set(data) == set(kind.attributes)

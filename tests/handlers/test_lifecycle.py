@@ -171,8 +171,8 @@ def test_fixed_name_error_lists_the_differences() -> None:
 
 def test_not_ours_error_lists_the_differences() -> None:
     message = lifecycle.not_ours_error("batch segment job", "nightly", ["a differs"])
-    assert message.startswith("A batch segment job named 'nightly' already exists")
-    assert "a differs" in message
+    assert message.startswith("A batch segment job named 'nightly' already exists with another definition")
+    assert "(a differs)" in message and "needs another job_name" in message
 
 
 def test_cannot_queue_error_names_the_job_and_the_detail() -> None:

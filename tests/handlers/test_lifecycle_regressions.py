@@ -128,7 +128,9 @@ def test_rollback_to_a_job_that_failed_adopts_it_and_its_monitor_reports_the_fai
         "describe_batch_inference_job",
         describe_response(request_of(failed), "CREATE FAILED", "Input data not found"),
     )
+    stubs.expect_first_delivery()
     stubs.expect_start()
+    stubs.expect_list_monitors()  # the replacement's, stopped as the resource moves back
     result = update(stubs, replacement, failed)  # the rollback twin: the failed job's properties are "new"
     assert (result["PhysicalResourceId"], result["Data"]["Status"]) == (
         arn_of(name_of(failed)),
@@ -145,7 +147,9 @@ def test_rollback_without_a_wait_handle_to_a_failed_job_succeeds(stubs: Stubs) -
     stubs.personalize.add_response(
         "describe_batch_inference_job", describe_response(request_of(failed), "CREATE FAILED", "bad input")
     )
+    stubs.expect_first_delivery()
     stubs.expect_start()
+    stubs.expect_list_monitors()
     assert update(stubs, replacement, failed)["Data"]["Status"] == "CREATE FAILED"
 
 

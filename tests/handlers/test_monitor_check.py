@@ -288,6 +288,21 @@ def test_errors_that_keep_coming_end_with_failure_and_the_error(stubs: Stubs) ->
     assert state["result"] == "FAILURE" and "5 errors in a row" in state["reason"]
 
 
+def test_access_denied_on_describe_is_tried_again_a_bounded_number_of_times(stubs: Stubs) -> None:
+    # A policy that just changed (a job renamed, its old job's monitor still running) denies for a while.
+    stubs.personalize.add_client_error(
+        "describe_batch_inference_job", "AccessDeniedException", "not authorized"
+    )
+    state = run(stubs, started(), 120)
+    assert (state["done"], state["consecutiveErrors"]) == (False, 1)
+    stubs.personalize.add_client_error(
+        "describe_batch_inference_job", "AccessDeniedException", "not authorized"
+    )
+    expect_report(stubs)
+    state = run(stubs, started(consecutive_errors=4), 600)
+    assert state["result"] == "FAILURE" and "5 errors in a row" in state["reason"]
+
+
 def test_non_transient_describe_error_ends_with_failure_at_once(stubs: Stubs) -> None:
     stubs.personalize.add_client_error("describe_batch_inference_job", "InvalidInputException", "not allowed")
     expect_report(stubs)

@@ -168,6 +168,31 @@ class Stubs:
             {"stateMachineArn": STATE_MACHINE_ARN, "statusFilter": "RUNNING", "maxResults": 1000},
         )
 
+    def expect_first_delivery(self, execution: str | None = None) -> None:
+        """DescribeExecution of this request's monitor: it does not exist (the request's first delivery)."""
+        arn = ANY if execution is None else names.execution_arn(STATE_MACHINE_ARN, execution)
+        self.stepfunctions.add_client_error(
+            "describe_execution",
+            "ExecutionDoesNotExist",
+            "no such execution",
+            expected_params={"executionArn": arn},
+        )
+
+    def expect_own_monitor(self, job_arn: str, status: str, state: dict[str, Any] | None = None) -> None:
+        """DescribeExecution of this request's monitor of ``job_arn``: it exists, with ``status``."""
+        arn = names.execution_arn(STATE_MACHINE_ARN, names.execution_name(job_arn, REQUEST_ID))
+        self.stepfunctions.add_response(
+            "describe_execution",
+            {
+                "executionArn": arn,
+                "stateMachineArn": STATE_MACHINE_ARN,
+                "status": status,
+                "startDate": datetime(2024, 5, 1, tzinfo=timezone.utc),
+                "input": json.dumps(state or {"jobArn": job_arn}),
+            },
+            {"executionArn": arn},
+        )
+
     def expect_stop(self, execution: str | None = None) -> None:
         arn = ANY if execution is None else names.execution_arn(STATE_MACHINE_ARN, execution)
         self.stepfunctions.add_response(

@@ -1,0 +1,1 @@
+"""Model-based fuzzing of the job lifecycle (see model.py); ``python -m tests.fuzz --help``."""

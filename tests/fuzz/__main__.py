@@ -1,0 +1,75 @@
+"""``python -m tests.fuzz``: run N lifecycle sequences (or replay one) and print what they found.
+
+    python -m tests.fuzz --sequences 5000 --seed 1     # seeds 1..5000
+    python -m tests.fuzz --replay 4242                 # one sequence, every step and its outcome
+
+Exits 1 when any invariant was violated; each violation names its seed, which --replay runs again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.fuzz.model import Outcome, run_many
+from tests.variants import synthesize_all
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.fuzz", description=__doc__.splitlines()[0])
+    parser.add_argument("--sequences", type=int, default=500, help="how many sequences (default 500)")
+    parser.add_argument("--seed", type=int, default=1, help="the first seed (default 1)")
+    parser.add_argument("--replay", type=int, metavar="SEED", help="run one sequence and print its steps")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes to share the sequences (default: CPUs)",
+    )
+    args = parser.parse_args(argv)
+    seeds = [args.replay] if args.replay is not None else list(range(args.seed, args.seed + args.sequences))
+
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="fuzz-") as directory:
+        assemblies = synthesize_all(Path(directory))
+        synthesized = time.monotonic() - started
+        counted = {"done": 0}
+
+        def progress(outcome: Outcome) -> None:
+            counted["done"] += 1
+            if args.replay is not None or outcome.violations:
+                print(f"seed {outcome.seed}:", *outcome.log, sep="\n  ", flush=True)
+            elif counted["done"] % 250 == 0:
+                print(f"  {counted['done']} sequences, {time.monotonic() - started:.0f} s", flush=True)
+
+        outcomes = run_many(
+            assemblies,
+            seeds,
+            progress=progress,
+            verbose=args.replay is not None,
+            workers=1 if args.replay is not None else args.workers,
+        )
+    elapsed = time.monotonic() - started
+    failed = [outcome for outcome in outcomes if outcome.violations]
+    steps = sum(len(outcome.steps) for outcome in outcomes)
+    print(
+        f"{len(outcomes)} sequences, {steps} steps, {sum(o.operations for o in outcomes)} stack operations, "
+        f"{sum(o.faults for o in outcomes)} faults injected, {sum(o.jobs for o in outcomes)} jobs started, "
+        f"{sum(o.transitional_denials for o in outcomes)} transitional IAM denials tolerated; "
+        f"{len(failed)} sequence(s) violated an invariant "
+        f"({elapsed:.0f} s, of which synth {synthesized:.0f} s; "
+        f"{(elapsed - synthesized) / max(len(outcomes), 1) * 1000:.0f} ms a sequence)"
+    )
+    for outcome in failed:
+        print(
+            f"  seed {outcome.seed}: {outcome.violations[0]}  (python -m tests.fuzz --replay {outcome.seed})"
+        )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

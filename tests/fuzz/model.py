@@ -1,0 +1,423 @@
+"""Model-based lifecycle fuzzing: random sequences of deploys, updates, pauses and deletes over versions
+of one app (tests/variants.py), with random faults, run by the rehearsal's CloudFormation engine against
+the real handler code; after every step the invariants below must hold.
+
+1. Every stack operation ends, and none ends UPDATE_ROLLBACK_FAILED, ROLLBACK_FAILED or DELETE_FAILED.
+2. No WaitCondition waits more than the monitor's longest interval (plus slack) past its job's end.
+3. No two Personalize jobs for one job resource, stack instance, definition, run token and job_name.
+4. Exactly one end event per job run whose monitor saw it end; never two for one job.
+5. No job left QUEUED with nothing that will create it (no running monitor holds its create, and no
+   end was reported for it).
+6. After a stack's delete, no monitor execution of it is left running.
+Besides: no operation fails but for a reason the sequence asked for (an injected fault, a refused
+change of an explicitly named job), and IAM denies nothing.
+
+A sequence is a seed: ``python -m tests.fuzz --replay SEED`` runs it again and prints every step.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import random
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from constructs_lib._contract import contract
+from constructs_lib.rehearsal.assembly import Assembly, read_assembly
+from constructs_lib.rehearsal.driver import Driver, Options
+from constructs_lib.rehearsal.engine import STUCK
+from constructs_lib.rehearsal.personalize import ENDED, Durations
+from constructs_lib.rehearsal.sandbox import Sandbox
+from constructs_lib.rehearsal.signals import COMPLETE, WAITING
+from constructs_lib.rehearsal.stepfunctions import RUNNING, SUCCEEDED
+from tests.variants import VERSIONS, Version
+
+# Short jobs keep sequences fast; the schedule's 2-minute bound is what invariant 2 checks.
+DURATIONS = {
+    contract.BATCH_INFERENCE.key: Durations(120, 900),
+    contract.BATCH_SEGMENT.key: Durations(120, 900),
+    contract.DATASET_IMPORT.key: Durations(60, 300),
+    contract.SOLUTION_VERSION.key: Durations(120, 1800),
+}
+# The monitor checks at most 2 minutes apart; a retried check, a signal's retries and a step of the
+# engine add seconds.
+MAX_LATE_SECONDS = contract.MAX_CHECK_INTERVAL_SECONDS + 60
+FAULTS = (
+    "job-fails",
+    "throttling",
+    "quota-full",
+    "sibling-fails",
+    "delivered-twice",
+    "lambda-retried",
+    "signal-fails",
+    "check-times-out",
+)
+# Why an operation may fail in a sequence: what a fault or a refused change causes.
+EXPECTED_REASONS = (
+    "injected failure",  # a sibling resource
+    "failed: job failed (fuzz)",  # a job failure, reported by the monitor
+    "already exists with another definition",  # an explicitly named job's definition changed
+)
+# What `cdk deploy` takes before CloudFormation starts (synth, assets, change set): the time in which
+# monitors started by the previous operation make their first check.
+CLI_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Step:
+    action: str  # "deploy", "advance", "delete"
+    version: int | None = None  # index into VERSIONS
+    minutes: float = 0
+    faults: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        if self.action == "deploy":
+            assert self.version is not None
+            text = f"deploy v{self.version:02d} ({VERSIONS[self.version].label()})"
+        elif self.action == "advance":
+            text = f"advance {self.minutes:.0f} min"
+        else:
+            text = "delete"
+        return text + (f" with {', '.join(self.faults)}" if self.faults else "")
+
+
+def scenario(seed: int) -> list[Step]:
+    """The steps of sequence ``seed``: a deploy, 1 to 6 more steps, then a delete."""
+    rng = random.Random(seed)
+    steps = [Step("deploy", rng.randrange(len(VERSIONS)), faults=_faults(rng))]
+    for _ in range(rng.randint(1, 6)):
+        roll = rng.random()
+        if roll < 0.6:
+            steps.append(Step("deploy", rng.randrange(len(VERSIONS)), faults=_faults(rng)))
+        elif roll < 0.9:
+            steps.append(Step("advance", minutes=rng.choice((1, 3, 10, 30, 90))))
+        else:
+            steps.append(Step("delete"))
+    steps.append(Step("delete"))
+    return steps
+
+
+def _faults(rng: random.Random) -> tuple[str, ...]:
+    if rng.random() < 0.5:
+        return ()
+    return tuple(sorted(set(rng.sample(FAULTS, rng.randint(1, 2)))))
+
+
+@dataclass
+class Outcome:
+    seed: int
+    steps: list[Step]
+    log: list[str] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    faults: int = 0
+    operations: int = 0
+    jobs: int = 0
+    transitional_denials: int = 0
+
+
+class Fuzzer:
+    """Runs sequences over the versions' assemblies, in one sandbox reset between sequences."""
+
+    def __init__(self, assemblies: dict[Version, Path]) -> None:
+        self.assemblies: list[Assembly] = [read_assembly(assemblies[version]) for version in VERSIONS]
+        self.sandbox = Sandbox(region="us-east-1", durations=DURATIONS)
+
+    def close(self) -> None:
+        self.sandbox.close()
+
+    def run(self, seed: int, *, verbose: bool = False) -> Outcome:
+        steps = scenario(seed)
+        outcome = Outcome(seed, steps)
+        self.sandbox.reset(durations=DURATIONS)
+        driver = Driver(self.assemblies[0], Options(update=False), self.sandbox)
+        checker = Invariants(driver, outcome)
+        try:
+            self._steps(driver, checker, outcome)
+        except Exception:  # an engine or stand-in crash is a finding too, with its seed
+            outcome.violations.append(f"crash: {traceback.format_exc()}")
+        outcome.jobs = len(self.sandbox.personalize.jobs())
+        if verbose:
+            outcome.log.append("timeline:")
+            outcome.log.extend(
+                f"+{entry.at / 60:7.1f} min  {entry.key:<34} {entry.kind:<7} {entry.text}"
+                for entry in self.sandbox.timeline.entries()
+            )
+        outcome.log.extend(f"VIOLATION {violation}" for violation in outcome.violations)
+        return outcome
+
+    def _steps(self, driver: Driver, checker: Invariants, outcome: Outcome) -> None:
+        for index, step in enumerate(outcome.steps):
+            before = len(driver.outcomes)
+            if step.action != "advance":
+                driver.advance(CLI_SECONDS)
+            outcome.log.append(
+                f"+{self.sandbox.clock.elapsed / 60:7.1f} min  step {index}: {step.describe()}"
+            )
+            with _injected(driver, step):
+                if step.action == "deploy":
+                    assert step.version is not None
+                    driver.deploy(self.assemblies[step.version], "update" if driver.states else "create")
+                elif step.action == "advance":
+                    driver.advance(step.minutes * 60)
+                else:
+                    driver.delete()
+            outcome.faults += len(step.faults)
+            for stack_outcome in driver.outcomes[before:]:
+                operation = stack_outcome.operation
+                outcome.operations += 1
+                outcome.log.append(
+                    f"           {operation.kind.lower()} -> {operation.status} {operation.reason}"
+                )
+            checker.after_step(index, step, driver.outcomes[before:])
+        driver.settle()
+        checker.at_end()
+
+
+class _injected:
+    """The faults of one step, switched on for its duration (some outlast it, as they would)."""
+
+    def __init__(self, driver: Driver, step: Step) -> None:
+        self.driver, self.step = driver, step
+
+    def __enter__(self) -> None:
+        sandbox, faults = self.driver.sandbox, self.step.faults
+        if "job-fails" in faults:
+            self.driver.inject = {"Job": "job failed (fuzz)", "Second": "job failed (fuzz)"}
+        if "throttling" in faults:
+            sandbox.personalize.throttle = 1
+        if "quota-full" in faults:
+            kind = contract.BATCH_INFERENCE.key
+            sandbox.personalize.occupied[kind] = contract.BATCH_INFERENCE.quota
+            sandbox.scheduler.after(20 * 60, lambda: sandbox.personalize.occupied.pop(kind, None))
+        if "sibling-fails" in faults:
+            self.driver.engine.faults.fail_resources = {"Downstream"}
+        if "delivered-twice" in faults:
+            self.driver.engine.faults.duplicate_requests = True
+        if "lambda-retried" in faults:
+            sandbox.runtime.faults.append((contract.CHECK_HANDLER, "Lambda.ServiceException"))
+        if "check-times-out" in faults:
+            sandbox.runtime.faults.append((contract.CHECK_HANDLER, "Sandbox.Timedout"))
+        if "signal-fails" in faults:
+            sandbox.signals.fail_next = 2
+
+    def __exit__(self, *_: object) -> None:
+        self.driver.inject = {}
+        self.driver.sandbox.personalize.throttle = 0
+        self.driver.engine.faults.fail_resources = set()
+        self.driver.engine.faults.duplicate_requests = False
+
+
+class Invariants:
+    def __init__(self, driver: Driver, outcome: Outcome) -> None:
+        self.driver = driver
+        self.outcome = outcome
+        self.sandbox = driver.sandbox
+        self.denials_seen = 0
+
+    def violation(self, text: str) -> None:
+        if text not in self.outcome.violations:
+            self.outcome.violations.append(text)
+
+    def after_step(self, index: int, step: Step, outcomes: Sequence[Any]) -> None:
+        for stack_outcome in outcomes:
+            operation = stack_outcome.operation
+            if not operation.finished:
+                self.violation(f"step {index}: {operation.kind} of {operation.stack} never ended")
+            if operation.status in STUCK or operation.problems:
+                self.violation(
+                    f"step {index}: {operation.kind} ended {operation.status}: {operation.problems}"
+                )
+            if operation.reason and not any(expected in operation.reason for expected in EXPECTED_REASONS):
+                self.violation(f"step {index}: {operation.kind} failed unexpectedly: {operation.reason}")
+            if operation.kind == "DELETE":
+                self._no_monitor_left(index, operation.stack)
+        self._waits_end_in_time(index)
+        self._queued_jobs_have_a_creator(index)
+        self._one_job_per_definition(index)
+        self._no_iam_denial(index, outcomes)
+
+    def at_end(self) -> None:
+        self._waits_end_in_time(len(self.outcome.steps))
+        self._one_end_event_per_monitored_run()
+        for event in self.sandbox.events.events():
+            reason = str(event.detail.get("failureReason") or "")
+            if "not authorized" in reason:
+                self.violation(f"end: IAM failed the job {event.detail.get('jobName')}: {reason}")
+
+    # -- 2
+    def _waits_end_in_time(self, index: int) -> None:
+        now = self.sandbox.clock.elapsed
+        for wait, job_arn, key in self.driver.waits:
+            job = self._job(job_arn)
+            if job is None or job.status not in ENDED:
+                continue
+            due = max(job.updated_at, wait.started_at) + MAX_LATE_SECONDS
+            ended = wait.ended_at if wait.status != WAITING else None
+            if (ended is None and now > due) or (
+                ended is not None and ended > due and wait.status != COMPLETE
+            ):
+                late = (ended if ended is not None else now) - max(job.updated_at, wait.started_at)
+                self.violation(
+                    f"step {index}: {key}'s WaitCondition {wait.logical_id} {wait.status} {late:.0f} s after "
+                    f"its job {job.name} ended {job.status}"
+                )
+            elif ended is not None and ended > due:
+                self.violation(f"step {index}: {key}'s WaitCondition completed {ended - due:.0f} s late")
+
+    # -- 3
+    def _one_job_per_definition(self, index: int) -> None:
+        seen: dict[str, str] = {}
+        for job in self.sandbox.personalize.jobs():
+            definition = {k: v for k, v in job.request.items() if k not in ("jobName", "tags", "name")}
+            output = definition.get("jobOutput", {}).get("s3DataDestination", {})
+            if "path" in output:
+                output = {**output, "path": output["path"].rsplit("/", 2)[0]}
+                definition["jobOutput"] = {"s3DataDestination": output}
+            run = next((r for r in self.driver.runs if r.job_name == job.name), None)
+            # A new run token (or another explicit name) asks for a new job: those are not duplicates.
+            owner = (
+                f"{run.resource.key}#{run.instance}#{run.run_token}#{run.explicit_name}"
+                if run is not None
+                else "?"
+            )
+            key = owner + json.dumps(definition, sort_keys=True)
+            if key in seen and seen[key] != job.name:
+                self.violation(
+                    f"step {index}: two jobs for one definition of {owner}: {seen[key]}, {job.name}"
+                )
+            seen[key] = job.name
+
+    # -- 4
+    def _one_end_event_per_monitored_run(self) -> None:
+        events: dict[str, int] = {}
+        for event in self.sandbox.events.events():
+            arn = str(event.detail.get("jobArn"))
+            events[arn] = events.get(arn, 0) + 1
+        reported = {
+            json.loads(execution.input_text).get("jobArn")
+            for execution in self.sandbox.stepfunctions.executions()
+            if execution.status == SUCCEEDED
+            and isinstance(execution.data, dict)
+            and execution.data.get("result")
+        }
+        for arn, count in events.items():
+            if count > 1:
+                self.violation(f"end: {count} end events for {arn}")
+        for arn in reported:
+            if events.get(arn, 0) != 1:
+                self.violation(f"end: a monitor saw {arn} end, but {events.get(arn, 0)} end events were sent")
+
+    # -- 5
+    def _queued_jobs_have_a_creator(self, index: int) -> None:
+        running = [
+            execution
+            for execution in self.sandbox.stepfunctions.executions()
+            if execution.status == RUNNING and isinstance(execution.data, dict)
+        ]
+        reported = {str(event.detail.get("jobArn")) for event in self.sandbox.events.events()}
+        for state in self.driver.states.values():
+            for resource in state.resources.values():
+                if resource.type not in contract.KINDS or not resource.physical_id:
+                    continue
+                if self._job(resource.physical_id) is not None or resource.physical_id in reported:
+                    continue
+                holders = [
+                    e
+                    for e in running
+                    if e.data.get("jobArn") == resource.physical_id and not e.data.get("created")
+                ]
+                if not holders:
+                    self.violation(
+                        f"step {index}: {state.key(resource.logical_id)}'s job {resource.physical_id} "
+                        "is queued and nothing will create it"
+                    )
+
+    # -- 6
+    def _no_monitor_left(self, index: int, stack: str) -> None:
+        model = self.driver.models.get(stack)
+        if model is None:
+            return
+        machines = set(model.machines)
+        for execution in self.sandbox.stepfunctions.executions():
+            if execution.status == RUNNING and execution.machine.arn in machines:
+                self.violation(f"step {index}: monitor {execution.name} still runs after {stack} was deleted")
+
+    def _no_iam_denial(self, index: int, outcomes: Sequence[Any]) -> None:
+        """No denial, but one: a job renamed from one explicit name to another updates the functions'
+        policy a few seconds before the job resource, and a check of the old job's monitor in between is
+        denied (and tried again). Tolerated, and counted, when the step moved a resource off that job
+        (or its update rolled back onto it); any harm it does is caught by the other invariants."""
+        moved = {
+            change.old_physical_id
+            for stack_outcome in outcomes
+            for change in stack_outcome.operation.changes
+            if change.old_physical_id != change.new_physical_id
+        }
+        rolled_back = {
+            resource.physical_id
+            for stack_outcome in outcomes
+            if stack_outcome.operation.status == "UPDATE_ROLLBACK_COMPLETE"
+            for state in self.driver.states.values()
+            if state.name == stack_outcome.stack
+            for resource in state.resources.values()
+        }
+        denials = self.driver.enforcer.denials if self.driver.enforcer is not None else []
+        for denial in denials[self.denials_seen :]:
+            job = denial.resource.split("/", 1)[0].endswith("-job") or ":solution/" in denial.resource
+            if job and denial.resource in moved | rolled_back and "Runtime" in denial.role:
+                self.outcome.transitional_denials += 1
+            else:
+                self.violation(f"step {index}: {denial.describe()}")
+        self.denials_seen = len(denials)
+
+    def _job(self, arn: str | None) -> Any:
+        if arn is None:
+            return None
+        return next((job for job in self.sandbox.personalize.jobs() if job.arn == arn), None)
+
+
+def run_many(
+    assemblies: dict[Version, Path],
+    seeds: Sequence[int],
+    *,
+    progress: Callable[[Outcome], None] | None = None,
+    verbose: bool = False,
+    workers: int = 1,
+) -> list[Outcome]:
+    """Every seed's outcome, in order; ``workers`` processes share the seeds (each its own sandbox)."""
+    outcomes: list[Outcome] = []
+    if workers <= 1:
+        fuzzer = Fuzzer(assemblies)
+        try:
+            for seed in seeds:
+                outcomes.append(fuzzer.run(seed, verbose=verbose))
+                if progress is not None:
+                    progress(outcomes[-1])
+        finally:
+            fuzzer.close()
+        return outcomes
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers, initializer=_start_worker, initargs=(assemblies, verbose)) as pool:
+        for outcome in pool.imap(_run_in_worker, seeds, chunksize=4):
+            outcomes.append(outcome)
+            if progress is not None:
+                progress(outcome)
+    return outcomes
+
+
+_worker: tuple[Fuzzer, bool] | None = None
+
+
+def _start_worker(assemblies: dict[Version, Path], verbose: bool) -> None:
+    global _worker
+    _worker = (Fuzzer(assemblies), verbose)
+
+
+def _run_in_worker(seed: int) -> Outcome:
+    assert _worker is not None
+    fuzzer, verbose = _worker
+    return fuzzer.run(seed, verbose=verbose)

@@ -1,0 +1,100 @@
+"""Every invocation's worst case fits its function's timeout (and the on-event function's, CloudFormation's
+ServiceTimeout): each heaviest path runs once with stubs to count its AWS calls, and each call is taken
+at its worst, every attempt timing out, from the configured client timeouts, attempts and backoff."""
+
+from __future__ import annotations
+
+from .test_monitor_check import (
+    ARN,
+    expect_manifest,
+    expect_report,
+    expect_running,
+    expect_status,
+    run,
+    started,
+)
+from .testkit import (
+    SOLUTION_VERSION_ARN,
+    HandleServer,
+    Stubs,
+    arn_of,
+    base_properties,
+    cfn_event,
+    describe_response,
+    execution_of,
+    kind_properties,
+    name_of,
+    request_of,
+)
+
+import aws_clients  # isort: skip  (on sys.path once testkit is imported)
+import contract  # isort: skip
+import handler  # isort: skip
+import manifest  # isort: skip
+import notify  # isort: skip
+
+CALL = aws_clients.call_worst_case_seconds()
+
+
+def worst(stubs: Stubs, *waits: float) -> float:
+    return len(stubs.calls) * CALL + sum(waits)
+
+
+def test_a_call_at_its_worst_is_two_timed_out_attempts_and_one_backoff() -> None:
+    assert CALL == 2 * (3 + 10) + 6
+
+
+def test_the_heaviest_update_fits_the_on_event_timeout_and_the_service_timeout(stubs: Stubs) -> None:
+    # A replacement: this request's monitor looked up, the old job's monitor stopped, the new job found
+    # already created (adopted), a racing monitor of it stopped, this request's monitor started.
+    old, new = base_properties(), base_properties(NumResults="50")
+    new_arn = arn_of(name_of(new))
+    old_monitor = execution_of(arn_of(name_of(old)), "an-earlier-request")
+    stubs.expect_first_delivery()
+    stubs.personalize.add_client_error(
+        "create_batch_inference_job", "ResourceAlreadyExistsException", "exists"
+    )
+    stubs.personalize.add_response(
+        "describe_batch_inference_job", describe_response(request_of(new), "PENDING")
+    )
+    stubs.expect_start(execution_of(new_arn, "a-racing-request"))
+    stubs.expect_list_monitors(old_monitor)
+    stubs.expect_stop(old_monitor)
+    event = cfn_event("Update", new, old_properties=old, physical_id=arn_of(name_of(old)))
+    handler.handle_event(event, stubs.clients, "req-1")
+    assert len(stubs.calls) == 8
+    assert worst(stubs) <= contract.ON_EVENT_TIMEOUT_SECONDS <= contract.SERVICE_TIMEOUT_SECONDS
+
+
+def test_a_solution_version_waiting_for_a_training_slot_fits_the_on_event_timeout(stubs: Stubs) -> None:
+    # Every retry of the create but the last meets a full quota, each after its sleep; then the monitor.
+    version_arn = f"{SOLUTION_VERSION_ARN.rsplit('/', 1)[0]}/0001"
+    for _ in handler.CREATE_RETRY_SECONDS:
+        stubs.personalize.add_client_error(
+            "create_solution_version", "LimitExceededException", "20 trainings"
+        )
+    stubs.personalize.add_response("create_solution_version", {"solutionVersionArn": version_arn})
+    stubs.expect_start()
+    event = cfn_event("Create", kind_properties(contract.SOLUTION_VERSION), kind=contract.SOLUTION_VERSION)
+    handler.handle_event(event, stubs.clients, "req-1", sleep=lambda _: None)
+    assert worst(stubs, *handler.CREATE_RETRY_SECONDS) <= contract.ON_EVENT_TIMEOUT_SECONDS
+
+
+def test_the_heaviest_check_fits_the_check_timeout(stubs: Stubs, handle_server: HandleServer) -> None:
+    # A queued job another monitor created and that has ended meanwhile: created (adopted, retagged),
+    # then the end: the signal at its worst, the results counted within their budget, the event.
+    expect_running(stubs)
+    stubs.personalize.add_client_error(
+        "create_batch_inference_job", "ResourceAlreadyExistsException", "exists"
+    )
+    expect_status(stubs, "ACTIVE")
+    stubs.personalize.add_response(
+        "tag_resource", {}, {"resourceArn": ARN, "tags": [{"tagKey": "team", "tagValue": "recs"}]}
+    )
+    expect_manifest(stubs)
+    expect_report(stubs)
+    state = started(created=False, status="QUEUED", wait_handle=handle_server.url)
+    assert run(stubs, state, 600)["result"] == "SUCCESS"
+    assert len(stubs.calls) == 10
+    budget = worst(stubs, notify.signal_worst_case_seconds(), manifest.COUNT_SECONDS_BUDGET)
+    assert budget <= contract.CHECK_TIMEOUT_SECONDS

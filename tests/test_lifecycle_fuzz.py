@@ -1,0 +1,136 @@
+"""Model-based lifecycle fuzzing (tests/fuzz/model.py): 200 fixed sequences of deploys, updates, pauses
+and deletes between versions of one app, with faults, every invariant checked after every step; and
+bugs planted in the handler code that the invariants must catch.
+
+`make fuzz` runs many more sequences; `python -m tests.fuzz --replay SEED` replays one, step by step.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from tests.fuzz.model import FAULTS, Fuzzer, Outcome, scenario
+from tests.variants import VERSIONS, Version
+
+pytestmark = pytest.mark.slow
+
+SEEDS = range(1, 201)
+
+
+@pytest.fixture(scope="module")
+def outcomes(lifecycle_assemblies: Mapping[Version, Path]) -> list[Outcome]:
+    fuzzer = Fuzzer(dict(lifecycle_assemblies))
+    try:
+        return [fuzzer.run(seed) for seed in SEEDS]
+    finally:
+        fuzzer.close()
+
+
+def test_every_sequence_keeps_every_invariant(outcomes: list[Outcome]) -> None:
+    failed = [outcome for outcome in outcomes if outcome.violations]
+    assert not failed, "\n".join(
+        f"seed {o.seed}: {o.violations[0]}  (replay: python -m tests.fuzz --replay {o.seed})" for o in failed
+    )
+
+
+def test_the_sequences_walk_every_version_fault_and_outcome(outcomes: list[Outcome]) -> None:
+    steps = [step for seed in SEEDS for step in scenario(seed)]
+    assert {step.version for step in steps if step.action == "deploy"} == set(range(len(VERSIONS)))
+    assert set(FAULTS) <= {fault for step in steps for fault in step.faults}
+    ends = Counter(line.split(" -> ")[1].split()[0] for o in outcomes for line in o.log if " -> " in line)
+    # Creates and updates that complete, updates and creates that roll back, deletes: all of them, often.
+    for status in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "DELETE_COMPLETE"):
+        assert ends[status] >= 20, ends
+    assert ends["ROLLBACK_COMPLETE"] >= 5, ends
+    assert sum(outcome.jobs for outcome in outcomes) >= 2 * len(outcomes)
+
+
+# --- the invariants catch what they are for ----------------------------------------------------------
+
+
+@pytest.fixture
+def planted(lifecycle_assemblies: Mapping[Version, Path], tmp_path: Path) -> Iterator[PlantedFuzzer]:
+    planted = PlantedFuzzer(lifecycle_assemblies, tmp_path)
+    yield planted
+    planted.close()
+
+
+class PlantedFuzzer:
+    """The versions' assemblies copied, their handler code edited, fuzzed."""
+
+    def __init__(self, assemblies: Mapping[Version, Path], directory: Path) -> None:
+        self.assemblies = {
+            version: Path(shutil.copytree(path, directory / path.name))
+            for version, path in assemblies.items()
+        }
+        self.fuzzer: Fuzzer | None = None
+
+    def plant(self, module: str, old: str, new: str) -> None:
+        edited = 0
+        for path in self.assemblies.values():
+            for source in path.glob(f"asset.*/{module}"):
+                text = source.read_text()
+                assert old in text, f"{source}: the code to plant a bug in has changed"
+                source.write_text(text.replace(old, new))
+                edited += 1
+        assert edited >= len(self.assemblies)
+
+    def violations(self, seeds: Iterable[int]) -> list[str]:
+        self.fuzzer = Fuzzer(self.assemblies)
+        return [violation for seed in seeds for violation in self.fuzzer.run(seed).violations]
+
+    def close(self) -> None:
+        if self.fuzzer is not None:
+            self.fuzzer.close()
+
+
+def renaming_seeds(count: int) -> list[int]:
+    """Seeds whose sequence deploys the unwaited explicitly named job, then renames it."""
+    unwaited = next(i for i, v in enumerate(VERSIONS) if v.job_name and not v.wait)
+    named = {i for i, v in enumerate(VERSIONS) if v.job_name and v.job_name != VERSIONS[unwaited].job_name}
+    found = []
+    for seed in range(1, 5000):
+        deployed = [step.version for step in scenario(seed) if step.action == "deploy"]
+        if any(a == unwaited and b in named for a, b in itertools.pairwise(deployed)):
+            found.append(seed)
+        if len(found) == count:
+            return found
+    raise AssertionError("no sequence renames the unwaited job")
+
+
+def test_a_delete_that_leaves_the_monitor_running_is_caught(planted: PlantedFuzzer) -> None:
+    planted.plant(
+        "handler.py",
+        'stop_monitors(clients, physical_id, log, "The job\'s CloudFormation resource was deleted.")',
+        "pass",
+    )
+    found = planted.violations(range(1, 41))
+    assert any("still runs after Lifecycle was deleted" in violation for violation in found), found
+
+
+def test_a_monitor_that_reports_an_end_twice_is_caught(planted: PlantedFuzzer) -> None:
+    planted.plant(
+        "monitor.py",
+        'earlier = personalize_ops.end_reported(personalize, state["jobArn"])',
+        "earlier = None",
+    )
+    found = planted.violations(range(1, 41))
+    assert any("end events for" in violation for violation in found), found
+
+
+def test_a_replacement_that_stops_no_old_monitor_is_caught(planted: PlantedFuzzer) -> None:
+    # The old job's monitor keeps running under a policy that names only the new job (weekly-recs, not
+    # waited for, renamed nightly-recs), and is denied until it gives up.
+    planted.plant(
+        "handler.py",
+        "            stop_monitors(\n                request.clients,",
+        "            (lambda *_: None)(\n                request.clients,",
+    )
+    found = planted.violations(renaming_seeds(10))
+    assert any("IAM:" in violation or "end events for" in violation for violation in found), found
