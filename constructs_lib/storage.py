@@ -37,6 +37,23 @@ class BatchInferenceStorage(Construct):
     with customer-managed keys (bucket keys on), owner-enforced, log server access to a dedicated log
     bucket and are retained on stack deletion; keys rotate; the role trusts only Personalize acting
     for this account and region, and may only read the input and write the output.
+
+    Brought resources whose policies cannot be changed from here are reported as warning annotations
+    (``cdk synth`` prints them; a validation report lists them as ``Annotation::<id>``). Each has a
+    stable id, to acknowledge once the policy is in place with
+    ``Annotations.of(storage).acknowledge_warning("<id>", "reason")``:
+
+    - ``constructs-lib:roleIsImmutable``: ``role`` was imported with ``mutable=False``, so the
+      least-privilege policy is not attached; the warning lists what the role needs.
+    - ``constructs-lib:inputBucketPolicy`` / ``constructs-lib:outputBucketPolicy``: the input / output
+      bucket is imported, so the statement admitting personalize.amazonaws.com cannot be added to its
+      bucket policy here.
+    - ``constructs-lib:inputKeyPolicy`` / ``constructs-lib:outputKeyPolicy``: the KMS key of the input /
+      output bucket is imported, so the statements admitting the role and personalize.amazonaws.com
+      cannot be added to its key policy here.
+    - ``constructs-lib:inputAndOutputKeyPolicy``: as above, for one imported key serving both buckets.
+    - ``constructs-lib:accessLogsBucketPolicy``: ``access_logs_bucket`` is imported, so the statement
+      letting S3 server access logging (logging.s3.amazonaws.com) write to it cannot be added here.
     """
 
     def __init__(
@@ -280,12 +297,19 @@ class BatchInferenceStorage(Construct):
                 keys.append(key)
         return keys
 
+    def _keys_by_use(self) -> list[tuple[str, kms.IKey]]:
+        """Each distinct key with what it encrypts: "input", "output" or "input and output"."""
+        if self.input_key is not None and _same(self.input_key, self.output_key):
+            return [("input and output", self.input_key)]
+        uses = (("input", self.input_key), ("output", self.output_key))
+        return [(which, key) for which, key in uses if key is not None]
+
     def _admit_personalize(self) -> None:
         """Bucket and key policies: Personalize checks them as well as the role's own policy."""
         service = iam.ServicePrincipal(PERSONALIZE_PRINCIPAL)
-        for name, bucket, actions in (
-            ("input_bucket", self.input_bucket, ["s3:GetObject", "s3:ListBucket"]),
-            ("output_bucket", self.output_bucket, ["s3:PutObject", "s3:ListBucket"]),
+        for which, bucket, actions in (
+            ("input", self.input_bucket, ["s3:GetObject", "s3:ListBucket"]),
+            ("output", self.output_bucket, ["s3:PutObject", "s3:ListBucket"]),
         ):
             statement = iam.PolicyStatement(
                 sid="PersonalizeBatchInference",
@@ -296,12 +320,13 @@ class BatchInferenceStorage(Construct):
             )
             if not bucket.add_to_resource_policy(statement).statement_added:
                 Annotations.of(self).add_warning_v2(
-                    f"constructs-lib:{name}Policy",
-                    f"{name} is imported, so its bucket policy cannot be changed here. Add a statement "
-                    f"allowing the service principal {PERSONALIZE_PRINCIPAL} {' and '.join(actions)} on the "
-                    "bucket and its objects, or Personalize will refuse the bucket.",
+                    f"constructs-lib:{which}BucketPolicy",
+                    f"{which}_bucket is imported, so its bucket policy cannot be changed here. Add a "
+                    f"statement allowing the service principal {PERSONALIZE_PRINCIPAL} "
+                    f"{' and '.join(actions)} on the bucket and its objects, or Personalize will refuse the "
+                    "bucket.",
                 )
-        for index, key in enumerate(self._distinct_keys()):
+        for which, key in self._keys_by_use():
             # The role's requests carry no source account; the service principal's do, so it is scoped.
             statements = [
                 iam.PolicyStatement(
@@ -320,8 +345,8 @@ class BatchInferenceStorage(Construct):
             ]
             if not all([key.add_to_resource_policy(statement).statement_added for statement in statements]):
                 Annotations.of(self).add_warning_v2(
-                    f"constructs-lib:keyPolicy{index}",
-                    f"The KMS key {key.key_arn} is imported, so its "
+                    f"constructs-lib:{_camel(which)}KeyPolicy",
+                    f"The {which} KMS key {key.key_arn} is imported, so its "
                     "key policy cannot be changed here. Allow the Personalize role and "
                     f"{PERSONALIZE_PRINCIPAL} {', '.join(KEY_ACTIONS_IN_KEY_POLICY)} in it.",
                 )
@@ -411,6 +436,12 @@ def _key_conflicts(which: str, bucket: s3.IBucket | None, key: kms.IKey | None) 
             f"({bucket.encryption_key.node.path}). Drop {which}_key, or import the bucket without "
             "encryption_key and pass its key as " + f"{which}_key."
         )
+
+
+def _camel(words: str) -> str:
+    """``"input and output"`` -> ``"inputAndOutput"``: the part of a warning id naming a key's use."""
+    first, *rest = words.split()
+    return first + "".join(word.capitalize() for word in rest)
 
 
 def _same(a: kms.IKey | None, b: kms.IKey | None) -> bool:

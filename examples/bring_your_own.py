@@ -5,6 +5,12 @@ The construct cannot change policies of imported resources; it reports what they
 
 from __future__ import annotations
 
+import os
+
+# Before aws_cdk is imported: jsii, which runs the CDK on Node.js, would print an end-of-life banner
+# on Node 20. Another Node version, or a value you set, is left alone.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms

@@ -1,6 +1,17 @@
-"""Theme generation: similar-items recommendations grouped under generated themes, with a fixed name."""
+"""Theme generation: similar-items recommendations grouped under generated themes.
+
+No storage is given, so the job creates its own. Its name is generated (no ``job_name``): a new
+``run_token`` starts a new run under a new name, which an explicit name would refuse. The deployment may
+wait up to 12 hours for it.
+"""
 
 from __future__ import annotations
+
+import os
+
+# Before aws_cdk is imported: jsii, which runs the CDK on Node.js, would print an end-of-life banner
+# on Node 20. Another Node version, or a value you set, is left alone.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 import aws_cdk as cdk
 from constructs import Construct

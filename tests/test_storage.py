@@ -404,7 +404,61 @@ def test_imported_buckets_and_key_are_reported_with_warnings(stacks: Stacks) -> 
         "*", Match.string_like_regexp("input_bucket is imported.*personalize.amazonaws.com")
     )
     annotations.has_warning("*", Match.string_like_regexp("output_bucket is imported"))
-    annotations.has_warning("*", Match.string_like_regexp(f"The KMS key {BYO_KEY_ARN} is imported"))
+    annotations.has_warning("*", Match.string_like_regexp(f"The input KMS key {BYO_KEY_ARN} is imported"))
+
+
+def _warning_ids(stack: cdk.Stack) -> list[str]:
+    """The acknowledgement ids of a stack's warnings (``add_warning_v2`` ends each with ``[ack: <id>]``)."""
+    messages = [w.entry.data for w in Annotations.from_stack(stack).find_warning("*", Match.any_value())]
+    return sorted(str(m).rsplit("[ack: ", 1)[1].rstrip("]") for m in messages)
+
+
+def _imported_key(stack: cdk.Stack, id: str, suffix: str) -> kms.IKey:
+    return kms.Key.from_key_arn(stack, id, BYO_KEY_ARN[: -len(suffix)] + suffix)
+
+
+def test_brought_resources_warn_with_ids_naming_what_they_are_about(stacks: Stacks) -> None:
+    assert _warning_ids(stacks.byo) == [
+        "constructs-lib:inputBucketPolicy",
+        "constructs-lib:inputKeyPolicy",
+        "constructs-lib:outputBucketPolicy",
+        "constructs-lib:roleIsImmutable",
+    ]
+
+
+def test_an_imported_output_key_alone_warns_as_the_output_key() -> None:
+    # Once indexed by position among the keys: the only key used to be "keyPolicy0" whatever it served.
+    stack = cdk.Stack(cdk.App(), "OutputKeyOnly", env=ENV)
+    BatchInferenceStorage(stack, "Storage", output_key=_imported_key(stack, "OutKey", "000000000002"))
+    assert [i for i in _warning_ids(stack) if i.endswith("KeyPolicy")] == ["constructs-lib:outputKeyPolicy"]
+
+
+def test_two_imported_keys_warn_once_each_by_use() -> None:
+    stack = cdk.Stack(cdk.App(), "TwoKeys", env=ENV)
+    BatchInferenceStorage(
+        stack,
+        "Storage",
+        input_key=_imported_key(stack, "InKey", "000000000001"),
+        output_key=_imported_key(stack, "OutKey", "000000000002"),
+    )
+    assert _warning_ids(stack) == ["constructs-lib:inputKeyPolicy", "constructs-lib:outputKeyPolicy"]
+
+
+def test_one_imported_key_for_both_buckets_warns_once() -> None:
+    stack = cdk.Stack(cdk.App(), "OneImportedKey", env=ENV)
+    key = _imported_key(stack, "Key", "000000000003")
+    BatchInferenceStorage(stack, "Storage", input_key=key, output_key=key)
+    assert _warning_ids(stack) == ["constructs-lib:inputAndOutputKeyPolicy"]
+    Annotations.from_stack(stack).has_warning(
+        "*", Match.string_like_regexp("The input and output KMS key .*000000000003 is imported")
+    )
+
+
+def test_a_warning_is_acknowledged_by_its_id() -> None:
+    stack = cdk.Stack(cdk.App(), "Acknowledged", env=ENV)
+    storage = BatchInferenceStorage(stack, "Storage", input_key=_imported_key(stack, "Key", "000000000004"))
+    cdk.Annotations.of(storage).acknowledge_warning("constructs-lib:inputKeyPolicy", "key policy granted")
+    assert _warning_ids(stack) == []
 
 
 def test_one_key_may_serve_both_buckets(stacks: Stacks) -> None:

@@ -1,9 +1,10 @@
-"""Offline rehearsal of a synthesized app's batch inference jobs: the real handler code against local
-stand-ins (Personalize, S3 via moto, Step Functions, EventBridge, WaitCondition handles), on a simulated
-clock, in seconds. `python -m constructs_lib.rehearsal CDK_OUT`, or `rehearse(...)` from Python.
+"""Offline rehearsal of a synthesized app's Personalize jobs: the real handler code against local
+stand-ins (Personalize, S3 via moto, Step Functions, EventBridge, WaitCondition handles), as CloudFormation
+would run it, IAM enforced, on a simulated clock, in seconds. `python -m constructs_lib.rehearsal
+CDK_OUT`, or `rehearse(...)` from Python.
 
-Importing this package needs neither boto3 nor moto; `rehearse()` does
-(`pip install 'constructs-lib[rehearsal]'`).
+Importing this package needs neither boto3 nor moto; `rehearse()` does (the `[rehearsal]` extra of
+cdk-personalize-jobs; INSTALL_HINT says the command for this installation).
 """
 
 from constructs_lib.rehearsal._deps import INSTALL_HINT, MissingDependencyError

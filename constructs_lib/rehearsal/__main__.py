@@ -27,7 +27,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m constructs_lib.rehearsal",
         description=(
-            "Rehearse the deployment of a synthesized app's Personalize batch inference jobs offline: "
+            "Rehearse the deployment of a synthesized app's Personalize jobs offline: "
             "the real handler code against local stand-ins, on a simulated clock."
         ),
     )
