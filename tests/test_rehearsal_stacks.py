@@ -39,8 +39,10 @@ def _synthesize(directory: Path) -> dict[str, Path]:
         "wrong-v2": lambda app: wrong(app, 30),
     }
     found = {}
+    weak = {"@aws-cdk/core:defaultCrossStackReferences": "weak"}  # what `cdk init` gives new apps
+    builds["weak-v1"], builds["weak-v2"] = builds["v1"], builds["v2"]
     for name, build in builds.items():
-        app = cdk.App(outdir=str(directory / name))
+        app = cdk.App(outdir=str(directory / name), context=weak if name.startswith("weak") else None)
         build(app)
         app.synth()
         found[name] = directory / name
@@ -77,6 +79,15 @@ def test_a_new_run_of_the_producer_leaves_the_consumers_imports_as_they_are(out:
         "ManifestUri" in line for line in exports
     )
     assert _outputs(result, "Producer", "update") == exports
+
+
+def test_weak_references_are_read_from_the_producers_outputs(out: dict[str, Path]) -> None:
+    # Fn::GetStackOutput instead of exports: no export to lock, and the stable attributes still hold.
+    template = (out["weak-v1"] / "Consumer.template.json").read_text()
+    assert "Fn::GetStackOutput" in template and "Fn::ImportValue" not in template
+    result = rehearse(out["weak-v1"], update_to=out["weak-v2"])
+    assert result.exit_code == EXIT_OK, result.report
+    assert _outputs(result, "Producer", "update") == _outputs(result, "Producer", "create")
 
 
 def test_a_consumer_importing_one_runs_uri_is_flagged_before_a_deploy_fails(out: dict[str, Path]) -> None:

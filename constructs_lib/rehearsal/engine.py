@@ -184,6 +184,7 @@ class Engine:
             account=artifact.account,
             region=artifact.region,
             imports=self._import,
+            stack_outputs=self._stack_output,
             instance=instance,
         )
 
@@ -191,6 +192,13 @@ class Engine:
         if name not in self.exports:
             raise UnresolvableError(f"No export named {name} found")
         return self.exports[name][1]
+
+    def _stack_output(self, stack_name: str, output_name: str) -> Any:
+        state = next((s for s in self.stacks.values() if s.name == stack_name), None)
+        output = state.template.get("Outputs", {}).get(output_name) if state is not None else None
+        if state is None or output is None:
+            raise UnresolvableError(f"Stack {stack_name} has no output {output_name} (not deployed yet?)")
+        return state.resolver.resolve(output.get("Value"))
 
     def importers(self, name: str, *, exclude: str) -> set[str]:
         """Stacks whose template imports the export ``name``."""

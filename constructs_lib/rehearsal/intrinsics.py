@@ -29,6 +29,16 @@ NAME_PROPERTIES = {
     "AWS::Events::EventBus": "Name",
     "AWS::SQS::Queue": "QueueName",
     "AWS::SNS::Topic": "TopicName",
+    "AWS::Personalize::DatasetGroup": "Name",
+    "AWS::Personalize::Schema": "Name",
+    "AWS::Personalize::Dataset": "Name",
+    "AWS::Personalize::Solution": "Name",
+}
+# How Personalize names a resource in its ARN (Ref and the ...Arn attribute both give the ARN).
+PERSONALIZE_ARN_TYPES = {
+    "AWS::Personalize::DatasetGroup": "dataset-group",
+    "AWS::Personalize::Schema": "schema",
+    "AWS::Personalize::Solution": "solution",
 }
 _NO_VALUE = object()
 _SUB_VARIABLE = re.compile(r"\$\{([^}]+)\}")
@@ -50,6 +60,7 @@ class Resolver:
         region: str,
         partition: str = "aws",
         imports: Callable[[str], Any] | None = None,
+        stack_outputs: Callable[[str, str], Any] | None = None,
         instance: int = 0,
     ) -> None:
         self.template = template
@@ -66,6 +77,7 @@ class Resolver:
             f"{uuid.uuid5(uuid.NAMESPACE_URL, seed)}"
         )
         self._imports = imports
+        self._stack_outputs = stack_outputs
         self._refs: dict[str, Any] = {}
         self._attributes: dict[str, dict[str, Any]] = {}
         self._conditions: dict[str, bool] = {}
@@ -188,7 +200,23 @@ class Resolver:
             return self._fake_attribute(logical_id, resource, "QueueUrl")
         if kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource":
             raise UnresolvableError(f"The physical id of {logical_id} is only known once it is created")
+        if kind.startswith("AWS::Personalize::"):
+            return self._personalize_arn(logical_id, resource)
         return self.physical_name(logical_id, resource)
+
+    def _personalize_arn(self, logical_id: str, resource: Mapping[str, Any]) -> str:
+        kind, name = resource.get("Type", ""), self.physical_name(logical_id, resource)
+        if kind == "AWS::Personalize::Dataset":
+            # dataset/<dataset group name>/<DATASET TYPE>
+            group = str(self.resolve(resource.get("Properties", {}).get("DatasetGroupArn", ""))).rsplit(
+                "/", 1
+            )[-1]
+            dataset_type = str(resource.get("Properties", {}).get("DatasetType", "")).upper()
+            return self.arn("personalize", f"dataset/{group}/{dataset_type}")
+        path = (
+            PERSONALIZE_ARN_TYPES.get(kind) or re.sub(r"(?<!^)(?=[A-Z])", "-", kind.split("::")[-1]).lower()
+        )
+        return self.arn("personalize", f"{path}/{name}")
 
     def _key_id(self, logical_id: str) -> str:
         return str(uuid.uuid5(uuid.NAMESPACE_URL, f"rehearsal-key:{self.stack_id}/{logical_id}"))
@@ -215,6 +243,8 @@ class Resolver:
             "AWS::SQS::Queue": self.arn("sqs", name),
             "AWS::SNS::Topic": self.arn("sns", name),
         }
+        if kind.startswith("AWS::Personalize::") and attribute.endswith("Arn"):
+            return self._personalize_arn(logical_id, resource)
         if attribute in ("Arn", "TopicArn"):
             if kind in arns:
                 return arns[kind]
@@ -233,6 +263,14 @@ class Resolver:
             "Data": "{}",
         }
         return specific.get(attribute, f"{name}.{attribute}")
+
+    def stack_output(self, stack_name: str, output_name: str) -> Any:
+        """An output of another stack (Fn::GetStackOutput: a weak reference, no export needed)."""
+        if self._stack_outputs is None:
+            raise UnresolvableError(
+                f"Fn::GetStackOutput {stack_name}.{output_name}: no stack outputs to read"
+            )
+        return self._stack_outputs(stack_name, output_name)
 
     def import_value(self, name: str) -> Any:
         """An export of another stack (Fn::ImportValue)."""
@@ -343,6 +381,16 @@ def _fn_import_value(resolver: Resolver, argument: Any) -> Any:
     return resolver.import_value(resolver.resolve_str(argument))
 
 
+def _fn_get_stack_output(resolver: Resolver, argument: Any) -> Any:
+    if not isinstance(argument, dict) or "StackName" not in argument or "OutputName" not in argument:
+        raise UnresolvableError(f"Fn::GetStackOutput needs StackName and OutputName: {argument!r}")
+    if "RoleArn" in argument or argument.get("Region") not in (None, resolver.region):
+        raise UnresolvableError("Fn::GetStackOutput of another account or region is not rehearsed")
+    return resolver.stack_output(
+        resolver.resolve_str(argument["StackName"]), resolver.resolve_str(argument["OutputName"])
+    )
+
+
 def _fn_to_json_string(resolver: Resolver, argument: Any) -> str:
     return json.dumps(resolver.resolve(argument), separators=(",", ":"))
 
@@ -373,4 +421,5 @@ _FUNCTIONS = {
     "Fn::GetAZs": _fn_get_azs,
     "Fn::ToJsonString": _fn_to_json_string,
     "Fn::ImportValue": _fn_import_value,
+    "Fn::GetStackOutput": _fn_get_stack_output,
 }
