@@ -154,14 +154,17 @@ def table() -> str:
         for row in body
     ]
     lines.insert(1, "-+-".join("-" * width for width in widths))
-    p = PRICES
-    prices = (
+    return "\n".join([*lines, "", prices_note()])
+
+
+def prices_note(p: Prices = PRICES) -> str:
+    """The prices and check size every dollar figure rests on."""
+    return (
         f"Prices: Step Functions ${p.step_functions_per_1000_transitions} per 1,000 transitions; Lambda "
         f"arm64 ${p.lambda_arm64_per_gb_second} per GB-second and ${p.lambda_per_request * 1e6:.2f} "
         f"per million requests; EventBridge ${p.eventbridge_per_event * 1e6:.2f} per million events "
         f"({p.source}). Each check: {CHECK_MEMORY_GB * 1024:.0f} MB for {CHECK_BILLED_SECONDS} s billed."
     )
-    return "\n".join([*lines, "", prices])
 
 
 if __name__ == "__main__":

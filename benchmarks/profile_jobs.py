@@ -1,8 +1,9 @@
 """Where BatchInferenceJob's construction time goes: jsii round trips by call site in constructs_lib.
 
-Not part of run_all.py: a diagnostic for when the synth ratio is above 1.0x. Every request the Python
-side sends to the jsii kernel (Node) is charged to the innermost frame inside constructs_lib, with the
-time spent waiting for its answer (which includes the JavaScript work the request does).
+Not part of run_all.py: a diagnostic for when the synth ratio against AwsCustomResource is high.
+Every request the Python side sends to the jsii kernel (Node) is charged to the innermost frame inside
+constructs_lib, with the time spent waiting for its answer (which includes the JavaScript work the
+request does).
 
     python benchmarks/profile_jobs.py [--by function|line] [--top 25]
 """
