@@ -9,10 +9,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
+from constructs_lib import _reads
 from constructs_lib import _validation as v
 from constructs_lib._contract import contract
 from constructs_lib._job import PersonalizeJob
@@ -38,9 +39,9 @@ class BatchJob(PersonalizeJob):
         num_results: int | None,
         segments: bool,
     ) -> list[str]:
-        place = v.stack_place(self)
-        input_bucket = storage.input_bucket.bucket_name if storage else None
-        output_bucket = storage.output_bucket.bucket_name if storage else None
+        place = v.stack_place(self._stack)
+        input_bucket = _reads.bucket_name(storage.input_bucket) if storage else None
+        output_bucket = _reads.bucket_name(storage.output_bucket) if storage else None
         errors = [
             *v.check_personalize_arn("solution_version_arn", solution_version_arn, v.SOLUTION_VERSION, place),
             *v.check_personalize_arn("filter_arn", filter_arn, v.FILTER, place),
@@ -83,24 +84,29 @@ class BatchJob(PersonalizeJob):
     ) -> None:
         self.storage = storage or BatchInferenceStorage(self, "Storage")
         storage = self.storage
+        stack = self._stack
         runtime = (
             runtime
-            or PersonalizeJobRuntime.find(self)
-            or PersonalizeJobRuntime(Stack.of(self), vpc=vpc, vpc_subnets=vpc_subnets)
+            or PersonalizeJobRuntime.find(stack)
+            or PersonalizeJobRuntime(stack, vpc=vpc, vpc_subnets=vpc_subnets)
         )
         prefix = output_prefix if output_prefix is not None else default_output_prefix(self, output_root)
+        input_bucket = _reads.bucket_name(storage.input_bucket)
         properties = {
             "SolutionVersionArn": solution_version_arn,
-            "InputPath": f"s3://{storage.input_bucket.bucket_name}/{input_path}",
-            "OutputBucket": storage.output_bucket.bucket_name,
+            "InputPath": f"s3://{input_bucket}/{input_path}",
+            "OutputBucket": _reads.bucket_name(storage.output_bucket),
             "OutputPrefix": prefix,
-            "RoleArn": storage.role.role_arn,
+            "RoleArn": _reads.role_arn(storage.role),
             **specific,
-            "InputKmsKeyArn": storage.input_key.key_arn if storage.input_key else None,
-            "OutputKmsKeyArn": storage.output_key.key_arn if storage.output_key else None,
+            "InputKmsKeyArn": _reads.key_arn(storage.input_key) if storage.input_key else None,
+            "OutputKmsKeyArn": _reads.key_arn(storage.output_key) if storage.output_key else None,
             "NumResults": num_results,
             "FilterArn": filter_arn,
         }
+        made_from: dict[str, tuple[str, ...]] = {"InputPath": (input_bucket, input_path)}
+        if output_prefix is None:  # the construct path in characters safe in an S3 key: literal text
+            made_from["OutputPrefix"] = ()
         runtime.grant_pass_role(storage.role)
         runtime.grant_results(bucket=storage.output_bucket, key=storage.output_key, prefix=prefix)
         self._build(
@@ -114,6 +120,7 @@ class BatchJob(PersonalizeJob):
             runtime=runtime,
             depends_on=[storage],
             source_resources=[solution_version_arn],
+            made_from=made_from,
         )
 
     @functools.cached_property

@@ -21,6 +21,7 @@ from aws_cdk import (
 from aws_cdk import aws_events as events
 from constructs import Construct
 
+from constructs_lib import _reads
 from constructs_lib import _validation as v
 from constructs_lib._contract import contract
 from constructs_lib.runtime import SERVICE_TIMEOUT, PersonalizeJobRuntime, arn
@@ -47,6 +48,11 @@ class PersonalizeJob(Construct):
     resource's ``RunId``)."""
 
     # ---------------------------------------------------------------- for the subclasses
+
+    @functools.cached_property
+    def _stack(self) -> Stack:
+        """The job's stack (read once: every read crosses into jsii)."""
+        return Stack.of(self)
 
     @staticmethod
     def _common_errors(
@@ -78,27 +84,41 @@ class PersonalizeJob(Construct):
         runtime: PersonalizeJobRuntime,
         depends_on: Iterable[Construct] = (),
         source_resources: Sequence[str] = (),
+        made_from: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
-        """Create the job's resource and what it needs; props are validated (the subclass did that)."""
+        """Create the job's resource and what it needs; props are validated (the subclass did that).
+
+        ``made_from`` gives, for a property the subclass made by joining literal text to other values
+        (``s3://<bucket>/<path>``), those values; ``()`` for one made of literal text only. Those values
+        reference what the property references, and each of them is looked into once per stack, where
+        the joined text is new for every job.
+        """
         self.kind = kind
         self.timeout = timeout
         self.runtime = runtime
-        stack = Stack.of(self)
+        stack = self._stack
         properties = {key: value for key, value in properties.items() if value is not None}
         if run_token is not None:
             properties[contract.RUN_TOKEN] = run_token
         if job_name is not None:
             properties[contract.JOB_NAME] = job_name
-        stack_name = stack.stack_name
-        raw_prefix = self.node.id if v.is_token(stack_name) else f"{stack_name}-{self.node.id}"
-        prefix = contract.name_prefix(raw_prefix)
-        properties[contract.JOB_NAME_PREFIX] = prefix
-        wait_seconds = int(timeout.to_seconds())
-        properties[contract.TIMEOUT_SECONDS] = str(contract.monitor_timeout_seconds(wait_seconds))
-        if tags:
-            properties[contract.TAGS] = [{"Key": k, "Value": tags[k]} for k in sorted(tags)]
+        tag_list = [{"Key": k, "Value": tags[k]} for k in sorted(tags)] if tags else None
+        # What the job was given may reference other jobs; what is added below is the library's own
+        # literal text (a sanitized name prefix, a number of seconds).
+        given = [(made_from or {}).get(key, value) for key, value in properties.items()]
+        upstream = [job for job in upstream_jobs([*given, tag_list], stack) if job is not self]
 
-        upstream = [job for job in upstream_jobs(properties) if job is not self]
+        node_id = self.node.id
+        stack_name = _literal_stack_name(stack)
+        prefix = contract.name_prefix(node_id if stack_name is None else f"{stack_name}-{node_id}")
+        properties[contract.JOB_NAME_PREFIX] = prefix
+        seconds = v.literal_seconds(timeout)
+        assert seconds is not None  # validated
+        wait_seconds = int(seconds)
+        properties[contract.TIMEOUT_SECONDS] = str(contract.monitor_timeout_seconds(wait_seconds))
+        if tag_list:
+            properties[contract.TAGS] = tag_list
+
         defining = {k: properties[k] for k in kind.defining if k in properties}
         resolved = stack.resolve({**defining, contract.TIMEOUT_SECONDS: properties[contract.TIMEOUT_SECONDS]})
         upstream_runs = sorted(job.run_id for job in upstream)
@@ -112,8 +132,9 @@ class PersonalizeJob(Construct):
         properties[contract.RUN_ID] = self.run_id
 
         handle = CfnWaitConditionHandle(self, f"WaitHandle{generation}") if wait else None
-        if handle is not None:
-            properties[contract.WAIT_HANDLE] = handle.ref
+        handle_ref = handle.ref if handle is not None else None
+        if handle_ref is not None:
+            properties[contract.WAIT_HANDLE] = handle_ref
         self.resource = CustomResource(
             self,
             "Resource",
@@ -123,18 +144,23 @@ class PersonalizeJob(Construct):
             service_timeout=SERVICE_TIMEOUT,
         )
         # Personalize checks the role's and the buckets' and keys' policies when the job is created.
+        resource_node = self.resource.node
         for dependency in depends_on:
-            self.resource.node.add_dependency(dependency)
+            resource_node.add_dependency(dependency)
         for job in upstream:
-            self.resource.node.add_dependency(job)
+            resource_node.add_dependency(job)
         self.wait_condition = None
-        if handle is not None:
+        if handle_ref is not None:
             self.wait_condition = CfnWaitCondition(
-                self, f"WaitCondition{generation}", handle=handle.ref, timeout=str(wait_seconds), count=1
+                self, f"WaitCondition{generation}", handle=handle_ref, timeout=str(wait_seconds), count=1
             )
             self.wait_condition.node.add_dependency(self.resource)
         self._grant(
-            kind, runtime, job_name, prefix, [_grantable(source, upstream) for source in source_resources]
+            kind,
+            runtime,
+            job_name,
+            prefix,
+            [_grantable(source, upstream, stack) for source in source_resources],
         )
 
     def _grant(
@@ -150,7 +176,7 @@ class PersonalizeJob(Construct):
             # beside an explicit one: when a change moves the resource between the two, the policy is
             # updated before the resource, and the old job's monitor (a queued job's create included)
             # must keep working until the resource has moved on, or a failed update has moved it back.
-            pattern = f"{_stack_prefix(Stack.of(self))}*"
+            pattern = f"{_stack_prefix(self._stack)}*"
             job_resources = [arn("personalize", f"{kind.arn_resource}/{pattern}")]
             if job_name is not None:
                 job_resources.append(arn("personalize", f"{kind.arn_resource}/{job_name}"))
@@ -228,34 +254,48 @@ class PersonalizeJob(Construct):
         return rule
 
 
-def upstream_jobs(properties: Mapping[str, Any]) -> list[PersonalizeJob]:
-    """The jobs whose results a job's properties reference (a solution version's ARN, say): references
-    to a job's own resource, not to anything else it holds (a storage it created and others share)."""
+def upstream_jobs(values: Any, stack: Stack | None = None) -> list[PersonalizeJob]:
+    """The jobs whose results ``values`` (strings, or mappings and lists of them) reference (a solution
+    version's ARN, say): references to a job's own resource, not to anything else it holds (a storage it
+    created and others share).
+
+    With ``stack``, what a deploy-time string references is kept for the stack's other jobs: a token
+    always stands for the same thing, and a stack's jobs share many (the storage's names and ARNs).
+    """
+    known: dict[str, tuple[PersonalizeJob, ...]] = (
+        _reads.once(stack, "upstream jobs", dict) if stack is not None else {}
+    )
     found: list[PersonalizeJob] = []
-    for value in _strings(properties):
+    for value in _strings(values):
         if not v.is_token(value):
             continue
-        for token in Tokenization.reverse_string(value).tokens:
-            if not isinstance(token, Reference):
-                continue
-            owner = token.target.node.scope
-            job = owner.node.scope if owner is not None else None  # <job>/Resource/Default
-            if (
-                isinstance(job, PersonalizeJob)
-                and getattr(job, "resource", None) is not None
-                and owner is not None
-                and owner.node.addr == job.resource.node.addr
-                and job not in found
-            ):
-                found.append(job)
+        jobs = known.get(value)
+        if jobs is None:
+            jobs = known[value] = tuple(_referenced_jobs(value))
+        found.extend(job for job in jobs if job not in found)
     return found
 
 
-def _grantable(source: str, upstream: Sequence[PersonalizeJob]) -> str:
+def _referenced_jobs(value: str) -> Iterable[PersonalizeJob]:
+    """The jobs whose own resource a deploy-time string references."""
+    for token in Tokenization.reverse_string(value).tokens:
+        if not isinstance(token, Reference):
+            continue
+        scopes = token.target.node.scopes  # from the root down to <job>/Resource/Default
+        if len(scopes) < 3 or not isinstance(scopes[-3], PersonalizeJob):
+            continue
+        job, owner = scopes[-3], scopes[-2]
+        resource = getattr(job, "resource", None)
+        # The job's resource is the Python object CDK hands back for it: no need to compare addresses.
+        if resource is not None and (owner is resource or owner.node.addr == resource.node.addr):
+            yield job
+
+
+def _grantable(source: str, upstream: Sequence[PersonalizeJob], stack: Stack) -> str:
     """``source`` for the runtime's policy: a token of another job becomes that job's pattern."""
-    if not v.is_token(source):
+    if not upstream or not v.is_token(source):
         return source
-    for job in upstream_jobs({"source": source}):
+    for job in upstream_jobs(source, stack):
         if job in upstream:
             return job.source_pattern() or arn("personalize", "solution/*")
     return source
@@ -278,10 +318,21 @@ def _digest(resolved: Any, upstream_runs: list[str]) -> str:
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
+def _literal_stack_name(stack: Stack) -> str | None:
+    """The stack's name; None when it is a token."""
+
+    def read() -> str | None:
+        name = stack.stack_name
+        return None if v.is_token(name) else name
+
+    return _reads.once(stack, "literal stack name", read)
+
+
 def _stack_prefix(stack: Stack) -> str:
     """What every generated job name of the stack starts with."""
-    if v.is_token(stack.stack_name):
+    stack_name = _literal_stack_name(stack)
+    if stack_name is None:
         return ""
-    return f"{contract.sanitize_name_part(stack.stack_name, contract.MAX_NAME_PREFIX_LENGTH)}-"[
+    return f"{contract.sanitize_name_part(stack_name, contract.MAX_NAME_PREFIX_LENGTH)}-"[
         : contract.MAX_NAME_PREFIX_LENGTH
     ]

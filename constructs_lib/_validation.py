@@ -9,15 +9,17 @@ them from the Personalize API; the README's "Checked at synth" table lists each 
 from __future__ import annotations
 
 import enum
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from aws_cdk import Duration, Token
+from aws_cdk import Duration, Stack, Token
 
 from constructs_lib._contract import contract
+from constructs_lib._reads import once
 
 PERSONALIZE_ARN = re.compile(contract.PERSONALIZE_ARN_PATTERN)
 ROLE_ARN = re.compile(contract.ROLE_ARN_PATTERN)
@@ -34,6 +36,15 @@ TAG_PUNCTUATION = frozenset("_.:/=+-@")
 
 def is_token(value: Any) -> bool:
     """Whether ``value`` holds an unresolved token (its value is known only at deploy time)."""
+    if type(value) in (str, int, float):
+        return _is_token_literal(value)
+    return Token.is_unresolved(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_token_literal(value: str | int | float) -> bool:
+    """``Token.is_unresolved`` of a string or number, which depends on the value alone: a stack's jobs ask
+    about the same values (bucket names, ARNs, the stack's region) again and again."""
     return Token.is_unresolved(value)
 
 
@@ -101,10 +112,12 @@ class StackPlace:
 
 
 def stack_place(construct: Any) -> StackPlace:
-    """Where the construct's stack deploys, as far as synth knows."""
-    from aws_cdk import Stack
+    """Where the construct's stack (or the stack given) deploys, as far as synth knows."""
+    stack = construct if isinstance(construct, Stack) else Stack.of(construct)
+    return once(stack, "stack_place", lambda: _stack_place(stack))
 
-    stack = Stack.of(construct)
+
+def _stack_place(stack: Stack) -> StackPlace:
     region, account = stack.region, stack.account
     return StackPlace(None if is_token(region) else region, None if is_token(account) else account)
 
@@ -241,15 +254,20 @@ def check_tags(value: Mapping[str, str] | None) -> Iterable[str]:
             )
 
 
+def literal_seconds(value: Duration) -> float | None:
+    """A Duration's seconds; None for a deploy-time Duration (a token)."""
+    return once(value, "literal_seconds", lambda: None if value.is_unresolved() else value.to_seconds())
+
+
 def check_timeout(value: Duration) -> Iterable[str]:
     """A literal Duration between the monitor's floor and a WaitCondition's 12 hours."""
-    if value.is_unresolved():
+    seconds = literal_seconds(value)
+    if seconds is None:
         yield (
             "timeout must be a literal Duration: it names the WaitCondition and sets its Timeout, which "
             "take no deploy-time value"
         )
         return
-    seconds = value.to_seconds()
     if seconds > contract.MAX_TIMEOUT_SECONDS:
         yield (
             f"timeout={value.to_human_string()} is longer than 12 hours, the longest a CloudFormation "

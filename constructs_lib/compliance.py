@@ -15,21 +15,36 @@ def acknowledge(owner: IConstruct, rule_id: str, reason: str) -> None:
 
 
 class Acknowledgements:
-    """Collects acknowledgements and records each owner's in one call (each call crosses into jsii)."""
+    """Collects acknowledgements and records each owner's in one call (each call crosses into jsii).
+
+    An acknowledgement already recorded on an owner, for the same reason, is not recorded again: a stack's
+    jobs share the runtime's policies, and many of them ask for the same one.
+    """
 
     def __init__(self) -> None:
         self._by_owner: dict[int, tuple[IConstruct, list[Acknowledgment]]] = {}
+        # Per owner (kept alive here, so that its id stays its own): its Validations and what it holds.
+        self._recorded: dict[int, tuple[IConstruct, Validations, set[tuple[str, str]]]] = {}
 
     def add(self, owner: IConstruct, rule_id: str, reason: str) -> None:
-        self._by_owner.setdefault(id(owner), (owner, []))[1].append(Acknowledgment(id=rule_id, reason=reason))
+        recorded = self._recorded.get(id(owner))
+        if recorded is not None and (rule_id, reason) in recorded[2]:
+            return
+        pending = self._by_owner.setdefault(id(owner), (owner, []))[1]
+        if not any(rule.id == rule_id and rule.reason == reason for rule in pending):
+            pending.append(Acknowledgment(id=rule_id, reason=reason))
 
     def add_all(self, owner: IConstruct, rules: Iterable[tuple[str, str]]) -> None:
         for rule_id, reason in rules:
             self.add(owner, rule_id, reason)
 
     def record(self) -> None:
-        for owner, rules in self._by_owner.values():
-            Validations.of(owner).acknowledge(*rules)
+        for key, (owner, rules) in self._by_owner.items():
+            if key not in self._recorded:
+                self._recorded[key] = (owner, Validations.of(owner), set())
+            _, validations, held = self._recorded[key]
+            validations.acknowledge(*rules)
+            held.update((rule.id, rule.reason) for rule in rules)
         self._by_owner.clear()
 
 
@@ -39,7 +54,12 @@ def nag_resource(scope: IConstruct, value: str) -> str:
     cdk-nag writes ``{"Fn::GetAtt": [id, attr]}`` as ``<id.attr>``, ``{"Ref": id}`` as ``<id>`` and
     joins ``Fn::Join`` parts.
     """
-    return _nag_form(Stack.of(scope).resolve(value))
+    return nag_form(Stack.of(scope), value)
+
+
+def nag_form(stack: Stack, value: str) -> str:
+    """``nag_resource`` for a value of ``stack``, when the stack is at hand."""
+    return _nag_form(stack.resolve(value))
 
 
 def _nag_form(node: Any) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from aws_cdk import Duration
 from constructs import Construct
 
+from constructs_lib import _reads
 from constructs_lib import _validation as v
 from constructs_lib._contract import contract
 from constructs_lib._job import DEFAULT_TIMEOUT, PersonalizeJob
@@ -67,9 +68,10 @@ class DatasetImportJob(PersonalizeJob):
         super().__init__(scope, id)
         errors: list[str] = []
         mode = v.coerce_enum("import_mode", import_mode, DatasetImportMode, errors)
+        input_bucket = _reads.bucket_name(storage.input_bucket)
         errors += [
-            *v.check_personalize_arn("dataset_arn", dataset_arn, v.DATASET, v.stack_place(self)),
-            *v.check_input_path("data_path", data_path, storage.input_bucket.bucket_name),
+            *v.check_personalize_arn("dataset_arn", dataset_arn, v.DATASET, v.stack_place(self._stack)),
+            *v.check_input_path("data_path", data_path, input_bucket),
             *self._common_errors(
                 job_name=job_name, tags=tags, run_token=run_token, wait=wait, timeout=timeout
             ),
@@ -77,14 +79,14 @@ class DatasetImportJob(PersonalizeJob):
         v.raise_if_errors("DatasetImportJob", errors)
         assert mode is not None
         self.storage = storage
-        runtime = runtime or PersonalizeJobRuntime.of(self)
+        runtime = runtime or PersonalizeJobRuntime.of(self._stack)
         runtime.grant_pass_role(storage.role)
         self._build(
             contract.DATASET_IMPORT,
             {
                 "DatasetArn": dataset_arn,
-                "DataLocation": f"s3://{storage.input_bucket.bucket_name}/{data_path}",
-                "RoleArn": storage.role.role_arn,
+                "DataLocation": f"s3://{input_bucket}/{data_path}",
+                "RoleArn": _reads.role_arn(storage.role),
                 "ImportMode": mode.value,
             },
             job_name=job_name,
@@ -95,4 +97,5 @@ class DatasetImportJob(PersonalizeJob):
             runtime=runtime,
             depends_on=[storage],
             source_resources=[dataset_arn],
+            made_from={"DataLocation": (input_bucket, data_path)},
         )

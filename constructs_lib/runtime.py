@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,10 +18,11 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from constructs_lib import _reads
 from constructs_lib._assets import handler_code
 from constructs_lib._contract import contract
 from constructs_lib._validation import raise_if_errors
-from constructs_lib.compliance import Acknowledgements, nag_resource
+from constructs_lib.compliance import Acknowledgements, nag_form
 
 # The runtime's construct id is public contract: renaming it would replace the functions and the state
 # machine of every deployed stack (and stop the monitors running in it).
@@ -65,7 +67,14 @@ _SYNCHRONOUS = (
 
 def arn(service: str, resource: str) -> str:
     """An ARN in this stack's partition, region and account."""
-    return f"arn:{Aws.PARTITION}:{service}:{Aws.REGION}:{Aws.ACCOUNT_ID}:{resource}"
+    partition, region, account = _pseudo_parameters()
+    return f"arn:{partition}:{service}:{region}:{account}:{resource}"
+
+
+@functools.cache
+def _pseudo_parameters() -> tuple[str, str, str]:
+    """``Aws.PARTITION``, ``Aws.REGION`` and ``Aws.ACCOUNT_ID``: tokens aws-cdk-lib makes once, read once."""
+    return Aws.PARTITION, Aws.REGION, Aws.ACCOUNT_ID
 
 
 class PersonalizeJobRuntime(Construct):
@@ -84,12 +93,15 @@ class PersonalizeJobRuntime(Construct):
     @classmethod
     def of(cls, scope: Construct) -> PersonalizeJobRuntime:
         """The stack's runtime, created with default settings if the stack has none yet."""
-        found = cls.find(scope)
-        return found if found is not None else cls(Stack.of(scope))
+        stack = scope if isinstance(scope, Stack) else Stack.of(scope)
+        found = cls.find(stack)
+        return found if found is not None else cls(stack)
 
     @classmethod
     def find(cls, scope: Construct) -> PersonalizeJobRuntime | None:
-        found = Stack.of(scope).node.try_find_child(RUNTIME_ID)
+        """The runtime of ``scope``'s stack (or of the stack given), if it has one yet."""
+        stack = scope if isinstance(scope, Stack) else Stack.of(scope)
+        found = _reads.once(stack, "node", lambda: stack.node).try_find_child(RUNTIME_ID)
         return found if isinstance(found, PersonalizeJobRuntime) else None
 
     def __init__(
@@ -123,11 +135,16 @@ class PersonalizeJobRuntime(Construct):
             )
         raise_if_errors("PersonalizeJobRuntime", errors)
         super().__init__(scope, id)
+        self._stack = Stack.of(self)
+        self._path = self.node.path
         self.vpc = vpc
         self._vpc_subnets = vpc_subnets
         self._acks = Acknowledgements()
-        # Statements jobs widen, with the resources they already hold (reading them back crosses into jsii).
-        self._job_statements: dict[tuple[str, str], tuple[iam.PolicyStatement, set[str]]] = {}
+        # Statements jobs widen, by policy (its Python id: the runtime holds it) and sid, with the resources
+        # they already hold (reading them back crosses into jsii).
+        self._job_statements: dict[tuple[int, str], tuple[iam.PolicyStatement, set[str]]] = {}
+        # Wildcards of job names already acknowledged, with the reason.
+        self._job_patterns: set[tuple[str, str]] = set()
         self._roles: dict[str, iam.Role] = {}
         self.logs_key: kms.IKey = logs_key or self._logs_key()
         if logs_key is not None and not allow_log_encryption(logs_key):
@@ -193,6 +210,8 @@ class PersonalizeJobRuntime(Construct):
             (self.check_policy, kind.check_actions()),
         ):
             self._widen(policy, f"Jobs{title}", [f"personalize:{a}" for a in actions], job_resources)
+            if kind.list_actions():
+                self._widen(policy, f"List{title}", [f"personalize:{a}" for a in kind.list_actions()], ["*"])
             if source_resources:
                 self._widen(
                     policy,
@@ -203,19 +222,20 @@ class PersonalizeJobRuntime(Construct):
 
     def grant_pass_role(self, role: iam.IRole) -> None:
         """Let both functions pass ``role`` to Personalize, and to nothing else."""
+        role_arn = _reads.role_arn(role)
         for policy in (self.on_event_policy, self.check_policy):
             self._widen(
                 policy,
                 "PassJobRoles",
                 ["iam:PassRole"],
-                [role.role_arn],
+                [role_arn],
                 conditions={"StringEquals": {"iam:PassedToService": PERSONALIZE}},
             )
 
     def grant_results(self, *, bucket: s3.IBucket, key: kms.IKey | None, prefix: str) -> None:
         """Let the check list and count a job's results under ``prefix`` and write its manifest there."""
         policy = self.check_policy
-        self._widen(policy, "ListResults", ["s3:ListBucket"], [bucket.bucket_arn])
+        self._widen(policy, "ListResults", ["s3:ListBucket"], [_reads.bucket_arn(bucket)])
         results = bucket.arn_for_objects(f"{prefix}*")
         self._widen(policy, "ReadResults", ["s3:GetObject"], [results])
         self._widen(
@@ -225,19 +245,26 @@ class PersonalizeJobRuntime(Construct):
             [bucket.arn_for_objects(f"{prefix}{contract.MANIFEST_NAME}")],
         )
         if key is not None:
-            self._widen(policy, "UseResultKeys", ["kms:Decrypt", "kms:GenerateDataKey"], [key.key_arn])
+            self._widen(
+                policy, "UseResultKeys", ["kms:Decrypt", "kms:GenerateDataKey"], [_reads.key_arn(key)]
+            )
         self._acks.add(
             policy,
-            f"AwsSolutions-IAM5[Resource::{nag_resource(self, results)}]",
+            f"AwsSolutions-IAM5[Resource::{nag_form(self._stack, results)}]",
             "The monitor counts the records of a run's results, whose keys Personalize chooses, under the "
             "job's own output prefix.",
         )
         self._acks.record()
 
     def acknowledge_job_pattern(self, pattern: str, reason: str) -> None:
-        """Acknowledge the IAM5 finding of a wildcard resource granted to the functions for jobs."""
+        """Acknowledge the IAM5 finding of a wildcard resource granted to the functions for jobs (once:
+        the jobs of a kind share it)."""
+        if (pattern, reason) in self._job_patterns:
+            return
+        self._job_patterns.add((pattern, reason))
+        rule = f"AwsSolutions-IAM5[Resource::{nag_form(self._stack, pattern)}]"
         for policy in (self.on_event_policy, self.check_policy):
-            self._acks.add(policy, f"AwsSolutions-IAM5[Resource::{nag_resource(self, pattern)}]", reason)
+            self._acks.add(policy, rule, reason)
         self._acks.record()
 
     def _widen(
@@ -248,14 +275,17 @@ class PersonalizeJobRuntime(Construct):
         resources: Sequence[str],
         conditions: dict[str, Any] | None = None,
     ) -> None:
-        key = (policy.node.id, sid)
-        if key not in self._job_statements:
+        key = (id(policy), sid)
+        found = self._job_statements.get(key)
+        if found is None:
+            first = list(dict.fromkeys(resources))
             statement = iam.PolicyStatement(
-                sid=sid, actions=list(actions), resources=[], conditions=conditions
+                sid=sid, actions=list(actions), resources=first, conditions=conditions
             )
             policy.add_statements(statement)
-            self._job_statements[key] = (statement, set())
-        statement, held = self._job_statements[key]
+            self._job_statements[key] = (statement, set(first))
+            return
+        statement, held = found
         new = [resource for resource in dict.fromkeys(resources) if resource not in held]
         if new:
             statement.add_resources(*new)
@@ -295,9 +325,7 @@ class PersonalizeJobRuntime(Construct):
         )
 
     def _role(self, id: str, service: str) -> tuple[iam.Role, iam.ManagedPolicy]:
-        policy = iam.ManagedPolicy(
-            self, f"{id}Policy", description=f"Least privilege for {self.node.path}/{id}"
-        )
+        policy = iam.ManagedPolicy(self, f"{id}Policy", description=f"Least privilege for {self._path}/{id}")
         role = iam.Role(
             self, f"{id}Role", assumed_by=iam.ServicePrincipal(service), managed_policies=[policy]
         )
@@ -435,7 +463,7 @@ class PersonalizeJobRuntime(Construct):
         policy = iam.ManagedPolicy(
             self,
             "CheckFunctionSelfCheck",
-            description=f"The check of {self.node.path} may describe its own execution",
+            description=f"The check of {self._path} may describe its own execution",
             statements=[
                 iam.PolicyStatement(
                     sid="DescribeOwnExecution",
@@ -487,10 +515,10 @@ class PersonalizeJobRuntime(Construct):
             acks.add(
                 policy,
                 "AwsSolutions-IAM5[Resource::*]",
-                "X-Ray trace writes (and, in a VPC, network interface management) support no "
-                "resource-level permissions.",
+                "X-Ray trace writes, finding a solution version by name (ListSolutionVersions) and, in a "
+                "VPC, network interface management support no resource-level permissions.",
             )
-        executions = f"AwsSolutions-IAM5[Resource::{nag_resource(self, self._executions)}]"
+        executions = f"AwsSolutions-IAM5[Resource::{nag_form(self._stack, self._executions)}]"
         acks.add(
             self.on_event_policy,
             executions,

@@ -65,7 +65,7 @@ class SolutionVersion(PersonalizeJob):
         errors: list[str] = []
         mode = v.coerce_enum("training_mode", training_mode, SolutionVersionTrainingMode, errors)
         errors += [
-            *v.check_personalize_arn("solution_arn", solution_arn, v.SOLUTION, v.stack_place(self)),
+            *v.check_personalize_arn("solution_arn", solution_arn, v.SOLUTION, v.stack_place(self._stack)),
             *self._common_errors(job_name=None, tags=tags, run_token=run_token, wait=wait, timeout=timeout),
         ]
         v.raise_if_errors("SolutionVersion", errors)
@@ -80,7 +80,7 @@ class SolutionVersion(PersonalizeJob):
             run_token=run_token,
             wait=wait,
             timeout=timeout,
-            runtime=runtime or PersonalizeJobRuntime.of(self),
+            runtime=runtime or PersonalizeJobRuntime.of(self._stack),
             source_resources=[solution_arn],
         )
 

@@ -1,0 +1,131 @@
+"""What a job costs at synth: jsii round trips per job, and the shortcuts that keep it low (values read
+once per stack, acknowledgements recorded once) finding what the long way found."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+from constructs import Construct
+
+from constructs_lib import BatchInferenceJob, BatchInferenceStorage
+from constructs_lib.compliance import Acknowledgements
+from tests.conftest import SOLUTION_VERSION_ARN
+
+ENV = cdk.Environment(account="123456789012", region="us-east-1")
+ACKNOWLEDGED = "aws:cdk:acknowledged-rules"
+# benchmarks/profile_jobs.py charges each round trip to its call site; a job took 134 before these
+# limits existed (the AwsCustomResource a team would write instead takes 15).
+MAX_ROUND_TRIPS_PER_JOB = 30
+MAX_ROUND_TRIPS_FIRST_JOB = 280
+
+
+@contextmanager
+def _round_trips() -> Iterator[list[object]]:
+    """Counts the requests Python sends to the jsii kernel (hooks a private jsii class, as the
+    benchmarks do); skips the test on a jsii without it."""
+    try:
+        from jsii._kernel.providers.process import _NodeProcess
+    except ImportError:
+        pytest.skip("this jsii has no _NodeProcess.send to count requests with")
+    original = _NodeProcess.send
+    sent: list[object] = []
+
+    def send(self: Any, request: Any, response_type: Any) -> Any:
+        sent.append(request)
+        return original(self, request, response_type)
+
+    _NodeProcess.send = send  # type: ignore[method-assign]
+    try:
+        yield sent
+    finally:
+        _NodeProcess.send = original  # type: ignore[method-assign]
+
+
+def _job(stack: cdk.Stack, storage: BatchInferenceStorage, index: int, **props: Any) -> BatchInferenceJob:
+    return BatchInferenceJob(
+        stack,
+        f"Job{index}",
+        solution_version_arn=SOLUTION_VERSION_ARN,
+        input_path=f"users/job-{index}/",
+        storage=storage,
+        num_results=25,
+        **props,
+    )
+
+
+def _resource_id(job: BatchInferenceJob) -> str:
+    """The logical id of the job's custom resource."""
+    cfn = job.resource.node.default_child
+    assert isinstance(cfn, cdk.CfnElement)
+    return cdk.Stack.of(cfn).get_logical_id(cfn)
+
+
+@pytest.mark.parametrize("wait", [True, False], ids=["wait", "no-wait"])
+def test_a_job_added_to_a_stack_costs_few_jsii_round_trips(wait: bool) -> None:
+    stack = cdk.Stack(cdk.App(), "Jobs", env=ENV)
+    storage = BatchInferenceStorage(stack, "Storage")
+    with _round_trips() as first:
+        _job(stack, storage, 0, wait=wait)
+    with _round_trips() as added:
+        for index in range(1, 11):
+            _job(stack, storage, index, wait=wait)
+    assert len(first) <= MAX_ROUND_TRIPS_FIRST_JOB
+    assert len(added) / 10 <= MAX_ROUND_TRIPS_PER_JOB
+
+
+def test_a_job_whose_input_path_holds_another_jobs_attribute_waits_for_that_job() -> None:
+    # The input path is joined from the bucket's name and the prop: the prop is looked into as such.
+    stack = cdk.Stack(cdk.App(), "Chained", env=ENV)
+    storage = BatchInferenceStorage(stack, "Storage")
+    first = _job(stack, storage, 1)
+    second = BatchInferenceJob(
+        stack,
+        "Second",
+        solution_version_arn=SOLUTION_VERSION_ARN,
+        input_path=f"from/{first.job_name}/",
+        storage=storage,
+    )
+    resources = Template.from_stack(stack).to_json()["Resources"]
+    assert first.wait_condition is not None
+    waited = stack.get_logical_id(first.wait_condition)
+    assert waited in resources[_resource_id(second)]["DependsOn"]
+
+
+def test_jobs_sharing_a_storage_do_not_depend_on_each_other() -> None:
+    # Every job references the storage's buckets and role: none of that makes one job wait for another.
+    stack = cdk.Stack(cdk.App(), "Shared", env=ENV)
+    storage = BatchInferenceStorage(stack, "Storage")
+    jobs = [_job(stack, storage, index) for index in range(3)]
+    resources = Template.from_stack(stack).to_json()["Resources"]
+    job_ids = {_resource_id(job) for job in jobs}
+    for job_id in job_ids:
+        assert not job_ids & set(resources[job_id].get("DependsOn", []))
+
+
+def _acknowledged(owner: Construct) -> list[Any]:
+    return [entry.data for entry in owner.node.metadata if entry.type == ACKNOWLEDGED]
+
+
+def test_an_acknowledgement_already_recorded_on_an_owner_is_not_recorded_again() -> None:
+    owner = Construct(cdk.Stack(cdk.App(), "Acks"), "Owner")
+    acks = Acknowledgements()
+    acks.add(owner, "AwsSolutions-IAM5[Resource::*]", "X-Ray takes no resource ARN.")
+    acks.record()
+    acks.add(owner, "AwsSolutions-IAM5[Resource::*]", "X-Ray takes no resource ARN.")
+    acks.add(owner, "AwsSolutions-IAM5[Resource::*]", "X-Ray takes no resource ARN.")
+    acks.record()
+    assert len(_acknowledged(owner)) == 1
+
+
+def test_an_acknowledgement_with_another_reason_is_recorded_beside_the_first() -> None:
+    owner = Construct(cdk.Stack(cdk.App(), "Acks"), "Owner")
+    acks = Acknowledgements()
+    acks.add(owner, "AwsSolutions-IAM5[Resource::*]", "X-Ray takes no resource ARN.")
+    acks.add(owner, "AwsSolutions-IAM5[Resource::*]", "Nor does ListSolutionVersions.")
+    acks.record()
+    assert len(_acknowledged(owner)) == 2
