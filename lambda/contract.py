@@ -13,6 +13,7 @@ the WaitCondition path are shared by every kind. See docs/handler-contract.md.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -175,7 +176,16 @@ class JobKind:
 
     def iam_actions(self) -> tuple[str, ...]:
         """Every Personalize action the functions call for this kind (``personalize:`` omitted)."""
-        return tuple(dict.fromkeys((*self.on_event_actions(), *self.check_actions(), *self.source_actions())))
+        return tuple(
+            dict.fromkeys(
+                (
+                    *self.on_event_actions(),
+                    *self.check_actions(),
+                    *self.source_actions(),
+                    *self.list_actions(),
+                )
+            )
+        )
 
     def on_event_actions(self) -> tuple[str, ...]:
         """What the on-event function calls on the kind's jobs: create or adopt, retag, stop on Delete."""
@@ -191,13 +201,35 @@ class JobKind:
     def source_actions(self) -> tuple[str, ...]:
         """Actions IAM also authorizes against the resource a job is made from (its solution version,
         solution or dataset), besides the job itself."""
-        return tuple(call for call in (self.create, self.list_by_name) if call)
+        return (self.create,)
+
+    def list_actions(self) -> tuple[str, ...]:
+        """Finding a job by name (a re-sent create of a kind whose ARN the service gives): IAM knows no
+        resource type for these listings, so only ``"Resource": "*"`` allows them."""
+        return (self.list_by_name,) if self.list_by_name else ()
 
     def job_arn(self, partition: str, region: str, account: str, name: str) -> str | None:
         """The job's ARN, when the service derives it from the name; None otherwise."""
         if self.arn_resource is None:
             return None
         return f"arn:{partition}:personalize:{region}:{account}:{self.arn_resource}/{name}"
+
+
+def value_at(document: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    """The value at a field's ``path`` in a request or a Describe answer; None where it is absent."""
+    value: Any = document
+    for key in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+def put_at(document: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    """Set the value at a field's ``path``, creating the objects on the way."""
+    for key in path[:-1]:
+        document = document.setdefault(key, {})
+    document[path[-1]] = value
 
 
 def snake_case(operation: str) -> str:

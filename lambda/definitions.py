@@ -37,22 +37,6 @@ def manifest_location(props: JobProps) -> tuple[str, str] | None:
     return str(props.get(output.bucket_prop)), f"{props.get(output.prefix_prop)}{contract.MANIFEST_NAME}"
 
 
-def _put(request: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
-    target = request
-    for key in path[:-1]:
-        target = target.setdefault(key, {})
-    target[path[-1]] = value
-
-
-def _get(document: Mapping[str, Any], path: tuple[str, ...]) -> Any:
-    value: Any = document
-    for key in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
-    return value
-
-
 def build_create_request(props: JobProps, job_name: str) -> dict[str, Any]:
     """The Create call's parameters for ``props`` under ``job_name``."""
     kind = props.kind
@@ -60,10 +44,10 @@ def build_create_request(props: JobProps, job_name: str) -> dict[str, Any]:
     for spec in kind.fields:
         value = props.get(spec.prop)
         if value is not None:
-            _put(request, spec.path, dict(value) if isinstance(value, tuple) else value)
+            contract.put_at(request, spec.path, dict(value) if isinstance(value, tuple) else value)
     uri = output_s3_uri(props, job_name)
     if kind.output is not None and uri is not None:
-        _put(request, kind.output.path, uri)
+        contract.put_at(request, kind.output.path, uri)
     if props.tags:
         request["tags"] = [{"tagKey": key, "tagValue": value} for key, value in props.tags]
     return request
@@ -83,7 +67,7 @@ def definition_differences(
     if kind.output is not None:
         compared.append((kind.output.prefix_prop, kind.output.path, None))
     for prop, path, omitted in compared:
-        wanted, found = _get(request, path), _get(job, path)
+        wanted, found = contract.value_at(request, path), contract.value_at(job, path)
         if wanted is None:
             if omitted == contract.SERVICE_FILLS or found in (None, {}, omitted):
                 continue

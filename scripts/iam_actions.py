@@ -25,22 +25,13 @@ DATA_FILE = ("shared", "data", "iam-definition.json")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TRIMMED = REPO_ROOT / "constructs_lib" / "rehearsal" / "iam_actions.json"
 
-# Service prefix (as IAM spells it) -> actions, in the order the docs list them.
+sys.path.insert(0, str(REPO_ROOT))
+from constructs_lib._contract import contract  # noqa: E402  (the repo's own package, found above)
+
+# Service prefix (as IAM spells it) -> actions. Personalize's are every kind's, as its declaration says.
 ACTIONS: dict[str, tuple[str, ...]] = {
-    "personalize": (
-        "CreateBatchInferenceJob",
-        "DescribeBatchInferenceJob",
-        "CreateBatchSegmentJob",
-        "DescribeBatchSegmentJob",
-        "CreateDatasetImportJob",
-        "DescribeDatasetImportJob",
-        "CreateSolutionVersion",
-        "DescribeSolutionVersion",
-        "StopSolutionVersionCreation",
-        "GetSolutionMetrics",
-        "TagResource",
-        "UntagResource",
-        "ListTagsForResource",
+    "personalize": tuple(
+        dict.fromkeys(action for kind in contract.KINDS.values() for action in kind.iam_actions())
     ),
     "iam": ("PassRole",),
     "states": ("StartExecution", "StopExecution", "DescribeExecution", "ListExecutions"),

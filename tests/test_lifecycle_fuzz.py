@@ -133,4 +133,5 @@ def test_a_replacement_that_stops_no_old_monitor_is_caught(planted: PlantedFuzze
         "            (lambda *_: None)(\n                request.clients,",
     )
     found = planted.violations(renaming_seeds(10))
-    assert any("IAM:" in violation or "end events for" in violation for violation in found), found
+    # Denied until its bound, it reports a failure its job never had (or the denial itself shows).
+    assert any("IAM" in violation or "end events for" in violation for violation in found), found

@@ -78,3 +78,11 @@ def test_any_kind_can_fail_and_stops_what_depends_on_it(out: Path, failing: str)
         "SegmentationVersion": {"ItemAudiences"},
     }.get(failing, set())
     assert not started & downstream, f"{failing} failed, yet {sorted(started & downstream)} started"
+
+
+def test_a_create_delivered_twice_finds_its_solution_version_by_name(out: Path) -> None:
+    # The service names a version; a second delivery lists the solution's versions to find it, which
+    # IAM allows only with "Resource": "*" (enforced here as a real account would).
+    result = rehearse(out, update=False, duplicate_create=True)
+    assert result.exit_code == EXIT_OK, result.report
+    assert sum(job.kind == "solution-version" for job in result.jobs) == 2

@@ -315,8 +315,11 @@ class PersonalizeStandIn:
         kind = job.kind
         rendered: dict[str, Any] = {key: value for key, value in job.request.items() if key != "tags"}
         for spec in kind.fields:
-            if spec.omitted not in (None, contract.SERVICE_FILLS) and _get(rendered, spec.path) is None:
-                _put(rendered, spec.path, spec.omitted)
+            if (
+                spec.omitted not in (None, contract.SERVICE_FILLS)
+                and contract.value_at(rendered, spec.path) is None
+            ):
+                contract.put_at(rendered, spec.path, spec.omitted)
         if kind.key in _BATCH_KINDS:
             rendered.setdefault("numResults", DEFAULT_NUM_RESULTS)
         rendered[kind.arn_member] = job.arn
@@ -411,21 +414,6 @@ def _object_arn(uri: str, suffix: str) -> str:
     return f"arn:aws:s3:::{bucket}/{prefix}{suffix}"
 
 
-def _get(document: Mapping[str, Any], path: tuple[str, ...]) -> Any:
-    value: Any = document
-    for key in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
-    return value
-
-
-def _put(document: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
-    for key in path[:-1]:
-        document = document.setdefault(key, {})
-    document[path[-1]] = value
-
-
 def _validate_create(kind: Any, request: dict[str, Any]) -> None:
     """What the service checks synchronously (the handler's botocore already checked the shapes)."""
     problems: list[str] = []
@@ -435,7 +423,7 @@ def _validate_create(kind: Any, request: dict[str, Any]) -> None:
             f"{kind.name_member} {name!r} must match {contract.JOB_NAME_PATTERN} within 63 characters"
         )
     for spec in kind.fields:
-        value = _get(request, spec.path)
+        value = contract.value_at(request, spec.path)
         if spec.required and value in (None, ""):
             problems.append(f"{'.'.join(spec.path)} is required")
         elif isinstance(value, str) and spec.prop.endswith("Arn") and "Kms" not in spec.prop:
@@ -451,7 +439,7 @@ def _validate_create(kind: Any, request: dict[str, Any]) -> None:
         ):
             problems.append(f"{'.'.join(spec.path)} {value!r} is not an S3 path of at most 256 characters")
     if kind.output is not None:
-        path = str(_get(request, kind.output.path) or "")
+        path = str(contract.value_at(request, kind.output.path) or "")
         if len(path) > contract.MAX_S3_PATH_LENGTH:
             problems.append(f"{'.'.join(kind.output.path)} is {len(path)} characters; at most 256")
     if request.get("batchInferenceJobMode") == "THEME_GENERATION" and "themeGenerationConfig" not in request:

@@ -50,9 +50,13 @@ with integ-runner's own environment, hence ``AWS_REGION`` above.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
+
+# Before aws_cdk is imported: jsii's end-of-life banner for Node 20 stays out of the run's output.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 import aws_cdk as cdk
 from aws_cdk import aws_events_targets as targets
