@@ -10,6 +10,7 @@ per-synth salt normalised away.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -407,7 +408,7 @@ def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
 def test_the_hook_empties_every_bucket_of_the_stack_and_stops_log_delivery(account: dict[str, Any]) -> None:
     import boto3
 
-    s3 = boto3.client("s3")
+    s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL_S3"])  # the moto server
     for bucket in ("logs", "output"):
         s3.create_bucket(Bucket=bucket)
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
@@ -442,7 +443,7 @@ def test_the_hook_empties_every_bucket_of_the_stack_and_stops_log_delivery(accou
 def test_the_hook_fails_when_a_bucket_cannot_be_emptied(account: dict[str, Any]) -> None:
     import boto3
 
-    s3 = boto3.client("s3")
+    s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL_S3"])  # the moto server
     s3.create_bucket(Bucket="locked")
     s3.put_object(Bucket="locked", Key="results.json.out", Body=b"1")
     deny = {

@@ -34,6 +34,7 @@ from constructs_lib import (
 )
 from constructs_lib import _validation as v
 from constructs_lib.compliance import nag_resource
+from examples.end_to_end import INTERACTIONS_SCHEMA, ITEM_AFFINITY, USER_PERSONALIZATION
 from tests.conftest import FILTER_ARN, SOLUTION_VERSION_ARN
 
 ENV = cdk.Environment(account="123456789012", region="us-east-1")
@@ -41,20 +42,7 @@ ACCOUNT = "123456789012"
 DATASET_GROUP_ARN = "arn:aws:personalize:us-east-1:123456789012:dataset-group/shop"
 DATASET_ARN = "arn:aws:personalize:us-east-1:123456789012:dataset/shop/INTERACTIONS"
 SOLUTION_ARN = "arn:aws:personalize:us-east-1:123456789012:solution/recs"
-USER_PERSONALIZATION = "arn:aws:personalize:::recipe/aws-user-personalization"
-ITEM_AFFINITY = "arn:aws:personalize:::recipe/aws-item-affinity"
 EU_FILTER_ARN = "arn:aws:personalize:eu-west-1:123456789012:filter/no-bought"
-INTERACTIONS_SCHEMA = {
-    "type": "record",
-    "name": "Interactions",
-    "namespace": "com.amazonaws.personalize.schema",
-    "fields": [
-        {"name": "USER_ID", "type": "string"},
-        {"name": "ITEM_ID", "type": "string"},
-        {"name": "TIMESTAMP", "type": "long"},
-    ],
-    "version": "1.0",
-}
 VERSION_TYPE = "Custom::PersonalizeSolutionVersion"
 IMPORT_TYPE = "Custom::PersonalizeDatasetImportJob"
 SEGMENT_TYPE = "Custom::PersonalizeBatchSegmentJob"
