@@ -174,9 +174,14 @@ def on_update(request: Request) -> Response:
     if not names.is_job_arn(kind, physical_id):
         request.log("recreate", jobArn=physical_id)
         return already_done(request, new) or start_run(request, new, accept_failed=True)
-    current = names.name_in_arn(kind, physical_id) or names.derive_job_name(
-        old, request.stack_id, request.logical_id
-    )
+    current, job = names.name_in_arn(kind, physical_id), None
+    if current is None:
+        # A kind whose ARN the service gives (a solution version): the job's own name, never the one the
+        # old properties derive. In the rollback of a failed update those are the failed update's
+        # properties, and the rollback (to this very job) would be taken for a replacement.
+        job = current_job(request, physical_id)
+        found = job.get(kind.name_member) if job else None
+        current = str(found) if found else names.derive_job_name(old, request.stack_id, request.logical_id)
     if plan.changed:
         wanted = names.derive_job_name(new, request.stack_id, request.logical_id)
         if wanted != current:
@@ -190,24 +195,37 @@ def on_update(request: Request) -> Response:
             # Once the new run has started (a replacement that fails leaves the old job monitored), the
             # old job's monitor stops, not at the cleanup Delete: the functions' policy may already name
             # only the new job (a changed job_name), and a monitor it denies would report a failure its
-            # job never had. A rollback starts a monitor of the old job again.
-            stop_monitors(
-                request.clients,
-                physical_id,
-                request.log.bind(jobArn=physical_id),
-                "The resource moved on to a new job.",
-            )
+            # job never had. A rollback starts a monitor of the old job again. A run that turned out to
+            # be the resource's own job keeps the monitor this request has just started.
+            if answer["PhysicalResourceId"] != physical_id:
+                stop_monitors(
+                    request.clients,
+                    physical_id,
+                    request.log.bind(jobArn=physical_id),
+                    "The resource moved on to a new job.",
+                )
             return answer
-    return keep(request, new, plan, current, physical_id)
+    return keep(request, new, plan, current, physical_id, job)
 
 
-def keep(request: Request, new: JobProps, plan: lifecycle.UpdatePlan, name: str, arn: str) -> Response:
-    """The new properties map to the resource's current job: keep it when its definition matches."""
+def keep(
+    request: Request,
+    new: JobProps,
+    plan: lifecycle.UpdatePlan,
+    name: str,
+    arn: str,
+    described: dict[str, Any] | None = None,
+) -> Response:
+    """The new properties map to the resource's current job: keep it when its definition matches.
+
+    ``described``: the job's description when the caller already has it (never a create: a rollback
+    to the resource's own job always lands here, whatever that job's state).
+    """
     kind = request.kind
     done = already_done(request, new, name, arn)
     if done is not None:
         return done
-    job = current_job(request, arn)
+    job = described if described is not None else current_job(request, arn)
     create_request = definitions.build_create_request(new, name)
     if job is None:
         # Still queued: the new monitor carries the newest Create request (tags included).

@@ -49,9 +49,11 @@ def failed_before_error(noun: str, job_name: str, failure_reason: str | None) ->
 def handle_reuse_error(noun: str, job_name: str, changed: tuple[str, ...]) -> str:
     return (
         f"The {noun} {job_name!r} would be replaced ({', '.join(changed)} changed at deploy time, through "
-        "a parameter, SSM value or import), but its WaitCondition stays the same because the synthesized "
-        "template did not change, so the deployment could not wait for the new job. Change run_token "
-        "together with such a value."
+        "a parameter, SSM value or import, or because a resource it refers to was replaced, such as a "
+        "solution whose recipe or name changed), but its WaitCondition stays the same because the "
+        "synthesized template did not change, so the deployment could not wait for the new job. Nothing "
+        "was started. Change run_token together with such a value: set run_token to a new value in the "
+        "same deploy."
     )
 
 
