@@ -53,5 +53,12 @@ bench: setup
 fuzz: setup
 	$(PY) -m tests.fuzz --sequences $(FUZZ_SEQUENCES) --seed $(FUZZ_SEED)
 
+.PHONY: dist docs
+
+# The wheel and the sdist a release ships, in dist/ (the version is pyproject.toml's).
+dist: setup
+	rm -rf dist
+	$(PY) -m build --outdir dist .
+
 clean:
 	rm -rf $(OUT) dist build .venv-oldsdk

@@ -11,11 +11,17 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tarfile
 import tempfile
 import textwrap
 import venv
 import zipfile
 from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 import pytest
 
@@ -61,15 +67,60 @@ USER_APP = textwrap.dedent(
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dist = tmp_path_factory.mktemp("dist")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(dist), str(REPO)],
-        check=True,
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What `make dist` builds: the sdist, then the wheel built from that sdist (so the sdist alone is
+    enough to build a working wheel)."""
+    out = tmp_path_factory.mktemp("dist")
+    built = subprocess.run(
+        [sys.executable, "-m", "build", "--outdir", str(out), str(REPO)],
         capture_output=True,
+        text=True,
+        check=False,
     )
+    assert built.returncode == 0, built.stdout + built.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def wheel(dist: Path) -> Path:
     (built,) = dist.glob("cdk_personalize_jobs-*.whl")
     return built
+
+
+@pytest.fixture(scope="module")
+def sdist(dist: Path) -> Path:
+    (built,) = dist.glob("cdk_personalize_jobs-*.tar.gz")
+    return built
+
+
+def test_distributions_carry_the_version_of_pyproject(wheel: Path, sdist: Path) -> None:
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    assert wheel.name == f"cdk_personalize_jobs-{version}-py3-none-any.whl"
+    assert sdist.name == f"cdk_personalize_jobs-{version}.tar.gz"
+
+
+def test_wheel_and_sdist_carry_the_license(wheel: Path, sdist: Path) -> None:
+    license_text = (REPO / "LICENSE").read_text()
+    assert "Apache License" in license_text and "Version 2.0, January 2004" in license_text
+    archive = zipfile.ZipFile(wheel)
+    (licensed,) = [n for n in archive.namelist() if n.endswith(".dist-info/licenses/LICENSE")]
+    assert archive.read(licensed).decode() == license_text
+    (metadata,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+    assert "License-Expression: Apache-2.0" in archive.read(metadata).decode().splitlines()
+    with tarfile.open(sdist) as tar:
+        root = tar.getnames()[0].split("/")[0]
+        member = tar.extractfile(f"{root}/LICENSE")
+        assert member is not None and member.read().decode() == license_text
+
+
+def test_sdist_carries_the_handler_code_and_the_changelog(sdist: Path) -> None:
+    with tarfile.open(sdist) as tar:
+        names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
+    handler_files = {f"lambda/{p.relative_to(REPO / 'lambda')}" for p in (REPO / "lambda").rglob("*.py")}
+    handler_files = {name for name in handler_files if "__pycache__" not in name}
+    assert handler_files <= names, handler_files - names
+    assert {"CHANGELOG.md", "README.md", "pyproject.toml", "constructs_lib/py.typed"} <= names
+    assert not [n for n in names if "__pycache__" in n]
 
 
 def test_wheel_is_named_for_the_distribution_and_holds_the_constructs_lib_package(wheel: Path) -> None:
@@ -196,7 +247,8 @@ def cdk_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         # First run, or the requirements changed: fetch them once from the package index.
         WHEELHOUSE.mkdir(parents=True, exist_ok=True)
         requirement = INSTALL_REQUIREMENT.format(checkout=REPO)
-        build_backend = "hatchling>=1.24"  # pyproject.toml [build-system]: pip builds the checkout with it
+        # pyproject.toml [build-system]: pip builds the checkout with it.
+        (build_backend,) = tomllib.loads((REPO / "pyproject.toml").read_text())["build-system"]["requires"]
         download = subprocess.run(
             [
                 sys.executable,
