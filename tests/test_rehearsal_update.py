@@ -112,12 +112,13 @@ def test_a_handler_that_cannot_delete_leaves_the_stack_stuck_with_exit_3(
     broken = tmp_path / "broken"
     shutil.copytree(out[BASE], broken)
     (handler,) = broken.glob("asset.*/handler.py")
-    code = handler.read_text().replace(
-        "def on_delete(event: Mapping[str, Any], clients: Clients, log: Logger) -> Response:",
-        "def on_delete(event: Mapping[str, Any], clients: Clients, log: Logger) -> Response:\n"
-        '    raise RuntimeError("planted: this handler cannot delete")',
+    code = handler.read_text()
+    assert "\ndef on_delete(" in code
+    # Whatever its signature: the handler's on_delete is replaced by one that always raises.
+    code = code.replace("\ndef on_delete(", "\ndef _kept_on_delete(") + (
+        "\n\ndef on_delete(*args: Any, **kwargs: Any) -> Any:\n"
+        '    raise RuntimeError("planted: this handler cannot delete")\n'
     )
-    assert "planted" in code
     handler.write_text(code)
     result = rehearse(broken, update=False)
     assert result.exit_code == EXIT_STUCK, result.report

@@ -10,8 +10,10 @@ ended.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from constructs_lib.rehearsal import (
     AssemblyError,
@@ -20,11 +22,20 @@ from constructs_lib.rehearsal import (
     RehearsalError,
     rehearse,
 )
+from constructs_lib.rehearsal.engine import EngineError
+from constructs_lib.rehearsal.intrinsics import UnresolvableError
 from constructs_lib.rehearsal.result import EXIT_USAGE
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error on one line (exit 2) instead of the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"rehearsal: {message} (see --help)\n")
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m constructs_lib.rehearsal",
         description=(
             "Rehearse the deployment of a synthesized app's Personalize jobs offline: "
@@ -77,13 +88,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--records", type=_positive, default=20, metavar="N", help="sample input lines per job (20)"
     )
     parser.add_argument(
-        "--pending-minutes", type=float, default=4, metavar="M", help="simulated PENDING time (4)"
+        "--pending-minutes", type=_minutes, default=4, metavar="M", help="simulated PENDING time (4)"
     )
     parser.add_argument(
-        "--run-minutes", type=float, default=45, metavar="M", help="simulated IN PROGRESS time (45)"
+        "--run-minutes", type=_minutes, default=45, metavar="M", help="simulated IN PROGRESS time (45)"
     )
     parser.add_argument(
-        "--training-minutes", type=float, default=120, metavar="M", help="simulated training time (120)"
+        "--training-minutes", type=_minutes, default=120, metavar="M", help="simulated training time (120)"
     )
     parser.add_argument(
         "--update",
@@ -97,17 +108,34 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text} is not an integer") from None
+
+
 def _positive(text: str) -> int:
-    value = int(text)
+    value = _integer(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
     return value
 
 
 def _non_negative(text: str) -> int:
-    value = int(text)
+    value = _integer(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text} is not zero or a positive integer")
+    return value
+
+
+def _minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a number of minutes (zero or more)")
     return value
 
 
@@ -145,6 +173,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except (MissingDependencyError, AssemblyError, DiscoveryError, RehearsalError) as error:
         print(f"rehearsal: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except (EngineError, UnresolvableError) as error:
+        # The rehearsal cannot model what the app asks for: it says what, and did not rehearse it.
+        print(f"rehearsal: cannot rehearse {args.cdk_out}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as error:  # one readable line for a defect of the rehearsal itself
+        where = f"{type(error).__module__}.{type(error).__name__}"
+        print(
+            f"rehearsal: internal error, not a verdict on the app ({where}: {error}); "
+            "please report it with the assembly",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     sys.stdout.write(result.report)
     return result.exit_code

@@ -61,16 +61,19 @@ def read_assembly(directory: str | Path) -> Assembly:
 
 
 def _read(directory: Path, stacks: list[StackArtifact], assets: dict[str, Path]) -> None:
-    manifest = _load_json(directory / "manifest.json")
-    for artifact_id, artifact in manifest.get("artifacts", {}).items():
+    path = directory / "manifest.json"
+    manifest = _load_json(path)
+    artifacts = _mapping(manifest.get("artifacts", {}), path, "artifacts")
+    for artifact_id, artifact in artifacts.items():
+        artifact = _mapping(artifact, path, f"artifacts.{artifact_id}")
         kind = artifact.get("type")
-        properties = artifact.get("properties", {})
+        properties = _mapping(artifact.get("properties", {}), path, f"artifacts.{artifact_id}.properties")
         if kind == STACK_ARTIFACT:
             stacks.append(_stack(directory, artifact_id, artifact))
         elif kind == ASSET_MANIFEST_ARTIFACT:
-            assets.update(_file_assets(directory, directory / properties["file"]))
+            assets.update(_file_assets(directory, directory / _member(properties, "file", path, artifact_id)))
         elif kind == NESTED_ASSEMBLY_ARTIFACT:
-            _read(directory / properties["directoryName"], stacks, assets)
+            _read(directory / _member(properties, "directoryName", path, artifact_id), stacks, assets)
     # Asset manifests not listed as artifacts (older assemblies) are still found by name.
     for path in sorted(directory.glob("*.assets.json")):
         for key, source in _file_assets(directory, path).items():
@@ -79,13 +82,19 @@ def _read(directory: Path, stacks: list[StackArtifact], assets: dict[str, Path])
 
 def _stack(directory: Path, artifact_id: str, artifact: dict[str, Any]) -> StackArtifact:
     properties = artifact.get("properties", {})
-    template_path = directory / properties["templateFile"]
-    account, region = _environment(artifact.get("environment", ""))
+    template_path = directory / _member(properties, "templateFile", directory / "manifest.json", artifact_id)
+    account, region = _environment(str(artifact.get("environment", "")))
+    template = _load_json(template_path)
+    resources = _mapping(template.get("Resources", {}), template_path, "Resources")
+    for logical_id, resource in resources.items():
+        resource = _mapping(resource, template_path, f"Resources.{logical_id}")
+        if not isinstance(resource.get("Type"), str):
+            raise AssemblyError(f"{template_path}: Resources.{logical_id} has no Type")
     return StackArtifact(
         artifact_id=artifact_id,
-        stack_name=properties.get("stackName") or artifact_id,
-        display_name=artifact.get("displayName") or artifact_id,
-        template=_load_json(template_path),
+        stack_name=str(properties.get("stackName") or artifact_id),
+        display_name=str(artifact.get("displayName") or artifact_id),
+        template=template,
         account=account,
         region=region,
         directory=directory,
@@ -105,12 +114,20 @@ def _environment(environment: str) -> tuple[str, str]:
 
 def _file_assets(directory: Path, manifest_path: Path) -> dict[str, Path]:
     found: dict[str, Path] = {}
-    for asset_hash, asset in _load_json(manifest_path).get("files", {}).items():
-        source = directory / asset.get("source", {}).get("path", "")
+    files = _mapping(_load_json(manifest_path).get("files", {}), manifest_path, "files")
+    for asset_hash, asset in files.items():
+        asset = _mapping(asset, manifest_path, f"files.{asset_hash}")
+        source_path = _mapping(asset.get("source", {}), manifest_path, f"files.{asset_hash}.source").get(
+            "path"
+        )
+        source = directory / str(source_path or "")
         found[asset_hash] = source
-        for destination in asset.get("destinations", {}).values():
-            if "objectKey" in destination:
-                found[destination["objectKey"]] = source
+        destinations = _mapping(
+            asset.get("destinations", {}), manifest_path, f"files.{asset_hash}.destinations"
+        )
+        for destination in destinations.values():
+            if isinstance(destination, dict) and "objectKey" in destination:
+                found[str(destination["objectKey"])] = source
     return found
 
 
@@ -136,7 +153,20 @@ def _deployment_order(stacks: list[StackArtifact]) -> list[StackArtifact]:
 
 def _load_json(path: Path) -> dict[str, Any]:
     try:
-        loaded: dict[str, Any] = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
+        loaded: Any = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise AssemblyError(f"Cannot read {path}: {error}") from error
-    return loaded
+    return _mapping(loaded, path, "the document")
+
+
+def _mapping(value: Any, path: Path, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise AssemblyError(f"{path}: {where} is not a JSON object")
+    return value
+
+
+def _member(properties: dict[str, Any], name: str, path: Path, artifact_id: str) -> str:
+    value = properties.get(name)
+    if not isinstance(value, str) or not value:
+        raise AssemblyError(f"{path}: artifact {artifact_id} has no properties.{name}")
+    return value

@@ -21,6 +21,7 @@ from constructs_lib.rehearsal.enforce import Enforcer
 from constructs_lib.rehearsal.engine import (
     JOB_TYPES,
     STUCK,
+    VALIDATION_FAILED,
     Change,
     Engine,
     Faults,
@@ -307,7 +308,7 @@ class Driver:
                 self.sandbox.timeline.add(
                     job.key, "cfn", f"stack {operation.kind.lower()}: {operation.status}"
                 )
-        if operation.kind != "DELETE":
+        if operation.kind != "DELETE" and operation.status != VALIDATION_FAILED:
             self.stack_outputs.setdefault(phase, {})[state.name] = _outputs(state)
         if operation.status in STUCK or operation.problems:
             self.stuck.extend(f"{state.name}: {problem}" for problem in operation.problems)

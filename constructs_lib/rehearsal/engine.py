@@ -34,6 +34,7 @@ from constructs_lib.rehearsal.provider import (
 )
 from constructs_lib.rehearsal.sandbox import Sandbox
 from constructs_lib.rehearsal.signals import COMPLETE, WAITING, Handle, WaitCondition
+from constructs_lib.rehearsal.validation import template_refusal
 
 JOB_TYPES = frozenset(contract.KINDS)
 HANDLE_TYPE = "AWS::CloudFormation::WaitConditionHandle"
@@ -54,6 +55,9 @@ UPDATE_ROLLBACK_FAILED, DELETE_COMPLETE, DELETE_FAILED = (
     "DELETE_FAILED",
 )
 STUCK = frozenset({ROLLBACK_FAILED, UPDATE_ROLLBACK_FAILED, DELETE_FAILED})
+# Not a stack status: CloudFormation answered the create or update with a ValidationError (a template it
+# refuses), so the stack was not created, or stayed as it was.
+VALIDATION_FAILED = "VALIDATION_FAILED"
 DELETED = "DELETE_COMPLETE"  # a WaitCondition deleted while it waited (a rollback, a cleanup)
 
 
@@ -231,6 +235,10 @@ class Engine:
 
     def create(self, state: StackState) -> Operation:
         operation = Operation("CREATE", state.name)
+        refusal = template_refusal(state.template)
+        if refusal:
+            operation.status, operation.reason = VALIDATION_FAILED, refusal
+            return operation
         self.stacks[state.name] = state
         state.status = "CREATE_IN_PROGRESS"
         _Run(self, state, operation, previous=None).start()
@@ -238,6 +246,10 @@ class Engine:
 
     def update(self, state: StackState, artifact: StackArtifact, assembly: Any) -> Operation:
         operation = Operation("UPDATE", state.name)
+        refusal = template_refusal(artifact.template)
+        if refusal:
+            operation.status, operation.reason = VALIDATION_FAILED, refusal
+            return operation
         previous = _Snapshot(
             copy.deepcopy(state.template), state.resolver, state.model, dict(state.resources)
         )

@@ -1,0 +1,272 @@
+"""The rehearsal's CloudFormation engine on CloudFormation's own paths: templates it refuses, rollback twins,
+operations cancelled when a resource fails, native Personalize deletes, fault options; and the command
+line, which ends every odd input with one line and an exit code, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from constructs_lib.rehearsal import Result, rehearse
+from constructs_lib.rehearsal import __main__ as cli
+from constructs_lib.rehearsal.engine import EngineError
+from constructs_lib.rehearsal.intrinsics import UnresolvableError
+from constructs_lib.rehearsal.result import EXIT_FAILED, EXIT_USAGE
+from constructs_lib.rehearsal.validation import template_refusal
+from tests.apps import REPO
+from tests.variants import BASE, STACK, Version, synthesize_all
+
+pytestmark = pytest.mark.slow
+
+NUM_RESULTS = replace(BASE, num_results=50)
+TEMPLATE = f"{STACK}.template.json"
+ONE_STACK = json.dumps(
+    {"artifacts": {"S": {"type": "aws:cloudformation:stack", "properties": {"templateFile": "t.json"}}}}
+)
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory: pytest.TempPathFactory) -> dict[Version, Path]:
+    return synthesize_all(tmp_path_factory.mktemp("engine"), [BASE, NUM_RESULTS])
+
+
+def _edited(source: Path, target: Path, edit: Any) -> Path:
+    """A copy of the assembly ``source`` whose template ``edit(resources)`` changed."""
+    shutil.copytree(source, target)
+    path = target / TEMPLATE
+    template = json.loads(path.read_text())
+    edit(template["Resources"])
+    path.write_text(json.dumps(template))
+    return target
+
+
+def _logical_id(resources: dict[str, Any], prefix: str, kind: str | None = None) -> str:
+    (found,) = [
+        logical_id
+        for logical_id, resource in resources.items()
+        if logical_id.startswith(prefix) and (kind is None or resource["Type"] == kind)
+    ]
+    return found
+
+
+def _cyclic(resources: dict[str, Any]) -> None:
+    """The job made to depend on the queue that waits for it."""
+    job = _logical_id(resources, "Job", "Custom::PersonalizeBatchInferenceJob")
+    resources[job]["DependsOn"] = [*resources[job]["DependsOn"], _logical_id(resources, "Downstream1")]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "constructs_lib.rehearsal", *args],
+        cwd=REPO,
+        env={**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+# ---------------------------------------------------------------------------- templates refused
+
+
+def test_template_refusal_names_the_resources_on_a_loop_in_template_order() -> None:
+    template = {
+        "Resources": {
+            "Free": {"Type": "T"},
+            "B": {"Type": "T", "Properties": {"X": {"Fn::GetAtt": ["C", "Arn"]}}},
+            "A": {"Type": "T", "DependsOn": "B"},
+            "C": {"Type": "T", "Properties": {"Y": {"Fn::Sub": "${A.Arn}-${AWS::Region}"}}},
+            "AfterLoop": {"Type": "T", "DependsOn": ["A"]},
+        }
+    }
+    assert template_refusal(template) == (
+        "Template format error: Circular dependency between resources: [B, A, C]"
+    )
+
+
+def test_template_refusal_counts_a_resource_naming_itself_as_a_loop() -> None:
+    template = {"Resources": {"Self": {"Type": "T", "Properties": {"Name": {"Ref": "Self"}}}}}
+    assert "Circular dependency between resources: [Self]" in template_refusal(template)
+
+
+def test_template_refusal_accepts_parameters_pseudo_parameters_and_sub_variables() -> None:
+    template = {
+        "Parameters": {"Stage": {"Type": "String"}},
+        "Resources": {
+            "A": {
+                "Type": "T",
+                "Properties": {
+                    "Name": {
+                        "Fn::Sub": ["${Prefix}-${Stage}-${AWS::AccountId}-${!Literal}", {"Prefix": "p"}]
+                    },
+                    "Stage": {"Ref": "Stage"},
+                    "Region": {"Ref": "AWS::Region"},
+                },
+            },
+            "B": {"Type": "T", "DependsOn": "A", "Properties": {"A": {"Fn::GetAtt": "A.Arn"}}},
+        },
+    }
+    assert template_refusal(template) == ""
+
+
+def test_template_refusal_names_unresolved_dependencies() -> None:
+    template = {"Resources": {"A": {"Type": "T", "DependsOn": "Gone", "Properties": {"X": {"Ref": "Nope"}}}}}
+    assert template_refusal(template) == (
+        "Template format error: Unresolved resource dependencies [Gone, Nope] in the Resources block of "
+        "the template"
+    )
+
+
+def test_a_dependency_cycle_refuses_the_create_before_anything_exists(
+    out: dict[Version, Path], tmp_path: Path
+) -> None:
+    cyclic = _edited(out[BASE], tmp_path / "cyclic", _cyclic)
+    result = rehearse(cyclic)
+    assert result.exit_code == EXIT_FAILED, result.report
+    (operation,) = result.operations
+    assert operation.startswith(f"create: create {STACK} -> VALIDATION_FAILED (Template format error: ")
+    assert "Circular dependency between resources: [Job" in operation and "Downstream1403F858" in operation
+    assert result.create_calls == 0 and result.personalize_jobs == () and result.executions == ()
+    assert result.stuck == ()
+    assert f"Outputs of {STACK}" not in result.report  # no stack, so no outputs
+
+
+def test_a_dependency_cycle_ends_the_command_line_with_exit_1_and_no_traceback(
+    out: dict[Version, Path], tmp_path: Path
+) -> None:
+    cyclic = _edited(out[BASE], tmp_path / "cyclic", _cyclic)
+    completed = _cli(str(cyclic))
+    assert completed.returncode == EXIT_FAILED, completed.stdout + completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert "Circular dependency between resources: [" in completed.stdout
+
+
+def test_an_update_to_a_cyclic_template_is_refused_and_the_stack_stays_as_it_was(
+    out: dict[Version, Path], tmp_path: Path
+) -> None:
+    cyclic = _edited(out[NUM_RESULTS], tmp_path / "cyclic", _cyclic)
+    result = rehearse(out[BASE], update_to=cyclic)
+    assert result.exit_code == EXIT_FAILED, result.report
+    assert any(
+        line.startswith(f"update: update {STACK} -> VALIDATION_FAILED") and "Circular dependency" in line
+        for line in result.operations
+    ), result.operations
+    assert len(result.personalize_jobs) == 1  # no new job: the update never started
+    assert f"delete: delete {STACK} -> DELETE_COMPLETE" in result.operations
+    assert result.stuck == ()
+
+
+# ---------------------------------------------------------------------------- the command line
+
+
+def _assert_one_line(completed: subprocess.CompletedProcess[str], *expected: str) -> None:
+    assert completed.returncode == EXIT_USAGE, completed.stdout + completed.stderr
+    assert "Traceback" not in completed.stderr
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1, completed.stderr
+    for text in expected:
+        assert text in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "expected"),
+    [
+        ("--quota", "x", "argument --quota: x is not an integer"),
+        ("--quota", "0", "argument --quota: 0 is not a positive integer"),
+        ("--throttle", "-1", "argument --throttle: -1 is not zero or a positive integer"),
+        ("--pending-minutes", "-3", "argument --pending-minutes: -3 is not a number of minutes"),
+        ("--run-minutes", "nan", "argument --run-minutes: nan is not a number of minutes"),
+        ("--training-minutes", "inf", "argument --training-minutes: inf is not a number of minutes"),
+        ("--fail", "Job", "--fail 'Job': expected ID=REASON"),
+    ],
+)
+def test_a_bad_option_value_is_one_line_and_exit_2(
+    out: dict[Version, Path], option: str, value: str, expected: str
+) -> None:
+    _assert_one_line(_cli(str(out[BASE]), option, value), expected)
+
+
+def test_an_unknown_option_is_one_line_and_exit_2(out: dict[Version, Path]) -> None:
+    _assert_one_line(_cli(str(out[BASE]), "--bogus"), "unrecognized arguments: --bogus")
+
+
+def test_an_unknown_stack_is_one_line_and_exit_2(out: dict[Version, Path]) -> None:
+    _assert_one_line(_cli(str(out[BASE]), "--stack", "Nope"), "No stack named 'Nope'", f"stacks: {STACK}")
+
+
+@pytest.mark.parametrize(
+    ("manifest", "template", "expected"),
+    [
+        ("[]", None, "manifest.json: the document is not a JSON object"),
+        ("{not json", None, "Cannot read"),
+        (
+            '{"artifacts": {"S": {"type": "aws:cloudformation:stack", "properties": {}}}}',
+            None,
+            "artifact S has no properties.templateFile",
+        ),
+        (
+            ONE_STACK,
+            '["not", "a", "template"]',
+            "t.json: the document is not a JSON object",
+        ),
+        (
+            ONE_STACK,
+            '{"Resources": {"A": "x"}}',
+            "t.json: Resources.A is not a JSON object",
+        ),
+        (
+            ONE_STACK,
+            '{"Resources": {"A": {"Properties": {}}}}',
+            "t.json: Resources.A has no Type",
+        ),
+    ],
+)
+def test_a_malformed_assembly_is_one_line_and_exit_2(
+    tmp_path: Path, manifest: str, template: str | None, expected: str
+) -> None:
+    (tmp_path / "manifest.json").write_text(manifest)
+    if template is not None:
+        (tmp_path / "t.json").write_text(template)
+    _assert_one_line(_cli(str(tmp_path)), expected)
+
+
+def test_an_update_to_a_missing_assembly_is_one_line_and_exit_2(
+    out: dict[Version, Path], tmp_path: Path
+) -> None:
+    _assert_one_line(
+        _cli(str(out[BASE]), "--update-to", str(tmp_path / "nowhere")), "is not a cloud assembly"
+    )
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (EngineError("CREATE of S never finished"), "cannot rehearse"),
+        (UnresolvableError("No export named X found"), "cannot rehearse"),
+        (
+            RuntimeError("a defect"),
+            "internal error, not a verdict on the app (builtins.RuntimeError: a defect)",
+        ),
+    ],
+)
+def test_an_error_inside_the_rehearsal_is_one_line_and_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], error: Exception, expected: str
+) -> None:
+    def failing(*args: object, **kwargs: object) -> Result:
+        raise error
+
+    monkeypatch.setattr(cli, "rehearse", failing)
+    assert cli.main(["cdk.out", "--no-update"]) == EXIT_USAGE
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.strip().splitlines()
+    assert expected in line and str(error) in line
