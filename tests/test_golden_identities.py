@@ -101,3 +101,52 @@ def test_resolver_gives_deploy_time_values_stable_placeholders() -> None:
         "B": "true",
         "L": ["1.5"],
     }
+
+
+def _moved_app(
+    outdir: Path, *, parent: str | None, keep_logical_id: str | None, output_prefix: str | None = None
+) -> dict[str, Any]:
+    import aws_cdk as cdk
+    from constructs import Construct
+
+    from constructs_lib import BatchInferenceJob, BatchInferenceStorage
+
+    app = cdk.App(outdir=str(outdir))
+    stack = cdk.Stack(app, "Moves")
+    storage = BatchInferenceStorage(stack, "Storage")
+    scope: Construct = Construct(stack, parent) if parent else stack
+    job = BatchInferenceJob(
+        scope,
+        "Job",
+        solution_version_arn="arn:aws:personalize:us-east-1:123456789012:solution/s/1a2b3c4d",
+        input_path="users/",
+        storage=storage,
+        output_prefix=output_prefix,
+    )
+    if keep_logical_id:
+        default_child = job.resource.node.default_child
+        assert isinstance(default_child, cdk.CfnResource)
+        default_child.override_logical_id(keep_logical_id)
+    app.synth()
+    ((only,),) = [list(jobs.values()) for jobs in identities.assembly_identities(outdir).values()]
+    return dict(only, logicalId=next(iter(identities.assembly_identities(outdir)["Moves"])))
+
+
+def test_moving_a_job_in_the_construct_tree_runs_it_again_unless_its_logical_id_is_kept(
+    tmp_path: Path,
+) -> None:
+    """The README's 'Moving a job' paragraph: a new path is a new logical id, so a new resource and a new
+    job; overriding the logical id keeps the job when the batch job's output prefix (by default made of
+    its construct path) is pinned to the old one too. Only its WaitCondition is renewed."""
+    before = _moved_app(tmp_path / "before", parent=None, keep_logical_id=None)
+    moved = _moved_app(tmp_path / "moved", parent="Team", keep_logical_id=None)
+    assert moved["logicalId"] != before["logicalId"] and moved["jobName"] != before["jobName"]
+    old_id = before["logicalId"]
+    prefix_moved = _moved_app(tmp_path / "prefix", parent="Team", keep_logical_id=old_id)
+    assert prefix_moved["logicalId"] == old_id
+    assert prefix_moved["runId"] != before["runId"]  # the default output prefix followed the path
+    kept = _moved_app(
+        tmp_path / "kept", parent="Team", keep_logical_id=old_id, output_prefix="batch-inference/Moves/Job/"
+    )
+    assert (kept["logicalId"], kept["jobName"], kept["runId"]) == (old_id, before["jobName"], before["runId"])
+    assert kept["waitCondition"] != before["waitCondition"]
