@@ -107,8 +107,12 @@ class BatchJob(PersonalizeJob):
         made_from: dict[str, tuple[str, ...]] = {"InputPath": (input_bucket, input_path)}
         if output_prefix is None:  # the construct path in characters safe in an S3 key: literal text
             made_from["OutputPrefix"] = ()
-        runtime.grant_pass_role(storage.role)
-        runtime.grant_results(bucket=storage.output_bucket, key=storage.output_key, prefix=prefix)
+        grants = [
+            *runtime.grant_pass_role(storage.role, owner=storage),
+            *runtime.grant_results(
+                bucket=storage.output_bucket, key=storage.output_key, prefix=prefix, owner=storage
+            ),
+        ]
         self._build(
             kind,
             properties,
@@ -118,7 +122,7 @@ class BatchJob(PersonalizeJob):
             wait=wait,
             timeout=timeout,
             runtime=runtime,
-            depends_on=[storage],
+            depends_on=[storage, *grants],
             source_resources=[solution_version_arn],
             made_from=made_from,
         )

@@ -19,6 +19,7 @@ from aws_cdk import (
     Tokenization,
 )
 from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from constructs_lib import _reads
@@ -143,25 +144,25 @@ class PersonalizeJob(Construct):
             properties=properties,
             service_timeout=SERVICE_TIMEOUT,
         )
-        # Personalize checks the role's and the buckets' and keys' policies when the job is created.
         resource_node = self.resource.node
-        for dependency in depends_on:
-            resource_node.add_dependency(dependency)
-        for job in upstream:
-            resource_node.add_dependency(job)
+        # Personalize checks the role's and the buckets' and keys' policies when the job is created; the
+        # job also waits for the jobs it is made from, and for its grants (added below): one call.
+        dependencies: list[Construct] = [*depends_on, *upstream]
         self.wait_condition = None
         if handle_ref is not None:
             self.wait_condition = CfnWaitCondition(
                 self, f"WaitCondition{generation}", handle=handle_ref, timeout=str(wait_seconds), count=1
             )
             self.wait_condition.node.add_dependency(self.resource)
-        self._grant(
+        # The grants on what the job is made from, in policies only the jobs made from it depend on.
+        dependencies += self._grant(
             kind,
             runtime,
             job_name,
             prefix,
             [_grantable(source, upstream, stack) for source in source_resources],
         )
+        resource_node.add_dependency(*dependencies)
 
     def _grant(
         self,
@@ -170,7 +171,7 @@ class PersonalizeJob(Construct):
         job_name: str | None,
         prefix: str,
         source_resources: Sequence[str],
-    ) -> None:
+    ) -> list[iam.ManagedPolicy]:
         if kind.arn_resource is not None:
             # The stack's generated names, and an explicit name exactly. The generated names stay granted
             # beside an explicit one: when a change moves the resource between the two, the policy is
@@ -194,7 +195,7 @@ class PersonalizeJob(Construct):
                     "Personalize names a solution version '<solution ARN>/<id>', the id chosen when it is "
                     "created: the wildcard covers the versions of this one solution.",
                 )
-        runtime.grant_jobs(kind, job_resources=job_resources, source_resources=source_resources)
+        return runtime.grant_jobs(kind, job_resources=job_resources, source_resources=source_resources)
 
     def source_pattern(self) -> str | None:
         """What a job made from this job's result is granted instead of that result's token (which would

@@ -80,7 +80,7 @@ class DatasetImportJob(PersonalizeJob):
         assert mode is not None
         self.storage = storage
         runtime = runtime or PersonalizeJobRuntime.of(self._stack)
-        runtime.grant_pass_role(storage.role)
+        grants = runtime.grant_pass_role(storage.role, owner=storage)
         self._build(
             contract.DATASET_IMPORT,
             {
@@ -95,7 +95,7 @@ class DatasetImportJob(PersonalizeJob):
             wait=wait,
             timeout=timeout,
             runtime=runtime,
-            depends_on=[storage],
+            depends_on=[storage, *grants],
             source_resources=[dataset_arn],
             made_from={"DataLocation": (input_bucket, data_path)},
         )

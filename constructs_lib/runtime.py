@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aws_cdk import Aws, Duration, RemovalPolicy, Stack
@@ -21,7 +22,7 @@ from constructs import Construct
 from constructs_lib import _reads
 from constructs_lib._assets import handler_code
 from constructs_lib._contract import contract
-from constructs_lib._validation import raise_if_errors
+from constructs_lib._validation import is_token, raise_if_errors
 from constructs_lib.compliance import Acknowledgements, nag_form
 
 # The runtime's construct id is public contract: renaming it would replace the functions and the state
@@ -35,6 +36,9 @@ PROVIDER_FRAMEWORK_MEMORY_MB = 128
 # CloudFormation fails the job resource when the handler has not answered by then (default: 1 hour).
 SERVICE_TIMEOUT = Duration.seconds(contract.SERVICE_TIMEOUT_SECONDS)
 PERSONALIZE = "personalize.amazonaws.com"
+# IAM's default quota of managed policies attached to one role, and how many the runtime attaches itself.
+MANAGED_POLICIES_PER_ROLE = 10
+SHARED_POLICIES = {"OnEvent": 1, "Check": 2}
 XRAY_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
 VPC_ACCESS_ACTIONS = [
     "ec2:CreateNetworkInterface",
@@ -146,6 +150,9 @@ class PersonalizeJobRuntime(Construct):
         # Wildcards of job names already acknowledged, with the reason.
         self._job_patterns: set[tuple[str, str]] = set()
         self._roles: dict[str, iam.Role] = {}
+        # Policies holding grants on resources of the stack, by shared policy and what they are kept for.
+        self._placed_policies: dict[tuple[int, str], iam.ManagedPolicy] = {}
+        self._placed_count: dict[str, int] = {}
         self.logs_key: kms.IKey = logs_key or self._logs_key()
         if logs_key is not None and not allow_log_encryption(logs_key):
             self._warn_logs_key()
@@ -197,75 +204,181 @@ class PersonalizeJobRuntime(Construct):
 
     # ---------------------------------------------------------------- what jobs ask for
 
-    def grant_jobs(self, kind: Any, *, job_resources: Sequence[str], source_resources: Sequence[str]) -> None:
+    def grant_jobs(
+        self, kind: Any, *, job_resources: Sequence[str], source_resources: Sequence[str]
+    ) -> list[iam.ManagedPolicy]:
         """Let each function make the calls it makes for ``kind``'s jobs: on the jobs themselves, and the
         create (and listing) on the resources the jobs are made from.
 
         Jobs of a kind widen shared statements rather than adding their own, so that a stack with many
-        jobs keeps small policies.
+        jobs keeps small policies. A resource of the stack (a ``CfnSolution``'s ARN, say) is granted in
+        a policy of its own instead, which the functions' roles take but nothing of the runtime depends
+        on; the returned policies are those the job's resource must depend on.
         """
         title = "".join(part.title() for part in kind.key.split("-"))
+        needed: list[iam.ManagedPolicy] = []
         for policy, actions in (
             (self.on_event_policy, kind.on_event_actions()),
             (self.check_policy, kind.check_actions()),
         ):
-            self._widen(policy, f"Jobs{title}", [f"personalize:{a}" for a in actions], job_resources)
+            needed += self._widen_placed(
+                policy, f"Jobs{title}", [f"personalize:{a}" for a in actions], job_resources
+            )
             if kind.list_actions():
                 self._widen(policy, f"List{title}", [f"personalize:{a}" for a in kind.list_actions()], ["*"])
             if source_resources:
-                self._widen(
+                needed += self._widen_placed(
                     policy,
                     f"Sources{title}",
                     [f"personalize:{a}" for a in kind.source_actions()],
                     source_resources,
                 )
+        return _distinct(needed)
 
-    def grant_pass_role(self, role: iam.IRole) -> None:
-        """Let both functions pass ``role`` to Personalize, and to nothing else."""
+    def grant_pass_role(self, role: iam.IRole, *, owner: Construct | None = None) -> list[iam.ManagedPolicy]:
+        """Let both functions pass ``role`` to Personalize, and to nothing else.
+
+        :param owner: What holds the role (a ``BatchInferenceStorage``): a role of the stack is granted
+            in a policy kept for its owner. Default: the role itself.
+        :returns: The policies the job's resource must depend on (none for a role of another stack or
+            account).
+        """
         role_arn = _reads.role_arn(role)
+        needed: list[iam.ManagedPolicy] = []
         for policy in (self.on_event_policy, self.check_policy):
-            self._widen(
+            needed += self._widen_placed(
                 policy,
                 "PassJobRoles",
                 ["iam:PassRole"],
                 [role_arn],
                 conditions={"StringEquals": {"iam:PassedToService": PERSONALIZE}},
+                owner=owner,
             )
+        return _distinct(needed)
 
-    def grant_results(self, *, bucket: s3.IBucket, key: kms.IKey | None, prefix: str) -> None:
-        """Let the check list and count a job's results under ``prefix`` and write its manifest there."""
+    def grant_results(
+        self, *, bucket: s3.IBucket, key: kms.IKey | None, prefix: str, owner: Construct | None = None
+    ) -> list[iam.ManagedPolicy]:
+        """Let the check list and count a job's results under ``prefix`` and write its manifest there.
+
+        :param owner: What holds the bucket and key (a ``BatchInferenceStorage``), as for
+            ``grant_pass_role``. Default: the bucket.
+        :returns: The policies the job's resource must depend on.
+        """
         policy = self.check_policy
-        self._widen(policy, "ListResults", ["s3:ListBucket"], [_reads.bucket_arn(bucket)])
+        bucket_arn = _reads.bucket_arn(bucket)
+        # Every grant here references the bucket (or its key): one placement for all of them.
+        place = self._place(policy, bucket_arn, owner)
+        needed = [place] if place is not policy else []
+        self._widen(place, "ListResults", ["s3:ListBucket"], [bucket_arn])
         results = bucket.arn_for_objects(f"{prefix}*")
-        self._widen(policy, "ReadResults", ["s3:GetObject"], [results])
+        self._widen(place, "ReadResults", ["s3:GetObject"], [results])
         self._widen(
-            policy,
+            place,
             "WriteManifests",
             ["s3:PutObject"],
             [bucket.arn_for_objects(f"{prefix}{contract.MANIFEST_NAME}")],
         )
         if key is not None:
-            self._widen(
-                policy, "UseResultKeys", ["kms:Decrypt", "kms:GenerateDataKey"], [_reads.key_arn(key)]
-            )
+            key_arn = _reads.key_arn(key)
+            key_place = self._place(policy, key_arn, owner)
+            if key_place is not policy and key_place not in needed:
+                needed.append(key_place)
+            self._widen(key_place, "UseResultKeys", ["kms:Decrypt", "kms:GenerateDataKey"], [key_arn])
         self._acks.add(
-            policy,
+            place,
             f"AwsSolutions-IAM5[Resource::{nag_form(self._stack, results)}]",
             "The monitor counts the records of a run's results, whose keys Personalize chooses, under the "
             "job's own output prefix.",
         )
         self._acks.record()
+        return needed
 
     def acknowledge_job_pattern(self, pattern: str, reason: str) -> None:
         """Acknowledge the IAM5 finding of a wildcard resource granted to the functions for jobs (once:
-        the jobs of a kind share it)."""
+        the jobs of a kind share it), on the policies that hold it."""
         if (pattern, reason) in self._job_patterns:
             return
         self._job_patterns.add((pattern, reason))
         rule = f"AwsSolutions-IAM5[Resource::{nag_form(self._stack, pattern)}]"
         for policy in (self.on_event_policy, self.check_policy):
-            self._acks.add(policy, rule, reason)
+            self._acks.add(self._place(policy, pattern), rule, reason)
         self._acks.record()
+
+    # ---------------------------------------------------------------- where a grant goes
+
+    def _widen_placed(
+        self,
+        policy: iam.ManagedPolicy,
+        sid: str,
+        actions: Sequence[str],
+        resources: Sequence[str],
+        conditions: dict[str, Any] | None = None,
+        owner: Construct | None = None,
+    ) -> list[iam.ManagedPolicy]:
+        """``_widen`` each resource in the policy it belongs in; the policies of the stack's resources."""
+        placed: dict[int, tuple[iam.ManagedPolicy, list[str]]] = {}
+        for resource in resources:
+            place = self._place(policy, resource, owner)
+            placed.setdefault(id(place), (place, []))[1].append(resource)
+        for place, held in placed.values():
+            self._widen(place, sid, actions, held, conditions)
+        return [place for place, _ in placed.values() if place is not policy]
+
+    def _place(
+        self, policy: iam.ManagedPolicy, resource: str, owner: Construct | None = None
+    ) -> iam.ManagedPolicy:
+        """Where a grant on ``resource`` belongs: ``policy`` itself, the runtime's shared policy, for a
+        literal ARN (pseudo parameters aside) or a value of another stack; for a value that references a
+        resource of this stack, a policy for what it references (``owner`` when given).
+
+        The shared policies may never name a resource of the stack: every job depends on the runtime, so
+        a resource that itself waits for a job (a ``CfnSolution`` created after an import, a storage
+        created after a training) would close a circle. A policy kept for one resource (or one storage)
+        is depended on only by the jobs made from it, which wait for it anyway.
+        """
+        references = self._stack_references(resource)
+        if not references:
+            return policy
+        key = (
+            _reads.once(owner, "path", lambda: owner.node.path) if owner is not None else "|".join(references)
+        )
+        found = self._placed_policies.get((id(policy), key))
+        if found is not None:
+            return found
+        which = "OnEvent" if policy is self.on_event_policy else "Check"
+        digest = hashlib.sha256(key.encode()).hexdigest()[:8].upper()
+        place = iam.ManagedPolicy(
+            self,
+            f"{which}Grants{digest}",
+            description=f"Least privilege for {self._path}/{which}Function on {key}"[:1000],
+        )
+        place.attach_to_role(self._roles[f"{which}Function"])
+        self._placed_policies[(id(policy), key)] = place
+        self._placed_count[which] = self._placed_count.get(which, 0) + 1
+        if self._placed_count[which] == MANAGED_POLICIES_PER_ROLE - SHARED_POLICIES[which] + 1:
+            from aws_cdk import Annotations
+
+            Annotations.of(self).add_warning_v2(
+                "constructs-lib:managedPolicyQuota",
+                f"The {which} function's role takes more than {MANAGED_POLICIES_PER_ROLE} managed policies: "
+                "one for the runtime and one for each resource of this stack that jobs are made from (a "
+                "solution, a dataset, a storage). IAM allows 10 per role by default: ask for a higher "
+                "'Managed policies per role' quota (up to 20) in Service Quotas, or spread the jobs over "
+                "more stacks.",
+            )
+        return place
+
+    def _stack_references(self, value: str) -> tuple[str, ...]:
+        """The resources of the stack that ``value`` references, as CloudFormation names them (sorted);
+        empty for literal text, pseudo parameters and values imported from other stacks."""
+        if not is_token(value):
+            return ()
+        known: dict[str, tuple[str, ...]] = _reads.once(self._stack, "stack references", dict)
+        found = known.get(value)
+        if found is None:
+            found = known[value] = tuple(sorted(set(_references(self._stack.resolve(value)))))
+        return found
 
     def _widen(
         self,
@@ -559,6 +672,29 @@ class PersonalizeJobRuntime(Construct):
                         "PersonalizeJobRuntime a vpc to place them in one.",
                     )
         acks.record()
+
+
+def _references(resolved: Any) -> Iterable[str]:
+    """Logical ids a resolved value references with ``Ref`` (pseudo parameters aside) or ``Fn::GetAtt``."""
+    if isinstance(resolved, dict):
+        for fn, arg in resolved.items():
+            if fn == "Ref" and isinstance(arg, str):
+                if not arg.startswith("AWS::"):
+                    yield arg
+            elif fn == "Fn::GetAtt" and isinstance(arg, list) and arg:
+                yield str(arg[0])
+            else:
+                yield from _references(arg)
+    elif isinstance(resolved, list):
+        for item in resolved:
+            yield from _references(item)
+
+
+def _distinct(policies: Sequence[iam.ManagedPolicy]) -> list[iam.ManagedPolicy]:
+    found: dict[int, iam.ManagedPolicy] = {}
+    for policy in policies:
+        found.setdefault(id(policy), policy)
+    return list(found.values())
 
 
 def _framework_function(provider: cr.Provider) -> lambda_.Function:

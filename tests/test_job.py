@@ -322,9 +322,17 @@ def test_monitor_reports_any_error_it_cannot_handle_instead_of_leaving_the_stack
 
 
 def _policy_statements(template: Template, id_fragment: str) -> list[dict[str, Any]]:
+    """The statements of the function's policies: the runtime's own, and those kept for the stack's
+    resources that jobs are made from (its storage, a solution)."""
     policies = template.find_resources("AWS::IAM::ManagedPolicy")
-    (policy,) = [p for logical_id, p in policies.items() if f"{id_fragment}Policy" in logical_id]
-    return policy["Properties"]["PolicyDocument"]["Statement"]
+    grants = f"{id_fragment.removesuffix('Function')}Grants"
+    found = [
+        p
+        for logical_id, p in policies.items()
+        if f"{id_fragment}Policy" in logical_id or grants in logical_id
+    ]
+    assert found
+    return [s for p in found for s in p["Properties"]["PolicyDocument"]["Statement"]]
 
 
 def _join(value: Any) -> str:
