@@ -19,7 +19,7 @@ import lifecycle
 import monitor_ops
 import names
 import personalize_ops
-from aws_clients import AwsError, Clients, default_clients, describe_error
+from aws_clients import AwsError, Clients, call_worst_case_seconds, default_clients, describe_error
 from contract import JobKind
 from jsonlog import Logger, request_id_of
 from monitor_state import MonitorState, initial_state
@@ -28,8 +28,15 @@ from schedule import normalize_status
 from sizes import ERROR_MESSAGE_LIMIT_BYTES, truncate_bytes
 
 Response = dict[str, Any]
-# A kind that cannot wait for a free slot tries this often, this far apart, before it fails.
+# A kind that cannot wait for a free slot tries this often, this far apart, before it fails (fewer when
+# the function's time left is needed for the answer).
 CREATE_RETRY_SECONDS = (5.0, 10.0, 20.0, 30.0)
+# One call at its worst (every attempt timing out), and the calls a request may still make after a
+# bounded step (a search by name, a create's retry, a Delete's wait) before it answers: this request's
+# monitor looked up, the job's running monitors listed and one stopped, this request's monitor started,
+# the old job's monitors listed and one stopped. A bounded step goes on only while they still fit.
+CALL_SECONDS = call_worst_case_seconds()
+ANSWER_CALLS = 6
 
 
 class JobResourceError(Exception):
@@ -45,6 +52,11 @@ class Request:
     kind: JobKind
     log: Logger
     sleep: Callable[[float], None] | None = None  # default: time.sleep, looked up when sleeping
+    remaining: Callable[[], float] | None = None  # seconds left in this invocation (default: a countdown)
+
+    def may_call(self, calls: int = 1, seconds: float = 0.0) -> bool:
+        """Whether ``calls`` more calls (and ``seconds`` of waiting) fit before the answer's calls."""
+        return time_left(self.remaining) >= (calls + ANSWER_CALLS) * CALL_SECONDS + seconds
 
     @property
     def stack_id(self) -> str:
@@ -71,7 +83,23 @@ class Request:
 
 
 def on_event(event: dict[str, Any], context: Any) -> Response:
-    return handle_event(event, default_clients(), request_id_of(context))
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return handle_event(
+        event,
+        default_clients(),
+        request_id_of(context),
+        remaining=(lambda: remaining() / 1000) if callable(remaining) else None,
+    )
+
+
+def countdown(seconds: float = contract.ON_EVENT_TIMEOUT_SECONDS) -> Callable[[], float]:
+    """Seconds left of ``seconds`` from now (without a Lambda context to ask)."""
+    deadline = time.monotonic() + seconds
+    return lambda: deadline - time.monotonic()
+
+
+def time_left(remaining: Callable[[], float] | None) -> float:
+    return remaining() if remaining is not None else float(contract.ON_EVENT_TIMEOUT_SECONDS)
 
 
 def handle_event(
@@ -80,16 +108,23 @@ def handle_event(
     request_id: str | None,
     *,
     sleep: Callable[[float], None] | None = None,
+    remaining: Callable[[], float] | None = None,
 ) -> Response:
-    """Route on RequestType; every expected failure is raised as a short, readable JobResourceError."""
+    """Route on RequestType; every expected failure is raised as a short, readable JobResourceError.
+
+    ``remaining``: seconds left in this invocation (the Lambda context's); bounded steps stop in time
+    for the answer. Default: a countdown from the function's timeout.
+    """
+    remaining = remaining or countdown()
     request_type = event.get("RequestType")
     log = Logger(request_id, logicalId=event.get("LogicalResourceId"), resourceType=event.get("ResourceType"))
     if request_type == "Delete":
-        return on_delete(event, clients, log)
+        return on_delete(event, clients, log, sleep=sleep, remaining=remaining)
     try:
         if request_type not in ("Create", "Update"):
             raise JobResourceError(f"Unknown RequestType {request_type!r}")
-        request = Request(event, clients, contract.kind_of(str(event.get("ResourceType"))), log, sleep)
+        kind = contract.kind_of(str(event.get("ResourceType")))
+        request = Request(event, clients, kind, log, sleep, remaining)
         return on_create(request) if request_type == "Create" else on_update(request)
     except (JobResourceError, ValueError) as error:
         message = truncate_bytes(str(error), ERROR_MESSAGE_LIMIT_BYTES)
@@ -115,7 +150,8 @@ def start_run(request: Request, props: JobProps, *, accept_failed: bool) -> Resp
     name = names.derive_job_name(props, request.stack_id, request.logical_id)
     arn = names.job_arn(kind, request.stack_id, name)
     create_request = definitions.build_create_request(props, name)
-    outcome = _create(request, create_request, arn, accept_failed=accept_failed)
+    found = _look_up(request, create_request, accept_failed=accept_failed) if arn is None else None
+    outcome = found or _create(request, create_request, arn, accept_failed=accept_failed)
     request.log(outcome.kind, jobArn=outcome.arn, jobName=name, status=outcome.status, detail=outcome.detail)
     if outcome.kind == "mismatch":
         raise JobResourceError(outcome.detail)
@@ -134,23 +170,61 @@ def start_run(request: Request, props: JobProps, *, accept_failed: bool) -> Resp
     return response(props, name, job_arn, outcome.status)
 
 
+def _look_up(
+    request: Request, create_request: dict[str, Any], *, accept_failed: bool
+) -> personalize_ops.CreateOutcome | None:
+    """A kind whose ARN the service gives (a solution version) is looked up by name before it is
+    created: a create delivered again, or a rollback to the resource's earlier job, finds that job, and
+    never relies on Personalize refusing a second job of the same name (not documented: "a new version
+    is created every time you call this operation"). None when not found (then created)."""
+    kind = request.kind
+    try:
+        lookup = personalize_ops.find_by_name(
+            request.clients.personalize,
+            kind,
+            create_request,
+            may_call=lambda: request.may_call(2),  # this call, and the create that may follow
+        )
+    except AwsError as error:
+        raise JobResourceError(
+            f"Could not look up the {kind.noun} {create_request[kind.name_member]!r} before creating it: "
+            f"{describe_error(error)}"
+        ) from error
+    request.log(
+        "looked-up",
+        jobName=create_request[kind.name_member],
+        found=lookup.job is not None,
+        complete=lookup.complete,
+        calls=lookup.calls,
+    )
+    if lookup.job is None:
+        return None
+    return personalize_ops.adopt_or_refuse(kind, create_request, lookup.job, accept_failed=accept_failed)
+
+
 def _create(
     request: Request, create_request: dict[str, Any], arn: str | None, *, accept_failed: bool
 ) -> personalize_ops.CreateOutcome:
-    """create_or_adopt; a kind that cannot be queued tries again a few times before it gives up."""
+    """create_or_adopt; a kind that cannot be queued tries again a few times (while the function's time
+    allows) before it gives up."""
     kind = request.kind
     delays = () if kind.can_queue else CREATE_RETRY_SECONDS
     for delay in (*delays, None):
         try:
             outcome = personalize_ops.create_or_adopt(
-                request.clients.personalize, kind, create_request, arn, accept_failed=accept_failed
+                request.clients.personalize,
+                kind,
+                create_request,
+                arn,
+                accept_failed=accept_failed,
+                may_call=request.may_call,
             )
         except (*AwsError, LookupError) as error:
             raise JobResourceError(
                 f"Could not create the {kind.noun} {create_request[kind.name_member]!r}: "
                 f"{describe_error(error) if isinstance(error, AwsError) else error}"
             ) from error
-        if outcome.kind != "queued" or delay is None:
+        if outcome.kind != "queued" or delay is None or not request.may_call(1, delay):
             return outcome
         request.log("create-retry", detail=outcome.detail, waitSeconds=delay)
         (request.sleep or time.sleep)(delay)
@@ -289,7 +363,14 @@ def retag(request: Request, arn: str, name: str, plan: lifecycle.UpdatePlan) -> 
 # --- Delete -------------------------------------------------------------------------------------------
 
 
-def on_delete(event: Mapping[str, Any], clients: Clients, log: Logger) -> Response:
+def on_delete(
+    event: Mapping[str, Any],
+    clients: Clients,
+    log: Logger,
+    *,
+    sleep: Callable[[float], None] | None = None,
+    remaining: Callable[[], float] | None = None,
+) -> Response:
     """No API deletes a Personalize job, and its results stay in S3. Stop the job's monitor, so a job
     still queued is never created for a resource that is gone; stop training that still runs.
 

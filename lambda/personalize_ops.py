@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import contract
@@ -22,6 +23,11 @@ if TYPE_CHECKING:
 
 CreateKind = Literal["created", "adopted", "queued", "mismatch"]
 Job = dict[str, Any]
+
+# Finding a job by name (a kind whose ARN the service gives): at most this many listing pages (of 100)
+# and descriptions of candidates, whatever the number of the parent's jobs.
+MAX_LIST_PAGES = 10
+MAX_NAME_DESCRIBES = 20
 
 
 @dataclass(frozen=True)
@@ -62,25 +68,82 @@ def find(personalize: PersonalizeClient, kind: JobKind, arn: str) -> Job | None:
         raise
 
 
-def find_by_name(personalize: PersonalizeClient, kind: JobKind, request: dict[str, Any]) -> Job | None:
-    """A job whose ARN the service chose, found by its name among its parent's jobs."""
+@dataclass(frozen=True)
+class Lookup:
+    """What a search by name found: the job (None: not found), and whether every candidate was seen."""
+
+    job: Job | None
+    complete: bool
+    calls: int
+
+
+def find_by_name(
+    personalize: PersonalizeClient,
+    kind: JobKind,
+    request: dict[str, Any],
+    *,
+    may_call: Callable[[], bool] = lambda: True,
+) -> Lookup:
+    """A job whose ARN the service chose, found by its name among its parent's jobs.
+
+    The listing shows no names, so candidates are described one by one: only those whose listed fields
+    (a version's training mode) match the request, newest first (a re-sent create's version is among the
+    newest). At most MAX_LIST_PAGES pages and MAX_NAME_DESCRIBES descriptions, and no call once
+    ``may_call()`` says the time left is needed for what follows: a solution with hundreds of versions is
+    searched within the function's time. ``complete`` is False when the search stopped before the end.
+    """
     if kind.list_by_name is None or kind.list_member is None or kind.list_parent is None:
-        return None
+        return Lookup(None, True, 0)
     prop, parameter = kind.list_parent
     parent = _request_value(kind, request, prop)
+    summaries: list[dict[str, Any]] = []
     token: str | None = None
-    while True:
+    calls, complete = 0, True
+    for _ in range(MAX_LIST_PAGES):
+        if not may_call():
+            complete = False
+            break
         arguments: dict[str, Any] = {parameter: parent, "maxResults": 100}
         if token:
             arguments["nextToken"] = token
         page = _call(personalize, kind.list_by_name)(**arguments)
-        for summary in page.get(kind.list_member, []):
-            job = describe(personalize, kind, summary[kind.arn_member])
-            if job.get(kind.name_member) == request[kind.name_member]:
-                return job
+        calls += 1
+        summaries += [item for item in page.get(kind.list_member, []) if _may_be(kind, request, item)]
         token = page.get("nextToken")
         if not token:
-            return None
+            break
+    else:
+        complete = False
+    summaries.sort(key=lambda item: _epoch(item.get("creationDateTime")), reverse=True)
+    for index, summary in enumerate(summaries):
+        if index >= MAX_NAME_DESCRIBES or not may_call():
+            return Lookup(None, False, calls)
+        job = describe(personalize, kind, summary[kind.arn_member])
+        calls += 1
+        if job.get(kind.name_member) == request[kind.name_member]:
+            return Lookup(job, complete, calls)
+    return Lookup(None, complete, calls)
+
+
+def _may_be(kind: JobKind, request: dict[str, Any], summary: dict[str, Any]) -> bool:
+    """Whether a listed job may be the request's: every field the listing shows holds the request's
+    value (or, for a field the request leaves out, the service's default)."""
+    for spec in kind.fields:
+        if len(spec.path) != 1 or spec.path[0] not in summary:
+            continue
+        wanted = request.get(spec.path[0], spec.omitted)
+        if wanted is not None and wanted != contract.SERVICE_FILLS and summary[spec.path[0]] != wanted:
+            return False
+    return True
+
+
+def _epoch(value: Any) -> float:
+    """A listed time as seconds (botocore gives datetimes); unknown times sort last."""
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, int | float):
+        return float(value)
+    return float("-inf")
 
 
 def _request_value(kind: JobKind, request: dict[str, Any], prop: str) -> Any:
@@ -97,19 +160,22 @@ def create_or_adopt(
     arn: str | None,
     *,
     accept_failed: bool,
+    may_call: Callable[[], bool] = lambda: True,
 ) -> CreateOutcome:
     """Create the job; a job of the same name is adopted when it is this request's job.
 
     ``accept_failed``: adopt such a job even when it already failed (a rollback to the job the resource
     had, whose failure the monitor then reports). Errors other than "exists", "queue" and "propagation"
-    propagate.
+    propagate. ``may_call``: whether a search by name may make another call (see find_by_name).
     """
     try:
         answer = _call(personalize, kind.create)(**request)
     except ClientError as error:
         found = error_kind(error)
         if found == "exists":
-            return _adopt_or_refuse(personalize, kind, request, arn, accept_failed=accept_failed)
+            return _adopt_or_refuse(
+                personalize, kind, request, arn, accept_failed=accept_failed, may_call=may_call
+            )
         if found in ("queue", "propagation"):
             detail = f"{error_code(error)}: {error_message(error)}"
             return CreateOutcome("queued", contract.QUEUED, arn, detail=detail, error_kind=found)
@@ -124,11 +190,24 @@ def _adopt_or_refuse(
     arn: str | None,
     *,
     accept_failed: bool,
+    may_call: Callable[[], bool],
 ) -> CreateOutcome:
+    if arn:
+        job = describe(personalize, kind, arn)
+        return adopt_or_refuse(kind, request, job, accept_failed=accept_failed, arn=arn)
+    lookup = find_by_name(personalize, kind, request, may_call=may_call)
+    if lookup.job is None:
+        where = "by its name" if lookup.complete else "among the newest candidates, within the time given"
+        raise LookupError(f"{kind.noun} {request[kind.name_member]!r} exists, but could not be found {where}")
+    return adopt_or_refuse(kind, request, lookup.job, accept_failed=accept_failed)
+
+
+def adopt_or_refuse(
+    kind: JobKind, request: dict[str, Any], job: Job, *, accept_failed: bool, arn: str | None = None
+) -> CreateOutcome:
+    """A job of the request's name exists: adopted when it is the request's job (``accept_failed``:
+    even when it failed or was stopped), else a mismatch that says why."""
     name = request[kind.name_member]
-    job = describe(personalize, kind, arn) if arn else find_by_name(personalize, kind, request)
-    if job is None:
-        raise LookupError(f"{kind.noun} {name!r} exists, but could not be found by its name")
     found_arn = str(job.get(kind.arn_member) or arn)
     status = normalize_status(job.get("status"))
     reason = job.get("failureReason")

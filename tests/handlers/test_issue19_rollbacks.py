@@ -5,6 +5,7 @@ wrong thing. One defect per section; each test failed before its fix.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .testkit import (
@@ -15,11 +16,14 @@ from .testkit import (
     Stubs,
     cfn_event,
     describe_response,
+    execution_of,
     kind_properties,
+    name_of,
     request_of,
 )
 
 import handler  # isort: skip  (on sys.path once testkit is imported)
+import personalize_ops  # isort: skip
 
 V1 = f"{SOLUTION_ARN}/1111aaaa"
 V2 = f"{SOLUTION_ARN}/2222bbbb"
@@ -98,3 +102,84 @@ def test_refusing_a_replaced_solution_names_the_fix(stubs: Stubs) -> None:
         raise AssertionError("not refused")
     assert "SolutionArn" in message and "set run_token to a new value" in message
     assert "replaced" in message
+
+
+# --- 3. a version is looked up before it is created, within bounds -----------------------------------------
+
+
+def test_a_rollback_after_a_successful_replacement_goes_back_to_the_first_version(stubs: Stubs) -> None:
+    # r1 -> r2 succeeded (physical id V2), a sibling failed: the rollback moves the resource back to V1
+    # and stops V2's monitor, never the one it has just started for V1.
+    r1 = sv_properties(RunToken="r1", WaitHandle=OLD_HANDLE)
+    r2 = sv_properties(RunToken="r2", WaitHandle=NEW_HANDLE)
+    name1 = name_of(r1, kind=SOLUTION_VERSION)
+    expect_version(stubs, r2, V2, "CREATE IN_PROGRESS")
+    stubs.personalize.add_response(
+        "list_solution_versions",
+        {"solutionVersions": [{"solutionVersionArn": V2}, {"solutionVersionArn": V1}]},
+        {"solutionArn": SOLUTION_ARN, "maxResults": 100},
+    )
+    expect_version(stubs, r2, V2, "CREATE IN_PROGRESS")
+    expect_version(stubs, r1, V1, "ACTIVE")
+    stubs.expect_first_delivery()
+    stubs.expect_start()
+    v2_monitor = execution_of(V2, "the-update")
+    stubs.expect_list_monitors(v2_monitor)
+    stubs.expect_stop(v2_monitor)
+    result = sv_update(stubs, r2, r1, V2)
+    assert (result["PhysicalResourceId"], result["Data"]["JobName"]) == (V1, name1)
+    assert "CreateSolutionVersion" not in stubs.operations()
+
+
+def listed(arn: str, age_hours: float, mode: str = "FULL") -> dict[str, Any]:
+    created = datetime(2026, 12, 1, tzinfo=timezone.utc) - timedelta(hours=age_hours)
+    return {"solutionVersionArn": arn, "trainingMode": mode, "creationDateTime": created}
+
+
+def test_a_re_sent_create_finds_its_version_newest_first_without_creating(stubs: Stubs) -> None:
+    # Hundreds of versions over three pages; the re-sent create's own version is the newest, listed
+    # last. Only candidates of its training mode are described, newest first: one description.
+    properties = sv_properties()
+    mine = f"{SOLUTION_ARN}/0000mine"
+    older = [listed(f"{SOLUTION_ARN}/{index:08x}", 24 + index) for index in range(250)]
+    updates = [listed(f"{SOLUTION_ARN}/u{index:07x}", 0.1, "UPDATE") for index in range(30)]
+    items = updates + older + [listed(mine, 0.5)]
+    for start in range(0, len(items), 100):
+        answer: dict[str, Any] = {"solutionVersions": items[start : start + 100]}
+        if start + 100 < len(items):
+            answer["nextToken"] = str(start + 100)
+        stubs.personalize.add_response("list_solution_versions", answer)
+    expect_version(stubs, properties, mine, "CREATE IN_PROGRESS")
+    stubs.expect_first_delivery()
+    stubs.expect_start()
+    event = cfn_event("Create", properties, kind=SOLUTION_VERSION)
+    result = handler.handle_event(event, stubs.clients, "req-1")
+    assert result["PhysicalResourceId"] == mine
+    assert stubs.operations().count("DescribeSolutionVersion") == 1
+    assert "CreateSolutionVersion" not in stubs.operations()
+
+
+def test_a_search_among_hundreds_of_versions_makes_a_bounded_number_of_calls(stubs: Stubs) -> None:
+    properties = sv_properties()
+    other = request_of(sv_properties(RunToken="someone-else"), kind=SOLUTION_VERSION)
+    for page in range(personalize_ops.MAX_LIST_PAGES):
+        answer: dict[str, Any] = {
+            "solutionVersions": [
+                listed(f"{SOLUTION_ARN}/{page:03x}{index:05x}", page) for index in range(100)
+            ],
+            "nextToken": f"page-{page + 1}",  # more than the pages read
+        }
+        stubs.personalize.add_response("list_solution_versions", answer)
+    for _ in range(personalize_ops.MAX_NAME_DESCRIBES):
+        stubs.personalize.add_response(
+            "describe_solution_version",
+            describe_response(other, "ACTIVE", kind=SOLUTION_VERSION, arn=f"{SOLUTION_ARN}/other"),
+        )
+    version = f"{SOLUTION_ARN}/0000new1"
+    stubs.personalize.add_response("create_solution_version", {"solutionVersionArn": version})
+    stubs.expect_first_delivery()
+    stubs.expect_start()
+    event = cfn_event("Create", properties, kind=SOLUTION_VERSION)
+    assert handler.handle_event(event, stubs.clients, "req-1")["PhysicalResourceId"] == version
+    lookups = [op for op in stubs.operations() if op in ("ListSolutionVersions", "DescribeSolutionVersion")]
+    assert len(lookups) == personalize_ops.MAX_LIST_PAGES + personalize_ops.MAX_NAME_DESCRIBES

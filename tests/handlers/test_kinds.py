@@ -136,6 +136,15 @@ def test_an_incremental_import_into_another_dataset_is_a_new_run(stubs: Stubs) -
 # --- solution versions: the service chooses the ARN ------------------------------------------------------
 
 
+def expect_listing(stubs: Stubs, *versions: str) -> None:
+    """ListSolutionVersions of the solution: these versions (the lookup before every create)."""
+    stubs.personalize.add_response(
+        "list_solution_versions",
+        {"solutionVersions": [{"solutionVersionArn": arn} for arn in versions]},
+        {"solutionArn": SOLUTION_ARN, "maxResults": 100},
+    )
+
+
 def sv_create(stubs: Stubs, properties: dict[str, Any]) -> dict[str, Any]:
     return handler.handle_event(
         cfn_event("Create", properties, kind=SOLUTION_VERSION), stubs.clients, "req-1"
@@ -145,6 +154,7 @@ def sv_create(stubs: Stubs, properties: dict[str, Any]) -> dict[str, Any]:
 def test_a_solution_version_is_the_resource_under_the_arn_the_service_gave(stubs: Stubs) -> None:
     properties = kind_properties(SOLUTION_VERSION)
     name = name_of(properties, kind=SOLUTION_VERSION)
+    expect_listing(stubs)  # looked up first: none of that name yet
     stubs.personalize.add_response(
         "create_solution_version",
         {"solutionVersionArn": VERSION_ARN},
@@ -163,19 +173,10 @@ def test_a_solution_version_is_the_resource_under_the_arn_the_service_gave(stubs
 
 
 def test_a_re_sent_create_finds_its_solution_version_by_name(stubs: Stubs) -> None:
+    # Looked up before the create: Personalize does not promise to refuse a second version of one name.
     properties = kind_properties(SOLUTION_VERSION)
     request = request_of(properties, kind=SOLUTION_VERSION)
-    stubs.personalize.add_client_error("create_solution_version", "ResourceAlreadyExistsException", "exists")
-    stubs.personalize.add_response(
-        "list_solution_versions",
-        {
-            "solutionVersions": [
-                {"solutionVersionArn": f"{SOLUTION_ARN}/0000aaaa"},
-                {"solutionVersionArn": VERSION_ARN},
-            ]
-        },
-        {"solutionArn": SOLUTION_ARN, "maxResults": 100},
-    )
+    expect_listing(stubs, f"{SOLUTION_ARN}/0000aaaa", VERSION_ARN)
     other = {**request, "name": "an-older-version"}
     stubs.personalize.add_response(
         "describe_solution_version",
@@ -189,12 +190,29 @@ def test_a_re_sent_create_finds_its_solution_version_by_name(stubs: Stubs) -> No
     stubs.expect_start()
     result = sv_create(stubs, properties)
     assert (result["PhysicalResourceId"], result["Data"]["Status"]) == (VERSION_ARN, "IN PROGRESS")
+    assert "CreateSolutionVersion" not in stubs.operations()
+
+
+def test_a_version_created_by_a_racing_delivery_is_found_after_its_name_is_refused(stubs: Stubs) -> None:
+    properties = kind_properties(SOLUTION_VERSION)
+    request = request_of(properties, kind=SOLUTION_VERSION)
+    expect_listing(stubs)
+    stubs.personalize.add_client_error("create_solution_version", "ResourceAlreadyExistsException", "exists")
+    expect_listing(stubs, VERSION_ARN)
+    stubs.personalize.add_response(
+        "describe_solution_version",
+        describe_response(request, "CREATE PENDING", kind=SOLUTION_VERSION, arn=VERSION_ARN),
+    )
+    stubs.expect_first_delivery()
+    stubs.expect_start()
+    assert sv_create(stubs, properties)["PhysicalResourceId"] == VERSION_ARN
 
 
 def test_a_solution_version_waits_a_while_for_a_training_slot_then_fails_naming_the_quota(
     stubs: Stubs,
 ) -> None:
     slept: list[float] = []
+    expect_listing(stubs)
     for _ in range(len(handler.CREATE_RETRY_SECONDS) + 1):
         stubs.personalize.add_client_error(
             "create_solution_version", "LimitExceededException", "20 trainings"
@@ -207,6 +225,7 @@ def test_a_solution_version_waits_a_while_for_a_training_slot_then_fails_naming_
 
 
 def test_a_solution_version_gets_a_slot_on_a_later_try(stubs: Stubs) -> None:
+    expect_listing(stubs)
     stubs.personalize.add_client_error("create_solution_version", "LimitExceededException", "20 trainings")
     stubs.personalize.add_response("create_solution_version", {"solutionVersionArn": VERSION_ARN})
     stubs.expect_first_delivery()  # known only once created: this request's own monitor
@@ -221,12 +240,7 @@ def test_a_late_copy_of_a_create_finds_its_ended_monitor_and_stops_no_other(stub
     # request may monitor it now, and is left alone.
     properties = kind_properties(SOLUTION_VERSION)
     request = request_of(properties, kind=SOLUTION_VERSION)
-    stubs.personalize.add_client_error("create_solution_version", "ResourceAlreadyExistsException", "exists")
-    stubs.personalize.add_response(
-        "list_solution_versions",
-        {"solutionVersions": [{"solutionVersionArn": VERSION_ARN}]},
-        {"solutionArn": SOLUTION_ARN, "maxResults": 100},
-    )
+    expect_listing(stubs, VERSION_ARN)
     stubs.personalize.add_response(
         "describe_solution_version",
         describe_response(request, "ACTIVE", kind=SOLUTION_VERSION, arn=VERSION_ARN),
@@ -241,12 +255,7 @@ def test_a_stopped_solution_version_of_the_same_definition_is_refused_naming_run
     # Training a replaced or deleted resource started was stopped; the same name cannot train again.
     properties = kind_properties(SOLUTION_VERSION)
     request = request_of(properties, kind=SOLUTION_VERSION)
-    stubs.personalize.add_client_error("create_solution_version", "ResourceAlreadyExistsException", "exists")
-    stubs.personalize.add_response(
-        "list_solution_versions",
-        {"solutionVersions": [{"solutionVersionArn": VERSION_ARN}]},
-        {"solutionArn": SOLUTION_ARN, "maxResults": 100},
-    )
+    expect_listing(stubs, VERSION_ARN)
     stubs.personalize.add_response(
         "describe_solution_version",
         describe_response(request, "CREATE STOPPED", kind=SOLUTION_VERSION, arn=VERSION_ARN),

@@ -66,18 +66,81 @@ def test_the_heaviest_update_fits_the_on_event_timeout_and_the_service_timeout(s
     assert worst(stubs) <= contract.ON_EVENT_TIMEOUT_SECONDS <= contract.SERVICE_TIMEOUT_SECONDS
 
 
+class WorstCaseClock:
+    """The on-event function's time left when every AWS call takes its worst case and sleeps take
+    their length: what the handler's bounded steps see through ``remaining``."""
+
+    def __init__(self, stubs: Stubs) -> None:
+        self.stubs = stubs
+        self.slept = 0.0
+
+    def sleep(self, seconds: float) -> None:
+        self.slept += seconds
+
+    def elapsed(self) -> float:
+        return worst(self.stubs, self.slept)
+
+    def remaining(self) -> float:
+        return contract.ON_EVENT_TIMEOUT_SECONDS - self.elapsed()
+
+
+def expect_versions(stubs: Stubs, count: int, *, pages: int | None = None) -> None:
+    """ListSolutionVersions pages of 100 over ``count`` versions none of which is the request's."""
+    solution = SOLUTION_VERSION_ARN.rsplit("/", 1)[0]
+    arns = [f"{solution}/{index:08x}" for index in range(count)]
+    chunks = ([arns[start : start + 100] for start in range(0, count, 100)] or [[]])[:pages]
+    for number, chunk in enumerate(chunks):
+        answer: dict[str, object] = {"solutionVersions": [{"solutionVersionArn": arn} for arn in chunk]}
+        if (number + 1) * 100 < count:
+            answer["nextToken"] = f"page-{number + 1}"
+        stubs.personalize.add_response("list_solution_versions", answer)
+
+
 def test_a_solution_version_waiting_for_a_training_slot_fits_the_on_event_timeout(stubs: Stubs) -> None:
-    # Every retry of the create but the last meets a full quota, each after its sleep; then the monitor.
+    # A solution with hundreds of versions under a full training quota, every call at its worst: the
+    # lookup and the retries stop in time, and the create fails naming the quota within the timeout.
+    clock = WorstCaseClock(stubs)
+    expect_versions(stubs, 500, pages=2)
+    stubs.personalize.add_client_error("create_solution_version", "LimitExceededException", "20 trainings")
+    event = cfn_event("Create", kind_properties(contract.SOLUTION_VERSION), kind=contract.SOLUTION_VERSION)
+    try:
+        handler.handle_event(event, stubs.clients, "req-1", sleep=clock.sleep, remaining=clock.remaining)
+    except handler.JobResourceError as error:
+        assert "20 trainings" in str(error)
+    else:
+        raise AssertionError("created without a slot")
+    assert clock.elapsed() <= contract.ON_EVENT_TIMEOUT_SECONDS
+
+
+def test_a_solution_version_created_after_a_search_every_call_at_its_worst_answers_in_time(
+    stubs: Stubs,
+) -> None:
+    clock = WorstCaseClock(stubs)
     version_arn = f"{SOLUTION_VERSION_ARN.rsplit('/', 1)[0]}/0001"
+    expect_versions(stubs, 500, pages=2)
+    stubs.personalize.add_response("create_solution_version", {"solutionVersionArn": version_arn})
+    stubs.expect_first_delivery()
+    stubs.expect_start()
+    event = cfn_event("Create", kind_properties(contract.SOLUTION_VERSION), kind=contract.SOLUTION_VERSION)
+    result = handler.handle_event(event, stubs.clients, "req-1", sleep=clock.sleep, remaining=clock.remaining)
+    assert result["PhysicalResourceId"] == version_arn
+    assert clock.elapsed() <= contract.ON_EVENT_TIMEOUT_SECONDS <= contract.SERVICE_TIMEOUT_SECONDS
+
+
+def test_a_solution_version_waiting_for_a_slot_with_quick_calls_tries_every_retry(stubs: Stubs) -> None:
+    clock = WorstCaseClock(stubs)
+    version_arn = f"{SOLUTION_VERSION_ARN.rsplit('/', 1)[0]}/0001"
+    expect_versions(stubs, 0)
     for _ in handler.CREATE_RETRY_SECONDS:
         stubs.personalize.add_client_error(
             "create_solution_version", "LimitExceededException", "20 trainings"
         )
     stubs.personalize.add_response("create_solution_version", {"solutionVersionArn": version_arn})
+    stubs.expect_first_delivery()
     stubs.expect_start()
     event = cfn_event("Create", kind_properties(contract.SOLUTION_VERSION), kind=contract.SOLUTION_VERSION)
-    handler.handle_event(event, stubs.clients, "req-1", sleep=lambda _: None)
-    assert worst(stubs, *handler.CREATE_RETRY_SECONDS) <= contract.ON_EVENT_TIMEOUT_SECONDS
+    handler.handle_event(event, stubs.clients, "req-1", sleep=clock.sleep)
+    assert clock.slept == sum(handler.CREATE_RETRY_SECONDS)
 
 
 def test_the_heaviest_check_fits_the_check_timeout(stubs: Stubs, handle_server: HandleServer) -> None:
