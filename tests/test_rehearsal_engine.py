@@ -27,6 +27,8 @@ from tests.variants import BASE, STACK, Version, synthesize_all
 pytestmark = pytest.mark.slow
 
 NUM_RESULTS = replace(BASE, num_results=50)
+NAMED = replace(BASE, job_name="nightly-recs")
+NAMED_CHANGED = replace(NAMED, num_results=50)
 TEMPLATE = f"{STACK}.template.json"
 ONE_STACK = json.dumps(
     {"artifacts": {"S": {"type": "aws:cloudformation:stack", "properties": {"templateFile": "t.json"}}}}
@@ -35,7 +37,7 @@ ONE_STACK = json.dumps(
 
 @pytest.fixture(scope="module")
 def out(tmp_path_factory: pytest.TempPathFactory) -> dict[Version, Path]:
-    return synthesize_all(tmp_path_factory.mktemp("engine"), [BASE, NUM_RESULTS])
+    return synthesize_all(tmp_path_factory.mktemp("engine"), [BASE, NUM_RESULTS, NAMED, NAMED_CHANGED])
 
 
 def _edited(source: Path, target: Path, edit: Any) -> Path:
@@ -163,6 +165,24 @@ def test_an_update_to_a_cyclic_template_is_refused_and_the_stack_stays_as_it_was
     assert len(result.personalize_jobs) == 1  # no new job: the update never started
     assert f"delete: delete {STACK} -> DELETE_COMPLETE" in result.operations
     assert result.stuck == ()
+
+
+# ---------------------------------------------------------------------------- rollback
+
+
+def test_the_resource_whose_own_update_failed_gets_the_rollback_update_too(out: dict[Version, Path]) -> None:
+    # A definition change under an explicit job name: the handler refuses the Update (the name is taken).
+    result = rehearse(out[NAMED], update_to=out[NAMED_CHANGED])
+    assert result.exit_code == EXIT_FAILED, result.report
+    created = result.job("Job", "create")
+    timeline = result.report[result.report.index("Timeline of") :]
+    failed = timeline.index("Update -> FAILED")
+    # CloudFormation sends it the same Update with old and new swapped, to the physical id it kept.
+    twin = timeline.index(f"rollback: Update (old and new swapped) -> {created.job_arn}")
+    assert failed < twin
+    assert f"update: update {STACK} -> UPDATE_ROLLBACK_COMPLETE" in " ".join(result.operations)
+    assert result.stuck == ()
+    assert result.personalize_jobs == (created.job_name,)  # the rollback twin started nothing
 
 
 # ---------------------------------------------------------------------------- the command line

@@ -3,7 +3,8 @@
 A create processes the template's resources in dependency order; an update compares the new template
 with the stack's resources by logical id (new ones created, changed ones updated, removed ones and the
 old physical ids of replaced custom resources deleted in the cleanup after success); a failure rolls an
-update back (the changed resources get an Update with old and new swapped, the new ones a Delete) and a
+update back (the changed resources, the one whose own Update failed included, get an Update with old and
+new swapped, the new ones a Delete) and a
 create back (every created resource deleted); a delete removes everything in reverse order. Exports are
 shared between stacks; changing one that another stack imports fails the update, as in AWS.
 
@@ -522,6 +523,10 @@ class _Run:
             )
             answer = self.engine._send(state, existing, event)
             if not answer.ok:
+                # UPDATE_FAILED, the physical id unchanged. The rollback still sends this resource the
+                # Update with old and new swapped: its old properties are those of the failed update.
+                existing.status, existing.properties = "UPDATE_FAILED", properties
+                self.updated.append((logical_id, before))
                 self._fail(logical_id, answer.reason)
                 return
             existing.physical_id, existing.data, existing.properties = (
