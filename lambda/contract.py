@@ -165,6 +165,12 @@ class JobKind:
     metrics_member: str | None = None
     # While a job exists but its ARN is unknown (named, not created), its create cannot be queued.
     can_queue: bool = True
+    # What Personalize refuses to delete while the job runs (CloudFormation deletes it right after the
+    # job's resource, in a stack delete or a first deploy's rollback): Delete waits, within the on-event
+    # function's time, for such a job to leave CREATE PENDING / IN PROGRESS / STOPPING. None: nothing.
+    blocks_delete_of: str | None = None
+    # What a rollback cannot undo, said in its log line and end event (None: a rollback undoes it all).
+    rollback_note: str | None = None
     attributes: tuple[str, ...] = ("JobArn", "JobName", "Status")
     arn_attribute: str | None = None  # another name under which the ARN is an attribute
 
@@ -348,6 +354,12 @@ DATASET_IMPORT = JobKind(
     quota=5,
     arn_resource="dataset-import-job",
     role_prop="RoleArn",
+    blocks_delete_of="dataset",
+    rollback_note=(
+        "Imported data cannot be taken back: after this rollback the dataset still holds what the import "
+        "it moves away from imported (a FULL import replaced the bulk data, an INCREMENTAL one added to "
+        "it). To restore the earlier data, import it again: a FULL import under a new run_token."
+    ),
 )
 
 SOLUTION_VERSION = JobKind(
@@ -370,6 +382,7 @@ SOLUTION_VERSION = JobKind(
     list_member="solutionVersions",
     list_parent=("SolutionArn", "solutionArn"),
     stop="StopSolutionVersionCreation",
+    blocks_delete_of="solution",
     metrics="GetSolutionMetrics",
     metrics_member="metrics",
     can_queue=False,

@@ -374,10 +374,16 @@ def on_delete(
     """No API deletes a Personalize job, and its results stay in S3. Stop the job's monitor, so a job
     still queued is never created for a resource that is gone; stop training that still runs.
 
+    A job that blocks the delete of what it is made from (a training its solution, an import its
+    dataset: Personalize refuses DeleteSolution / DeleteDataset meanwhile, and CloudFormation deletes
+    those right after, in a stack delete or a first deploy's rollback) is waited for, within the
+    function's time: a stopped training until it leaves CREATE STOPPING, an import (which cannot be
+    stopped) until it ends. Past that time the Delete still succeeds and says what will be refused.
+
     Reads only the physical id and the resource type, and never fails: whatever the stored properties
     hold (an older or newer library may have written them), the resource can always be deleted. Touches
-    the job itself only to stop it: a cleanup Delete runs under the new template's policy, which may not
-    name the old job.
+    the job itself only to stop it or see it end: a cleanup Delete runs under the new template's policy,
+    which may not name the old job.
     """
     physical_id = str(event.get("PhysicalResourceId") or "")
     kind = contract.KINDS.get(str(event.get("ResourceType")))
@@ -386,22 +392,73 @@ def on_delete(
         return {"PhysicalResourceId": physical_id}
     log = log.bind(jobArn=physical_id)
     stop_monitors(clients, physical_id, log, "The job's CloudFormation resource was deleted.")
-    if kind.stop is None:
+    if kind.stop is None and kind.blocks_delete_of is None:
         # Personalize cannot stop it: if it still runs (it may have been created by a check that raced
         # with this Delete), it runs to its end, its results land under its output path, and nothing
         # waits for it.
         log("delete", detail=f"a {kind.noun} cannot be stopped; if it still runs, it runs to its end")
         return {"PhysicalResourceId": physical_id}
+    status: str | None = None
     try:
         job = personalize_ops.find(clients.personalize, kind, physical_id)
-        status = normalize_status(job.get("status")) if job else None
-        if status in contract.RUNNING:
+        raw = str(job.get("status") or "") if job else ""
+        status = normalize_status(raw) if job else None
+        if status in contract.RUNNING and kind.stop is not None and not is_stopping(raw):
             personalize_ops.stop(clients.personalize, kind, physical_id)
             log("job-stopped", status=status)
+        if status in contract.RUNNING and kind.blocks_delete_of is not None:
+            status = wait_for_end(clients, kind, physical_id, log, sleep, remaining)
     except AwsError as error:
         log("job-not-checked", detail=describe_error(error))
-    log("delete")
+    if status in contract.RUNNING and kind.blocks_delete_of is not None:
+        log("delete", status=status, detail=still_running_detail(kind))
+    elif kind.stop is None:
+        log("delete", status=status, detail=f"a {kind.noun} cannot be stopped; it has ended")
+    else:
+        log("delete", status=status)
     return {"PhysicalResourceId": physical_id}
+
+
+# How often a Delete looks whether a job it waits for has left running.
+DELETE_POLL_SECONDS = 10.0
+
+
+def is_stopping(raw_status: str) -> bool:
+    """CREATE STOPPING (in either spelling): already stopped, not ended yet; stopping it again fails."""
+    return raw_status.replace("_", " ").upper() == "CREATE STOPPING"
+
+
+def wait_for_end(
+    clients: Clients,
+    kind: JobKind,
+    arn: str,
+    log: Logger,
+    sleep: Callable[[float], None] | None,
+    remaining: Callable[[], float] | None,
+) -> str | None:
+    """Describe the job every DELETE_POLL_SECONDS until it has left running, while a wait and a call
+    still fit in the function's time (nothing follows but the answer); its last status."""
+    status: str | None = contract.IN_PROGRESS
+    waited = 0.0
+    while time_left(remaining) >= DELETE_POLL_SECONDS + 2 * CALL_SECONDS:
+        (sleep or time.sleep)(DELETE_POLL_SECONDS)
+        waited += DELETE_POLL_SECONDS
+        job = personalize_ops.find(clients.personalize, kind, arn)
+        status = normalize_status(job.get("status")) if job else None
+        if status not in contract.RUNNING:
+            log("job-ended", status=status, waitedSeconds=waited)
+            return status
+    return status
+
+
+def still_running_detail(kind: JobKind) -> str:
+    what = "stopping" if kind.stop is not None else "running (it cannot be stopped)"
+    return (
+        f"the {kind.noun} is still {what} after the time this Delete can wait: Personalize refuses to "
+        f"delete its {kind.blocks_delete_of} until it has ended, so CloudFormation's delete of the "
+        f"{kind.blocks_delete_of} may fail (DELETE_FAILED); once the {kind.noun} has ended, delete the "
+        "stack again (or continue the rollback)"
+    )
 
 
 def stop_monitors(clients: Clients, job_arn: str, log: Logger, cause: str) -> None:

@@ -9,11 +9,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .testkit import (
+    DATASET_IMPORT,
     NEW_HANDLE,
     OLD_HANDLE,
     SOLUTION_ARN,
     SOLUTION_VERSION,
     Stubs,
+    arn_of,
     cfn_event,
     describe_response,
     execution_of,
@@ -183,3 +185,83 @@ def test_a_search_among_hundreds_of_versions_makes_a_bounded_number_of_calls(stu
     assert handler.handle_event(event, stubs.clients, "req-1")["PhysicalResourceId"] == version
     lookups = [op for op in stubs.operations() if op in ("ListSolutionVersions", "DescribeSolutionVersion")]
     assert len(lookups) == personalize_ops.MAX_LIST_PAGES + personalize_ops.MAX_NAME_DESCRIBES
+
+
+# --- 6. Delete does not leave what blocks the delete of the solution or dataset --------------------------
+
+
+class Clock:
+    """Time left in the on-event function: sleeps and calls (each at a quick 1 s) spend it."""
+
+    def __init__(self, stubs: Stubs, seconds: float = 300.0) -> None:
+        self.stubs, self.left, self.slept = stubs, seconds, 0.0
+
+    def sleep(self, seconds: float) -> None:
+        self.slept += seconds
+
+    def remaining(self) -> float:
+        return self.left - self.slept - len(self.stubs.calls)
+
+
+def sv_delete(stubs: Stubs, clock: Clock, arn: str = V1) -> dict[str, Any]:
+    event = cfn_event("Delete", sv_properties(), physical_id=arn, kind=SOLUTION_VERSION)
+    return handler.handle_event(event, stubs.clients, "req-1", sleep=clock.sleep, remaining=clock.remaining)
+
+
+def test_delete_of_a_training_version_returns_once_it_has_stopped(stubs: Stubs) -> None:
+    # CloudFormation deletes the CfnSolution next, which Personalize refuses while a version is
+    # CREATE STOPPING: the Delete waits for CREATE STOPPED.
+    properties, clock = sv_properties(), Clock(stubs)
+    stubs.expect_list_monitors()
+    expect_version(stubs, properties, V1, "CREATE IN_PROGRESS")
+    stubs.personalize.add_response("stop_solution_version_creation", {}, {"solutionVersionArn": V1})
+    for status in ("CREATE STOPPING", "CREATE STOPPING", "CREATE STOPPED"):
+        expect_version(stubs, properties, V1, status)
+    assert sv_delete(stubs, clock) == {"PhysicalResourceId": V1}
+    assert clock.slept == 3 * handler.DELETE_POLL_SECONDS
+
+
+def test_delete_of_a_version_already_stopping_waits_without_stopping_it_again(stubs: Stubs) -> None:
+    properties, clock = sv_properties(), Clock(stubs)
+    stubs.expect_list_monitors()
+    expect_version(stubs, properties, V1, "CREATE_STOPPING")
+    expect_version(stubs, properties, V1, "CREATE_STOPPED")
+    sv_delete(stubs, clock)
+    assert "StopSolutionVersionCreation" not in stubs.operations()
+
+
+def test_delete_that_cannot_wait_long_enough_still_succeeds_and_says_what_will_fail(
+    stubs: Stubs, capsys: Any
+) -> None:
+    properties, clock = sv_properties(), Clock(stubs, seconds=handler.CALL_SECONDS * 4)
+    stubs.expect_list_monitors()
+    expect_version(stubs, properties, V1, "CREATE PENDING")
+    stubs.personalize.add_response("stop_solution_version_creation", {}, {"solutionVersionArn": V1})
+    polls = 0
+    while clock.remaining() - polls * (handler.DELETE_POLL_SECONDS + 1) >= (
+        handler.DELETE_POLL_SECONDS + 2 * handler.CALL_SECONDS
+    ):
+        expect_version(stubs, properties, V1, "CREATE STOPPING")
+        polls += 1
+    assert sv_delete(stubs, clock) == {"PhysicalResourceId": V1}
+    assert clock.remaining() >= 0
+    out = capsys.readouterr().out
+    assert "Personalize refuses to delete its solution" in out and "delete the stack again" in out
+
+
+def test_delete_of_a_running_import_waits_for_its_end(stubs: Stubs) -> None:
+    # An import cannot be stopped; the dataset cannot be deleted while it runs.
+    properties, clock = kind_properties(DATASET_IMPORT), Clock(stubs)
+    arn = arn_of(name_of(properties, kind=DATASET_IMPORT), DATASET_IMPORT)
+    request = request_of(properties, kind=DATASET_IMPORT)
+    stubs.expect_list_monitors()
+    for status in ("CREATE IN_PROGRESS", "CREATE IN_PROGRESS", "ACTIVE"):
+        stubs.personalize.add_response(
+            "describe_dataset_import_job",
+            describe_response(request, status, kind=DATASET_IMPORT),
+            {"datasetImportJobArn": arn},
+        )
+    event = cfn_event("Delete", properties, physical_id=arn, kind=DATASET_IMPORT)
+    handler.handle_event(event, stubs.clients, "req-1", sleep=clock.sleep, remaining=clock.remaining)
+    assert clock.slept == 2 * handler.DELETE_POLL_SECONDS
+    assert stubs.operations().count("DescribeDatasetImportJob") == 3

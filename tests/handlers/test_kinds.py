@@ -280,8 +280,13 @@ def test_deleting_a_solution_version_stops_its_training_while_it_runs(
         stubs.personalize.add_response(
             "stop_solution_version_creation", {}, {"solutionVersionArn": VERSION_ARN}
         )
+        stubs.personalize.add_response(  # waited for: the solution cannot be deleted before
+            "describe_solution_version",
+            describe_response(request, "CREATE STOPPED", kind=SOLUTION_VERSION, arn=VERSION_ARN),
+        )
     event = cfn_event("Delete", properties, physical_id=VERSION_ARN, kind=SOLUTION_VERSION)
-    assert handler.handle_event(event, stubs.clients, "req-1") == {"PhysicalResourceId": VERSION_ARN}
+    result = handler.handle_event(event, stubs.clients, "req-1", sleep=lambda _: None)
+    assert result == {"PhysicalResourceId": VERSION_ARN}
     assert ("StopSolutionVersionCreation" in stubs.operations()) is stopped
 
 
