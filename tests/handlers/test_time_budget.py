@@ -161,3 +161,28 @@ def test_the_heaviest_check_fits_the_check_timeout(stubs: Stubs, handle_server: 
     assert len(stubs.calls) == 10
     budget = worst(stubs, notify.signal_worst_case_seconds(), manifest.COUNT_SECONDS_BUDGET)
     assert budget <= contract.CHECK_TIMEOUT_SECONDS
+
+
+def test_a_delete_waiting_for_a_training_to_stop_fits_the_on_event_timeout(stubs: Stubs) -> None:
+    # The version never leaves CREATE STOPPING: the Delete polls while a poll fits, then answers.
+    clock = WorstCaseClock(stubs)
+    properties = kind_properties(contract.SOLUTION_VERSION)
+    request = request_of(properties, kind=contract.SOLUTION_VERSION)
+    version_arn = f"{SOLUTION_VERSION_ARN.rsplit('/', 1)[0]}/0001"
+
+    def describe(status: str) -> None:
+        stubs.personalize.add_response(
+            "describe_solution_version",
+            describe_response(request, status, kind=contract.SOLUTION_VERSION, arn=version_arn),
+        )
+
+    stubs.expect_list_monitors()
+    describe("CREATE IN_PROGRESS")
+    stubs.personalize.add_response("stop_solution_version_creation", {})
+    polls = 4  # 300 s - 3 calls, then (10 s + a call) while 10 s and two calls still fit
+    for _ in range(polls):
+        describe("CREATE STOPPING")
+    event = cfn_event("Delete", properties, physical_id=version_arn, kind=contract.SOLUTION_VERSION)
+    handler.handle_event(event, stubs.clients, "req-1", sleep=clock.sleep, remaining=clock.remaining)
+    assert clock.slept == polls * handler.DELETE_POLL_SECONDS
+    assert clock.elapsed() <= contract.ON_EVENT_TIMEOUT_SECONDS
