@@ -9,7 +9,9 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import jsii
 from aws_cdk import (
+    CfnResource,
     CfnWaitCondition,
     CfnWaitConditionHandle,
     CustomResource,
@@ -20,7 +22,7 @@ from aws_cdk import (
 )
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
-from constructs import Construct
+from constructs import Construct, IConstruct, IValidation
 
 from constructs_lib import _reads
 from constructs_lib import _validation as v
@@ -108,6 +110,7 @@ class PersonalizeJob(Construct):
         # literal text (a sanitized name prefix, a number of seconds).
         given = [(made_from or {}).get(key, value) for key, value in properties.items()]
         upstream = [job for job in upstream_jobs([*given, tag_list], stack) if job is not self]
+        v.raise_if_errors(type(self).__name__, _chain_errors(self, upstream, job_name, stack))
 
         node_id = self.node.id
         stack_name = _literal_stack_name(stack)
@@ -163,6 +166,8 @@ class PersonalizeJob(Construct):
             [_grantable(source, upstream, stack) for source in source_resources],
         )
         resource_node.add_dependency(*dependencies)
+        # What the user makes the job wait for (node.add_dependency) is known only once the app is built.
+        self.node.add_validation(_StartsAfterEnds(self, given))
 
     def _grant(
         self,
@@ -253,6 +258,109 @@ class PersonalizeJob(Construct):
         if target is not None:
             rule.add_target(target)
         return rule
+
+
+CROSS_STACK_REFERENCES = "@aws-cdk/core:defaultCrossStackReferences"
+
+
+def _chain_errors(
+    job: PersonalizeJob, upstream: Sequence[PersonalizeJob], job_name: str | None, stack: Stack
+) -> list[str]:
+    """What a job made from other jobs' results cannot be: a job started before those have ended, a
+    named job (it runs again after each of their runs), or a job another stack imports them into."""
+    errors = [
+        _unfinished(before, "is made from its result") for before in upstream if before.wait_condition is None
+    ]
+    if job_name is not None and upstream:
+        errors.append(
+            f"job_name={job_name!r}: this job runs again after each new run of "
+            f"{', '.join(before.node.path for before in upstream)} (it is made from its result), and a fixed "
+            "name allows only one job: the update after the next run would fail once that run is billed. "
+            "Drop job_name; the generated name follows each run"
+        )
+    for before in upstream:
+        if before._stack is stack:
+            continue
+        strength = stack.node.try_get_context(CROSS_STACK_REFERENCES) or "strong"
+        if strength != "weak":
+            errors.append(
+                f"this job is made from the result of {before.node.path}, in the stack "
+                f"{before._stack.node.path}, through a {strength} cross-stack reference (an export): "
+                f"the next run of {before.node.id} changes that value, and CloudFormation refuses to change "
+                "an export another stack imports, after that run was billed. Set the context "
+                f"{CROSS_STACK_REFERENCES!r} to 'weak' (in cdk.json), or put both jobs in one stack"
+            )
+    return errors
+
+
+def _unfinished(before: PersonalizeJob, why: str) -> str:
+    return (
+        f"{before.node.path} has wait=False: its resource is complete as soon as its {before.kind.noun} has "
+        f"started, and this job, which {why}, would start before it is ACTIVE (Personalize refuses it, or "
+        f"works on incomplete data). Give {before.node.id} wait=True (the default), or make this job from a "
+        "literal ARN once that one has ended"
+    )
+
+
+@jsii.implements(IValidation)
+class _StartsAfterEnds:
+    """At synth: every job a job waits for (``node.add_dependency``, on it or a construct holding it, or
+    on a resource it is made from, such as a ``CfnSolution`` created after an import) holds the
+    deployment until its end: it has a WaitCondition."""
+
+    def __init__(self, job: PersonalizeJob, given: Sequence[Any]) -> None:
+        self._job = job
+        self._given = given
+
+    def validate(self) -> list[str]:
+        job = self._job
+        found: dict[str, str] = {}
+        seen: set[str] = set()
+        pending: list[tuple[IConstruct, str]] = [
+            (dependency, "waits for it")
+            for scope in job.node.scopes
+            for dependency in scope.node.dependencies
+        ]
+        pending += [
+            (target, "is made from a resource that waits for it") for target in _referenced(self._given)
+        ]
+        while pending:
+            construct, why = pending.pop()
+            path = construct.node.path
+            if path in seen:
+                continue
+            seen.add(path)
+            jobs = _jobs_in(construct)
+            if jobs:
+                for before in jobs:
+                    if before is not job and before.wait_condition is None:
+                        found.setdefault(before.node.path, _unfinished(before, why))
+                continue
+            # A resource or construct of the user's in between: what it waits for, this job waits for.
+            for scope in construct.node.scopes:
+                for dependency in scope.node.dependencies:
+                    pending.append((dependency, "waits for a resource that waits for it"))
+        return [found[path] for path in sorted(found)]
+
+
+def _jobs_in(construct: IConstruct) -> list[PersonalizeJob]:
+    """The jobs ``construct`` is, is part of, or holds."""
+    owners = [scope for scope in construct.node.scopes if isinstance(scope, PersonalizeJob)]
+    if owners:
+        return owners[-1:]
+    return [child for child in construct.node.find_all() if isinstance(child, PersonalizeJob)]
+
+
+def _referenced(values: Any) -> list[IConstruct]:
+    """The resources of the app that deploy-time strings in ``values`` reference."""
+    targets: list[IConstruct] = []
+    for value in _strings(values):
+        if not v.is_token(value):
+            continue
+        for token in Tokenization.reverse_string(value).tokens:
+            if isinstance(token, Reference) and isinstance(token.target, CfnResource):
+                targets.append(token.target)
+    return targets
 
 
 def upstream_jobs(values: Any, stack: Stack | None = None) -> list[PersonalizeJob]:
