@@ -1,5 +1,6 @@
-"""The results manifest: after each successful run, ``<output prefix>latest.json`` names the newest
-results, so that other stacks can import one stable location instead of a run's own prefix."""
+"""The results manifest: ``<output prefix>latest.json`` names the results of the resource's current run
+(after a success), or says that run has none (after a failure), so that other stacks can import one
+stable location instead of a run's own prefix, and never read a run the stack has moved away from."""
 
 from __future__ import annotations
 
@@ -60,6 +61,12 @@ def build(
     counted = [item["records"] for item in objects if item["uri"].endswith(".out")]
     total = sum(counted) if counted and None not in counted else None
     return {"version": 1, **identity, "outputS3Uri": output_uri, "objects": objects, "records": total}
+
+
+def no_results(*, identity: dict[str, Any], reason: str | None) -> dict[str, Any]:
+    """The manifest for a run that ended without results (failed, stopped, timed out): no output to
+    read, and why."""
+    return {"version": 1, **identity, "outputS3Uri": None, "objects": [], "records": None, "reason": reason}
 
 
 def write(s3: S3Client, bucket: str, key: str, document: dict[str, Any]) -> None:

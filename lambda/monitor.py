@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 import contract
@@ -101,6 +102,9 @@ def advance(check: Check) -> Decision:
         return on_error(check, error, RETRY_ON_DESCRIBE)
     state["consecutiveErrors"] = 0
     state["status"] = schedule.normalize_status(job.get("status"))
+    ended_at = _iso_time(job.get("lastUpdatedDateTime"))
+    if state["status"] in contract.ENDED and ended_at:
+        state["endedAt"] = ended_at  # the run's own end, whenever this monitor sees it
     return schedule.decide_on_status(
         check.noun, state["status"], job.get("failureReason"), check.elapsed, check.timeout
     )
@@ -176,7 +180,7 @@ def finish(check: Check, decision: Decision) -> None:
         body = sizes.signal_body(result, decision.reason, state["jobName"], data)
         outcome, detail = signal_wait_handle(str(state["waitHandle"]), body)
         log(f"signal-{outcome}", status=state["status"], detail=detail)
-    manifest_written = result == "SUCCESS" and _write_manifest(check)
+    manifest_written = _write_manifest(check, result)
     if not state.get("created"):
         # Never created (timed out while queued): there is no job to tag, nor to report twice.
         _report(check, result, None, manifest_written)
@@ -228,18 +232,47 @@ def _report(check: Check, result: str, metrics: dict[str, Any] | None, manifest_
     return sent
 
 
-def _write_manifest(check: Check) -> bool:
+def _write_manifest(check: Check, result: str) -> bool:
+    """Point ``latest.json`` at the run this monitor watches, the resource's current run: its results
+    after a success; after a failure, a manifest saying the run has no results, so that it never names
+    a run the stack has moved away from (a rollback restarts the restored run's monitor, which rewrites
+    it). ``finishedAt`` is the run's own end (its last status change), not the time of this check.
+
+    A monitor that was stopped (a newer request monitors the job, or the resource was deleted or moved
+    to another job) writes nothing: it asks Step Functions first. True when a manifest naming this
+    run's results was written.
+    """
     state = check.state
     location, output = state.get("manifest"), state.get("outputS3Uri")
     if not location or not output:
         return False
-    identity = {"kind": check.kind.key, "jobArn": state["jobArn"], "jobName": state["jobName"]}
+    if check.execution and not monitor_ops.is_running(check.clients.stepfunctions, check.execution):
+        check.log("manifest-skipped", detail="this monitor was stopped; the job it watched is not current")
+        return False
+    identity = {
+        "kind": check.kind.key,
+        "jobArn": state["jobArn"],
+        "jobName": state["jobName"],
+        "result": result,
+        "status": state["status"],
+    }
     try:
-        document = manifest.build(check.clients.s3, output_uri=output, identity=identity)
-        document["finishedAt"] = check.now
+        if result == "SUCCESS":
+            document = manifest.build(check.clients.s3, output_uri=output, identity=identity)
+        else:
+            document = manifest.no_results(identity=identity, reason=state.get("reason"))
+        document["finishedAt"] = state.get("endedAt") or check.now
         manifest.write(check.clients.s3, location["bucket"], location["key"], document)
     except AwsError as error:
         check.log("manifest-failed", detail=describe_error(error))
         return False
-    check.log("manifest-written", key=location["key"], records=document["records"])
-    return True
+    check.log("manifest-written", key=location["key"], result=result, records=document["records"])
+    return result == "SUCCESS"
+
+
+def _iso_time(value: Any) -> str | None:
+    """A Describe answer's time (botocore gives datetimes) as Step Functions writes times."""
+    if isinstance(value, datetime):
+        moment = value.astimezone(timezone.utc)
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return None

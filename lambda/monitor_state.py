@@ -37,6 +37,7 @@ class MonitorState(TypedDict, total=False):
     propagationSince: float  # seconds after startedAt when a create first met access denied
     result: str
     reason: str
+    endedAt: str  # the job's own end (its description's last update), once it has ended
     caught: dict[str, Any]
 
 

@@ -73,7 +73,9 @@ def expect_report(stubs: Stubs, *, reported: str | None = None) -> None:
 
 
 def expect_manifest(stubs: Stubs, outputs: dict[str, bytes] | None = None) -> None:
+    """The manifest of a success: this monitor still runs, the results are listed and counted, written."""
     outputs = {"users.json.out": b'{"a": 1}\n{"b": 2}\n'} if outputs is None else outputs
+    expect_running(stubs)
     stubs.s3.add_response(
         "list_objects_v2",
         {
@@ -159,19 +161,67 @@ def test_manifest_names_the_run_its_objects_and_their_record_counts(stubs: Stubs
         ("b.json.out", 2),
         ("_CHECK", None),
     ]
-    assert document["finishedAt"] == at(HOUR)
+    assert (document["result"], document["status"]) == ("SUCCESS", "ACTIVE")
 
 
-def test_failed_job_writes_no_manifest(stubs: Stubs, handle_server: HandleServer) -> None:
+def written_manifest(stubs: Stubs) -> dict[str, Any]:
+    (put,) = stubs.params_of("PutObject")
+    body = put["Body"]
+    document: dict[str, Any] = json.loads(body.getvalue() if hasattr(body, "getvalue") else body)
+    return document
+
+
+def expect_no_results_manifest(stubs: Stubs) -> None:
+    expect_running(stubs)
+    stubs.s3.add_response(
+        "put_object",
+        {},
+        {
+            "Bucket": "out-bucket",
+            "Key": "batch-inference/RecsStack/Job/latest.json",
+            "Body": ANY,
+            "ContentType": "application/json",
+        },
+    )
+
+
+def test_failed_job_writes_a_manifest_saying_its_run_has_no_results(
+    stubs: Stubs, handle_server: HandleServer
+) -> None:
+    # latest.json names the resource's current run: a failed run (a rollback's restored one included)
+    # replaces the name of a run the stack no longer holds.
     expect_status(stubs, "CREATE FAILED", "Input file not found")
+    expect_no_results_manifest(stubs)
     expect_report(stubs)
     state = run(stubs, started(wait_handle=handle_server.url), HOUR)
     assert state["result"] == "FAILURE"
-    assert stubs.params_of("PutObject") == []
+    document = written_manifest(stubs)
+    assert (document["jobArn"], document["result"], document["status"]) == (ARN, "FAILURE", "CREATE FAILED")
+    assert (document["outputS3Uri"], document["objects"], document["records"]) == (None, [], None)
+    assert "Input file not found" in document["reason"]
+    assert "manifestUri" not in sent_event(stubs)
+
+
+def test_manifest_finished_at_is_the_runs_own_end_not_the_time_of_a_restarted_monitor(stubs: Stubs) -> None:
+    # A rollback restarts the monitor of a run that ended hours ago (at its last update, 10:05).
+    expect_status(stubs, "ACTIVE")
+    expect_manifest(stubs)
+    expect_report(stubs, reported="SUCCESS")
+    run(stubs, started(), 30 * HOUR)
+    assert written_manifest(stubs)["finishedAt"] == "2024-05-01T10:05:00.000Z"
+
+
+def test_a_stopped_monitor_whose_check_was_in_flight_writes_no_manifest(stubs: Stubs) -> None:
+    expect_status(stubs, "ACTIVE")
+    expect_running(stubs, "ABORTED")  # stopped by a newer request while this check ran
+    expect_report(stubs)
+    assert run(stubs, started(), HOUR)["result"] == "SUCCESS"
+    assert stubs.params_of("PutObject") == [] and stubs.params_of("ListObjectsV2") == []
 
 
 def test_manifest_that_cannot_be_written_is_logged_and_the_job_still_reported(stubs: Stubs) -> None:
     expect_status(stubs, "ACTIVE")
+    expect_running(stubs)
     stubs.s3.add_client_error("list_objects_v2", "AccessDenied", "no", 403)
     expect_report(stubs)
     assert run(stubs, started(), HOUR)["result"] == "SUCCESS"

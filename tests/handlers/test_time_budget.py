@@ -145,7 +145,8 @@ def test_a_solution_version_waiting_for_a_slot_with_quick_calls_tries_every_retr
 
 def test_the_heaviest_check_fits_the_check_timeout(stubs: Stubs, handle_server: HandleServer) -> None:
     # A queued job another monitor created and that has ended meanwhile: created (adopted, retagged),
-    # then the end: the signal at its worst, the results counted within their budget, the event.
+    # then the end: the signal at its worst, this monitor found still running, the results counted
+    # within their budget, the event.
     expect_running(stubs)
     stubs.personalize.add_client_error(
         "create_batch_inference_job", "ResourceAlreadyExistsException", "exists"
@@ -158,7 +159,7 @@ def test_the_heaviest_check_fits_the_check_timeout(stubs: Stubs, handle_server: 
     expect_report(stubs)
     state = started(created=False, status="QUEUED", wait_handle=handle_server.url)
     assert run(stubs, state, 600)["result"] == "SUCCESS"
-    assert len(stubs.calls) == 10
+    assert len(stubs.calls) == 11
     budget = worst(stubs, notify.signal_worst_case_seconds(), manifest.COUNT_SECONDS_BUDGET)
     assert budget <= contract.CHECK_TIMEOUT_SECONDS
 
