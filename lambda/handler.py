@@ -166,6 +166,16 @@ def start_run(request: Request, props: JobProps, *, accept_failed: bool) -> Resp
             return done
     queued = outcome.kind == "queued"
     state = _state(request, props, name, job_arn, outcome.status, create_request if queued else None)
+    if (
+        accept_failed
+        and outcome.kind == "adopted"
+        and outcome.status in contract.ENDED
+        and kind.rollback_note
+    ):
+        # An Update back to a job that has already ended: a rollback. Say what it cannot undo, here and
+        # in the job's end event.
+        request.log("rollback", jobArn=job_arn, jobName=name, status=outcome.status, note=kind.rollback_note)
+        state["note"] = kind.rollback_note
     start_monitor(request, state)
     return response(props, name, job_arn, outcome.status)
 

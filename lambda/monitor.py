@@ -83,6 +83,7 @@ def run_check(event: Mapping[str, Any], clients: Clients, request_id: str | None
         waitSeconds=decision.wait_seconds,
         result=decision.result,
         reason=decision.reason or None,
+        note=state.get("note") if decision.done else None,
     )
     if decision.done and decision.result is not None:
         finish(current, decision)
@@ -192,7 +193,11 @@ def finish(check: Check, decision: Decision) -> None:
         log("end-reported-unknown", detail=describe_error(error))
         earlier = None
     if earlier is not None:
-        log("event-skipped", detail=f"an earlier monitor reported this job's end ({earlier})")
+        log(
+            "event-skipped",
+            detail=f"an earlier monitor reported this job's end ({earlier})",
+            note=state.get("note"),
+        )
         return
     metrics = None
     if result == "SUCCESS":
@@ -226,6 +231,8 @@ def _report(check: Check, result: str, metrics: dict[str, Any] | None, manifest_
         detail["manifestUri"] = f"s3://{location['bucket']}/{location['key']}"
     if metrics is not None:
         detail["metrics"] = metrics
+    if state.get("note"):
+        detail["note"] = state["note"]
     bus = os.environ.get(contract.ENV_EVENT_BUS_NAME, "default")
     sent, event_detail = put_event(check.clients.events, bus, check.kind.detail_type, detail)
     check.log("event-sent" if sent else "event-failed", status=state["status"], detail=event_detail)

@@ -28,6 +28,7 @@ class MonitorState(TypedDict, total=False):
     startedAt: str | None  # the first check's time (Step Functions' clock)
     stackId: str
     logicalId: str
+    note: str  # what the request that started this monitor could not undo (an import's rollback)
     checks: int
     status: str
     waitSeconds: int

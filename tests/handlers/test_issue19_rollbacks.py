@@ -5,6 +5,7 @@ wrong thing. One defect per section; each test failed before its fix.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -12,10 +13,14 @@ from .testkit import (
     DATASET_IMPORT,
     NEW_HANDLE,
     OLD_HANDLE,
+    PUT_EVENTS_OK,
     SOLUTION_ARN,
     SOLUTION_VERSION,
+    T0,
     Stubs,
     arn_of,
+    at,
+    base_properties,
     cfn_event,
     describe_response,
     execution_of,
@@ -25,6 +30,7 @@ from .testkit import (
 )
 
 import handler  # isort: skip  (on sys.path once testkit is imported)
+import monitor  # isort: skip
 import personalize_ops  # isort: skip
 
 V1 = f"{SOLUTION_ARN}/1111aaaa"
@@ -265,3 +271,67 @@ def test_delete_of_a_running_import_waits_for_its_end(stubs: Stubs) -> None:
     handler.handle_event(event, stubs.clients, "req-1", sleep=clock.sleep, remaining=clock.remaining)
     assert clock.slept == 2 * handler.DELETE_POLL_SECONDS
     assert stubs.operations().count("DescribeDatasetImportJob") == 3
+
+
+# --- 8. an import's rollback says that imported data cannot be taken back --------------------------------
+
+
+def import_rollback(stubs: Stubs, status: str = "ACTIVE") -> dict[str, Any]:
+    """import 1 -> import 2 (a new run_token) succeeded; the rollback moves the resource back."""
+    first = kind_properties(DATASET_IMPORT, RunToken="1", WaitHandle=OLD_HANDLE)
+    second = kind_properties(DATASET_IMPORT, RunToken="2", WaitHandle=NEW_HANDLE)
+    first_arn = arn_of(name_of(first, kind=DATASET_IMPORT), DATASET_IMPORT)
+    second_arn = arn_of(name_of(second, kind=DATASET_IMPORT), DATASET_IMPORT)
+    stubs.expect_first_delivery()
+    stubs.personalize.add_client_error(
+        "create_dataset_import_job", "ResourceAlreadyExistsException", "exists"
+    )
+    stubs.personalize.add_response(
+        "describe_dataset_import_job",
+        describe_response(request_of(first, kind=DATASET_IMPORT), status, kind=DATASET_IMPORT),
+        {"datasetImportJobArn": first_arn},
+    )
+    stubs.expect_start()
+    stubs.expect_list_monitors()
+    event = cfn_event("Update", first, old_properties=second, physical_id=second_arn, kind=DATASET_IMPORT)
+    return handler.handle_event(event, stubs.clients, "req-1")
+
+
+def test_an_import_rollback_logs_that_the_imported_data_stays(stubs: Stubs, capsys: Any) -> None:
+    import_rollback(stubs)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    (rollback,) = [line for line in lines if line["decision"] == "rollback"]
+    assert "Imported data cannot be taken back" in rollback["note"]
+    assert "Imported data cannot be taken back" in stubs.monitor_input()["note"]
+
+
+def test_the_end_event_of_a_rollback_to_an_import_says_the_data_stays(stubs: Stubs) -> None:
+    import_rollback(stubs)
+    state = {**stubs.monitor_input(), "startedAt": T0, "checks": 1}
+    properties = kind_properties(DATASET_IMPORT, RunToken="1", WaitHandle=OLD_HANDLE)
+    stubs.personalize.add_response(
+        "describe_dataset_import_job",
+        describe_response(request_of(properties, kind=DATASET_IMPORT), "ACTIVE", kind=DATASET_IMPORT),
+    )
+    stubs.personalize.add_response("list_tags_for_resource", {"tags": []})
+    stubs.events.add_response("put_events", PUT_EVENTS_OK)
+    stubs.personalize.add_response("tag_resource", {})
+    state["waitHandle"] = None
+    monitor.run_check({"state": state, "now": at(120)}, stubs.clients, "req-2")
+    (params,) = stubs.params_of("PutEvents")
+    detail = json.loads(params["Entries"][0]["Detail"])
+    assert "Imported data cannot be taken back" in detail["note"]
+
+
+def test_a_batch_job_rollback_carries_no_note(stubs: Stubs) -> None:
+    first, second = base_properties(RunToken="1"), base_properties(RunToken="2")
+    stubs.expect_first_delivery()
+    stubs.personalize.add_client_error("create_batch_inference_job", "ResourceAlreadyExistsException", "x")
+    stubs.personalize.add_response(
+        "describe_batch_inference_job", describe_response(request_of(first), "ACTIVE")
+    )
+    stubs.expect_start()
+    stubs.expect_list_monitors()
+    event = cfn_event("Update", first, old_properties=second, physical_id=arn_of(name_of(second)))
+    handler.handle_event(event, stubs.clients, "req-1")
+    assert "note" not in stubs.monitor_input()
