@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,7 +22,8 @@ from constructs_lib.rehearsal.engine import EngineError
 from constructs_lib.rehearsal.intrinsics import UnresolvableError
 from constructs_lib.rehearsal.result import EXIT_FAILED, EXIT_USAGE
 from constructs_lib.rehearsal.validation import template_refusal
-from tests.apps import REPO
+from tests.apps import CDK_CONTEXT, REPO
+from tests.conftest import SOLUTION_VERSION_ARN
 from tests.variants import BASE, STACK, Version, synthesize_all
 
 pytestmark = pytest.mark.slow
@@ -183,6 +185,63 @@ def test_the_resource_whose_own_update_failed_gets_the_rollback_update_too(out: 
     assert f"update: update {STACK} -> UPDATE_ROLLBACK_COMPLETE" in " ".join(result.operations)
     assert result.stuck == ()
     assert result.personalize_jobs == (created.job_name,)  # the rollback twin started nothing
+
+
+# ---------------------------------------------------------------------------- a failure cancels what runs
+
+
+@pytest.fixture(scope="module")
+def three_jobs_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One stack, three waited jobs: with a quota of one, two of them queue behind the first."""
+    import aws_cdk as cdk
+
+    from constructs_lib import BatchInferenceJob, BatchInferenceStorage
+
+    outdir = tmp_path_factory.mktemp("three")
+    app = cdk.App(context=CDK_CONTEXT, outdir=str(outdir))
+    stack = cdk.Stack(app, "ThreeJobs", env=cdk.Environment(account="123456789012", region="us-east-1"))
+    storage = BatchInferenceStorage(stack, "Storage")
+    for index in (1, 2, 3):
+        BatchInferenceJob(
+            stack,
+            f"Job{index}",
+            solution_version_arn=SOLUTION_VERSION_ARN,
+            input_path=f"part-{index}/",
+            storage=storage,
+        )
+    app.synth()
+    return outdir
+
+
+def _at(report: str, text: str) -> float:
+    """Simulated seconds of the first timeline line containing ``text``."""
+    for line in report.splitlines():
+        match = re.match(r"\s+\+(\d+):(\d\d):(\d\d)\s", line)
+        if match and text in line:
+            hours, minutes, seconds = (int(part) for part in match.groups())
+            return hours * 3600 + minutes * 60 + seconds
+    raise AssertionError(f"no timeline line with {text!r}")
+
+
+def test_a_failure_cancels_the_waits_in_progress_and_rolls_back_at_once(three_jobs_out: Path) -> None:
+    result = rehearse(three_jobs_out, quota=1, update=False, fail={"Job1": "planted failure"})
+    assert result.exit_code == EXIT_FAILED, result.report
+    assert result.operations[0].startswith("create: create ThreeJobs -> ROLLBACK_COMPLETE (Job1WaitCondition")
+    failed = result.job("Job1")
+    assert failed.status == "CREATE FAILED" and failed.ended_at is not None
+    for queued in ("Job2", "Job3"):
+        job = result.job(queued)
+        assert (job.status, job.wait_status) == ("QUEUED", "CREATE_FAILED")
+        assert f"{job.logical_id[:-8]}WaitCondition" in result.report
+        rollback = _at(result.report, f"rollback: Delete of {job.job_arn}")
+        # The rollback starts as Job1 fails, not once the queued jobs have run (2 x 49 minutes later).
+        assert failed.ended_at <= rollback <= failed.ended_at + 300
+    assert result.report.count("CREATE_FAILED: Resource creation cancelled") == 2
+    # The queued jobs' resources are gone before a slot freed: they never started a job.
+    assert result.personalize_jobs == (failed.job_name,)
+    assert result.stuck == ()
+    # The cancelled waits are not failures of their own: the deploy failed for Job1's reason.
+    assert not [failure for failure in result.failures if "cancelled" in failure]
 
 
 # ---------------------------------------------------------------------------- the command line

@@ -34,7 +34,7 @@ from constructs_lib.rehearsal.lambdas import InvocationError
 from constructs_lib.rehearsal.personalize import ENDED
 from constructs_lib.rehearsal.provider import ProviderAnswer, ProviderFramework
 from constructs_lib.rehearsal.sandbox import Sandbox
-from constructs_lib.rehearsal.signals import COMPLETE, WaitCondition
+from constructs_lib.rehearsal.signals import CANCELLED, COMPLETE, WaitCondition
 from constructs_lib.rehearsal.stepfunctions import SUCCEEDED, Execution, Interpreter
 
 CREATE, UPDATE = "create", "update"
@@ -391,6 +391,12 @@ class Driver:
             return
         if wait.status == COMPLETE:
             self.sandbox.timeline.add(key, "wait", f"WaitCondition {resource.logical_id} CREATE_COMPLETE")
+            return
+        if wait.reason == CANCELLED:
+            # Another resource failed first: that failure is the deploy's; the job itself may still run.
+            self.sandbox.timeline.add(
+                key, "wait", f"WaitCondition {resource.logical_id} CREATE_FAILED: {CANCELLED}"
+            )
             return
         self.sandbox.timeline.add(
             key, "wait", f"WaitCondition {resource.logical_id} CREATE_FAILED: {wait.reason}"

@@ -2,11 +2,12 @@
 
 A create processes the template's resources in dependency order; an update compares the new template
 with the stack's resources by logical id (new ones created, changed ones updated, removed ones and the
-old physical ids of replaced custom resources deleted in the cleanup after success); a failure rolls an
-update back (the changed resources, the one whose own Update failed included, get an Update with old and
-new swapped, the new ones a Delete) and a
-create back (every created resource deleted); a delete removes everything in reverse order. Exports are
-shared between stacks; changing one that another stack imports fails the update, as in AWS.
+old physical ids of replaced custom resources deleted in the cleanup after success); a failure cancels
+what is still in progress (a WaitCondition still waiting: "Resource creation cancelled") and, at once,
+rolls an update back (the changed resources, the one whose own Update failed included, get an Update
+with old and new swapped, the new ones a Delete) or a create back (every created resource deleted); a
+delete removes everything in reverse order. Exports are shared between stacks; changing one that
+another stack imports fails the update, as in AWS.
 
 Custom job resources go to their Provider framework and the real on-event function; WaitConditions wait
 for their handle's signals or time out; every other resource is created, updated and deleted at once
@@ -445,8 +446,9 @@ class _Run:
         if self.operation.finished:
             return  # a step scheduled before the operation ended (two failures at once)
         if self.failed:
-            if not self.waiting and not self._in_flight():
-                self._roll_back()
+            # What was in progress is cancelled (_fail): the rollback starts at once. A resource whose
+            # handler already answered is created or updated; one not started yet is never started.
+            self._roll_back()
             return
         ready = [
             logical_id
@@ -460,9 +462,6 @@ class _Run:
         if len(self.done) == len(self.ids) and not self.waiting:
             self._succeed()
 
-    def _in_flight(self) -> bool:
-        return any(logical_id not in self.done for logical_id in self.started)
-
     def _complete(self, logical_id: str) -> None:
         self.done.append(logical_id)
         self.sandbox.scheduler.after(0, self._next)
@@ -472,7 +471,22 @@ class _Run:
             self.failed = f"{logical_id}: {reason}"
             self.operation.reason = self.failed
         self.done.append(logical_id)
+        self._cancel()
         self.sandbox.scheduler.after(0, self._next)
+
+    def _cancel(self) -> None:
+        """A resource failed: CloudFormation cancels the operations still in progress, a WaitCondition
+        still waiting included ("Resource creation cancelled", CREATE_FAILED), and rolls back at once."""
+        now = self.sandbox.clock.elapsed
+        for logical_id in sorted(self.waiting):
+            resource = self.state.resources[logical_id]
+            wait = resource.wait
+            if wait is not None and wait.cancel(now):
+                resource.status = "CREATE_FAILED"
+                if self.engine._on_wait is not None:
+                    self.engine._on_wait(self.state, resource, wait)
+            self.done.append(logical_id)
+        self.waiting.clear()
 
     def _process(self, logical_id: str) -> None:
         if self.failed:

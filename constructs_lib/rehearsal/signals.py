@@ -13,6 +13,8 @@ from constructs_lib._contract import contract
 from constructs_lib.rehearsal.clock import SimClock, Timer
 
 WAITING, COMPLETE, FAILED = "CREATE_IN_PROGRESS", "CREATE_COMPLETE", "CREATE_FAILED"
+# What CloudFormation says of a WaitCondition still waiting when another resource of the stack failed.
+CANCELLED = "Resource creation cancelled"
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,12 @@ class WaitCondition:
             f"WaitCondition timed out. Received {received} conditions when expecting {self.count}",
             now,
         )
+
+    def cancel(self, now: float) -> bool:
+        """Another resource failed: CloudFormation cancels the wait (CREATE_FAILED) and rolls back."""
+        if self.status != WAITING:
+            return False
+        return self._end(FAILED, CANCELLED, now)
 
     def _end(self, status: str, reason: str, now: float) -> bool:
         self.status, self.reason, self.ended_at = status, reason, now
