@@ -18,7 +18,7 @@ from constructs_lib import _validation as v
 from constructs_lib._contract import contract
 from constructs_lib._job import PersonalizeJob
 from constructs_lib.runtime import PersonalizeJobRuntime
-from constructs_lib.solution_version import SEGMENTATION_RECIPES, upstream_recipe
+from constructs_lib.solution_version import SEGMENTATION_RECIPES, solution_of_version, upstream_recipe
 from constructs_lib.storage import BatchInferenceStorage
 
 
@@ -47,8 +47,13 @@ class BatchJob(PersonalizeJob):
             *v.check_personalize_arn("filter_arn", filter_arn, v.FILTER, place),
             *v.check_input_path("input_path", input_path, input_bucket),
             *v.check_output_prefix(output_prefix, output_bucket),
-            *v.check_num_results(num_results),
+            *(
+                v.check_num_results(num_results, v.MAX_SEGMENT_USERS, "per segment")
+                if segments
+                else v.check_num_results(num_results)
+            ),
         ]
+        v.warn_arn_region(self, {"solution_version_arn": solution_version_arn, "filter_arn": filter_arn})
         recipe = upstream_recipe(solution_version_arn)
         if recipe is not None and (recipe in SEGMENTATION_RECIPES) != segments:
             errors.append(
@@ -107,6 +112,7 @@ class BatchJob(PersonalizeJob):
         made_from: dict[str, tuple[str, ...]] = {"InputPath": (input_bucket, input_path)}
         if output_prefix is None:  # the construct path in characters safe in an S3 key: literal text
             made_from["OutputPrefix"] = ()
+        storage._job_reads_input(self)
         grants = [
             *runtime.grant_pass_role(storage.role, owner=storage),
             *runtime.grant_results(
@@ -123,7 +129,9 @@ class BatchJob(PersonalizeJob):
             timeout=timeout,
             runtime=runtime,
             depends_on=[storage, *grants],
-            source_resources=[solution_version_arn],
+            # IAM may authorize the create against the version or against its solution (the Service
+            # Authorization Reference lists `solution*` without saying which ARN): both are granted.
+            source_resources=[solution_version_arn, solution_of_version(solution_version_arn)],
             made_from=made_from,
         )
 

@@ -8,6 +8,7 @@ them from the Personalize API; the README's "Checked at synth" table lists each 
 
 from __future__ import annotations
 
+import datetime
 import enum
 import functools
 import re
@@ -16,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from aws_cdk import Duration, Stack, Token
+from aws_cdk import Annotations, Duration, Stack, Token
 
 from constructs_lib._contract import contract
 from constructs_lib._reads import once
@@ -261,6 +262,9 @@ def literal_seconds(value: Duration) -> float | None:
 
 def check_timeout(value: Duration) -> Iterable[str]:
     """A literal Duration between the monitor's floor and a WaitCondition's 12 hours."""
+    if not isinstance(value, Duration):
+        yield _not_a_duration("timeout", value)
+        return
     seconds = literal_seconds(value)
     if seconds is None:
         yield (
@@ -282,10 +286,38 @@ def check_timeout(value: Duration) -> Iterable[str]:
         )
 
 
+def _not_a_duration(prop: str, value: Any) -> str:
+    """What to write instead of a number or a ``datetime.timedelta`` where a CDK ``Duration`` goes."""
+    if isinstance(value, datetime.timedelta):
+        seconds = value.total_seconds()
+        given = f"datetime.timedelta of {seconds:g} seconds"
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds, given = float(value), repr(value)
+    else:
+        return (
+            f"{prop}={value!r} is a {type(value).__name__}, not a Duration; "
+            f"use aws_cdk.Duration, e.g. {prop}=Duration.hours(6)"
+        )
+    if seconds > 0 and seconds % 3600 == 0:
+        fix = f"Duration.hours({int(seconds // 3600)})"
+    elif seconds > 0 and seconds % 60 == 0:
+        fix = f"Duration.minutes({int(seconds // 60)})"
+    else:
+        fix = f"Duration.seconds({seconds:g})"
+    return f"{prop}={given} is not a Duration; use aws_cdk.Duration: {prop}={fix}"
+
+
 # --- batch job inputs and outputs ------------------------------------------------------------------
 
 
-def check_num_results(value: int | None) -> Iterable[str]:
+# CreateBatchSegmentJob's numResults: "The maximum number of users per segment is 5 million" (Amazon
+# Personalize API Reference, CreateBatchSegmentJob). CreateBatchInferenceJob documents no maximum (its
+# numResults is "the number of recommendations to retrieve", and the model gives no range), so none is
+# checked there.
+MAX_SEGMENT_USERS = 5_000_000
+
+
+def check_num_results(value: int | None, maximum: int | None = None, what: str = "") -> Iterable[str]:
     if value is None or is_token(value):
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -293,6 +325,8 @@ def check_num_results(value: int | None) -> Iterable[str]:
             f"num_results={value!r} must be a whole number of at least 1, "
             "or left out for the solution's default"
         )
+    elif maximum is not None and value > maximum:
+        yield f"num_results={value!r} is more than Personalize allows {what}: use at most {maximum:,}"
 
 
 def check_ranking_influence(value: Mapping[str, float] | None) -> Iterable[str]:
@@ -365,6 +399,79 @@ def check_theme(mode_is_theme: bool, item_name_field: str | None) -> Iterable[st
         )
 
 
+# "Amazon Personalize Content Generator is only available in the following AWS Regions: US East (N.
+# Virginia), US West (Oregon), Asia Pacific (Tokyo)", and "Your solution must use the Similar-Items
+# recipe": Amazon Personalize Developer Guide, "Batch recommendations with themes from Content Generator"
+# (themed-batch-recommendations.html), Supported regions; Guidelines and requirements.
+THEME_GENERATION_REGIONS = ("us-east-1", "us-west-2", "ap-northeast-1")
+THEME_GENERATION_RECIPE = "aws-similar-items"
+
+
+def check_theme_generation(place: StackPlace, recipe: str | None) -> Iterable[str]:
+    """THEME_GENERATION where Content Generator runs, on a Similar-Items solution (when either is known
+    at synth: the stack's region, the recipe of a ``CfnSolution`` of this app)."""
+    if place.region is not None and place.region not in THEME_GENERATION_REGIONS:
+        yield (
+            "mode=THEME_GENERATION: Personalize generates themes only in "
+            f"{', '.join(THEME_GENERATION_REGIONS)}, and the stack deploys to {place.region}; deploy it to "
+            "one of those, or use BATCH_INFERENCE"
+        )
+    if recipe is not None and recipe != THEME_GENERATION_RECIPE:
+        yield (
+            "mode=THEME_GENERATION needs a solution of the Similar-Items recipe "
+            f"({THEME_GENERATION_RECIPE}), and solution_version_arn comes from a solution with the recipe "
+            f"{recipe}; use a Similar-Items solution's version, or mode=BATCH_INFERENCE"
+        )
+
+
+# "The UPDATE option can only be used when you already have an active solution version created from the
+# input solution using the FULL option and the input solution was trained with the User-Personalization
+# recipe or the legacy HRNN-Coldstart recipe": Amazon Personalize API Reference, CreateSolutionVersion,
+# trainingMode.
+UPDATE_TRAINING_RECIPES = ("aws-user-personalization", "aws-hrnn-coldstart")
+
+
+def check_training_mode(update: bool, recipe: str | None) -> Iterable[str]:
+    """trainingMode=UPDATE only on the recipes that support it (when the solution's recipe is known)."""
+    if update and recipe is not None and recipe not in UPDATE_TRAINING_RECIPES:
+        yield (
+            f"training_mode=UPDATE is not supported by the recipe {recipe} of solution_arn: Personalize "
+            f"updates only solutions of {' or '.join(UPDATE_TRAINING_RECIPES)}; use training_mode=FULL"
+        )
+
+
+ARN_REGION_WARNING = "constructs-lib:arnRegion"
+
+
+def arn_region_warning(arns: Mapping[str, str | None], place: StackPlace) -> str | None:
+    """For a stack without a region: the literal ARNs that tie the job to one region, or None."""
+    if place.region is not None:
+        return None
+    regions: dict[str, list[str]] = {}
+    for prop, value in arns.items():
+        if value is None or is_token(value) or not PERSONALIZE_ARN.match(value):
+            continue
+        region = value.split(":", 5)[3]
+        if region:
+            regions.setdefault(region, []).append(prop)
+    if not regions:
+        return None
+    named = "; ".join(f"{', '.join(props)} in {region}" for region, props in sorted(regions.items()))
+    where = " or ".join(sorted(regions))
+    return (
+        f"{named}: Personalize resources are regional, so this job works only in a stack deployed to "
+        f"{where}, and the stack has no region to check that at synth. Give the stack "
+        f"env=Environment(account=..., region={sorted(regions)[0]!r}), or acknowledge this warning."
+    )
+
+
+def warn_arn_region(scope: Any, arns: Mapping[str, str | None]) -> None:
+    """Warn on ``scope`` when its literal ARNs bind it to a region that the stack does not state."""
+    message = arn_region_warning(arns, stack_place(scope))
+    if message is not None:
+        Annotations.of(scope).add_warning_v2(ARN_REGION_WARNING, message)
+
+
 def _bucket_length(bucket_name: str | None) -> int:
     """A literal bucket name's length, or the longest a bucket name can be (a token, or not known yet)."""
     if bucket_name is None or is_token(bucket_name):
@@ -378,10 +485,13 @@ def check_input_path(prop: str, value: str, bucket_name: str | None) -> Iterable
     if not value:
         yield f"{prop}='' is empty; give the key of a JSON lines file or a prefix ending with '/'"
         return
-    if value.startswith("/") or value.startswith("s3://"):
+    if value.startswith("s3://"):
+        yield _uri_instead_of_key(prop, value, bucket_name, "input_bucket")
+        return
+    if value.startswith("/"):
         yield (
-            f"{prop}={value!r} must be a key or prefix inside the input bucket, not an absolute path or "
-            "URI; drop the leading '/' or 's3://<bucket>/'"
+            f"{prop}={value!r} must be a key or prefix inside the input bucket, not an absolute path; "
+            f"drop the leading '/': {prop}={value.lstrip('/')!r}"
         )
         return
     length = len("s3://") + _bucket_length(bucket_name) + 1 + len(value)
@@ -395,10 +505,13 @@ def check_input_path(prop: str, value: str, bucket_name: str | None) -> Iterable
 def check_output_prefix(value: str | None, bucket_name: str | None) -> Iterable[str]:
     if value is None or is_token(value):
         return
-    if value.startswith("/") or value.startswith("s3://"):
+    if value.startswith("s3://"):
+        yield _uri_instead_of_key("output_prefix", value, bucket_name, "output_bucket")
+        return
+    if value.startswith("/"):
         yield (
-            f"output_prefix={value!r} must be a prefix inside the output bucket; drop the leading "
-            "'/' or 's3://<bucket>/'"
+            f"output_prefix={value!r} must be a prefix inside the output bucket; drop the leading '/': "
+            f"output_prefix={value.lstrip('/')!r}"
         )
         return
     if value and not value.endswith("/"):
@@ -410,6 +523,26 @@ def check_output_prefix(value: str | None, bucket_name: str | None) -> Iterable[
             f"and a 63-character job name); Personalize accepts at most {contract.MAX_S3_PATH_LENGTH}: "
             "shorten the prefix"
         )
+
+
+def _uri_instead_of_key(prop: str, uri: str, bucket_name: str | None, storage_prop: str) -> str:
+    """An ``s3://bucket/key`` where a key of the storage's bucket goes. Dropping ``s3://bucket/`` is the
+    fix only when that bucket is the storage's: for another bucket it would silently use the storage's
+    own bucket, so the fix is to bring the bucket into the storage."""
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    known = bucket_name is not None and not is_token(bucket_name)
+    if known and bucket == bucket_name:
+        return (
+            f"{prop}={uri!r} must be a key inside the storage's {storage_prop}; "
+            f"drop 's3://{bucket}/': {prop}={key!r}"
+        )
+    storage_bucket = repr(bucket_name) if known else "the one the storage created"
+    return (
+        f"{prop}={uri!r} names the bucket {bucket!r}, but Personalize is given the storage's "
+        f"{storage_prop} ({storage_bucket}) and its role may use only that one. To use {bucket!r}, "
+        f"bring it into the storage: BatchInferenceStorage(..., {storage_prop}="
+        f"s3.Bucket.from_bucket_name(scope, 'Bucket', {bucket!r})), then give the key alone: {prop}={key!r}"
+    )
 
 
 def output_path_length(prefix: str, bucket_name: str | None) -> int:

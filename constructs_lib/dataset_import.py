@@ -77,9 +77,11 @@ class DatasetImportJob(PersonalizeJob):
             ),
         ]
         v.raise_if_errors("DatasetImportJob", errors)
+        v.warn_arn_region(self, {"dataset_arn": dataset_arn})
         assert mode is not None
         self.storage = storage
         runtime = runtime or PersonalizeJobRuntime.of(self._stack)
+        storage._job_reads_input(self)
         grants = runtime.grant_pass_role(storage.role, owner=storage)
         self._build(
             contract.DATASET_IMPORT,

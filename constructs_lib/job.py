@@ -14,6 +14,7 @@ from constructs_lib._batch import BatchJob, runtime_conflicts
 from constructs_lib._contract import contract
 from constructs_lib._job import DEFAULT_TIMEOUT
 from constructs_lib.runtime import PersonalizeJobRuntime
+from constructs_lib.solution_version import upstream_recipe
 from constructs_lib.storage import BatchInferenceStorage
 
 
@@ -112,6 +113,11 @@ class BatchInferenceJob(BatchJob):
             *v.check_item_exploration(item_exploration),
             *v.check_ranking_influence(ranking_influence),
             *v.check_theme(found_mode is BatchInferenceJobMode.THEME_GENERATION, theme_item_name_field),
+            *(
+                v.check_theme_generation(v.stack_place(self._stack), upstream_recipe(solution_version_arn))
+                if found_mode is BatchInferenceJobMode.THEME_GENERATION
+                else ()
+            ),
             *self._common_errors(
                 job_name=job_name, tags=tags, run_token=run_token, wait=wait, timeout=timeout
             ),

@@ -6,7 +6,7 @@ import enum
 import functools
 from collections.abc import Mapping
 
-from aws_cdk import Duration, Reference, Tokenization
+from aws_cdk import Duration, Fn, Reference, Tokenization
 from aws_cdk import aws_personalize as personalize
 from constructs import Construct
 
@@ -66,9 +66,13 @@ class SolutionVersion(PersonalizeJob):
         mode = v.coerce_enum("training_mode", training_mode, SolutionVersionTrainingMode, errors)
         errors += [
             *v.check_personalize_arn("solution_arn", solution_arn, v.SOLUTION, v.stack_place(self._stack)),
+            *v.check_training_mode(
+                mode is SolutionVersionTrainingMode.UPDATE, recipe_of_solution(solution_arn)
+            ),
             *self._common_errors(job_name=None, tags=tags, run_token=run_token, wait=wait, timeout=timeout),
         ]
         v.raise_if_errors("SolutionVersion", errors)
+        v.warn_arn_region(self, {"solution_arn": solution_arn})
         assert mode is not None
         self.recipe = recipe_of_solution(solution_arn)
         self.solution_arn = solution_arn
@@ -104,6 +108,22 @@ def recipe_of_solution(solution_arn: str) -> str | None:
             if recipe and not v.is_token(recipe):
                 return recipe.rpartition("/")[2]
     return None
+
+
+def solution_of_version(solution_version_arn: str) -> str:
+    """The ARN of the solution a solution version belongs to: ``solution/<name>`` of
+    ``solution/<name>/<id>``. For a ``SolutionVersion``'s attribute, that construct's ``solution_arn``;
+    for another deploy-time value, the same cut made by CloudFormation."""
+    if not v.is_token(solution_version_arn):
+        return solution_version_arn.rsplit("/", 1)[0]
+    for token in Tokenization.reverse_string(solution_version_arn).tokens:
+        if not isinstance(token, Reference):
+            continue
+        for scope in token.target.node.scopes:
+            if isinstance(scope, SolutionVersion):
+                return scope.solution_arn
+    parts = Fn.split("/", solution_version_arn, 3)
+    return Fn.join("/", [Fn.select(0, parts), Fn.select(1, parts)])
 
 
 def upstream_recipe(solution_version_arn: str) -> str | None:

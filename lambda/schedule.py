@@ -13,6 +13,11 @@ import contract
 from sizes import Result, truncate_bytes
 
 WAIT_FRACTION_OF_ELAPSED = 0.1
+# Personalize keeps a failed job and the job's name follows its definition: the same definition finds
+# the failed job again. What a failed run's reason tells the user to do next.
+RUN_AGAIN = "To run it again, fix the cause, then deploy with a new run_token (or a new job_name)."
+# Personalize's own reason is cut to this, so the advice after it always fits in a signal's reason.
+FAILURE_REASON_LIMIT_BYTES = 1000
 MAX_CONSECUTIVE_ERRORS = 5
 
 
@@ -73,7 +78,9 @@ def decide_on_status(
     if status == contract.ACTIVE:
         return Decision.end("SUCCESS", f"The {noun} is ACTIVE.")
     if status == contract.CREATE_FAILED:
-        return Decision.end("FAILURE", f"The {noun} failed: {failure_reason or 'no reason given'}")
+        given = (failure_reason or "").strip().rstrip(".") or "no reason given"
+        reason = truncate_bytes(given, FAILURE_REASON_LIMIT_BYTES)
+        return Decision.end("FAILURE", f"The {noun} failed: {reason}. {RUN_AGAIN}")
     if status == contract.CREATE_STOPPED:
         return Decision.end("FAILURE", f"The {noun} was stopped before it finished.")
     return _wait_or_time_out(noun, status, elapsed_seconds, timeout_seconds)

@@ -477,7 +477,7 @@ def _make(**overrides: Any) -> BatchInferenceJob:
             {"input_path": "/users/"},
             r"input_path='/users/' must be a key or prefix inside the input bucket",
         ),
-        ({"input_path": "s3://b/users/"}, r"input_path='s3://b/users/' must be a key or prefix"),
+        ({"input_path": "s3://b/users/"}, r"input_path='s3://b/users/' names the bucket 'b'"),
         ({"output_prefix": "recs"}, r"output_prefix='recs' must end with '/'"),
         ({"run_token": "2", "job_name": "fixed"}, r"run_token='2' starts a new job, but job_name='fixed'"),
     ],

@@ -147,7 +147,10 @@ def test_create_failed_ends_with_failure_and_the_jobs_reason() -> None:
 
 def test_create_failed_without_a_reason_says_so() -> None:
     decision = schedule.decide_on_status(NOUN, "CREATE FAILED", None, 120, HOUR)
-    assert decision.reason == "The batch inference job failed: no reason given"
+    assert decision.reason == (
+        "The batch inference job failed: no reason given. To run it again, fix the cause, then deploy "
+        "with a new run_token (or a new job_name)."
+    )
 
 
 def test_create_stopped_ends_with_failure() -> None:
