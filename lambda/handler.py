@@ -258,12 +258,12 @@ def on_update(request: Request) -> Response:
     if not names.is_job_arn(kind, physical_id):
         request.log("recreate", jobArn=physical_id)
         return already_done(request, new) or start_run(request, new, accept_failed=True)
-    current, job = names.name_in_arn(kind, physical_id), None
+    current, job, looked_up = names.name_in_arn(kind, physical_id), None, False
     if current is None:
         # A kind whose ARN the service gives (a solution version): the job's own name, never the one the
         # old properties derive. In the rollback of a failed update those are the failed update's
         # properties, and the rollback (to this very job) would be taken for a replacement.
-        job = current_job(request, physical_id)
+        job, looked_up = current_job(request, physical_id), True
         found = job.get(kind.name_member) if job else None
         current = str(found) if found else names.derive_job_name(old, request.stack_id, request.logical_id)
     if plan.changed:
@@ -289,7 +289,7 @@ def on_update(request: Request) -> Response:
                     "The resource moved on to a new job.",
                 )
             return answer
-    return keep(request, new, plan, current, physical_id, job)
+    return keep(request, new, plan, current, physical_id, job, looked_up=looked_up)
 
 
 def keep(
@@ -299,18 +299,28 @@ def keep(
     name: str,
     arn: str,
     described: dict[str, Any] | None = None,
+    *,
+    looked_up: bool = False,
 ) -> Response:
     """The new properties map to the resource's current job: keep it when its definition matches.
 
-    ``described``: the job's description when the caller already has it (never a create: a rollback
-    to the resource's own job always lands here, whatever that job's state).
+    ``described``, ``looked_up``: the job's description (None: not found) when the caller has already
+    asked (never a create: a rollback to the resource's own job always lands here, whatever that job's
+    state).
     """
     kind = request.kind
     done = already_done(request, new, name, arn)
     if done is not None:
         return done
-    job = described if described is not None else current_job(request, arn)
+    job = described if looked_up else current_job(request, arn)
     create_request = definitions.build_create_request(new, name)
+    if job is None and not kind.can_queue:
+        # A job whose ARN the service gave is never queued: gone (its source deleted under it). Never
+        # create it again from here (a rollback must not train); a new monitor would report it missing.
+        request.log("keep", jobArn=arn, status=None, detail=f"the {kind.noun} was not found")
+        if plan.monitor_changed:
+            start_monitor(request, _state(request, new, name, arn, contract.IN_PROGRESS, None))
+        return response(new, name, arn, contract.CREATE_FAILED)
     if job is None:
         # Still queued: the new monitor carries the newest Create request (tags included).
         status = contract.QUEUED

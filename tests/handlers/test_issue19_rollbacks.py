@@ -335,3 +335,18 @@ def test_a_batch_job_rollback_carries_no_note(stubs: Stubs) -> None:
     event = cfn_event("Update", first, old_properties=second, physical_id=arn_of(name_of(second)))
     handler.handle_event(event, stubs.clients, "req-1")
     assert "note" not in stubs.monitor_input()
+
+
+def test_an_update_that_keeps_a_version_that_no_longer_exists_never_trains(stubs: Stubs) -> None:
+    # The version was deleted under the resource (with its solution): keeping it must not train again
+    # (a version is never queued; a monitor with a Create request would create it).
+    before = sv_properties(WaitHandle=OLD_HANDLE, Tags=[{"Key": "team", "Value": "a"}])
+    after = sv_properties(WaitHandle=NEW_HANDLE, Tags=[{"Key": "team", "Value": "b"}])
+    stubs.personalize.add_client_error("describe_solution_version", "ResourceNotFoundException", "gone")
+    stubs.expect_first_delivery()
+    stubs.expect_start()
+    result = sv_update(stubs, before, after, V1)
+    assert (result["PhysicalResourceId"], result["Data"]["Status"]) == (V1, "CREATE FAILED")
+    assert "CreateSolutionVersion" not in stubs.operations()
+    state = stubs.monitor_input()
+    assert state["created"] is True and "createRequest" not in state
