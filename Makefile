@@ -55,6 +55,10 @@ fuzz: setup
 
 .PHONY: dist docs
 
+# The API reference, HTML from the docstrings (pdoc), in docs/api/: open docs/api/index.html.
+docs: setup
+	$(PY) scripts/api_docs.py docs/api
+
 # The wheel and the sdist a release ships, in dist/ (the version is pyproject.toml's).
 dist: setup
 	rm -rf dist

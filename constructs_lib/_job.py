@@ -49,6 +49,11 @@ class PersonalizeJob(Construct):
     run_id: str
     """Names the run: changes exactly when a change starts a new job (shown by ``cdk diff`` as the
     resource's ``RunId``)."""
+    kind: Any
+    """The job kind's declaration in the handlers' contract (``lambda/contract.py``): its resource type,
+    the Personalize calls, the end event's detail-type."""
+    runtime: PersonalizeJobRuntime
+    """The stack's runtime that creates and monitors the job."""
 
     # ---------------------------------------------------------------- for the subclasses
 

@@ -33,6 +33,9 @@ class DatasetImportJob(PersonalizeJob):
     The job is a ``Custom::PersonalizeDatasetImportJob`` resource.
     """
 
+    storage: BatchInferenceStorage
+    """The storage whose input bucket holds the data and whose role Personalize assumes."""
+
     def __init__(
         self,
         scope: Construct,

@@ -94,6 +94,29 @@ class PersonalizeJobRuntime(Construct):
     ordinary roles to prove that whatever CDK itself would grant is in those policies.
     """
 
+    vpc: ec2.IVpc | None
+    """The VPC of the handler and monitor functions; None when they run outside a VPC."""
+    logs_key: kms.IKey
+    """The KMS key encrypting the functions' and the monitor's log groups: created, or the one given."""
+    on_event_function: lambda_.Function
+    """The function behind the Provider: creates or adopts each job and starts its monitor."""
+    on_event_policy: iam.ManagedPolicy
+    """The managed policy holding every permission of the on-event function."""
+    check_function: lambda_.Function
+    """The monitor's check function: describes a job, decides when to look again, signals its end."""
+    check_policy: iam.ManagedPolicy
+    """The managed policy holding every permission of the check function."""
+    state_machine: sfn.StateMachine
+    """The monitor: one Step Functions execution per job run, a Wait -> check -> Choice loop."""
+    monitor_policy: iam.ManagedPolicy
+    """The managed policy holding every permission of the monitor state machine."""
+    provider: cr.Provider
+    """The CDK Provider framework in front of the on-event function."""
+    provider_policy: iam.ManagedPolicy
+    """The managed policy holding every permission of the Provider framework's function."""
+    service_token: str
+    """The ServiceToken of the jobs' custom resources (the Provider's)."""
+
     @classmethod
     def of(cls, scope: Construct) -> PersonalizeJobRuntime:
         """The stack's runtime, created with default settings if the stack has none yet."""

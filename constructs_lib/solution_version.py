@@ -37,6 +37,12 @@ class SolutionVersion(PersonalizeJob):
     jobs made from it again. Deleting the resource while the training still runs stops the training.
     """
 
+    solution_arn: str
+    """The solution trained (as given: a literal ARN or a ``CfnSolution``'s token)."""
+    recipe: str | None
+    """The solution's recipe name (``aws-user-personalization``), when the solution is a ``CfnSolution``
+    of this app with a literal recipe; None otherwise."""
+
     def __init__(
         self,
         scope: Construct,

@@ -56,6 +56,19 @@ class BatchInferenceStorage(Construct):
       letting S3 server access logging (logging.s3.amazonaws.com) write to it cannot be added here.
     """
 
+    input_bucket: s3.IBucket
+    """The bucket Personalize reads the jobs' input from: created, or the one given."""
+    output_bucket: s3.IBucket
+    """The bucket Personalize writes the jobs' results to: created, or the one given."""
+    input_key: kms.IKey | None
+    """The input bucket's KMS key; None for a brought bucket without one (SSE-S3)."""
+    output_key: kms.IKey | None
+    """The output bucket's KMS key; None for a brought bucket without one (SSE-S3)."""
+    role: iam.IRole
+    """The role Personalize assumes to read the input and write the output: created, or the one given."""
+    role_policy: iam.ManagedPolicy | None
+    """The least-privilege managed policy attached to ``role``; None for a brought immutable role."""
+
     def __init__(
         self,
         scope: Construct,
