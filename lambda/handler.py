@@ -259,13 +259,26 @@ def on_update(request: Request) -> Response:
         request.log("recreate", jobArn=physical_id)
         return already_done(request, new) or start_run(request, new, accept_failed=True)
     current, job, looked_up = names.name_in_arn(kind, physical_id), None, False
+    if current is None and kind.list_parent is not None:
+        # A kind whose ARN the service gives (a solution version, solution/<name>/<id>): the job's own
+        # name, never the one the old properties derive. In the rollback of a failed update those are
+        # the failed update's properties, and the rollback (to this very job) would be taken for a
+        # replacement. When the parent changed, the ARN tells whose job it is without a call: the
+        # functions' policy may by then name only the other parent's jobs.
+        parent, prop = physical_id.rsplit("/", 1)[0], kind.list_parent[0]
+        if old.get(prop) != new.get(prop) and parent == new.get(prop):
+            name = names.derive_job_name(new, request.stack_id, request.logical_id)
+            return keep_own(request, new, plan, name, physical_id)
+        if old.get(prop) != new.get(prop) and parent == old.get(prop):
+            current = names.derive_job_name(old, request.stack_id, request.logical_id)
+        else:
+            job, looked_up = current_job(request, physical_id), True
+            found = job.get(kind.name_member) if job else None
+            current = (
+                str(found) if found else names.derive_job_name(old, request.stack_id, request.logical_id)
+            )
     if current is None:
-        # A kind whose ARN the service gives (a solution version): the job's own name, never the one the
-        # old properties derive. In the rollback of a failed update those are the failed update's
-        # properties, and the rollback (to this very job) would be taken for a replacement.
-        job, looked_up = current_job(request, physical_id), True
-        found = job.get(kind.name_member) if job else None
-        current = str(found) if found else names.derive_job_name(old, request.stack_id, request.logical_id)
+        current = names.derive_job_name(old, request.stack_id, request.logical_id)
     if plan.changed:
         wanted = names.derive_job_name(new, request.stack_id, request.logical_id)
         if wanted != current:
@@ -335,6 +348,33 @@ def keep(
     request.log("keep", jobArn=arn, status=status, retagged=plan.retag, monitor=plan.monitor_changed)
     if plan.monitor_changed or job is None:
         start_monitor(request, _state(request, new, name, arn, status, None if job else create_request))
+    return response(new, name, arn, status)
+
+
+def keep_own(request: Request, new: JobProps, plan: lifecycle.UpdatePlan, name: str, arn: str) -> Response:
+    """Back to the job under the physical id, whose parent is the new properties' (the rollback of an
+    update whose parent, such as a replaced solution, changed): keep it, never create. Its description
+    and tags are best effort: until the rollback reaches the functions' policy, it may name only the
+    other parent's jobs, and a rollback must not fail for that."""
+    kind = request.kind
+    done = already_done(request, new, name, arn)
+    if done is not None:
+        return done
+    status = contract.IN_PROGRESS  # when it cannot be described: treated as still running
+    try:
+        job = personalize_ops.find(request.clients.personalize, kind, arn)
+        if job is not None:
+            status = normalize_status(job.get("status"))
+            name = str(job.get(kind.name_member) or name)
+            if plan.retag:
+                personalize_ops.apply_tag_changes(
+                    request.clients.personalize, arn, plan.tags_to_set, plan.tag_keys_to_remove
+                )
+    except AwsError as error:
+        request.log("keep-unchecked", jobArn=arn, detail=describe_error(error))
+    request.log("keep", jobArn=arn, status=status, detail="back to the job under its own parent")
+    if plan.monitor_changed:
+        start_monitor(request, _state(request, new, name, arn, status, None))
     return response(new, name, arn, status)
 
 
