@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Sequence
 
+import jsii
 from aws_cdk import Annotations, Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
+from aws_cdk import aws_s3_deployment as s3deploy
+from constructs import Construct, IValidation
 
 from constructs_lib._validation import check_role_arn, raise_if_errors
 from constructs_lib.compliance import Acknowledgements, nag_resource
@@ -21,6 +26,10 @@ ACCESS_LOG_RETENTION = Duration.days(365)
 # Created buckets are versioned: replaced objects stay as noncurrent versions until they expire.
 NONCURRENT_VERSION_EXPIRATION = Duration.days(30)
 ABORT_INCOMPLETE_UPLOADS = Duration.days(7)
+# A job reading a bucket the app creates and nothing of the app writes.
+EMPTY_INPUT_WARNING = "constructs-lib:inputBucketEmptyOnFirstDeploy"
+# The BucketDeployment function unpacks the sample zip: aws-cdk-lib's default (128 MB) is slow for it.
+DEPLOYMENT_MEMORY_MB = 512
 # cdk-nag packs that share the S3 rules acknowledged below.
 COMPLIANCE_PACKS = ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
 
@@ -102,7 +111,13 @@ class BatchInferenceStorage(Construct):
             Default: a dedicated log bucket (SSE-S3, TLS-only, logs expire after 365 days) is created
             when at least one bucket is created.
         :param removal_policy: What happens to created buckets and keys when they leave the stack.
-            Default: RemovalPolicy.RETAIN, so recommendations and the keys to read them survive.
+            ``RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE`` (CloudFormation's ``RetainExceptOnCreate``)
+            deletes them when the deploy that creates them fails, and keeps them afterwards; it suits a
+            storage that is still empty while that deploy can fail (created alone, before any job or
+            ``deploy_input``): a rollback cannot delete a bucket that holds objects (or object versions)
+            and then ends ``ROLLBACK_FAILED``. Default: RemovalPolicy.RETAIN, so recommendations and the
+            keys to read them survive, including a failed first deploy (buckets and keys then stay
+            behind, to remove by hand).
         :param output_expiration: Expire objects in a created output bucket this long after they were
             written (each run writes under its own prefix, so old runs' results go). Default: results
             are kept; replaced or deleted objects are kept as noncurrent versions for 30 days.
@@ -123,6 +138,10 @@ class BatchInferenceStorage(Construct):
         super().__init__(scope, id)
         self._acks = Acknowledgements()
         self._removal_policy = removal_policy
+        # Whether anything of the app writes input: a deployment of files, a grant to write it.
+        self._input_writers = 0
+        self._input_checked = False
+        self._creates_input = input_bucket is None
         self._access_logs_bucket = access_logs_bucket
 
         self.input_key: kms.IKey | None = self._resolve_key("InputKey", "input", input_bucket, input_key)
@@ -364,10 +383,84 @@ class BatchInferenceStorage(Construct):
                     f"{PERSONALIZE_PRINCIPAL} {', '.join(KEY_ACTIONS_IN_KEY_POLICY)} in it.",
                 )
 
+    # ---------------------------------------------------------------- input shipped with the app
+
+    def deploy_input(
+        self,
+        id: str,
+        *,
+        sources: Sequence[s3deploy.ISource],
+        key_prefix: str | None = None,
+    ) -> s3deploy.BucketDeployment:
+        """Copy files shipped with the app into the input bucket at deploy time (CDK's
+        ``aws_s3_deployment.BucketDeployment``: a zip asset unpacked by a Lambda function; no Docker).
+
+        Every job of this storage waits for the copy (the deployment is part of the storage), so a stack
+        that creates its storage can import and run jobs on that data in its first deploy. Files already in
+        the bucket that the sources do not hold are left alone, and the copied files stay in the bucket when
+        the deployment leaves the stack.
+
+        :param id: The deployment's construct id, inside this storage.
+        :param sources: What to copy, e.g. ``[s3deploy.Source.asset("data")]`` for a directory of the app.
+        :param key_prefix: Key prefix in the input bucket, e.g. ``"interactions/"``. Default: the
+            sources' own paths, from the bucket's root.
+        """
+        self._input_writers += 1
+        if self._creates_input and self._removal_policy == RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE:
+            Annotations.of(self).add_warning_v2(
+                "constructs-lib:retainExceptOnCreateWithInput",
+                "removal_policy is RETAIN_ON_UPDATE_OR_DELETE and the input bucket receives files in the "
+                "deploy that creates it: if that deploy fails after the copy, its rollback cannot delete the "
+                "(versioned, non-empty) bucket and ends ROLLBACK_FAILED. Deploy the storage alone first, or "
+                "keep the default RemovalPolicy.RETAIN.",
+            )
+        deployment = s3deploy.BucketDeployment(
+            self,
+            id,
+            sources=list(sources),
+            destination_bucket=self.input_bucket,
+            destination_key_prefix=key_prefix,
+            prune=False,
+            retain_on_delete=True,
+            memory_limit=DEPLOYMENT_MEMORY_MB,
+        )
+        _acknowledge_deployment(deployment, self._acks)
+        self._acks.record()
+        return deployment
+
+    def _job_reads_input(self, job: Construct) -> None:
+        """A job reads the input bucket: at synth, warn when the app creates that bucket and nothing of the
+        app writes to it (the first deploy would start the job on an empty bucket)."""
+        if self._input_checked or not self._creates_input:
+            return
+        self._input_checked = True
+        self.node.add_validation(_InputIsWritten(self, job))
+
+    def _input_is_written(self) -> bool:
+        if self._input_writers:
+            return True
+        # A BucketDeployment of the user's own into the input bucket, or a job of another storage that
+        # writes its results there.
+        stack = Stack.of(self)
+        bucket_name = json.dumps(stack.resolve(self.input_bucket.bucket_name), sort_keys=True)
+        for construct in stack.node.find_all():
+            if isinstance(construct, s3deploy.BucketDeployment):
+                cfn = construct.node.find_child("CustomResource").node.default_child
+                properties = getattr(cfn, "_cfn_properties", None) or {}
+                target = properties.get("DestinationBucketName")
+                if target is not None and json.dumps(stack.resolve(target), sort_keys=True) == bucket_name:
+                    return True
+            elif isinstance(construct, BatchInferenceStorage) and construct is not self:
+                output = json.dumps(stack.resolve(construct.output_bucket.bucket_name), sort_keys=True)
+                if output == bucket_name:
+                    return True
+        return False
+
     # ---------------------------------------------------------------- grants
 
     def grant_write_input(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` upload input files, and encrypt them with the input key if there is one."""
+        self._input_writers += 1
         grant = iam.Grant.add_to_principal(
             grantee=grantee,
             actions=["s3:PutObject", "s3:AbortMultipartUpload"],
@@ -388,6 +481,144 @@ class BatchInferenceStorage(Construct):
         if self.output_key is not None:
             grant = grant.combine(self.output_key.grant_decrypt(grantee))
         return grant
+
+
+@jsii.implements(IValidation)
+class _InputIsWritten:
+    def __init__(self, storage: BatchInferenceStorage, job: Construct) -> None:
+        self._storage = storage
+        self._job = job
+
+    def validate(self) -> list[str]:
+        storage = self._storage
+        if not storage._input_is_written():
+            Annotations.of(self._job).add_warning_v2(
+                EMPTY_INPUT_WARNING,
+                f"This job reads from {storage.node.path}'s input bucket, which this app creates and nothing "
+                "in the app writes to: on the stack's first deploy the bucket is empty when the job starts, "
+                "and the job fails (there is no time to upload between the bucket's creation and the job). "
+                "Ship the input with the app: storage.deploy_input('Data', sources=[s3deploy.Source.asset("
+                "'<directory>')]), or bring a bucket that already holds it (input_bucket=...), or deploy the "
+                "storage alone first and upload, then acknowledge this warning.",
+            )
+        return []
+
+
+def _acknowledge_deployment(deployment: s3deploy.BucketDeployment, acks: Acknowledgements) -> None:
+    """The findings on what ``BucketDeployment`` creates, acknowledged on the pieces it owns: its function
+    is a stack-wide singleton of aws-cdk-lib, built to its own design (runtime, inline policy, log group)."""
+    stack = Stack.of(deployment)
+    handler = next(
+        (
+            child
+            for child in stack.node.children
+            if child.node.id.startswith("Custom::CDKBucketDeployment") and isinstance(child, lambda_.Function)
+        ),
+        None,
+    )
+    if handler is None:  # aws-cdk-lib moved it: its findings will show, to be acknowledged anew
+        return
+    owned = "CDK's BucketDeployment function"
+    runtime = (
+        f"{owned} runs its bundled code on the Python runtime aws-cdk-lib chose for it; not ours to set."
+    )
+    synchronous = (
+        f"{owned} is invoked synchronously by CloudFormation, once per deploy; a DLQ would receive nothing."
+    )
+    for rule, reason in (
+        ("AwsSolutions-L1", runtime),
+        ("Serverless-LambdaLatestVersion", runtime),
+        ("Serverless-LambdaDLQ", synchronous),
+        (
+            "Serverless-LambdaTracing",
+            f"{owned} copies files once per deploy; aws-cdk-lib offers no tracing for it.",
+        ),
+    ):
+        acks.add(handler, rule, reason)
+    for pack in COMPLIANCE_PACKS:
+        acks.add(
+            handler,
+            f"{pack}-LambdaInsideVPC",
+            f"{owned} calls only S3, once per deploy; it runs in no VPC, as aws-cdk-lib builds it here.",
+        )
+        if pack == "PCI.DSS.321":  # PCI checks neither
+            continue
+        acks.add(handler, f"{pack}-LambdaDLQ", synchronous)
+        acks.add(
+            handler,
+            f"{pack}-LambdaConcurrency",
+            f"{owned} runs once per deploy; a reservation would take from the account's unreserved pool, and "
+            "new accounts refuse any.",
+        )
+    log_group = handler.node.try_find_child("LogGroup")
+    if log_group is not None:
+        for pack in COMPLIANCE_PACKS:
+            acks.add(
+                log_group,
+                f"{pack}-CloudWatchLogGroupEncrypted",
+                f"{owned} logs the copy's commands and object keys, never the data; CloudWatch Logs encrypts "
+                "them at rest with its own keys.",
+            )
+    role = handler.role
+    if role is not None:
+        acks.add(
+            role,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+            f"{owned} writes its logs through the AWS managed basic execution policy, as aws-cdk-lib "
+            "builds it.",
+        )
+    policy = role.node.try_find_child("DefaultPolicy") if role is not None else None
+    if not isinstance(policy, iam.Policy):
+        return
+    for pack in COMPLIANCE_PACKS:
+        acks.add(
+            policy,
+            f"{pack}-IAMNoInlinePolicy",
+            f"aws-cdk-lib writes {owned}'s grants (read the asset, write the input bucket) as its role's "
+            "inline default policy.",
+        )
+    for action, why in (
+        ("s3:GetObject*", "reads the asset zip"),
+        ("s3:List*", "lists the asset and the input bucket"),
+        ("s3:GetBucket*", "reads the location of the asset and the input bucket"),
+        ("s3:Abort*", "aborts its own failed multipart uploads"),
+        ("s3:DeleteObject*", "may replace the files it copied"),
+        ("kms:GenerateDataKey*", "encrypts the copied files with the input bucket's key"),
+        ("kms:ReEncrypt*", "encrypts the copied files with the input bucket's key"),
+    ):
+        acks.add(
+            policy,
+            f"AwsSolutions-IAM5[Action::{action}]",
+            f"{owned} {why}: the action groups aws-cdk-lib grants it, on the asset bucket and the input "
+            "bucket (and its key) only.",
+        )
+    document = stack.resolve(policy.document.to_json())
+    for statement in document.get("Statement", []):
+        resources = statement.get("Resource", [])
+        for resource in resources if isinstance(resources, list) else [resources]:
+            try:
+                form = _nag_resolved(resource)
+            except ValueError:
+                continue
+            if form.endswith("/*"):
+                acks.add(
+                    policy,
+                    f"AwsSolutions-IAM5[Resource::{form}]",
+                    f"{owned} reads the app's asset zip (keyed by its content hash) from the bootstrap "
+                    "bucket and writes the shipped files, keyed as in the app, into the input bucket only.",
+                )
+
+
+def _nag_resolved(resolved: object) -> str:
+    """cdk-nag's spelling of a resolved value, ``Fn::Sub`` (the bootstrap bucket's name) included."""
+    from constructs_lib.compliance import _nag_form
+
+    if isinstance(resolved, dict) and "Fn::Join" in resolved:
+        separator, parts = resolved["Fn::Join"]
+        return str(separator).join(_nag_resolved(part) for part in parts)
+    if isinstance(resolved, dict) and isinstance(resolved.get("Fn::Sub"), str):
+        return re.sub(r"\$\{([^}]+)\}", r"<\1>", resolved["Fn::Sub"])
+    return _nag_form(resolved)
 
 
 def _attached(policy: iam.ManagedPolicy) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 # Before aws_cdk is imported: jsii, which runs the CDK on Node.js, would print an end-of-life banner
 # on Node 20. Another Node version, or a value you set, is left alone.
@@ -16,6 +17,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 import aws_cdk as cdk
 from aws_cdk import aws_personalize as personalize
+from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
 from constructs_lib import (
@@ -39,6 +41,8 @@ INTERACTIONS_SCHEMA = {
 }
 USER_PERSONALIZATION = "arn:aws:personalize:::recipe/aws-user-personalization"
 ITEM_AFFINITY = "arn:aws:personalize:::recipe/aws-item-affinity"
+# Copied into the input bucket at deploy time: interactions/, users/ and items/.
+SAMPLE_DATA = Path(__file__).resolve().parent / "data" / "end_to_end"
 
 
 class EndToEndStack(cdk.Stack):
@@ -57,7 +61,11 @@ class EndToEndStack(cdk.Stack):
             schema_arn=schema.attr_schema_arn,
         )
         storage = BatchInferenceStorage(self, "Storage")
-        # Upload interactions/*.csv (USER_ID,ITEM_ID,TIMESTAMP) to the input bucket before deploying this.
+        # The sample data ships with the app: interactions/ (CSV: USER_ID,ITEM_ID,TIMESTAMP, 1,500 rows of 60
+        # users, above Personalize's minimum for training), users/ and items/ (JSON lines for the batch jobs).
+        # The deployment copies it into the input bucket the stack creates, and every job of the storage
+        # waits for the copy: the first deploy imports, trains and runs the jobs on it.
+        storage.deploy_input("SampleData", sources=[s3deploy.Source.asset(str(SAMPLE_DATA))])
         import_job = DatasetImportJob(
             self,
             "ImportInteractions",
