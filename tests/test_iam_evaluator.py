@@ -370,18 +370,71 @@ def test_a_key_policy_naming_the_role_allows_without_an_identity_policy() -> Non
 # ---------------------------------------------------------------------- required resources
 
 
-def test_create_batch_inference_job_is_checked_on_the_job_and_the_solution_version_it_reads() -> None:
-    # The current Service Authorization Reference requires the solution too (scripts/iam_actions.py).
-    version = f"arn:aws:personalize:{REGION}:{ACCOUNT}:solution/s/1"
-    resources = required_resources(
-        "personalize:CreateBatchInferenceJob",
-        {"jobName": "Stack-Job-0123abcd", "solutionVersionArn": version},
-        **WHERE,
-    )
+SOLUTION = f"arn:aws:personalize:{REGION}:{ACCOUNT}:solution/s"
+VERSION = f"{SOLUTION}/1"
+CREATE_BATCH = {"jobName": "Stack-Job-0123abcd", "solutionVersionArn": VERSION}
+
+
+def test_create_batch_inference_job_is_checked_on_the_job_and_both_readings_of_the_solution() -> None:
+    # The current Service Authorization Reference requires the solution too (scripts/iam_actions.py),
+    # without saying whether IAM checks the version the job reads or its parent solution: both.
+    resources = required_resources("personalize:CreateBatchInferenceJob", CREATE_BATCH, **WHERE)
     assert [(r.resource_type, r.arn, r.required) for r in resources] == [
         ("batchInferenceJob", JOB_ARN, True),
-        ("solution", version, True),
+        ("solution", VERSION, True),
+        ("solution", SOLUTION, True),
     ]
+
+
+@pytest.mark.parametrize(
+    ("granted", "allowed"),
+    [
+        ([VERSION], False),  # the create granted on the version ARN only: denied under the parent reading
+        ([SOLUTION], False),  # on the parent only: denied under the version reading
+        ([VERSION, SOLUTION], True),
+    ],
+    ids=["version-only", "solution-only", "both"],
+)
+def test_create_batch_inference_job_is_allowed_only_by_a_policy_granting_both_readings(
+    granted: list[str], allowed: bool
+) -> None:
+    verdict = check_call(
+        "personalize:CreateBatchInferenceJob",
+        CREATE_BATCH,
+        principal=ROLE,
+        identity_policies={"Jobs": policy(allow("personalize:CreateBatchInferenceJob", [JOB_ARN, *granted]))},
+        **WHERE,
+    )
+    assert verdict.allowed is allowed, verdict.reason
+
+
+def test_create_dataset_import_job_is_checked_on_the_job_and_the_dataset() -> None:
+    dataset = f"arn:aws:personalize:{REGION}:{ACCOUNT}:dataset/shop/INTERACTIONS"
+    job = f"arn:aws:personalize:{REGION}:{ACCOUNT}:dataset-import-job/Stack-Import-0123abcd"
+    params = {"jobName": "Stack-Import-0123abcd", "datasetArn": dataset}
+    resources = required_resources("personalize:CreateDatasetImportJob", params, **WHERE)
+    assert [(r.resource_type, r.arn) for r in resources] == [("datasetImportJob", job), ("dataset", dataset)]
+    jobs_only = {"Jobs": policy(allow("personalize:CreateDatasetImportJob", job))}
+    verdict = check_call(
+        "personalize:CreateDatasetImportJob", params, principal=ROLE, identity_policies=jobs_only, **WHERE
+    )
+    assert_names_request(verdict, "personalize:CreateDatasetImportJob", dataset, ROLE)
+
+
+def test_the_create_calls_and_tag_resource_take_the_tag_request_condition_keys() -> None:
+    from constructs_lib.rehearsal.iam import action_table
+
+    actions = action_table()["actions"]
+    for action in (
+        "CreateBatchInferenceJob",
+        "CreateBatchSegmentJob",
+        "CreateDatasetImportJob",
+        "CreateSolutionVersion",
+        "TagResource",
+    ):
+        keys = actions[f"personalize:{action}"]["condition_keys"]
+        assert {"aws:RequestTag/${TagKey}", "aws:TagKeys"} <= set(keys), action
+    assert action_table()["source"]["overlay"]["revision"] == "2026-05"
 
 
 def test_put_events_without_a_bus_name_is_checked_on_the_default_bus() -> None:
@@ -450,10 +503,7 @@ def test_planted_a_policy_without_create_batch_inference_job_on_the_job_is_denie
     other_jobs = f"arn:aws:personalize:{REGION}:{ACCOUNT}:batch-inference-job/OtherStack-*"
     verdict = check_call(
         "personalize:CreateBatchInferenceJob",
-        {
-            "jobName": "Stack-Job-0123abcd",
-            "solutionVersionArn": f"arn:aws:personalize:{REGION}:{ACCOUNT}:solution/s/1",
-        },
+        CREATE_BATCH,
         principal=ROLE,
         identity_policies={"Jobs": policy(allow("personalize:CreateBatchInferenceJob", other_jobs))},
         **WHERE,

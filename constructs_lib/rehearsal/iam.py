@@ -581,10 +581,27 @@ def _personalize_job(
 
 
 def _batch_inference_job(call: _Call) -> list[tuple[str, str]]:
-    # The current reference also requires the solution: the solution version the job reads, whose ARN
-    # (solution/<name>/<id>) has the solution's format.
+    # The current reference also requires the solution (`solution/${ResourceId}`) and does not say which
+    # ARN IAM checks: the solution version the job reads (solution/<name>/<id>, which has the solution's
+    # format) or its parent solution (solution/<name>). Both readings are checked, so that only a policy
+    # that allows the create under either passes.
     job = _personalize_job("batchInferenceJob")(call)
-    return [*job, ("solution", str(call.param("solutionVersionArn")))]
+    version = str(call.param("solutionVersionArn"))
+    return [*job, ("solution", version), ("solution", parent_solution(version))]
+
+
+def parent_solution(solution_version_arn: str) -> str:
+    """``arn:...:solution/<name>`` of ``arn:...:solution/<name>/<id>`` (an ARN without an id unchanged)."""
+    head, _, rest = solution_version_arn.partition(":solution/")
+    if not rest:
+        return solution_version_arn
+    return f"{head}:solution/{rest.split('/', 1)[0]}"
+
+
+def _dataset_import_job(call: _Call) -> list[tuple[str, str]]:
+    # The current reference also requires the dataset the job imports into.
+    job = _personalize_job("datasetImportJob")(call)
+    return [*job, ("dataset", str(call.param("datasetArn")))]
 
 
 # The resource type of a Personalize ARN, by its resource segment.
@@ -693,7 +710,7 @@ _BUILDERS: dict[str, Callable[[_Call], list[tuple[str, str]]]] = {
     "personalize:DescribeBatchInferenceJob": _personalize_job("batchInferenceJob", "batchInferenceJobArn"),
     "personalize:CreateBatchSegmentJob": _personalize_job("batchSegmentJob"),
     "personalize:DescribeBatchSegmentJob": _personalize_job("batchSegmentJob", "batchSegmentJobArn"),
-    "personalize:CreateDatasetImportJob": _personalize_job("datasetImportJob"),
+    "personalize:CreateDatasetImportJob": _dataset_import_job,
     "personalize:DescribeDatasetImportJob": _personalize_job("datasetImportJob", "datasetImportJobArn"),
     # The reference has no solution-version type: a solution version's ARN (solution/<name>/<id>) has the
     # `solution` format, so calls naming a version are checked against that ARN.
