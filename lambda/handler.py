@@ -294,13 +294,14 @@ def on_update(request: Request) -> Response:
             # only the new job (a changed job_name), and a monitor it denies would report a failure its
             # job never had. A rollback starts a monitor of the old job again. A run that turned out to
             # be the resource's own job keeps the monitor this request has just started.
-            if answer["PhysicalResourceId"] != physical_id:
-                stop_monitors(
-                    request.clients,
-                    physical_id,
-                    request.log.bind(jobArn=physical_id),
-                    "The resource moved on to a new job.",
-                )
+            if answer["PhysicalResourceId"] == physical_id:
+                return answer
+            stop_monitors(
+                request.clients,
+                physical_id,
+                request.log.bind(jobArn=physical_id),
+                "The resource moved on to a new job.",
+            )
             return answer
     return keep(request, new, plan, current, physical_id, job, looked_up=looked_up)
 
