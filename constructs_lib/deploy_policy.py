@@ -94,6 +94,8 @@ def handler_permissions(resource_type: str, region: str = DEFAULT_REGION) -> dic
 
 @dataclass(frozen=True)
 class StackTemplate:
+    """One stack of the assembly: its name, its region when the stack has one, its template."""
+
     name: str
     region: str | None
     template: Mapping[str, Any]
@@ -258,6 +260,7 @@ def _split(statement: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def explain(found: Iterable[Requirement]) -> str:
+    """Per resource type (or custom resources, SSM parameters): the stacks, the reason, the actions."""
     lines = []
     for requirement in found:
         lines.append(f"{requirement.type} ({', '.join(sorted(requirement.stacks))}): {requirement.reason}")
@@ -280,6 +283,7 @@ def deploy_policy(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command: 0 with the policy printed (or written), 2 when the assembly cannot be read."""
     parser = argparse.ArgumentParser(
         prog="python -m constructs_lib.deploy_policy",
         description="The IAM policy CloudFormation needs to create, update and delete a synthesized app's "

@@ -16,8 +16,14 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = REPO / "docs" / "api"
-# What a user imports: the constructs, the offline rehearsal, and the compliance helpers.
-PUBLIC_MODULES = ("constructs_lib", "constructs_lib.rehearsal", "constructs_lib.compliance")
+# What a user imports or runs: the constructs, the offline rehearsal, the deploy policy command and
+# the compliance helpers.
+PUBLIC_MODULES = (
+    "constructs_lib",
+    "constructs_lib.rehearsal",
+    "constructs_lib.deploy_policy",
+    "constructs_lib.compliance",
+)
 
 
 def render(output: Path) -> list[Path]:

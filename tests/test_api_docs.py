@@ -142,7 +142,12 @@ def test_make_docs_renders_a_page_per_public_module_with_every_public_name(tmp_p
     script = runpy.run_path(str(REPO / "scripts" / "api_docs.py"))
     pages = script["render"](tmp_path / "api")
     names = {page.relative_to(tmp_path / "api").as_posix() for page in pages}
-    assert {"index.html", "constructs_lib.html", "constructs_lib/rehearsal.html"} <= names
+    assert {
+        "index.html",
+        "constructs_lib.html",
+        "constructs_lib/rehearsal.html",
+        "constructs_lib/deploy_policy.html",
+    } <= names
     package = (tmp_path / "api" / "constructs_lib.html").read_text()
     for name in constructs_lib.__all__:
         assert f'id="{name}"' in package, name
