@@ -20,7 +20,7 @@ from constructs_lib.rehearsal import Result, rehearse
 from constructs_lib.rehearsal import __main__ as cli
 from constructs_lib.rehearsal.engine import EngineError
 from constructs_lib.rehearsal.intrinsics import UnresolvableError
-from constructs_lib.rehearsal.result import EXIT_FAILED, EXIT_USAGE
+from constructs_lib.rehearsal.result import EXIT_FAILED, EXIT_STUCK, EXIT_USAGE
 from constructs_lib.rehearsal.validation import template_refusal
 from tests.apps import CDK_CONTEXT, REPO
 from tests.conftest import SOLUTION_VERSION_ARN
@@ -242,6 +242,121 @@ def test_a_failure_cancels_the_waits_in_progress_and_rolls_back_at_once(three_jo
     assert result.stuck == ()
     # The cancelled waits are not failures of their own: the deploy failed for Job1's reason.
     assert not [failure for failure in result.failures if "cancelled" in failure]
+
+
+# ---------------------------------------------------------------------------- native Personalize deletes
+
+
+def _native_app(outdir: Path, *, batch_timeout_minutes: int) -> Path:
+    """Native dataset group, schema, dataset and solution; an import into the dataset, a training of the
+    solution after it; and, beside them, a batch job on another solution version that fails (or times out)
+    while the import or the training still runs."""
+    import aws_cdk as cdk
+    from aws_cdk import aws_personalize as personalize
+
+    from constructs_lib import BatchInferenceJob, BatchInferenceStorage, DatasetImportJob, SolutionVersion
+
+    app = cdk.App(context=CDK_CONTEXT, outdir=str(outdir))
+    stack = cdk.Stack(app, "Native", env=cdk.Environment(account="123456789012", region="us-east-1"))
+    group = personalize.CfnDatasetGroup(stack, "Group", name="native-shop")
+    schema = personalize.CfnSchema(
+        stack,
+        "Schema",
+        name="native-interactions",
+        schema=json.dumps(
+            {
+                "type": "record",
+                "name": "Interactions",
+                "namespace": "com.amazonaws.personalize.schema",
+                "fields": [
+                    {"name": "USER_ID", "type": "string"},
+                    {"name": "ITEM_ID", "type": "string"},
+                    {"name": "TIMESTAMP", "type": "long"},
+                ],
+                "version": "1.0",
+            }
+        ),
+    )
+    dataset = personalize.CfnDataset(
+        stack,
+        "Interactions",
+        dataset_group_arn=group.attr_dataset_group_arn,
+        dataset_type="Interactions",
+        name="native-interactions",
+        schema_arn=schema.attr_schema_arn,
+    )
+    storage = BatchInferenceStorage(stack, "Storage")
+    load = DatasetImportJob(
+        stack, "Import", dataset_arn=dataset.attr_dataset_arn, data_path="interactions/", storage=storage
+    )
+    solution = personalize.CfnSolution(
+        stack,
+        "Solution",
+        dataset_group_arn=group.attr_dataset_group_arn,
+        name="native-recommendations",
+        recipe_arn="arn:aws:personalize:::recipe/aws-user-personalization",
+    )
+    solution.node.add_dependency(dataset)
+    version = SolutionVersion(stack, "Version", solution_arn=solution.attr_solution_arn)
+    version.node.add_dependency(load)
+    BatchInferenceJob(
+        stack,
+        "Elsewhere",
+        solution_version_arn=SOLUTION_VERSION_ARN,
+        input_path="users/",
+        storage=storage,
+        timeout=cdk.Duration.minutes(batch_timeout_minutes),
+    )
+    app.synth()
+    return outdir
+
+
+@pytest.fixture(scope="module")
+def native_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _native_app(tmp_path_factory.mktemp("native"), batch_timeout_minutes=6 * 60)
+
+
+def test_a_rollback_while_a_training_runs_stops_it_then_deletes_its_solution(native_out: Path) -> None:
+    result = rehearse(native_out, update=False, fail={"Elsewhere": "planted failure"})
+    assert result.exit_code == EXIT_FAILED, result.report
+    assert result.operations[0].startswith("create: create Native -> ROLLBACK_COMPLETE")
+    training = result.job("Version")
+    failed = result.job("Elsewhere")
+    assert failed.ended_at is not None and training.created_at is not None
+    assert training.created_at < failed.ended_at  # the training ran when the rollback began
+    assert training.status == "CREATE STOPPED"
+    assert result.stuck == ()
+
+
+def test_a_solution_whose_training_still_runs_cannot_be_deleted(native_out: Path, tmp_path: Path) -> None:
+    # A handler that never stops a training (a planted defect): CloudFormation's Delete of the solution
+    # meets Personalize's refusal, and the rollback ends ROLLBACK_FAILED.
+    planted = tmp_path / "planted"
+    shutil.copytree(native_out, planted)
+    handlers = [
+        path for path in planted.glob("asset.*/handler.py") if "personalize_ops.stop(" in path.read_text()
+    ]
+    assert handlers, "nothing to plant: the handler no longer calls personalize_ops.stop("
+    for handler in handlers:
+        handler.write_text(handler.read_text().replace("personalize_ops.stop(", "(lambda *a, **k: None)("))
+    result = rehearse(planted, update=False, fail={"Elsewhere": "planted failure"})
+    assert result.exit_code == EXIT_STUCK, result.report
+    assert result.operations[0].startswith("create: create Native -> ROLLBACK_FAILED")
+    (refusal,) = [problem for problem in result.stuck if "Cannot delete solution" in problem]
+    assert "ResourceInUseException" in refusal and "is CREATE IN_PROGRESS" in refusal
+    assert any("Cannot delete dataset group" in problem for problem in result.stuck)
+
+
+def test_a_dataset_whose_import_still_runs_cannot_be_deleted(tmp_path: Path) -> None:
+    # The batch job's WaitCondition times out at 5 minutes, while the import (which Personalize cannot
+    # stop) still runs: the rollback's Delete of the dataset is refused.
+    out = _native_app(tmp_path / "short", batch_timeout_minutes=5)
+    result = rehearse(out, update=False)
+    assert result.exit_code == EXIT_STUCK, result.report
+    assert result.operations[0].startswith("create: create Native -> ROLLBACK_FAILED")
+    (refusal,) = [problem for problem in result.stuck if "Cannot delete dataset arn:" in problem]
+    assert "the dataset import job" in refusal and "is CREATE IN_PROGRESS" in refusal
+    assert "Version" not in {job.construct_id for job in result.jobs}  # the training never started
 
 
 # ---------------------------------------------------------------------------- the command line

@@ -28,6 +28,7 @@ from constructs_lib._contract import contract
 from constructs_lib.rehearsal.assembly import StackArtifact
 from constructs_lib.rehearsal.discovery import StackModel, dependency_graph, discover
 from constructs_lib.rehearsal.intrinsics import Resolver, UnresolvableError
+from constructs_lib.rehearsal.personalize import NATIVE_TYPES
 from constructs_lib.rehearsal.provider import (
     CREATE_FAILED_MARKER,
     ProviderAnswer,
@@ -327,6 +328,19 @@ class Engine:
             if not answer.ok:
                 ok = False
                 operation.problems.append(f"{state.key(resource.logical_id)}: Delete failed: {answer.reason}")
+        elif resource.type in NATIVE_TYPES and resource.physical_id and resource.status != "DELETE_COMPLETE":
+            # The resource provider's Delete calls Personalize, which may refuse (a training or an import
+            # still runs): the resource is DELETE_FAILED, and the stack operation ends stuck.
+            refusal = self.sandbox.personalize.delete_native(resource.type, resource.physical_id)
+            self.sandbox.timeline.add(
+                state.key(resource.logical_id),
+                "cfn",
+                f"{label} of {resource.physical_id} -> "
+                + (f"DELETE_FAILED: {refusal}" if refusal else "DELETE_COMPLETE"),
+            )
+            if refusal is not None:
+                ok = False
+                operation.problems.append(f"{state.key(resource.logical_id)}: {label} failed: {refusal}")
         resource.status = "DELETE_COMPLETE" if ok else "DELETE_FAILED"
         return ok
 
@@ -682,6 +696,12 @@ class _Run:
                 name = state.resolver.physical_name(logical_id, template)
                 self.sandbox.s3.ensure_bucket(name)
                 resource.physical_id = name
+            elif kind in NATIVE_TYPES:
+                # Personalize's own resources: what it refuses to delete depends on them (their Ref is
+                # the ARN).
+                resource.physical_id = str(state.resolver.resolve({"Ref": logical_id}))
+                properties = state.resolver.resolve(dict(template.get("Properties", {})))
+                self.sandbox.personalize.register_native(kind, resource.physical_id, properties)
             state.resources[logical_id] = resource
             self.created.append(logical_id)
         self._complete(logical_id)

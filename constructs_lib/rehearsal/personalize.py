@@ -72,6 +72,29 @@ DEFAULT_DURATIONS = {
 }
 
 
+# The resources CloudFormation creates natively (AWS::Personalize::*) that the stand-in keeps track of:
+# what Personalize refuses to delete depends on them and on the jobs made from them.
+DATASET_GROUP, DATASET, SCHEMA, SOLUTION = (
+    "AWS::Personalize::DatasetGroup",
+    "AWS::Personalize::Dataset",
+    "AWS::Personalize::Schema",
+    "AWS::Personalize::Solution",
+)
+NATIVE_TYPES = frozenset({DATASET_GROUP, DATASET, SCHEMA, SOLUTION})
+# Statuses in which a job blocks the delete of what it is made from (DeleteSolution, DeleteDataset).
+_BLOCKING = (PENDING, IN_PROGRESS, STOPPING)
+
+
+@dataclass
+class NativeResource:
+    """A dataset group, dataset, schema or solution a stack created."""
+
+    type: str
+    arn: str
+    dataset_group: str = ""  # a dataset's or solution's DatasetGroupArn
+    schema: str = ""  # a dataset's SchemaArn
+
+
 @dataclass
 class StandInJob:
     kind: Any  # contract.JobKind
@@ -120,6 +143,87 @@ class PersonalizeStandIn:
         self.access_check: AccessCheck | None = None
         self.denials: list[str] = []
         self._operations = self._operation_table()
+        self.natives: dict[str, NativeResource] = {}  # by ARN
+
+    # ------------------------------------------------------------------ native resources (CloudFormation's)
+
+    def register_native(self, kind: str, arn: str, properties: Mapping[str, Any]) -> None:
+        """CloudFormation created a native Personalize resource."""
+        with self._lock:
+            self.natives[arn] = NativeResource(
+                kind,
+                arn,
+                dataset_group=str(properties.get("DatasetGroupArn") or ""),
+                schema=str(properties.get("SchemaArn") or ""),
+            )
+
+    def delete_native(self, kind: str, arn: str) -> str | None:
+        """CloudFormation deletes a native resource: None once deleted, or Personalize's refusal.
+
+        DeleteSolution is refused while a version of the solution is CREATE PENDING, IN PROGRESS or
+        STOPPING; DeleteDataset while an import into it, or a training in its dataset group, is pending or
+        in progress; DeleteDatasetGroup while a dataset or solution of the group exists, or a job in it
+        runs; DeleteSchema while a dataset uses the schema (docs/rehearsal-fidelity.md).
+        """
+        with self._lock:
+            self.settle()
+            refusal = self._delete_refusal(kind, arn)
+            if refusal is None:
+                self.natives.pop(arn, None)
+            return refusal
+
+    def _delete_refusal(self, kind: str, arn: str) -> str | None:
+        if kind == SOLUTION:
+            training = self._blocking(
+                lambda job: job.kind is contract.SOLUTION_VERSION and job.request.get("solutionArn") == arn
+            )
+            if training is not None:
+                return (
+                    f"ResourceInUseException: Cannot delete solution {arn}: its solution version "
+                    f"{training.arn} is {_SPELLING[training.status]}"
+                )
+        elif kind == DATASET:
+            dataset = self.natives.get(arn)
+            group = dataset.dataset_group if dataset is not None else ""
+            job = self._blocking(
+                lambda job: (
+                    (job.kind is contract.DATASET_IMPORT and job.request.get("datasetArn") == arn)
+                    or (
+                        bool(group)
+                        and job.kind is contract.SOLUTION_VERSION
+                        and job.status in RUNNING
+                        and self._group_of_solution(str(job.request.get("solutionArn"))) == group
+                    )
+                )
+            )
+            if job is not None:
+                return (
+                    f"ResourceInUseException: Cannot delete dataset {arn}: the {job.kind.noun} {job.arn} "
+                    f"is {_SPELLING[job.status]}"
+                )
+        elif kind == DATASET_GROUP:
+            members = sorted(
+                native.arn
+                for native in self.natives.values()
+                if native.dataset_group == arn and native.type in (DATASET, SOLUTION)
+            )
+            if members:
+                return (
+                    f"ResourceInUseException: Cannot delete dataset group {arn}: delete its datasets and "
+                    f"solutions first ({', '.join(members)})"
+                )
+        elif kind == SCHEMA:
+            users = sorted(native.arn for native in self.natives.values() if native.schema == arn)
+            if users:
+                return f"ResourceInUseException: Cannot delete schema {arn}: used by {', '.join(users)}"
+        return None
+
+    def _blocking(self, made_from: Callable[[StandInJob], bool]) -> StandInJob | None:
+        return next((job for job in self._jobs.values() if job.status in _BLOCKING and made_from(job)), None)
+
+    def _group_of_solution(self, solution_arn: str) -> str:
+        native = self.natives.get(solution_arn)
+        return native.dataset_group if native is not None else ""
 
     # ------------------------------------------------------------------ for the driver
 
