@@ -207,6 +207,13 @@ def _look_up(
         complete=lookup.complete,
         calls=lookup.calls,
     )
+    if lookup.job is None and lookup.timed_out:
+        # Creating now could start a second training of this name: fail, and let the next try look again.
+        raise JobResourceError(
+            f"Could not finish looking for the {kind.noun} {create_request[kind.name_member]!r} before "
+            "creating it: Personalize answered too slowly for the function's time. Nothing was created. "
+            "Deploy again (a rollback: aws cloudformation continue-update-rollback)."
+        )
     if lookup.job is None:
         return None
     return personalize_ops.adopt_or_refuse(kind, create_request, lookup.job, accept_failed=accept_failed)

@@ -75,6 +75,7 @@ class Lookup:
     job: Job | None
     complete: bool
     calls: int
+    timed_out: bool = False  # stopped because the time left was needed, not at the bounds
 
 
 def find_by_name(
@@ -101,8 +102,7 @@ def find_by_name(
     calls, complete = 0, True
     for _ in range(MAX_LIST_PAGES):
         if not may_call():
-            complete = False
-            break
+            return Lookup(None, False, calls, timed_out=True)
         arguments: dict[str, Any] = {parameter: parent, "maxResults": 100}
         if token:
             arguments["nextToken"] = token
@@ -116,8 +116,10 @@ def find_by_name(
         complete = False
     summaries.sort(key=lambda item: _epoch(item.get("creationDateTime")), reverse=True)
     for index, summary in enumerate(summaries):
-        if index >= MAX_NAME_DESCRIBES or not may_call():
+        if index >= MAX_NAME_DESCRIBES:
             return Lookup(None, False, calls)
+        if not may_call():
+            return Lookup(None, False, calls, timed_out=True)
         job = describe(personalize, kind, summary[kind.arn_member])
         calls += 1
         if job.get(kind.name_member) == request[kind.name_member]:

@@ -97,11 +97,16 @@ def expect_versions(stubs: Stubs, count: int, *, pages: int | None = None) -> No
 
 
 def test_a_solution_version_waiting_for_a_training_slot_fits_the_on_event_timeout(stubs: Stubs) -> None:
-    # A solution with hundreds of versions under a full training quota, every call at its worst: the
-    # lookup and the retries stop in time, and the create fails naming the quota within the timeout.
+    # A full training quota, every call at its worst: the retries stop in time, and the create fails
+    # naming the quota within the timeout.
     clock = WorstCaseClock(stubs)
-    expect_versions(stubs, 500, pages=2)
-    stubs.personalize.add_client_error("create_solution_version", "LimitExceededException", "20 trainings")
+    expect_versions(stubs, 0)
+    # At 32 s a call: the listing and the first create leave 236 s, room for the answer's 6 calls, one
+    # more create and the 5 s wait; after that, not.
+    for _ in range(2):
+        stubs.personalize.add_client_error(
+            "create_solution_version", "LimitExceededException", "20 trainings"
+        )
     event = cfn_event("Create", kind_properties(contract.SOLUTION_VERSION), kind=contract.SOLUTION_VERSION)
     try:
         handler.handle_event(event, stubs.clients, "req-1", sleep=clock.sleep, remaining=clock.remaining)
@@ -112,12 +117,27 @@ def test_a_solution_version_waiting_for_a_training_slot_fits_the_on_event_timeou
     assert clock.elapsed() <= contract.ON_EVENT_TIMEOUT_SECONDS
 
 
-def test_a_solution_version_created_after_a_search_every_call_at_its_worst_answers_in_time(
+def test_a_search_among_hundreds_of_versions_too_slow_to_finish_creates_nothing_and_answers_in_time(
     stubs: Stubs,
 ) -> None:
+    # Creating without having looked everywhere could start a second training of the same name.
+    clock = WorstCaseClock(stubs)
+    expect_versions(stubs, 500, pages=2)
+    event = cfn_event("Create", kind_properties(contract.SOLUTION_VERSION), kind=contract.SOLUTION_VERSION)
+    try:
+        handler.handle_event(event, stubs.clients, "req-1", sleep=clock.sleep, remaining=clock.remaining)
+    except handler.JobResourceError as error:
+        assert "Nothing was created" in str(error)
+    else:
+        raise AssertionError("answered without having looked through the versions")
+    assert "CreateSolutionVersion" not in stubs.operations()
+    assert clock.elapsed() <= contract.ON_EVENT_TIMEOUT_SECONDS
+
+
+def test_a_solution_version_created_every_call_at_its_worst_answers_in_time(stubs: Stubs) -> None:
     clock = WorstCaseClock(stubs)
     version_arn = f"{SOLUTION_VERSION_ARN.rsplit('/', 1)[0]}/0001"
-    expect_versions(stubs, 500, pages=2)
+    expect_versions(stubs, 0)
     stubs.personalize.add_response("create_solution_version", {"solutionVersionArn": version_arn})
     stubs.expect_first_delivery()
     stubs.expect_start()
