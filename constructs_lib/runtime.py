@@ -249,6 +249,15 @@ class PersonalizeJobRuntime(Construct):
             )
             if kind.list_actions():
                 self._widen(policy, f"List{title}", [f"personalize:{a}" for a in kind.list_actions()], ["*"])
+            if kind.arn_resource is None:
+                # A version is named inside its solution, and a rollback after the solution was replaced
+                # goes back to a version of the old one while the policies still name the new one (they
+                # roll back after the job's resource): reading any solution's versions keeps that rollback
+                # and its monitor working. Reads only; creating and stopping stay on the job's solution.
+                reads = [a for a in actions if a.startswith(("Describe", "Get", "ListTags"))]
+                self._widen(
+                    policy, f"Read{title}s", [f"personalize:{a}" for a in reads], [self._any_solution]
+                )
             if source_resources:
                 needed += self._widen_placed(
                     policy,
@@ -257,6 +266,20 @@ class PersonalizeJobRuntime(Construct):
                     source_resources,
                 )
         return _distinct(needed)
+
+    @functools.cached_property
+    def _any_solution(self) -> str:
+        """Every solution of the account and region (and so every version): read grants only."""
+        pattern = arn("personalize", "solution/*")
+        rule = f"AwsSolutions-IAM5[Resource::{nag_form(self._stack, pattern)}]"
+        reason = (
+            "Only reads (describe, list tags, metrics) of solution versions: a rollback after its solution "
+            "was replaced goes back to a version of the old solution before the policies name it again."
+        )
+        for policy in (self.on_event_policy, self.check_policy):
+            self._acks.add(policy, rule, reason)
+        self._acks.record()
+        return pattern
 
     def grant_pass_role(self, role: iam.IRole, *, owner: Construct | None = None) -> list[iam.ManagedPolicy]:
         """Let both functions pass ``role`` to Personalize, and to nothing else.

@@ -942,3 +942,40 @@ def test_output_expiration_for_a_brought_output_bucket_fails_naming_the_prop() -
             output_bucket=s3.Bucket.from_bucket_name(stack, "Results", "existing-results"),
             output_expiration=cdk.Duration.days(90),
         )
+
+
+@pytest.mark.parametrize(
+    ("function", "reads"),
+    [
+        ("OnEventFunction", {"personalize:DescribeSolutionVersion"}),
+        (
+            "CheckFunction",
+            {
+                "personalize:DescribeSolutionVersion",
+                "personalize:ListTagsForResource",
+                "personalize:GetSolutionMetrics",
+            },
+        ),
+    ],
+)
+def test_runtime_may_read_versions_of_any_solution_but_create_and_stop_only_on_its_own(
+    stacks: Stacks, function: str, reads: set[str]
+) -> None:
+    # A rollback after a CfnSolution was replaced goes back to a version of the old solution while the
+    # policies still name the new one: reads of any solution's versions keep that rollback working.
+    template = stacks.templates["chain"]
+    any_solution = "arn:<Ref>:personalize:<Ref>:<Ref>:solution/*"
+    holding = [
+        s
+        for s in _policy_statements(template, function)
+        if any(_joined(r) == any_solution for r in _resources(s))
+    ]
+    assert [set(s["Action"]) if isinstance(s["Action"], list) else {s["Action"]} for s in holding] == [reads]
+
+
+def _joined(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        return "".join(_joined(p) for p in value["Fn::Join"][1])
+    return "<" + next(iter(value)) + ">"
