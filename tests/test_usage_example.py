@@ -59,7 +59,11 @@ def _violations(outdir: Path) -> list[tuple[str, str]]:
 def test_usage_findings_are_only_on_the_users_own_function(usage_out: Path) -> None:
     violations = _violations(usage_out)
     assert violations, "the consumer function is expected to have findings; did the packs run?"
-    assert [v for v in violations if not v[1].startswith(CONSUMER)] == []
+    # The snippet's job reads the input bucket the snippet creates: its first deploy would start the job
+    # on an empty bucket, which the library says (upload in between, as the README's demo does).
+    expected = {("Annotation::constructs-lib:inputBucketEmptyOnFirstDeploy", "Recommendations/Weekly")}
+    assert expected <= set(violations)
+    assert [v for v in violations if not v[1].startswith(CONSUMER) and v not in expected] == []
 
 
 def test_usage_template_passes_cfn_lint(usage_out: Path) -> None:
