@@ -27,12 +27,13 @@ from constructs import Construct, IConstruct, IValidation
 from constructs_lib import _reads
 from constructs_lib import _validation as v
 from constructs_lib._contract import contract
+from constructs_lib._metrics import JobMetrics
 from constructs_lib.runtime import SERVICE_TIMEOUT, PersonalizeJobRuntime, arn
 
 DEFAULT_TIMEOUT = Duration.hours(6)
 
 
-class PersonalizeJob(Construct):
+class PersonalizeJob(JobMetrics, Construct):
     """Base of the job constructs: one long-running Personalize job as one CloudFormation resource.
 
     With ``wait=True`` a WaitCondition holds the stack until the job has ended (the deployment then

@@ -18,6 +18,7 @@ import contract
 import manifest
 import monitor_ops
 import personalize_ops
+import run_metrics
 import schedule
 import sizes
 from aws_clients import AwsError, Clients, default_clients, describe_error, error_kind
@@ -236,6 +237,19 @@ def _report(check: Check, result: str, metrics: dict[str, Any] | None, manifest_
     bus = os.environ.get(contract.ENV_EVENT_BUS_NAME, "default")
     sent, event_detail = put_event(check.clients.events, bus, check.kind.detail_type, detail)
     check.log("event-sent" if sent else "event-failed", status=state["status"], detail=event_detail)
+    run_metrics.emit(
+        run_metrics.run_record(
+            stack_id=str(state.get("stackId") or ""),
+            logical_id=str(state.get("logicalId") or ""),
+            kind=check.kind.key,
+            job_name=state["jobName"],
+            job_arn=state.get("jobArn"),
+            result=result,
+            duration_seconds=check.elapsed,
+            records=state.get("records"),
+            now=check.now,
+        )
+    )
     return sent
 
 
@@ -273,6 +287,8 @@ def _write_manifest(check: Check, result: str) -> bool:
     except AwsError as error:
         check.log("manifest-failed", detail=describe_error(error))
         return False
+    if result == "SUCCESS":
+        state["records"] = document["records"]  # for the run's metrics
     check.log("manifest-written", key=location["key"], result=result, records=document["records"])
     return result == "SUCCESS"
 

@@ -40,6 +40,7 @@ class MonitorState(TypedDict, total=False):
     reason: str
     endedAt: str  # the job's own end (its description's last update), once it has ended
     caught: dict[str, Any]
+    records: int  # result lines of a successful batch run (its manifest's count), for the run's metrics
 
 
 def initial_state(
