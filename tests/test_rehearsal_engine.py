@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from constructs_lib.rehearsal import Result, rehearse
+from constructs_lib.rehearsal import RehearsalError, Result, rehearse
 from constructs_lib.rehearsal import __main__ as cli
 from constructs_lib.rehearsal.engine import EngineError
 from constructs_lib.rehearsal.intrinsics import UnresolvableError
@@ -357,6 +357,55 @@ def test_a_dataset_whose_import_still_runs_cannot_be_deleted(tmp_path: Path) -> 
     (refusal,) = [problem for problem in result.stuck if "Cannot delete dataset arn:" in problem]
     assert "the dataset import job" in refusal and "is CREATE IN_PROGRESS" in refusal
     assert "Version" not in {job.construct_id for job in result.jobs}  # the training never started
+
+
+# ---------------------------------------------------------------------------- fault options
+
+
+def test_an_unknown_fail_resource_is_refused_naming_the_option_and_the_ids(out: dict[Version, Path]) -> None:
+    with pytest.raises(
+        RehearsalError, match=r"--fail-resource Nope: no resource has that logical id \(resources: "
+    ) as raised:
+        rehearse(out[BASE], update_to=out[NUM_RESULTS], fail_resources=["Nope"])
+    assert "Downstream1403F858" in str(raised.value) and "JobB9D00F9F" in str(raised.value)
+
+
+def test_an_unknown_fail_update_is_refused_naming_its_own_option(out: dict[Version, Path]) -> None:
+    with pytest.raises(
+        RehearsalError, match=r"--fail-update Nope: no job has that construct id \(jobs: Job\)"
+    ):
+        rehearse(out[BASE], update_to=out[NUM_RESULTS], fail_update={"Nope": "x"})
+
+
+def test_an_unknown_fail_resource_on_the_command_line_is_one_line_and_exit_2(
+    out: dict[Version, Path],
+) -> None:
+    completed = _cli(str(out[BASE]), "--update-to", str(out[NUM_RESULTS]), "--fail-resource", "Nope")
+    _assert_one_line(completed, "--fail-resource Nope: no resource has that logical id", "Downstream1403F858")
+
+
+def test_fail_resource_leaves_a_resource_the_update_does_not_change_alone(out: dict[Version, Path]) -> None:
+    # The queue only gains a DependsOn on the new WaitCondition: CloudFormation does not update it.
+    result = rehearse(out[BASE], update_to=out[NUM_RESULTS], fail_resources=["Downstream"])
+    assert result.exit_code == 0, result.report
+    assert f"update: update {STACK} -> UPDATE_COMPLETE" in result.operations
+    assert any(
+        warning.startswith("--fail-resource Downstream: the update neither created nor changed it")
+        for warning in result.warnings
+    ), result.warnings
+
+
+def test_fail_resource_on_a_changed_job_fails_its_update_and_sends_it_the_rollback_update(
+    out: dict[Version, Path],
+) -> None:
+    result = rehearse(out[BASE], update_to=out[NUM_RESULTS], fail_resources=["Job"])
+    assert result.exit_code == EXIT_FAILED, result.report
+    (update,) = [line for line in result.operations if line.startswith("update:")]
+    assert "-> UPDATE_ROLLBACK_COMPLETE (JobB9D00F9F: Resource handler returned message: injected" in update
+    created = result.job("Job", "create")
+    assert f"rollback: Update (old and new swapped) -> {created.job_arn}" in result.report
+    assert len(result.personalize_jobs) == 1  # the failed Update started nothing; the twin keeps the job
+    assert result.stuck == ()
 
 
 # ---------------------------------------------------------------------------- the command line

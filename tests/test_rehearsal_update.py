@@ -3,6 +3,7 @@ happens to each job, how the update and any rollback end, and when a stack would
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -89,13 +90,22 @@ def test_a_job_that_fails_during_the_update_rolls_back_to_the_job_the_resource_h
 
 
 def test_a_sibling_failing_after_the_jobs_update_rolls_it_back(out: dict[Version, Path]) -> None:
-    result = update(out, BASE, NUM_RESULTS, fail_resources=["Downstream"])
+    # The new WaitCondition, which the update creates after the job's Update, fails.
+    template = json.loads((out[NUM_RESULTS] / "Lifecycle.template.json").read_text())
+    (wait,) = [
+        logical_id
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::CloudFormation::WaitCondition"
+    ]
+    result = update(out, BASE, NUM_RESULTS, fail_resources=[wait])
     assert result.exit_code == EXIT_FAILED, result.report
     assert any(
-        "Downstream" in line and "Resource handler returned message: injected failure" in line
+        wait in line and "Resource handler returned message: injected failure" in line
         for line in result.operations
     )
     assert any("UPDATE_ROLLBACK_COMPLETE" in line for line in result.operations)
+    created = result.job("Job", "create")
+    assert f"rollback: Update (old and new swapped) -> {created.job_arn}" in result.report
     assert result.stuck == ()
 
 

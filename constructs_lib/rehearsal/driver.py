@@ -28,6 +28,7 @@ from constructs_lib.rehearsal.engine import (
     Operation,
     ResourceState,
     StackState,
+    names_resource,
 )
 from constructs_lib.rehearsal.intrinsics import UnresolvableError
 from constructs_lib.rehearsal.lambdas import InvocationError
@@ -50,7 +51,8 @@ class Options:
     quota: int | None = None
     fail: Mapping[str, str] = field(default_factory=dict)  # construct id -> reason, any phase
     fail_update: Mapping[str, str] = field(default_factory=dict)  # ... for jobs the update starts
-    fail_resources: frozenset[str] = frozenset()  # logical ids whose create or update fails (in the update)
+    # Logical ids whose create, or an update that changes them, fails (in the update phase).
+    fail_resources: frozenset[str] = frozenset()
     throttle: int = 0
     records: int = 20
     update: bool | str = True  # the synthetic update: True for the first waited job, or a construct id
@@ -168,7 +170,8 @@ class Driver:
 
     def _check_ids(self) -> None:
         """Every job named by --fail or --update exists."""
-        named = [("--fail", wanted) for wanted in (*self.options.fail, *self.options.fail_update)]
+        named = [("--fail", wanted) for wanted in self.options.fail]
+        named += [("--fail-update", wanted) for wanted in self.options.fail_update]
         if isinstance(self.options.update, str):
             named.append(("--update", self.options.update))
         templates = self._job_templates()
@@ -180,6 +183,20 @@ class Driver:
                     sorted({_construct_id_of(logical_id, resource) for _, logical_id, resource in templates})
                 )
                 raise RehearsalError(f"{option} {wanted}: no job has that construct id (jobs: {known})")
+        logical_ids = sorted(
+            {
+                logical_id
+                for assembly in filter(None, (self.assembly, self.update_to))
+                for artifact in assembly.stacks
+                for logical_id in artifact.template.get("Resources", {})
+            }
+        )
+        for wanted in sorted(self.options.fail_resources):
+            if not any(names_resource(wanted, logical_id) for logical_id in logical_ids):
+                raise RehearsalError(
+                    f"--fail-resource {wanted}: no resource has that logical id "
+                    f"(resources: {', '.join(logical_ids)})"
+                )
 
     # ------------------------------------------------------------------ phases
 
@@ -187,11 +204,17 @@ class Driver:
         """The rehearsal: create, an update, delete, then let every monitor finish."""
         outcomes = self.deploy(self.assembly, CREATE)
         if all(outcome.operation.status == "CREATE_COMPLETE" for outcome in outcomes):
+            self.engine.faults.fail_resources = set(self.options.fail_resources)
             if self.update_to is not None:
-                self.engine.faults.fail_resources = set(self.options.fail_resources)
                 self.deploy(self.update_to, UPDATE)
             elif self.options.update:
                 self._synthetic_update(self.states)
+            for unused in sorted(self.engine.faults.fail_resources):
+                self.warnings.append(
+                    f"--fail-resource {unused}: the update neither created nor changed it, so nothing "
+                    "failed (CloudFormation touches only what an update changes)"
+                )
+            self.engine.faults.fail_resources = set()
         elif self.update_to is not None or self.options.update:
             self.warnings.append("Update skipped: a stack did not deploy.")
         self.delete()

@@ -62,6 +62,7 @@ STUCK = frozenset({ROLLBACK_FAILED, UPDATE_ROLLBACK_FAILED, DELETE_FAILED})
 # refuses), so the stack was not created, or stayed as it was.
 VALIDATION_FAILED = "VALIDATION_FAILED"
 DELETED = "DELETE_COMPLETE"  # a WaitCondition deleted while it waited (a rollback, a cleanup)
+INJECTED_FAILURE = "Resource handler returned message: injected failure (rehearsal)"
 
 
 class EngineError(Exception):
@@ -140,7 +141,9 @@ class Operation:
 class Faults:
     """Faults injected into the engine's own work."""
 
-    fail_resources: set[str] = field(default_factory=set)  # logical ids whose create/update fails
+    # Logical ids (or construct ids) of resources whose create, or update that changes them, fails.
+    fail_resources: set[str] = field(default_factory=set)
+    injected: set[str] = field(default_factory=set)  # those of fail_resources that did fail a resource
     duplicate_requests: bool = False  # every custom resource request is delivered twice
 
 
@@ -510,13 +513,6 @@ class _Run:
         state, template = self.state, self.state.template["Resources"][logical_id]
         kind = template.get("Type", "")
         existing = state.resources.get(logical_id)
-        injected = next(
-            (name for name in self.engine.faults.fail_resources if _names(name, logical_id)), None
-        )
-        if injected is not None:
-            self.engine.faults.fail_resources.discard(injected)
-            self._fail(logical_id, "Resource handler returned message: injected failure (rehearsal)")
-            return
         try:
             if kind in JOB_TYPES:
                 self._job(logical_id, kind, template, existing)
@@ -528,6 +524,32 @@ class _Run:
                 self._other(logical_id, kind, template, existing)
         except UnresolvableError as error:
             self._fail(logical_id, str(error))
+
+    def _take_fault(self, logical_id: str) -> bool:
+        """Is this resource's create or change to fail (--fail-resource)? The fault is then used up."""
+        faults = self.engine.faults
+        injected = next(
+            (name for name in sorted(faults.fail_resources) if names_resource(name, logical_id)), None
+        )
+        if injected is None:
+            return False
+        faults.fail_resources.discard(injected)
+        faults.injected.add(injected)
+        return True
+
+    def _changes(self, logical_id: str, template: Mapping[str, Any]) -> bool:
+        """Does the update change this (non-job) resource? Its type or properties, as written or as
+        resolved; a change of DependsOn, Metadata or policies alone updates nothing."""
+        if self.previous is None:
+            return False
+        old = self.previous.template.get("Resources", {}).get(logical_id, {})
+        if old.get("Type") != template.get("Type") or old.get("Properties") != template.get("Properties"):
+            return True
+        try:
+            before = self.previous.resolver.resolve(old.get("Properties", {}))
+            return bool(before != self.state.resolver.resolve(template.get("Properties", {})))
+        except UnresolvableError:
+            return False
 
     def _job(
         self, logical_id: str, kind: str, template: Mapping[str, Any], existing: ResourceState | None
@@ -541,6 +563,12 @@ class _Run:
             if self.engine._on_seed is not None:
                 self.engine._on_seed(properties, contract.KINDS[kind])
             before = copy.copy(existing)
+            if self._take_fault(logical_id):
+                # As if its handler had failed the Update: it still gets the rollback Update.
+                existing.status, existing.properties = "UPDATE_FAILED", properties
+                self.updated.append((logical_id, before))
+                self._fail(logical_id, INJECTED_FAILURE)
+                return
             event = self.engine._event(
                 state,
                 existing,
@@ -581,6 +609,12 @@ class _Run:
             return
         resource = ResourceState(logical_id, kind, properties=properties)
         state.resources[logical_id] = resource
+        if self._take_fault(logical_id):
+            # As if its handler had failed the Create: the rollback sends it a Delete of the marker id.
+            resource.status = "CREATE_FAILED"
+            self.created.append(logical_id)
+            self._fail(logical_id, INJECTED_FAILURE)
+            return
         if self.engine._on_seed is not None:
             self.engine._on_seed(properties, contract.KINDS[kind])
         event = self.engine._event(state, resource, "Create", properties)
@@ -618,6 +652,9 @@ class _Run:
         if existing is not None and existing.handle is not None:
             self._complete(logical_id)
             return
+        if self._take_fault(logical_id):
+            self._fail(logical_id, INJECTED_FAILURE)
+            return
         state = self.state
         handle = state.model.handles.get(logical_id) or self.sandbox.signals.new_handle(
             stack=state.name,
@@ -638,6 +675,9 @@ class _Run:
         state = self.state
         if existing is not None:
             self._complete(logical_id)  # WaitConditions cannot be updated: a changed one has a new id
+            return
+        if self._take_fault(logical_id):
+            self._fail(logical_id, INJECTED_FAILURE)
             return
         properties = template.get("Properties", {})
         reference = properties.get("Handle")
@@ -690,6 +730,9 @@ class _Run:
         self, logical_id: str, kind: str, template: Mapping[str, Any], existing: ResourceState | None
     ) -> None:
         state = self.state
+        if (existing is None or self._changes(logical_id, template)) and self._take_fault(logical_id):
+            self._fail(logical_id, INJECTED_FAILURE)
+            return
         if existing is None:
             resource = ResourceState(logical_id, kind, status="CREATE_COMPLETE")
             if kind == "AWS::S3::Bucket":
@@ -850,7 +893,7 @@ class _Run:
         operation.status = state.status = UPDATE_ROLLBACK_COMPLETE
 
 
-def _names(name: str, logical_id: str) -> bool:
+def names_resource(name: str, logical_id: str) -> bool:
     """A resource named by its logical id, or by its construct id (CDK adds 8 hex digits to it)."""
     return logical_id == name or re.fullmatch(rf"{re.escape(name)}[0-9A-F]{{8}}", logical_id) is not None
 
