@@ -19,7 +19,12 @@ REHEARSAL_ARGS ?=
 FUZZ_SEQUENCES ?= 5000
 FUZZ_SEED ?= 1
 
-.PHONY: setup demo synth test lint bench fuzz clean
+# make test TEST_WORKERS=1: the suite in one process (default: one worker per core).
+TEST_WORKERS ?= auto
+# tests/conftest.py: a module's tests stay on one worker (its fixtures are built once), heaviest first.
+PARALLEL = -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
+
+.PHONY: setup demo synth test test-fast lint bench fuzz clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -39,8 +44,22 @@ synth: setup
 demo: synth
 	$(PY) -m constructs_lib.rehearsal $(OUT) $(REHEARSAL_ARGS)
 
-test: setup
-	$(PY) -m pytest -q
+# What the tests need installed beyond the packages (mypy's cache of the dependencies' types, the
+# old-SDK virtualenvs, the fresh-project test's wheelhouse): scripts/prepare_tests.py.
+$(VENV)/.tests-prepared: $(VENV)/.installed scripts/prepare_tests.py tests/handlers/test_old_sdk.py
+	$(PY) scripts/prepare_tests.py
+	touch $@
+
+# Set-up and tests timed apart: pytest's closing line gives the test time.
+test:
+	@started=$$(date +%s); $(MAKE) --no-print-directory setup $(VENV)/.tests-prepared; \
+	  echo "set-up: $$(( $$(date +%s) - started )) s"
+	$(PY) -m pytest -q $(PARALLEL)
+
+# The inner loop: what is not marked slow (no example synth under every nag pack, no wheel, no fuzzing).
+# make test still runs everything.
+test-fast: setup
+	$(PY) -m pytest -q $(PARALLEL) -m "not slow"
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -65,4 +84,4 @@ dist: setup
 	$(PY) -m build --outdir dist .
 
 clean:
-	rm -rf $(OUT) dist build .venv-oldsdk
+	rm -rf $(OUT) dist build .venv-oldsdk* $(VENV)/.tests-prepared

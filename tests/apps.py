@@ -39,13 +39,22 @@ def nag_packs(app: cdk.App) -> list[cdk.IPolicyValidationPlugin]:
 
 @dataclass
 class SynthesizedApp:
+    """A synthesized cloud assembly, read from its directory (any process may have written it)."""
+
     name: str
     outdir: Path
-    assembly: cdk.cx_api.CloudAssembly
 
     @property
     def templates(self) -> dict[str, dict]:
-        return {s.stack_name: s.template for s in self.assembly.stacks}
+        """Each stack's template by stack name, as the assembly's manifest lists them."""
+        manifest = json.loads((self.outdir / "manifest.json").read_text())
+        return {
+            artifact.get("properties", {}).get("stackName", artifact_id): json.loads(
+                (self.outdir / artifact["properties"]["templateFile"]).read_text()
+            )
+            for artifact_id, artifact in manifest["artifacts"].items()
+            if artifact["type"] == "aws:cloudformation:stack"
+        }
 
 
 def synthesize(name: str, outdir: Path, *, nag: bool = True) -> SynthesizedApp:
@@ -53,4 +62,5 @@ def synthesize(name: str, outdir: Path, *, nag: bool = True) -> SynthesizedApp:
     if nag:
         cdk.Validations.of(app).add_plugins(*nag_packs(app))
     EXAMPLES[name](app)
-    return SynthesizedApp(name, outdir, app.synth())
+    app.synth()
+    return SynthesizedApp(name, outdir)

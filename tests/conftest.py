@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests import shared
+
 # Set before any test module imports boto3 or aws_cdk.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 for _name, _value in {
@@ -35,30 +37,24 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 class ExampleApps(Mapping[str, Any]):
-    """Example apps synthesized on first use, once per session: an example that fails to synthesize
-    fails its own tests (the error lists the compliance findings that stopped it), not every example's."""
+    """Example apps synthesized on first use, once per session whatever the number of xdist workers
+    (tests/shared.py): an example that fails to synthesize fails its own tests (the error lists the
+    compliance findings that stopped it), not every example's."""
 
     def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
         from tests.apps import EXAMPLES
 
         self._names = sorted(EXAMPLES)
-        self._factory = tmp_path_factory
-        self._done: dict[str, Any] = {}
+        self._root = shared.root(tmp_path_factory)
 
     def __getitem__(self, name: str) -> Any:
-        from tests.apps import synthesize
+        from tests.apps import SynthesizedApp, synthesize
 
         if name not in self._names:
             raise KeyError(name)
-        if name not in self._done:
-            try:
-                self._done[name] = synthesize(name, self._factory.mktemp(name))
-            except Exception as error:
-                self._done[name] = error
-        found = self._done[name]
-        if isinstance(found, Exception):
-            raise found
-        return found
+        outdir = shared.once(self._root, f"example-{name}", lambda directory: synthesize(name, directory))
+        assert outdir is not None
+        return SynthesizedApp(name, outdir)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._names)
@@ -69,10 +65,17 @@ class ExampleApps(Mapping[str, Any]):
 
 @pytest.fixture(scope="session")
 def lifecycle_assemblies(tmp_path_factory: pytest.TempPathFactory) -> Mapping[Any, Any]:
-    """Every version of the lifecycle app (tests/variants.py), synthesized once per session."""
-    from tests.variants import VERSIONS, synthesize_all
+    """Every version of the lifecycle app (tests/variants.py), synthesized once per session; xdist
+    workers that need them at the same time split the versions between them."""
+    from tests.variants import VERSIONS, synthesize_one
 
-    return synthesize_all(tmp_path_factory.mktemp("versions"), VERSIONS)
+    keys = [f"lifecycle-v{index:02d}" for index in range(len(VERSIONS))]
+    paths = shared.all_of(
+        shared.root(tmp_path_factory),
+        keys,
+        lambda key, directory: synthesize_one(directory, VERSIONS[keys.index(key)]),
+    )
+    return {version: paths[key] for version, key in zip(VERSIONS, keys, strict=True)}
 
 
 @pytest.fixture(scope="session")
@@ -82,3 +85,54 @@ def example_apps(tmp_path_factory: pytest.TempPathFactory) -> ExampleApps:
     Synthesis raises on any unacknowledged cdk-nag error or warning, so the fixture itself is the gate.
     """
     return ExampleApps(tmp_path_factory)
+
+
+# --- parallel runs (make test: pytest-xdist, -n auto --dist loadscope --no-loadscope-reorder) ------------
+
+# Modules whose expensive fixtures are shared between workers on disk (tests/shared.py) or that have none
+# worth sharing: their tests are handed out one by one. Every other module's tests stay on one worker, so
+# its module-scoped fixtures (a synthesized app, a CLI synth, a built wheel) are built once.
+SPREAD = frozenset(
+    {
+        "tests/test_lifecycle_fuzz.py",
+        "tests/test_code_quality.py",
+        "tests/test_examples.py",
+        "tests/test_readme.py",
+    }
+)
+# The longest pieces first (seconds of one core, measured with --durations on a quiet machine), so two
+# workers end together instead of one starting the wheel test last. Everything else keeps its order.
+HEAVY = {
+    "tests/test_wheel.py": 120,
+    "tests/test_code_quality.py::test_mypy_strict_passes_on_the_package": 60,
+    "tests/test_lifecycle_fuzz.py::test_every_sequence_keeps_every_invariant": 50,
+    "tests/test_lifecycle_fuzz.py::test_a_": 30,
+    "tests/test_cli.py": 25,
+    "tests/test_rehearsal_stacks.py": 25,
+    "tests/handlers/test_old_sdk.py": 15,
+    "tests/test_readme.py": 12,
+}
+
+
+def _weight(nodeid: str) -> int:
+    return max((cost for prefix, cost in HEAVY.items() if nodeid.startswith(prefix)), default=0)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Heaviest first (stable: the rest keep collection order); xdist hands out work in this order."""
+    items.sort(key=lambda item: -_weight(item.nodeid))
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With --dist loadscope: a module is one unit of work, except the SPREAD modules, whose tests are
+    units of their own. (xdist's loadgroup marks do not reach pytest 9's node ids.)"""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return nodeid if module in SPREAD else module
+
+    return ModuleScheduling(config, log)

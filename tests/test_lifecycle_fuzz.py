@@ -8,38 +8,80 @@ bugs planted in the handler code that the invariants must catch.
 from __future__ import annotations
 
 import itertools
+import pickle
 import shutil
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
+from tests import shared
 from tests.fuzz.model import FAULTS, Fuzzer, Outcome, scenario
 from tests.variants import VERSIONS, Version
 
 pytestmark = pytest.mark.slow
 
 SEEDS = range(1, 201)
+# The seeds run in chunks that pytest-xdist workers share out; each chunk's outcomes are computed once
+# per session (tests/shared.py), so the test over all of them reads what the chunks found.
+CHUNKS = 4
+
+
+def chunk_seeds(index: int) -> range:
+    size = -(-len(SEEDS) // CHUNKS)
+    return SEEDS[index * size : (index + 1) * size]
 
 
 @pytest.fixture(scope="module")
-def outcomes(lifecycle_assemblies: Mapping[Version, Path]) -> list[Outcome]:
-    fuzzer = Fuzzer(dict(lifecycle_assemblies))
-    try:
-        return [fuzzer.run(seed) for seed in SEEDS]
-    finally:
-        fuzzer.close()
+def fuzzer(lifecycle_assemblies: Mapping[Version, Path]) -> Iterator[Callable[[], Fuzzer]]:
+    """One fuzzer per worker, made only if a chunk is run here (not read from another worker)."""
+    made: list[Fuzzer] = []
+
+    def get() -> Fuzzer:
+        if not made:
+            made.append(Fuzzer(dict(lifecycle_assemblies)))
+        return made[0]
+
+    yield get
+    for one in made:
+        one.close()
 
 
-def test_every_sequence_keeps_every_invariant(outcomes: list[Outcome]) -> None:
+@pytest.fixture(scope="module")
+def chunk_outcomes(
+    tmp_path_factory: pytest.TempPathFactory, fuzzer: Callable[[], Fuzzer]
+) -> Callable[[int], list[Outcome]]:
+    def outcomes(index: int) -> list[Outcome]:
+        def run(directory: Path) -> None:
+            found = [fuzzer().run(seed) for seed in chunk_seeds(index)]
+            (directory / "outcomes.pickle").write_bytes(pickle.dumps(found))
+
+        directory = shared.once(shared.root(tmp_path_factory), f"fuzz-chunk-{index}", run)
+        assert directory is not None
+        loaded: list[Outcome] = pickle.loads((directory / "outcomes.pickle").read_bytes())
+        return loaded
+
+    return outcomes
+
+
+@pytest.mark.parametrize("index", range(CHUNKS))
+def test_every_sequence_keeps_every_invariant(
+    chunk_outcomes: Callable[[int], list[Outcome]], index: int
+) -> None:
+    outcomes = chunk_outcomes(index)
+    assert [o.seed for o in outcomes] == list(chunk_seeds(index))
     failed = [outcome for outcome in outcomes if outcome.violations]
     assert not failed, "\n".join(
         f"seed {o.seed}: {o.violations[0]}  (replay: python -m tests.fuzz --replay {o.seed})" for o in failed
     )
 
 
-def test_the_sequences_walk_every_version_fault_and_outcome(outcomes: list[Outcome]) -> None:
+def test_the_sequences_walk_every_version_fault_and_outcome(
+    chunk_outcomes: Callable[[int], list[Outcome]],
+) -> None:
+    outcomes = [outcome for index in range(CHUNKS) for outcome in chunk_outcomes(index)]
+    assert [o.seed for o in outcomes] == list(SEEDS)
     steps = [step for seed in SEEDS for step in scenario(seed)]
     assert {step.version for step in steps if step.action == "deploy"} == set(range(len(VERSIONS)))
     assert set(FAULTS) <= {fault for step in steps for fault in step.faults}

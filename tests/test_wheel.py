@@ -220,6 +220,38 @@ def _install_offline(project: Path, command: str, env: dict[str, str]) -> subpro
     return _run(command, project, offline)
 
 
+def fill_wheelhouse() -> Path:
+    """Download what the README's install command needs into the wheelhouse (scripts/prepare_tests.py
+    calls this in make test's set-up); RuntimeError when the package index cannot be reached."""
+    WHEELHOUSE.mkdir(parents=True, exist_ok=True)
+    requirement = INSTALL_REQUIREMENT.format(checkout=REPO)
+    # pyproject.toml [build-system]: pip builds the checkout with it.
+    (build_backend,) = tomllib.loads((REPO / "pyproject.toml").read_text())["build-system"]["requires"]
+    download = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "-d",
+            str(WHEELHOUSE),
+            requirement,
+            build_backend,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if download.returncode != 0:
+        raise RuntimeError(
+            f"packages missing from {WHEELHOUSE}, and fetching them from the package index failed (set "
+            "CDK_PERSONALIZE_JOBS_WHEELHOUSE to a directory holding them):\n" + download.stderr
+        )
+    return WHEELHOUSE
+
+
 @pytest.fixture(scope="module")
 def cdk_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A `cdk init app --language python` project, its own venv, the library installed with the README's
@@ -244,34 +276,12 @@ def cdk_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     command = install_command(REPO)
     installed = _install_offline(project, command, env)
     if installed.returncode != 0:
-        # First run, or the requirements changed: fetch them once from the package index.
-        WHEELHOUSE.mkdir(parents=True, exist_ok=True)
-        requirement = INSTALL_REQUIREMENT.format(checkout=REPO)
-        # pyproject.toml [build-system]: pip builds the checkout with it.
-        (build_backend,) = tomllib.loads((REPO / "pyproject.toml").read_text())["build-system"]["requires"]
-        download = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--quiet",
-                "-d",
-                str(WHEELHOUSE),
-                requirement,
-                build_backend,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        if download.returncode != 0:
-            pytest.fail(
-                f"{command} needs packages missing from {WHEELHOUSE}, and fetching them from the package "
-                "index failed (set CDK_PERSONALIZE_JOBS_WHEELHOUSE to a directory holding them):\n"
-                + download.stderr
-            )
+        # make test fills the wheelhouse in its set-up; a bare pytest run (or changed requirements)
+        # fetches what is missing once from the package index.
+        try:
+            fill_wheelhouse()
+        except RuntimeError as error:
+            pytest.fail(f"{command}: {error}")
         installed = _install_offline(project, command, env)
     assert installed.returncode == 0, f"{command}\n{installed.stdout}{installed.stderr}"
 

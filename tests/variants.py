@@ -114,16 +114,20 @@ def build(app: object, version: Version) -> None:
         )
 
 
-def synthesize_all(directory: Path, versions: Iterable[Version] = VERSIONS) -> dict[Version, Path]:
-    """Each version's cloud assembly under ``directory`` (one process, jsii started once)."""
+def synthesize_one(outdir: Path, version: Version) -> Path:
+    """The cloud assembly of ``version`` in ``outdir``."""
     import aws_cdk as cdk
 
-    found: dict[Version, Path] = {}
-    for index, version in enumerate(versions):
-        outdir = directory / f"v{index:02d}"
-        app = cdk.App(outdir=str(outdir))
-        build(app, version)
-        app.synth()
-        (outdir / "version.json").write_text(json.dumps(asdict(version)))
-        found[version] = outdir
-    return found
+    app = cdk.App(outdir=str(outdir))
+    build(app, version)
+    app.synth()
+    (outdir / "version.json").write_text(json.dumps(asdict(version)))
+    return outdir
+
+
+def synthesize_all(directory: Path, versions: Iterable[Version] = VERSIONS) -> dict[Version, Path]:
+    """Each version's cloud assembly under ``directory`` (one process, jsii started once)."""
+    return {
+        version: synthesize_one(directory / f"v{index:02d}", version)
+        for index, version in enumerate(versions)
+    }

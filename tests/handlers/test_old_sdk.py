@@ -9,6 +9,7 @@ fields it does not know: that is what the shim fixes.
 
 from __future__ import annotations
 
+import fcntl
 import http.server
 import json
 import os
@@ -58,6 +59,15 @@ def ensure_venv(sdk: OldSdk) -> Path:
     stamp = venv / f".installed-botocore-{sdk.botocore}-boto3-{sdk.boto3}"
     if python.exists() and stamp.exists():
         return python
+    # make setup creates them; a bare pytest run with several workers creates each once.
+    with open(REPO_ROOT / f"{sdk.venv}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (python.exists() and stamp.exists()):
+            _create_venv(sdk, venv, python, stamp)
+    return python
+
+
+def _create_venv(sdk: OldSdk, venv: Path, python: Path, stamp: Path) -> None:
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
     subprocess.run(
         [
@@ -73,7 +83,6 @@ def ensure_venv(sdk: OldSdk) -> Path:
         check=True,
     )
     stamp.touch()
-    return python
 
 
 @pytest.fixture(scope="session", params=OLD_SDKS, ids=lambda sdk: f"botocore-{sdk.botocore}")
