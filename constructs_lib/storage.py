@@ -141,7 +141,10 @@ class BatchInferenceStorage(Construct):
         # Whether anything of the app writes input: a deployment of files, a grant to write it.
         self._input_writers = 0
         self._input_checked = False
-        self._creates_input = input_bucket is None
+        # The input bucket comes into being with this stack: created here, or a bucket of the stack's own.
+        self._creates_input = input_bucket is None or (
+            isinstance(input_bucket, s3.Bucket) and Stack.of(input_bucket) is Stack.of(scope)
+        )
         self._access_logs_bucket = access_logs_bucket
 
         self.input_key: kms.IKey | None = self._resolve_key("InputKey", "input", input_bucket, input_key)

@@ -199,3 +199,12 @@ def test_retain_except_on_create_with_input_shipped_in_the_same_deploy_warns() -
     )
     storage.deploy_input("Data", sources=[s3deploy.Source.asset(str(end_to_end.SAMPLE_DATA))])
     assert "constructs-lib:retainExceptOnCreateWithInput" in _warning_ids(stack)
+
+
+def test_a_bucket_of_the_stacks_own_brought_as_input_warns_too() -> None:
+    stack = cdk.Stack(cdk.App(), "OwnBucket", env=ENV)
+    storage = BatchInferenceStorage(stack, "Storage", input_bucket=s3.Bucket(stack, "In", enforce_ssl=True))
+    BatchInferenceJob(
+        stack, "Batch", solution_version_arn=SOLUTION_VERSION_ARN, input_path="users/", storage=storage
+    )
+    assert _warning_ids(stack).count(EMPTY_INPUT_WARNING) == 1
