@@ -186,13 +186,22 @@ def _custom_resource(
     found.resources.add(_function_arn_pattern(stack, token))
 
 
+def partition(region: str | None) -> str:
+    """The ARN partition of a region (``aws`` when the stack has none: deployed where the CLI points)."""
+    if region and region.startswith("cn-"):
+        return "aws-cn"
+    if region and region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
 def _function_arn_pattern(stack: StackTemplate, token: Any) -> str:
     """The ServiceToken's function: its ARN when literal, else any function of the stack's region (a
     generated name is known only after the deploy, and CloudFormation may shorten the stack's name in
     it; the same policy lets CloudFormation create and update functions anyway)."""
     if isinstance(token, str) and token.startswith("arn:"):
         return token
-    return f"arn:aws:lambda:{stack.region or '*'}:*:function:*"
+    return f"arn:{partition(stack.region)}:lambda:{stack.region or '*'}:*:function:*"
 
 
 def _ssm_parameters(by_type: dict[str, Requirement], stack: StackTemplate) -> None:
@@ -211,7 +220,7 @@ def _ssm_parameters(by_type: dict[str, Requirement], stack: StackTemplate) -> No
         )
         found.stacks.add(stack.name)
         name = str(parameter.get("Default", "*")).lstrip("/")
-        found.resources.add(f"arn:aws:ssm:{stack.region or '*'}:*:parameter/{name}")
+        found.resources.add(f"arn:{partition(stack.region)}:ssm:{stack.region or '*'}:*:parameter/{name}")
 
 
 # ------------------------------------------------------------------------------------------ documents

@@ -156,3 +156,20 @@ def test_a_statement_too_large_for_one_policy_is_split() -> None:
     assert _actions(documents) == many.actions
     for document in documents:
         assert len(re.sub(r"\s", "", json.dumps(document))) <= dp.MAX_POLICY_CHARACTERS
+
+
+def test_arns_take_the_partition_of_the_stacks_region() -> None:
+    template = {
+        "Parameters": {
+            "V": {"Type": "AWS::SSM::Parameter::Value<String>", "Default": "/cdk-bootstrap/x/version"}
+        },
+        "Resources": {
+            "J": {"Type": "Custom::Thing", "Properties": {"ServiceToken": {"Fn::GetAtt": ["F", "Arn"]}}}
+        },
+    }
+    found = {r.type: r for r in dp.requirements([dp.StackTemplate("S", "cn-north-1", template)])}
+    assert found["Custom resources"].resources == {"arn:aws-cn:lambda:cn-north-1:*:function:*"}
+    assert found["SSM parameters"].resources == {
+        "arn:aws-cn:ssm:cn-north-1:*:parameter/cdk-bootstrap/x/version"
+    }
+    assert dp.partition("us-gov-west-1") == "aws-us-gov" and dp.partition(None) == "aws"
