@@ -214,3 +214,20 @@ def test_a_batch_create_on_a_deploy_time_version_arn_is_granted_on_the_solution_
     # arn:...:solution/<name>/<id> cut at its slashes by CloudFormation: the first two parts, joined.
     (cut,) = {json.dumps(r) for r in resources if "Fn::Join" in r}
     assert '"Fn::Split": ["/", {"Ref": "VersionArn"}]' in cut and '"Fn::Join": ["/"' in cut
+
+
+def test_a_job_whose_storage_waits_for_a_job_that_does_not_wait_fails_synth() -> None:
+    stack = _stack()
+    storage = BatchInferenceStorage(stack, "Storage")
+    later = BatchInferenceStorage(stack, "Later")
+    import_job = DatasetImportJob(
+        stack, "Import", dataset_arn=DATASET_ARN, data_path="i/", storage=storage, wait=False
+    )
+    later.node.add_dependency(import_job)
+    BatchInferenceJob(
+        stack, "Batch", solution_version_arn=SOLUTION_VERSION_ARN, input_path="u/", storage=later
+    )
+    with pytest.raises(
+        RuntimeError, match=r"\[Chain/Batch\] Chain/Import has wait=False.*Give Import wait=True"
+    ):
+        cdk.App.of(stack).synth()  # type: ignore[union-attr]
