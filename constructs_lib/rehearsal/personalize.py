@@ -438,6 +438,14 @@ class PersonalizeStandIn:
 
     def _advance(self, job: StandInJob, now: float) -> None:
         if job.status == PENDING and now >= job.pending_until:
+            refusal = self._cannot_start(job)
+            if refusal is not None:
+                job.status, job.failure_reason, job.updated_at = CREATE_FAILED, refusal, job.pending_until
+                job.done_at = job.pending_until
+                self._timeline.add(
+                    job.name, "status", f"status CREATE FAILED: {refusal}", at=job.pending_until
+                )
+                return
             job.status, job.updated_at = IN_PROGRESS, job.pending_until
             self._timeline.add(job.name, "status", "status IN PROGRESS", at=job.pending_until)
         if job.status == STOPPING and now >= job.done_at:
@@ -445,6 +453,43 @@ class PersonalizeStandIn:
             self._timeline.add(job.name, "status", f"status {STOPPED}", at=job.done_at)
         if job.status == IN_PROGRESS and now >= job.done_at:
             self._finish(job)
+
+    def _cannot_start(self, job: StandInJob) -> str | None:
+        """Why Personalize fails the job as it leaves PENDING, from what it is made of (None: it runs).
+
+        A batch inference or segment job needs an ACTIVE solution version; a training needs data imported
+        into its solution's dataset group. Only what the stand-in knows is checked: a solution version it
+        did not train, or a solution a stack did not create, is taken to be ready.
+        """
+        if job.kind.key in _BATCH_KINDS:
+            arn = str(job.request.get("solutionVersionArn", ""))
+            version = self._jobs.get(arn)
+            if version is not None and version.kind is contract.SOLUTION_VERSION and version.status != ACTIVE:
+                return (
+                    f"The solution version {arn} is {_SPELLING[version.status]}, not ACTIVE: a "
+                    f"{job.kind.noun} needs an ACTIVE solution version."
+                )
+        elif job.kind is contract.SOLUTION_VERSION:
+            solution = self.natives.get(str(job.request.get("solutionArn", "")))
+            group = solution.dataset_group if solution is not None else ""
+            if group:
+                datasets = {
+                    native.arn
+                    for native in self.natives.values()
+                    if native.type == DATASET and native.dataset_group == group
+                }
+                imported = any(
+                    other.kind is contract.DATASET_IMPORT
+                    and other.status == ACTIVE
+                    and other.request.get("datasetArn") in datasets
+                    for other in self._jobs.values()
+                )
+                if not imported:
+                    return (
+                        f"No data in dataset group {group}: import data into its datasets before "
+                        "training a solution version."
+                    )
+        return None
 
     def _finish(self, job: StandInJob) -> None:
         job.updated_at = job.done_at

@@ -124,13 +124,13 @@ class S3Sandbox:
         return [f"s3://{bucket}/{key}"]
 
     def read_input(self, input_uri: str) -> list[InputFile]:
-        """The input files of a job: the object itself, or every object under a prefix ending in `/`."""
+        """The input files of a job, as Personalize reads an S3 path: every object whose key starts with
+        the path's key. A path without a trailing `/` is a prefix too: `users` reads `users.json` and
+        `users_old.json` (and `users/...`); folder markers (keys ending in `/`) hold no input."""
         bucket, key = split_uri(input_uri)
         if bucket not in self._buckets:
             return []
-        keys = self._keys(bucket, key)
-        if key and not key.endswith("/"):
-            keys = [found for found in keys if found == key]
+        keys = [found for found in self._keys(bucket, key) if not found.endswith("/")]
         return [InputFile(k, self._text(bucket, k).splitlines()) for k in keys]
 
     def write(self, uri: str, body: str) -> None:

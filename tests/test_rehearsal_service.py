@@ -1,0 +1,277 @@
+"""The rehearsal's Personalize and S3 stand-ins as the service behaves: a job made from something not ready
+fails, native resources are deleted only as Personalize allows, and S3 paths are read as Personalize reads
+them. Driven through the stand-in's own protocol entry point, on a simulated clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, cast
+
+import pytest
+
+from constructs_lib.rehearsal.clock import SimClock
+from constructs_lib.rehearsal.personalize import (
+    DATASET,
+    DATASET_GROUP,
+    SCHEMA,
+    SOLUTION,
+    PersonalizeStandIn,
+    StandInJob,
+)
+from constructs_lib.rehearsal.s3 import S3Sandbox
+from constructs_lib.rehearsal.server import Caller
+from constructs_lib.rehearsal.timeline import Timeline
+
+REGION, ACCOUNT = "us-east-1", "123456789012"
+CALLER = Caller(REGION, ACCOUNT)
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/personalize"
+GROUP = f"arn:aws:personalize:{REGION}:{ACCOUNT}:dataset-group/shop"
+DATASET_ARN = f"arn:aws:personalize:{REGION}:{ACCOUNT}:dataset/shop/INTERACTIONS"
+SCHEMA_ARN = f"arn:aws:personalize:{REGION}:{ACCOUNT}:schema/interactions"
+SOLUTION_ARN = f"arn:aws:personalize:{REGION}:{ACCOUNT}:solution/recs"
+
+
+class _NoS3:
+    """For stand-in paths that never reach S3."""
+
+    def read_input(self, uri: str) -> list[Any]:
+        raise AssertionError(f"S3 read of {uri}: this test does not expect one")
+
+
+@pytest.fixture
+def clock() -> SimClock:
+    return SimClock()
+
+
+@pytest.fixture
+def standin(clock: SimClock) -> PersonalizeStandIn:
+    return PersonalizeStandIn(clock=clock, timeline=Timeline(clock), s3=cast(S3Sandbox, _NoS3()))
+
+
+def _native_group(standin: PersonalizeStandIn) -> None:
+    standin.register_native(DATASET_GROUP, GROUP, {})
+    standin.register_native(SCHEMA, SCHEMA_ARN, {})
+    standin.register_native(DATASET, DATASET_ARN, {"DatasetGroupArn": GROUP, "SchemaArn": SCHEMA_ARN})
+    standin.register_native(SOLUTION, SOLUTION_ARN, {"DatasetGroupArn": GROUP})
+
+
+def _train(standin: PersonalizeStandIn, name: str = "recs-v1") -> str:
+    answer = standin.handle(
+        "CreateSolutionVersion", {"name": name, "solutionArn": SOLUTION_ARN, "trainingMode": "FULL"}, CALLER
+    )
+    return str(answer["solutionVersionArn"])
+
+
+def _import(standin: PersonalizeStandIn, name: str = "load-1") -> str:
+    answer = standin.handle(
+        "CreateDatasetImportJob",
+        {
+            "jobName": name,
+            "datasetArn": DATASET_ARN,
+            "dataSource": {"dataLocation": "s3://input-bucket/interactions/"},
+            "roleArn": ROLE,
+        },
+        CALLER,
+    )
+    return str(answer["datasetImportJobArn"])
+
+
+def _batch(standin: PersonalizeStandIn, version: str, *, segment: bool = False) -> str:
+    request: dict[str, Any] = {
+        "jobName": "recs-batch",
+        "solutionVersionArn": version,
+        "jobInput": {"s3DataSource": {"path": "s3://input-bucket/users/"}},
+        "jobOutput": {"s3DataDestination": {"path": "s3://out/results/"}},
+        "roleArn": ROLE,
+    }
+    operation = "CreateBatchSegmentJob" if segment else "CreateBatchInferenceJob"
+    answer = standin.handle(operation, request, CALLER)
+    return str(answer["batchSegmentJobArn" if segment else "batchInferenceJobArn"])
+
+
+def _job(standin: PersonalizeStandIn, arn: str) -> StandInJob:
+    (found,) = [job for job in standin.jobs() if job.arn == arn]
+    return found
+
+
+def _at(clock: SimClock, standin: PersonalizeStandIn, minutes: float) -> None:
+    clock.advance_to(minutes * 60)
+    standin.settle()
+
+
+# ------------------------------------------------------------ jobs made from what is not ready
+
+
+@pytest.fixture
+def imported(standin: PersonalizeStandIn, clock: SimClock) -> Iterator[None]:
+    """A native group whose dataset holds imported data (the import marked ACTIVE)."""
+    _native_group(standin)
+    load = _import(standin)
+    job = _job(standin, load)
+    job.status, job.updated_at = "ACTIVE", 0.0
+    job.pending_until = job.done_at = 0.0
+    yield
+
+
+@pytest.mark.parametrize(("segment", "noun"), [(False, "batch inference job"), (True, "batch segment job")])
+def test_a_batch_job_on_a_version_that_is_not_active_fails_with_the_reason(
+    standin: PersonalizeStandIn, clock: SimClock, imported: None, segment: bool, noun: str
+) -> None:
+    version = _train(standin)
+    batch = _batch(standin, version, segment=segment)
+    _at(clock, standin, 10)  # past the batch job's PENDING (4 minutes); the training runs for hours
+    job = _job(standin, batch)
+    assert job.status == "CREATE FAILED"
+    assert job.failure_reason == (
+        f"The solution version {version} is CREATE IN_PROGRESS, not ACTIVE: a {noun} needs an ACTIVE "
+        "solution version."
+    )
+    assert _job(standin, version).status == "IN PROGRESS"
+
+
+def test_a_batch_job_on_an_active_version_runs(
+    standin: PersonalizeStandIn, clock: SimClock, imported: None
+) -> None:
+    version = _train(standin)
+    _at(clock, standin, 200)
+    assert _job(standin, version).status == "ACTIVE"
+    batch = _batch(standin, version)
+    _at(clock, standin, 210)
+    assert _job(standin, batch).status == "IN PROGRESS"
+
+
+def test_a_batch_job_on_a_version_the_standin_did_not_train_is_taken_as_ready(
+    standin: PersonalizeStandIn, clock: SimClock
+) -> None:
+    batch = _batch(standin, f"{SOLUTION_ARN}/1a2b3c4d")
+    _at(clock, standin, 10)
+    assert _job(standin, batch).status == "IN PROGRESS"
+
+
+def test_a_training_on_a_dataset_group_with_no_imported_data_fails(
+    standin: PersonalizeStandIn, clock: SimClock
+) -> None:
+    _native_group(standin)
+    version = _train(standin)
+    _at(clock, standin, 10)
+    job = _job(standin, version)
+    assert job.status == "CREATE FAILED"
+    assert job.failure_reason == (
+        f"No data in dataset group {GROUP}: import data into its datasets before training a solution version."
+    )
+    assert (
+        standin.handle("DescribeSolutionVersion", {"solutionVersionArn": version}, CALLER)["solutionVersion"][
+            "status"
+        ]
+        == "CREATE FAILED"
+    )
+
+
+def test_a_training_after_an_import_runs(
+    standin: PersonalizeStandIn, clock: SimClock, imported: None
+) -> None:
+    version = _train(standin)
+    _at(clock, standin, 10)
+    assert _job(standin, version).status == "IN PROGRESS"
+
+
+# ---------------------------------------------------------------------------- deletes Personalize refuses
+
+
+def test_delete_solution_is_refused_while_a_version_trains_or_stops_then_allowed(
+    standin: PersonalizeStandIn, clock: SimClock, imported: None
+) -> None:
+    version = _train(standin)
+    refusal = standin.delete_native(SOLUTION, SOLUTION_ARN)
+    assert refusal is not None and refusal.startswith("ResourceInUseException: Cannot delete solution")
+    assert "CREATE PENDING" in refusal
+    _at(clock, standin, 10)
+    standin.handle("StopSolutionVersionCreation", {"solutionVersionArn": version}, CALLER)
+    refusal = standin.delete_native(SOLUTION, SOLUTION_ARN)
+    assert refusal is not None and "CREATE STOPPING" in refusal
+    _at(clock, standin, 12)  # stopped a minute later
+    assert _job(standin, version).status == "CREATE STOPPED"
+    assert standin.delete_native(SOLUTION, SOLUTION_ARN) is None
+    assert SOLUTION_ARN not in standin.natives
+
+
+def test_delete_dataset_is_refused_while_an_import_into_it_runs(
+    standin: PersonalizeStandIn, clock: SimClock
+) -> None:
+    _native_group(standin)
+    load = _import(standin)
+    refusal = standin.delete_native(DATASET, DATASET_ARN)
+    assert refusal == (
+        f"ResourceInUseException: Cannot delete dataset {DATASET_ARN}: the dataset import job {load} is "
+        "CREATE PENDING"
+    )
+
+
+def test_delete_dataset_group_and_schema_wait_for_what_they_hold(standin: PersonalizeStandIn) -> None:
+    _native_group(standin)
+    group_refusal = standin.delete_native(DATASET_GROUP, GROUP)
+    assert group_refusal is not None and DATASET_ARN in group_refusal and SOLUTION_ARN in group_refusal
+    schema_refusal = standin.delete_native(SCHEMA, SCHEMA_ARN)
+    assert schema_refusal is not None and DATASET_ARN in schema_refusal
+    assert standin.delete_native(SOLUTION, SOLUTION_ARN) is None
+    assert standin.delete_native(DATASET, DATASET_ARN) is None
+    assert standin.delete_native(SCHEMA, SCHEMA_ARN) is None
+    assert standin.delete_native(DATASET_GROUP, GROUP) is None
+    assert standin.natives == {}
+
+
+# ------------------------------------------------------------ S3 paths as Personalize reads them
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[S3Sandbox]:
+    sandbox = S3Sandbox(REGION)
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+@pytest.fixture
+def bucket(s3: S3Sandbox) -> Iterator[S3Sandbox]:
+    s3.reset()
+    s3.ensure_bucket("input-bucket")
+    for key in ("users.json", "users_old.json", "users/part-1.json", "users/", "items.json"):
+        s3.write(f"s3://input-bucket/{key}", "" if key.endswith("/") else '{"userId": "u1"}\n')
+    yield s3
+
+
+def test_a_path_without_a_trailing_slash_is_a_prefix(bucket: S3Sandbox) -> None:
+    keys = [item.key for item in bucket.read_input("s3://input-bucket/users")]
+    assert keys == ["users.json", "users/part-1.json", "users_old.json"]
+
+
+def test_a_path_with_a_trailing_slash_reads_the_folder_without_its_marker(bucket: S3Sandbox) -> None:
+    assert [item.key for item in bucket.read_input("s3://input-bucket/users/")] == ["users/part-1.json"]
+
+
+def test_a_file_path_also_reads_every_key_it_begins(bucket: S3Sandbox) -> None:
+    assert [item.key for item in bucket.read_input("s3://input-bucket/users.json")] == ["users.json"]
+    assert [item.key for item in bucket.read_input("s3://input-bucket/user")] == [
+        "users.json",
+        "users/part-1.json",
+        "users_old.json",
+    ]
+
+
+def test_an_import_of_a_path_with_no_objects_fails(bucket: S3Sandbox, clock: SimClock) -> None:
+    standin = PersonalizeStandIn(clock=clock, timeline=Timeline(clock), s3=bucket)
+    answer = standin.handle(
+        "CreateDatasetImportJob",
+        {
+            "jobName": "load-nothing",
+            "datasetArn": DATASET_ARN,
+            "dataSource": {"dataLocation": "s3://input-bucket/interactions/"},
+            "roleArn": ROLE,
+        },
+        CALLER,
+    )
+    _at(clock, standin, 60)
+    job = _job(standin, str(answer["datasetImportJobArn"]))
+    assert job.status == "CREATE FAILED"
+    assert job.failure_reason == "Input data not found at s3://input-bucket/interactions/."
