@@ -350,11 +350,18 @@ class _StartsAfterEnds:
 
 
 def _jobs_in(construct: IConstruct) -> list[PersonalizeJob]:
-    """The jobs ``construct`` is, is part of, or holds."""
-    owners = [scope for scope in construct.node.scopes if isinstance(scope, PersonalizeJob)]
-    if owners:
-        return owners[-1:]
-    return [child for child in construct.node.find_all() if isinstance(child, PersonalizeJob)]
+    """The jobs whose run waiting for ``construct`` waits for: the jobs it is or holds, or the job whose
+    own resource it is. Another part of a job (a storage it created) stands for no job."""
+    held = [child for child in construct.node.find_all() if isinstance(child, PersonalizeJob)]
+    if held:
+        return held
+    scopes = construct.node.scopes
+    for index, scope in enumerate(scopes[:-1]):
+        if isinstance(scope, PersonalizeJob):
+            resource = getattr(scope, "resource", None)
+            if resource is not None and scopes[index + 1].node.path == resource.node.path:
+                return [scope]
+    return []
 
 
 def _referenced(values: Any) -> list[IConstruct]:

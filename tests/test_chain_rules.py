@@ -231,3 +231,15 @@ def test_a_job_whose_storage_waits_for_a_job_that_does_not_wait_fails_synth() ->
         RuntimeError, match=r"\[Chain/Batch\] Chain/Import has wait=False.*Give Import wait=True"
     ):
         cdk.App.of(stack).synth()  # type: ignore[union-attr]
+
+
+def test_a_job_on_the_storage_another_job_created_does_not_wait_for_that_job() -> None:
+    # Sharing the storage a job created is not waiting for that job: its wait=False is no concern.
+    stack = _stack()
+    first = BatchInferenceJob(
+        stack, "First", solution_version_arn=SOLUTION_VERSION_ARN, input_path="u/", wait=False
+    )
+    BatchInferenceJob(
+        stack, "Second", solution_version_arn=SOLUTION_VERSION_ARN, input_path="v/", storage=first.storage
+    )
+    cdk.App.of(stack).synth()  # type: ignore[union-attr]
