@@ -182,3 +182,39 @@ def test_the_end_to_end_example_with_its_solutions_waiting_for_the_import_has_no
         stack.node.find_child(solution).node.add_dependency(import_job)
     app.synth()
     assert _circular_dependencies(tmp_path) == ""
+
+
+def test_more_resources_of_the_stack_than_iam_attaches_policies_for_warn_with_the_quota() -> None:
+    from aws_cdk.assertions import Annotations, Match
+
+    stack = cdk.Stack(cdk.App(), "ManySolutions", env=ENV)
+    group = personalize.CfnDatasetGroup(stack, "Group", name="many")
+
+    def solutions(count: int) -> None:
+        for index in range(count):
+            solution = personalize.CfnSolution(
+                stack,
+                f"Solution{index}",
+                dataset_group_arn=group.attr_dataset_group_arn,
+                name=f"many-{index}",
+                recipe_arn=USER_PERSONALIZATION,
+            )
+            SolutionVersion(stack, f"Version{index}", solution_arn=solution.attr_solution_arn)
+
+    # The check function's role holds its own two policies: 8 more fit IAM's default of 10.
+    solutions(8)
+    assert not Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("managedPolicyQuota"))
+    solutions_more = personalize.CfnSolution(
+        stack,
+        "OneMore",
+        dataset_group_arn=group.attr_dataset_group_arn,
+        name="one-more",
+        recipe_arn=USER_PERSONALIZATION,
+    )
+    SolutionVersion(stack, "OneMoreVersion", solution_arn=solutions_more.attr_solution_arn)
+    Annotations.from_stack(stack).has_warning(
+        "/ManySolutions/PersonalizeBatchInferenceRuntime",
+        Match.string_like_regexp(
+            r"more than 10 managed policies.*Service Quotas.*constructs-lib:managedPolicyQuota"
+        ),
+    )
