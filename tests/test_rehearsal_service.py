@@ -4,6 +4,7 @@ them. Driven through the stand-in's own protocol entry point, on a simulated clo
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any, cast
 
@@ -17,6 +18,7 @@ from constructs_lib.rehearsal.personalize import (
     SOLUTION,
     PersonalizeStandIn,
     StandInJob,
+    _segment_line,
 )
 from constructs_lib.rehearsal.s3 import S3Sandbox
 from constructs_lib.rehearsal.server import Caller
@@ -275,3 +277,12 @@ def test_an_import_of_a_path_with_no_objects_fails(bucket: S3Sandbox, clock: Sim
     job = _job(standin, str(answer["datasetImportJobArn"]))
     assert job.status == "CREATE FAILED"
     assert job.failure_reason == "Input data not found at s3://input-bucket/interactions/."
+
+
+def test_segment_output_record_lists_users_for_its_items() -> None:
+    # The developer guide's format (usersList); AWS samples read recommendedUsers: consumers accept both.
+    record = json.loads(_segment_line('{"itemId": "item-0001"}', "SEGMENTS", 10))
+    assert record["input"] == {"itemId": "item-0001"}
+    assert record["error"] is None
+    users = record["output"]["usersList"]
+    assert len(users) == len(set(users)) == 10
