@@ -10,6 +10,7 @@ from typing import Any, cast
 
 import pytest
 
+from constructs_lib.rehearsal import personalize as personalize_module
 from constructs_lib.rehearsal.clock import SimClock
 from constructs_lib.rehearsal.personalize import (
     DATASET,
@@ -286,3 +287,70 @@ def test_segment_output_record_lists_users_for_its_items() -> None:
     assert record["error"] is None
     users = record["output"]["usersList"]
     assert len(users) == len(set(users)) == 10
+
+
+# ---------------------------------------------------------------- documented limits of a batch job's input
+
+
+def _inference(standin: PersonalizeStandIn, path: str, *, theme: bool = False) -> StandInJob:
+    request: dict[str, Any] = {
+        "jobName": "limits",
+        "solutionVersionArn": f"{SOLUTION_ARN}/1a2b3c4d",
+        "jobInput": {"s3DataSource": {"path": path}},
+        "jobOutput": {"s3DataDestination": {"path": "s3://output-bucket/results/"}},
+        "roleArn": ROLE,
+    }
+    if theme:
+        request["batchInferenceJobMode"] = "THEME_GENERATION"
+        request["themeGenerationConfig"] = {"fieldsForThemeGeneration": {"itemName": "TITLE"}}
+    arn = str(standin.handle("CreateBatchInferenceJob", request, CALLER)["batchInferenceJobArn"])
+    return _job(standin, arn)
+
+
+def _items(count: int) -> str:
+    return "".join(json.dumps({"itemId": f"item-{index}"}) + "\n" for index in range(count))
+
+
+@pytest.mark.parametrize(("count", "fails"), [(100, False), (101, True)])
+def test_theme_generation_reads_at_most_100_items_per_file(
+    bucket: S3Sandbox, clock: SimClock, count: int, fails: bool
+) -> None:
+    bucket.write("s3://input-bucket/themes/items.json", _items(count))
+    standin = PersonalizeStandIn(clock=clock, timeline=Timeline(clock), s3=bucket)
+    job = _inference(standin, "s3://input-bucket/themes/", theme=True)
+    _at(clock, standin, 60)
+    if fails:
+        assert job.status == "CREATE FAILED"
+        assert job.failure_reason == (
+            "The input file themes/items.json holds 101 items; theme generation reads at most 100 items "
+            "per input file."
+        )
+    else:
+        assert job.status == "ACTIVE", job.failure_reason
+
+
+def test_a_batch_job_reads_at_most_its_file_count(
+    bucket: S3Sandbox, clock: SimClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(personalize_module, "MAX_INPUT_FILES", 2)  # 1,000 in the service: the rule, cheaper
+    for index in range(3):
+        bucket.write(f"s3://input-bucket/many/part-{index}.json", _items(1))
+    standin = PersonalizeStandIn(clock=clock, timeline=Timeline(clock), s3=bucket)
+    job = _inference(standin, "s3://input-bucket/many/")
+    _at(clock, standin, 60)
+    assert (job.status, job.failure_reason) == (
+        "CREATE FAILED",
+        "The input at s3://input-bucket/many/ is 3 files; a batch job reads at most 2 files.",
+    )
+
+
+def test_a_batch_job_reads_at_most_its_input_size(
+    bucket: S3Sandbox, clock: SimClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(personalize_module, "MAX_INPUT_BYTES", 10)  # 1 GB in the service
+    bucket.write("s3://input-bucket/big/users.json", _items(2))
+    standin = PersonalizeStandIn(clock=clock, timeline=Timeline(clock), s3=bucket)
+    job = _inference(standin, "s3://input-bucket/big/")
+    _at(clock, standin, 60)
+    assert job.status == "CREATE FAILED"
+    assert str(job.failure_reason).endswith("bytes; a batch job reads at most 1 GB.")

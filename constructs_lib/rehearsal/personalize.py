@@ -33,6 +33,11 @@ ENDED = (ACTIVE, CREATE_FAILED, STOPPED)
 DEFAULT_NUM_RESULTS = 25
 CATALOG_SIZE = 10_000
 STOP_SECONDS = 60
+# What one batch job reads (PDG, "Preparing input data for batch recommendations"; themes: "Batch
+# recommendations with themes from Content Generator").
+MAX_INPUT_FILES = 1000
+MAX_INPUT_BYTES = 1024**3
+THEME_ITEMS_PER_FILE = 100
 # How each kind spells its statuses in a Describe answer (batch jobs drop the CREATE).
 _SPELLING = {
     PENDING: "CREATE PENDING",
@@ -541,8 +546,15 @@ class PersonalizeStandIn:
         files = self._s3.read_input(input_path)
         if not files:
             return f"Input data not found at {input_path}."
-        num_results = int(job.request.get("numResults", DEFAULT_NUM_RESULTS))
         mode = job.request.get("batchInferenceJobMode", "BATCH_INFERENCE")
+        over = (
+            _input_over_limits(files, input_path, theme=mode == "THEME_GENERATION")
+            if kind is contract.BATCH_INFERENCE
+            else None
+        )
+        if over is not None:
+            return over
+        num_results = int(job.request.get("numResults", DEFAULT_NUM_RESULTS))
         prefix = output_path if output_path.endswith("/") else f"{output_path}/"
         for item in files:
             make = _segment_line if kind is contract.BATCH_SEGMENT else _output_line
@@ -551,6 +563,29 @@ class PersonalizeStandIn:
             self._s3.write(uri, "".join(line + "\n" for line in lines))
             job.outputs.append(OutputObject(uri, len(lines)))
         return None
+
+
+def _input_over_limits(files: list[Any], input_path: str, *, theme: bool) -> str | None:
+    """A batch job's input beyond what Personalize reads (the job fails; the wording is the rehearsal's):
+    at most MAX_INPUT_FILES files and MAX_INPUT_BYTES in all, and for theme generation at most
+    THEME_ITEMS_PER_FILE items in each file."""
+    if len(files) > MAX_INPUT_FILES:
+        return (
+            f"The input at {input_path} is {len(files)} files; a batch job reads at most "
+            f"{MAX_INPUT_FILES:,} files."
+        )
+    size = sum(len(line.encode()) + 1 for item in files for line in item.lines)
+    if size > MAX_INPUT_BYTES:
+        return f"The input at {input_path} is {size:,} bytes; a batch job reads at most 1 GB."
+    if theme:
+        for item in files:
+            items = sum(1 for line in item.lines if line.strip())
+            if items > THEME_ITEMS_PER_FILE:
+                return (
+                    f"The input file {item.key} holds {items} items; theme generation reads at most "
+                    f"{THEME_ITEMS_PER_FILE} items per input file."
+                )
+    return None
 
 
 def _bucket_arn(uri: str) -> str:
