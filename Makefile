@@ -15,8 +15,11 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 # (python -m constructs_lib.rehearsal --help lists them).
 REHEARSAL_ARGS ?=
 
-# make fuzz FUZZ_SEQUENCES=20000 FUZZ_SEED=1: more lifecycle sequences than make test runs (200).
+# make fuzz FUZZ_SEQUENCES=20000 FUZZ_SEED=1: more lifecycle sequences than make test runs (200), then
+# FUZZ_FAMILY_SEQUENCES of the job family's chain app (tests/fuzz/family.py; make test runs 8), each summary
+# with its sequences, steps, faults, violations and jobs started (per kind for the family).
 FUZZ_SEQUENCES ?= 5000
+FUZZ_FAMILY_SEQUENCES ?= 5000
 FUZZ_SEED ?= 1
 
 # make test TEST_WORKERS=1: the suite in one process (default: one worker per core).
@@ -69,8 +72,12 @@ lint: setup
 bench: setup
 	$(PY) benchmarks/run_all.py
 
+# Both runs, whatever the first found; fails when either found a violation.
 fuzz: setup
-	$(PY) -m tests.fuzz --sequences $(FUZZ_SEQUENCES) --seed $(FUZZ_SEED)
+	@status=0; \
+	  $(PY) -m tests.fuzz --sequences $(FUZZ_SEQUENCES) --seed $(FUZZ_SEED) || status=1; \
+	  $(PY) -m tests.fuzz --family --sequences $(FUZZ_FAMILY_SEQUENCES) --seed $(FUZZ_SEED) || status=1; \
+	  exit $$status
 
 .PHONY: dist docs
 

@@ -95,6 +95,7 @@ def example_apps(tmp_path_factory: pytest.TempPathFactory) -> ExampleApps:
 SPREAD = frozenset(
     {
         "tests/test_lifecycle_fuzz.py",
+        "tests/test_family_fuzz.py",
         "tests/test_code_quality.py",
         "tests/test_examples.py",
         "tests/test_readme.py",
@@ -107,6 +108,7 @@ HEAVY = {
     "tests/test_code_quality.py::test_mypy_strict_passes_on_the_package": 60,
     "tests/test_lifecycle_fuzz.py::test_every_sequence_keeps_every_invariant": 50,
     "tests/test_lifecycle_fuzz.py::test_a_": 30,
+    "tests/test_family_fuzz.py::test_every_family_sequence_keeps_every_invariant": 15,
     "tests/test_cli.py": 25,
     "tests/test_rehearsal_stacks.py": 25,
     "tests/handlers/test_old_sdk.py": 15,

@@ -2,6 +2,8 @@
 
     python -m tests.fuzz --sequences 5000 --seed 1     # seeds 1..5000
     python -m tests.fuzz --replay 4242                 # one sequence, every step and its outcome
+    python -m tests.fuzz --family --sequences 5000     # the job family's chain app (tests/fuzz/family.py)
+    python -m tests.fuzz --family --replay 959         # one family sequence
 
 Exits 1 when any invariant was violated; each violation names its seed, which --replay runs again.
 """
@@ -13,8 +15,11 @@ import os
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
+from tests.family_variants import synthesize_all as synthesize_family
+from tests.fuzz.family import FamilyOutcome, run_family
 from tests.fuzz.model import Outcome, run_many
 from tests.variants import synthesize_all
 
@@ -25,6 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="the first seed (default 1)")
     parser.add_argument("--replay", type=int, metavar="SEED", help="run one sequence and print its steps")
     parser.add_argument(
+        "--family",
+        action="store_true",
+        help="fuzz the job family's chain app (every kind, native resources) instead of the lifecycle app",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         default=os.cpu_count() or 1,
@@ -32,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     seeds = [args.replay] if args.replay is not None else list(range(args.seed, args.seed + args.sequences))
+    if args.family:
+        return family_main(args, seeds)
 
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="fuzz-") as directory:
@@ -67,6 +79,49 @@ def main(argv: list[str] | None = None) -> int:
     for outcome in failed:
         print(
             f"  seed {outcome.seed}: {outcome.violations[0]}  (python -m tests.fuzz --replay {outcome.seed})"
+        )
+    return 1 if failed else 0
+
+
+def family_main(args: argparse.Namespace, seeds: list[int]) -> int:
+    """The family's sequences: the same summary, with the jobs started per kind."""
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="fuzz-family-") as directory:
+        assemblies = synthesize_family(Path(directory))
+        synthesized = time.monotonic() - started
+        counted = {"done": 0}
+
+        def progress(outcome: FamilyOutcome) -> None:
+            counted["done"] += 1
+            if args.replay is not None or outcome.violations:
+                print(f"seed {outcome.seed}:", *outcome.log, sep="\n  ", flush=True)
+            elif counted["done"] % 250 == 0:
+                print(f"  {counted['done']} sequences, {time.monotonic() - started:.0f} s", flush=True)
+
+        outcomes = run_family(
+            assemblies,
+            seeds,
+            progress=progress,
+            verbose=args.replay is not None,
+            workers=1 if args.replay is not None else args.workers,
+        )
+    elapsed = time.monotonic() - started
+    failed = [outcome for outcome in outcomes if outcome.violations]
+    kinds: Counter[str] = Counter()
+    for outcome in outcomes:
+        kinds.update(outcome.jobs_by_kind)
+    print(
+        f"family: {len(outcomes)} sequences, {sum(len(o.steps) for o in outcomes)} steps, "
+        f"{sum(o.operations for o in outcomes)} stack operations, {sum(o.faults for o in outcomes)} faults "
+        f"injected, {sum(len(o.violations) for o in outcomes)} violations in {len(failed)} sequence(s) "
+        f"({elapsed:.0f} s, of which synth {synthesized:.0f} s; "
+        f"{(elapsed - synthesized) / max(len(outcomes), 1) * 1000:.0f} ms a sequence)"
+    )
+    print("jobs started per kind: " + ", ".join(f"{kind} {kinds[kind]}" for kind in sorted(kinds)))
+    for outcome in failed:
+        print(
+            f"  seed {outcome.seed}: {outcome.violations[0]}  "
+            f"(python -m tests.fuzz --family --replay {outcome.seed})"
         )
     return 1 if failed else 0
 

@@ -1,0 +1,262 @@
+"""Versions of one chain app (every job kind, native Personalize resources), synthesized to cloud
+assemblies, for fuzzing the job family (tests/fuzz/family.py).
+
+The app is examples/end_to_end.py's chain in one stack: a dataset group, a schema and a dataset, a
+dataset import, two ``CfnSolution``s each trained by a ``SolutionVersion``, a batch inference job made
+from one version and a batch segment job made from the other; plus a native solution created only once
+a training has ended (a native resource depending on a job) and a queue every version changes (a
+sibling whose failure rolls an update back while the jobs it does not wait for still run).
+
+A version changes what users change between deploys: a new import or training (run tokens), the import
+and training modes, ``wait`` on or off per kind, a renamed or re-recipe'd (replaced) ``CfnSolution``,
+the segment chain or the late native solution added or removed. Versions synth refuses (a job made from
+the result of a job that does not wait) are not versions: a job whose source does not wait is made from
+a literal ARN instead. Every version shares stack and construct ids, so deploying one after another is
+an update of the same stack, as CloudFormation sees it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+ACCOUNT, REGION = "123456789012", "us-east-1"
+STACK = "Family"
+# A version trained outside the app: what a job is made from when the app's own training does not wait.
+OUTSIDE_VERSION_ARN = f"arn:aws:personalize:{REGION}:{ACCOUNT}:solution/outside/1a2b3c4d"
+OUTSIDE_SEGMENT_VERSION_ARN = f"arn:aws:personalize:{REGION}:{ACCOUNT}:solution/outside-segments/5e6f7a8b"
+USER_PERSONALIZATION = "arn:aws:personalize:::recipe/aws-user-personalization"
+USER_PERSONALIZATION_V2 = "arn:aws:personalize:::recipe/aws-user-personalization-v2"
+ITEM_AFFINITY = "arn:aws:personalize:::recipe/aws-item-affinity"
+SAMPLE_DATA = Path(__file__).resolve().parent.parent / "examples" / "data" / "end_to_end"
+SCHEMA = {
+    "type": "record",
+    "name": "Interactions",
+    "namespace": "com.amazonaws.personalize.schema",
+    "fields": [
+        {"name": "USER_ID", "type": "string"},
+        {"name": "ITEM_ID", "type": "string"},
+        {"name": "TIMESTAMP", "type": "long"},
+    ],
+    "version": "1.0",
+}
+
+# The construct ids of the jobs, by kind (what faults and invariants address).
+IMPORT, TRAINING, SEGMENT_TRAINING = "Import", "Training", "SegmentTraining"
+INFERENCE, SEGMENTS = "Recommendations", "Audiences"
+SIBLING = "Sibling"
+
+
+@dataclass(frozen=True)
+class FamilyVersion:
+    """One version of the chain app."""
+
+    import_token: str | None = None
+    import_mode: str = "FULL"
+    import_wait: bool = True
+    training_token: str | None = None
+    training_mode: str = "FULL"
+    training_wait: bool = True
+    solution_name: str = "recs"
+    recipe: str = USER_PERSONALIZATION
+    inference_wait: bool = True
+    segments: bool = True
+    segment_token: str | None = None
+    segment_wait: bool = True
+    late_native: bool = False
+
+    def label(self) -> str:
+        changed = {key: value for key, value in asdict(self).items() if value != getattr(BASE, key)}
+        return (
+            ",".join(f"{key}={str(value).rpartition('/')[2]}" for key, value in sorted(changed.items()))
+            or "base"
+        )
+
+    def chained(self) -> dict[str, str]:
+        """Each job made from another job's result in this version: construct id -> its source's id."""
+        found = {}
+        if self.training_wait:
+            found[INFERENCE] = TRAINING
+        if self.segments and self.segment_wait:
+            found[SEGMENTS] = SEGMENT_TRAINING
+        return found
+
+    def waits(self) -> dict[str, bool]:
+        """Each job's ``wait``, by construct id."""
+        found = {
+            IMPORT: self.import_wait,
+            TRAINING: self.training_wait,
+            INFERENCE: self.inference_wait,
+        }
+        if self.segments:
+            found.update({SEGMENT_TRAINING: self.segment_wait, SEGMENTS: self.segment_wait})
+        return found
+
+
+BASE = FamilyVersion()
+
+# What the fuzzing walks between: each differs from the base in one or two ways.
+VERSIONS: tuple[FamilyVersion, ...] = (
+    BASE,
+    replace(BASE, training_token="2"),  # a new training: the inference job runs again
+    replace(BASE, import_token="2", import_mode="INCREMENTAL"),  # new data, the trainings stay
+    replace(BASE, training_token="3", training_mode="UPDATE"),  # an incremental training
+    # The CfnSolution replaced (renamed): refused unless a new run_token comes with it (nothing started).
+    replace(BASE, solution_name="recs-b"),
+    # Replaced by another recipe, with a new run_token: a new training, then a new inference job.
+    replace(BASE, recipe=USER_PERSONALIZATION_V2, training_token="5"),
+    replace(BASE, inference_wait=False, segment_token="2"),
+    # Trained in the background (the job is made from an outside version): the deploy ends as it starts.
+    replace(BASE, training_wait=False, training_token="4", segments=False),
+    replace(BASE, import_wait=False, import_token="3"),  # the trainings no longer wait for the import
+    replace(BASE, segments=False),  # the segment chain removed
+    replace(BASE, late_native=True),  # a native solution created after a training ended
+    replace(BASE, late_native=True, training_token="2", segment_wait=False),
+)
+
+
+def build(app: object, version: FamilyVersion) -> None:
+    """The app of ``version``: one stack holding the whole chain."""
+    import aws_cdk as cdk
+    from aws_cdk import aws_personalize as personalize
+    from aws_cdk import aws_s3_deployment as s3deploy
+    from aws_cdk import aws_sqs as sqs
+
+    from constructs_lib import (
+        BatchInferenceJob,
+        BatchInferenceStorage,
+        BatchSegmentJob,
+        DatasetImportJob,
+        SolutionVersion,
+    )
+
+    assert isinstance(app, cdk.App)
+    stack = cdk.Stack(app, STACK, env=cdk.Environment(account=ACCOUNT, region=REGION))
+    group = personalize.CfnDatasetGroup(stack, "DatasetGroup", name="family-shop")
+    schema = personalize.CfnSchema(stack, "Schema", name="family-interactions", schema=json.dumps(SCHEMA))
+    dataset = personalize.CfnDataset(
+        stack,
+        "Interactions",
+        dataset_group_arn=group.attr_dataset_group_arn,
+        dataset_type="Interactions",
+        name="family-interactions",
+        schema_arn=schema.attr_schema_arn,
+    )
+    storage = BatchInferenceStorage(stack, "Storage", removal_policy=cdk.RemovalPolicy.DESTROY)
+    storage.deploy_input("SampleData", sources=[s3deploy.Source.asset(str(SAMPLE_DATA))])
+    load = DatasetImportJob(
+        stack,
+        IMPORT,
+        dataset_arn=dataset.attr_dataset_arn,
+        data_path="interactions/",
+        storage=storage,
+        import_mode=version.import_mode,
+        run_token=version.import_token,
+        wait=version.import_wait,
+    )
+
+    solution = personalize.CfnSolution(
+        stack,
+        "Solution",
+        dataset_group_arn=group.attr_dataset_group_arn,
+        name=f"family-{version.solution_name}",
+        recipe_arn=version.recipe,
+    )
+    solution.node.add_dependency(dataset)
+    training = SolutionVersion(
+        stack,
+        TRAINING,
+        solution_arn=solution.attr_solution_arn,
+        training_mode=version.training_mode,
+        run_token=version.training_token,
+        wait=version.training_wait,
+    )
+    if version.import_wait:
+        training.node.add_dependency(load)
+    BatchInferenceJob(
+        stack,
+        INFERENCE,
+        solution_version_arn=training.solution_version_arn if version.training_wait else OUTSIDE_VERSION_ARN,
+        input_path="users/",
+        storage=storage,
+        wait=version.inference_wait,
+    )
+
+    if version.segments:
+        segmentation = personalize.CfnSolution(
+            stack,
+            "Segmentation",
+            dataset_group_arn=group.attr_dataset_group_arn,
+            name="family-segmentation",
+            recipe_arn=ITEM_AFFINITY,
+        )
+        segmentation.node.add_dependency(dataset)
+        segment_training = SolutionVersion(
+            stack,
+            SEGMENT_TRAINING,
+            solution_arn=segmentation.attr_solution_arn,
+            run_token=version.segment_token,
+            wait=version.segment_wait,
+        )
+        if version.import_wait:
+            segment_training.node.add_dependency(load)
+        BatchSegmentJob(
+            stack,
+            SEGMENTS,
+            solution_version_arn=(
+                segment_training.solution_version_arn if version.segment_wait else OUTSIDE_SEGMENT_VERSION_ARN
+            ),
+            input_path="items/",
+            storage=storage,
+            num_results=100,
+            wait=version.segment_wait,
+        )
+
+    if version.late_native:
+        late = personalize.CfnSolution(
+            stack,
+            "LateSolution",
+            dataset_group_arn=group.attr_dataset_group_arn,
+            name="family-late",
+            recipe_arn=USER_PERSONALIZATION,
+        )
+        late.node.add_dependency(dataset)
+        if version.training_wait:
+            late.node.add_dependency(training)
+
+    # Changed by every version (and by none twice): failing it fails the update at its start, while the
+    # jobs the update starts still run.
+    digest = int(hashlib.sha256(version.label().encode()).hexdigest()[:6], 16)
+    sqs.Queue(
+        stack,
+        SIBLING,
+        enforce_ssl=True,
+        visibility_timeout=cdk.Duration.seconds(30 + digest % 600),
+    )
+
+
+def synthesize_one(outdir: Path, version: FamilyVersion) -> Path:
+    """The cloud assembly of ``version`` in ``outdir``."""
+    import aws_cdk as cdk
+
+    app = cdk.App(outdir=str(outdir))
+    build(app, version)
+    app.synth()
+    (outdir / "version.json").write_text(json.dumps(asdict(version)))
+    return outdir
+
+
+def synthesize_all(
+    directory: Path, versions: Iterable[FamilyVersion] = VERSIONS
+) -> dict[FamilyVersion, Path]:
+    """Each version's cloud assembly under ``directory`` (one process, jsii started once)."""
+    return {
+        version: synthesize_one(directory / f"f{index:02d}", version)
+        for index, version in enumerate(versions)
+    }

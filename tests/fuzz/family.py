@@ -1,0 +1,595 @@
+"""Model-based fuzzing of the whole job family: random sequences of deploys, pauses and deletes over
+versions of one chain app (tests/family_variants.py: native dataset group, schema, dataset and solutions;
+an import, two trainings, a batch inference and a batch segment job made from them), with faults per
+kind, run by the rehearsal against the real handler code.
+
+Every invariant of the lifecycle fuzzer (tests/fuzz/model.py) holds after every step, and these too:
+
+7. Manifest: a batch job's ``latest.json`` names a run of the job resource the stack holds, with that
+   run's own result and end (``finishedAt``); once the run the stack holds has ended, it names that run;
+   never a newer run the stack has moved away from (a rolled-back update's).
+8. Chain: once an operation has completed, a job made from a training's result holds a job made from
+   the training the stack holds (it re-ran after each new training), never two jobs made from one
+   training; and no job starts on a training of the app that is not ACTIVE.
+9. Training: a training whose resource is gone is stopped or has ended; no native resource's delete is
+   refused because a job still runs.
+10. Refusals: an update refused for a reason known before it started (a template that cannot be
+    deployed, a replacement the resource cannot wait for) bills no job.
+
+``python -m tests.fuzz --family --replay SEED`` runs one sequence again and prints every step.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import random
+import traceback
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, cast
+
+from constructs_lib._contract import contract
+from constructs_lib.rehearsal.assembly import Assembly, read_assembly
+from constructs_lib.rehearsal.driver import Driver, JobRun, Options
+from constructs_lib.rehearsal.engine import STUCK, VALIDATION_FAILED, StackState
+from constructs_lib.rehearsal.personalize import (
+    ACTIVE,
+    ENDED,
+    IN_PROGRESS,
+    RUNNING,
+    Durations,
+    StandInJob,
+)
+from constructs_lib.rehearsal.sandbox import Sandbox
+from constructs_lib.rehearsal.server import ServiceError
+from tests.family_variants import (
+    IMPORT,
+    INFERENCE,
+    OUTSIDE_SEGMENT_VERSION_ARN,
+    OUTSIDE_VERSION_ARN,
+    SEGMENT_TRAINING,
+    SEGMENTS,
+    SIBLING,
+    TRAINING,
+    VERSIONS,
+    FamilyVersion,
+)
+from tests.fuzz.model import CLI_SECONDS, EXPECTED_REASONS, MAX_LATE_SECONDS, Invariants, Outcome
+
+# Short jobs keep sequences fast; a training still outlasts an import and a batch job.
+DURATIONS = {
+    contract.DATASET_IMPORT.key: Durations(60, 540),  # longer than a Delete may wait for it
+    contract.SOLUTION_VERSION.key: Durations(60, 420),
+    contract.BATCH_INFERENCE.key: Durations(30, 150),
+    contract.BATCH_SEGMENT.key: Durations(30, 150),
+}
+KIND_OF = {
+    IMPORT: contract.DATASET_IMPORT,
+    TRAINING: contract.SOLUTION_VERSION,
+    SEGMENT_TRAINING: contract.SOLUTION_VERSION,
+    INFERENCE: contract.BATCH_INFERENCE,
+    SEGMENTS: contract.BATCH_SEGMENT,
+}
+BATCH_KINDS = (contract.BATCH_INFERENCE.key, contract.BATCH_SEGMENT.key)
+FAILED_REASON = "job failed (fuzz)"
+FAULTS = (
+    "import-fails",
+    "training-fails",
+    "training-stopped",  # someone stops the running training (StopSolutionVersionCreation)
+    "inference-fails",
+    "segment-fails",
+    "quota-full-import",
+    "quota-full-training",
+    "quota-full-inference",
+    "quota-full-segment",
+    "source-not-active",  # the outside version a job is made from is still training
+    "sibling-fails",  # the update fails at its start: a rollback while the jobs it started run
+    "delivered-twice",
+    "throttling",
+)
+_FAILS = {
+    "import-fails": IMPORT,
+    "training-fails": TRAINING,
+    "inference-fails": INFERENCE,
+    "segment-fails": SEGMENTS,
+}
+_QUOTAS = {
+    "quota-full-import": contract.DATASET_IMPORT,
+    "quota-full-training": contract.SOLUTION_VERSION,
+    "quota-full-inference": contract.BATCH_INFERENCE,
+    "quota-full-segment": contract.BATCH_SEGMENT,
+}
+EXPECTED_REASONS_FAMILY = (
+    # No job of the family has an explicit name: another definition under a job's name is a defect.
+    *(reason for reason in EXPECTED_REASONS if "another definition" not in reason),
+    "was stopped before it finished",  # training-stopped
+    "needs an ACTIVE solution version",  # source-not-active
+    "would be replaced",  # a replaced CfnSolution without a new run_token: the handler refuses
+    "already ran and failed",  # a definition whose run failed, deployed again
+    "No data in dataset group",  # a training that does not wait for the import, on a new stack
+    "could not be started: LimitExceededException",  # quota-full-training: a training cannot queue
+)
+# Refusals whose reason is in the templates before anything starts.
+KNOWN_BEFORE = ("would be replaced", "Circular dependency")
+STOPPED_OR_ENDED = ("CREATE STOPPING", *ENDED)
+
+
+@dataclass(frozen=True)
+class FamilyStep:
+    action: str  # "deploy", "advance", "delete"
+    version: int | None = None  # index into VERSIONS
+    minutes: float = 0
+    faults: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        if self.action == "deploy":
+            assert self.version is not None
+            text = f"deploy f{self.version:02d} ({VERSIONS[self.version].label()})"
+        elif self.action == "advance":
+            text = f"advance {self.minutes:.0f} min"
+        else:
+            text = "delete"
+        return text + (f" with {', '.join(self.faults)}" if self.faults else "")
+
+
+def scenario(seed: int) -> list[FamilyStep]:
+    """The steps of family sequence ``seed``: a deploy, 1 to 5 more steps, then a delete."""
+    rng = random.Random(f"family-{seed}")
+    steps = [FamilyStep("deploy", rng.randrange(len(VERSIONS)), faults=_faults(rng))]
+    for _ in range(rng.randint(1, 5)):
+        roll = rng.random()
+        if roll < 0.65:
+            steps.append(FamilyStep("deploy", rng.randrange(len(VERSIONS)), faults=_faults(rng)))
+        elif roll < 0.9:
+            steps.append(FamilyStep("advance", minutes=rng.choice((1, 5, 15, 45))))
+        else:
+            steps.append(FamilyStep("delete", faults=_faults(rng, only=("delivered-twice", "throttling"))))
+    steps.append(FamilyStep("delete"))
+    return steps
+
+
+def _faults(rng: random.Random, only: Sequence[str] = FAULTS) -> tuple[str, ...]:
+    if rng.random() < 0.6:
+        return ()
+    return tuple(sorted(set(rng.sample(list(only), rng.randint(1, 2)))))
+
+
+@dataclass
+class FamilyOutcome(Outcome):
+    jobs_by_kind: dict[str, int] = field(default_factory=dict)
+
+
+class FamilyFuzzer:
+    """Runs family sequences over the versions' assemblies, in one sandbox reset between sequences."""
+
+    def __init__(self, assemblies: Mapping[FamilyVersion, Path]) -> None:
+        self.assemblies: list[Assembly] = [read_assembly(assemblies[version]) for version in VERSIONS]
+        self.sandbox = Sandbox(region="us-east-1", durations=DURATIONS)
+
+    def close(self) -> None:
+        self.sandbox.close()
+
+    def run(self, seed: int, *, verbose: bool = False) -> FamilyOutcome:
+        steps = scenario(seed)
+        outcome = FamilyOutcome(seed, cast(Any, steps))
+        self.sandbox.reset(durations=DURATIONS)
+        driver = Driver(self.assemblies[0], Options(update=False), self.sandbox)
+        checker = FamilyInvariants(driver, outcome)
+        try:
+            self._steps(driver, checker, steps, outcome)
+        except Exception:  # an engine or stand-in crash is a finding too, with its seed
+            outcome.violations.append(f"crash: {traceback.format_exc()}")
+        ours = {run.job_name for run in driver.runs}
+        counted = Counter(job.kind.key for job in self.sandbox.personalize.jobs() if job.name in ours)
+        outcome.jobs_by_kind = dict(counted)
+        outcome.jobs = sum(counted.values())
+        if verbose:
+            outcome.log.append("timeline:")
+            outcome.log.extend(
+                f"+{entry.at / 60:7.1f} min  {entry.key:<40} {entry.kind:<7} {entry.text}"
+                for entry in self.sandbox.timeline.entries()
+            )
+        outcome.log.extend(f"VIOLATION {violation}" for violation in outcome.violations)
+        return outcome
+
+    def _steps(
+        self, driver: Driver, checker: FamilyInvariants, steps: Sequence[FamilyStep], outcome: Outcome
+    ) -> None:
+        clock = self.sandbox.clock
+        for index, step in enumerate(steps):
+            before = len(driver.outcomes)
+            if step.action != "advance":
+                driver.advance(CLI_SECONDS)
+            started = clock.elapsed
+            outcome.log.append(f"+{started / 60:7.1f} min  step {index}: {step.describe()}")
+            with _Injected(driver, step):
+                if step.action == "deploy":
+                    assert step.version is not None
+                    driver.deploy(self.assemblies[step.version], "update" if driver.states else "create")
+                elif step.action == "advance":
+                    driver.advance(step.minutes * 60)
+                else:
+                    driver.delete()
+            outcome.faults += len(step.faults)
+            for stack_outcome in driver.outcomes[before:]:
+                operation = stack_outcome.operation
+                outcome.operations += 1
+                outcome.log.append(
+                    f"           {operation.kind.lower()} -> {operation.status} {operation.reason}"
+                )
+            checker.after_family_step(index, driver.outcomes[before:], started)
+        driver.settle()
+        checker.at_end()
+        checker.after_family_step(len(steps), [], clock.elapsed)
+
+
+class _Injected:
+    """The faults of one step, switched on for its duration (some outlast it, as they would)."""
+
+    def __init__(self, driver: Driver, step: FamilyStep) -> None:
+        self.driver, self.step = driver, step
+
+    def __enter__(self) -> None:
+        driver, faults = self.driver, self.step.faults
+        sandbox = driver.sandbox
+        driver.inject = {_FAILS[fault]: FAILED_REASON for fault in faults if fault in _FAILS}
+        for fault, kind in _QUOTAS.items():
+            if fault in faults:
+                sandbox.personalize.occupied[kind.key] = kind.quota
+                sandbox.scheduler.after(20 * 60, functools.partial(_free_slots, sandbox, kind.key))
+        if "throttling" in faults:
+            sandbox.personalize.throttle = 1
+        if "sibling-fails" in faults:
+            driver.engine.faults.fail_resources = {SIBLING}
+        if "delivered-twice" in faults:
+            driver.engine.faults.duplicate_requests = True
+        if "training-stopped" in faults:
+            _stop_a_training(driver, tries=20)
+        if "source-not-active" in faults:
+            for arn in (OUTSIDE_VERSION_ARN, OUTSIDE_SEGMENT_VERSION_ARN):
+                _outside_training(sandbox, arn, minutes=30)
+
+    def __exit__(self, *_: object) -> None:
+        self.driver.inject = {}
+        self.driver.sandbox.personalize.throttle = 0
+        self.driver.engine.faults.fail_resources = set()
+        self.driver.engine.faults.duplicate_requests = False
+
+
+def _free_slots(sandbox: Sandbox, kind: str) -> None:
+    sandbox.personalize.occupied.pop(kind, None)
+
+
+def _stop_a_training(driver: Driver, *, tries: int) -> None:
+    """StopSolutionVersionCreation, as someone in the console would, on the first training of the app
+    found running in the next ``tries`` minutes."""
+    standin = driver.sandbox.personalize
+    kind = contract.SOLUTION_VERSION
+    ours = {run.job_arn for run in driver.runs if run.resource.kind is kind}
+    standin.settle()
+    running = [
+        job for job in standin.jobs() if job.kind is kind and job.arn in ours and job.status in RUNNING
+    ]
+    if running:
+        try:
+            standin.handle(kind.stop, {kind.arn_member: running[0].arn}, cast(Any, None))
+            return
+        except ServiceError:  # throttled: try again in a minute
+            pass
+    if tries > 1:
+        driver.sandbox.scheduler.after(60, lambda: _stop_a_training(driver, tries=tries - 1))
+
+
+def _outside_training(sandbox: Sandbox, arn: str, *, minutes: float) -> None:
+    """A solution version trained outside the app, still IN PROGRESS for ``minutes`` (the stand-in has no
+    call that makes a version under a given ARN: it is put in its table)."""
+    standin = sandbox.personalize
+    if any(job.arn == arn for job in standin.jobs()):
+        return
+    now = sandbox.clock.elapsed
+    job = StandInJob(
+        contract.SOLUTION_VERSION,
+        arn.rsplit("/", 2)[1],
+        arn,
+        {"solutionArn": arn.rsplit("/", 1)[0], "trainingMode": "FULL"},
+        created_at=now,
+        pending_until=now,
+        done_at=now + minutes * 60,
+        status=IN_PROGRESS,
+        updated_at=now,
+    )
+    with standin._lock:
+        standin._jobs[arn] = job
+
+
+def _iso_epoch(text: str) -> float | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+class FamilyInvariants(Invariants):
+    expected_reasons = EXPECTED_REASONS_FAMILY
+
+    def __init__(self, driver: Driver, outcome: Outcome) -> None:
+        super().__init__(driver, outcome)
+        # Resource key -> (the physical id it held after the last step, since when at the latest).
+        self.held: dict[str, tuple[str | None, float]] = {}
+
+    def after_family_step(self, index: int, outcomes: Sequence[Any], started: float) -> None:
+        if index < len(self.outcome.steps):
+            self.after_step(index, cast(Any, None), outcomes)
+        now = self.sandbox.clock.elapsed
+        completed = all(o.operation.status not in STUCK and not o.operation.problems for o in outcomes)
+        # A resource moved to another job in this step (and maybe back, by a rollback): its monitor
+        # starts again as the operation ends.
+        moved = {
+            f"{change.stack}/{change.logical_id}"
+            for stack_outcome in outcomes
+            for change in stack_outcome.operation.changes
+            if change.old_physical_id != change.new_physical_id
+        }
+        for state in self.driver.states.values():
+            for resource in state.resources.values():
+                key = state.key(resource.logical_id)
+                if key in moved or self.held.get(key, (None, 0.0))[0] != resource.physical_id:
+                    self.held[key] = (resource.physical_id, now)
+        if completed:
+            self._manifests(index)
+            self._chain(index)
+        self._jobs_start_on_active_sources(index)
+        self._deleted_trainings_stopped(index)
+        self._no_delete_refused(index, outcomes)
+        self._refusals_bill_nothing(index, outcomes, started, now)
+
+    # -- helpers
+
+    def _runs(self, key: str, instance: int) -> list[JobRun]:
+        return [run for run in self.driver.runs if run.resource.key == key and run.instance == instance]
+
+    def _jobs_by_arn(self) -> dict[str, StandInJob]:
+        return {job.arn: job for job in self.sandbox.personalize.jobs()}
+
+    def _live(self) -> list[StackState]:
+        return [
+            state
+            for state in self.driver.states.values()
+            if state.status in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE")
+        ]
+
+    def _by_construct(self, state: StackState) -> dict[str, Any]:
+        return {
+            job.construct_id: state.resources[job.logical_id]
+            for job in state.model.jobs.values()
+            if job.logical_id in state.resources
+        }
+
+    # -- 7
+    def _manifests(self, index: int) -> None:
+        jobs = self._jobs_by_arn()
+        now = self.sandbox.clock.elapsed
+        s3 = self.sandbox.s3.client
+        for state in self._live():
+            for job_resource in state.model.jobs.values():
+                kind = job_resource.kind
+                resource = state.resources.get(job_resource.logical_id)
+                if kind.key not in BATCH_KINDS or resource is None or not resource.physical_id:
+                    continue
+                key = state.key(resource.logical_id)
+                bucket = str(resource.properties.get(kind.output.bucket_prop))
+                prefix = str(resource.properties.get(kind.output.prefix_prop))
+                try:
+                    body = s3.get_object(Bucket=bucket, Key=f"{prefix}{contract.MANIFEST_NAME}")["Body"]
+                    document: dict[str, Any] | None = json.loads(body.read())
+                except s3.exceptions.NoSuchKey:
+                    document = None
+                except s3.exceptions.NoSuchBucket:
+                    document = None
+                runs = self._runs(job_resource.key, state.instance)
+                current = jobs.get(resource.physical_id)
+                label = f"step {index}: {job_resource.label()}'s {contract.MANIFEST_NAME}"
+                since = self.held.get(key, (None, 0.0))[1]
+                if current is not None and current.status in ENDED:
+                    due = max(current.updated_at, since) + MAX_LATE_SECONDS
+                    if now > due and (document is None or document.get("jobArn") != current.arn):
+                        named = document.get("jobName") if document else "nothing"
+                        self.violation(
+                            f"{label} names {named}, not the run the stack holds ({current.name}, "
+                            f"{current.status} {now - current.updated_at:.0f} s ago)"
+                        )
+                if document is None:
+                    continue
+                # A resource that moved in this step (a rollback's restored run) has its monitor rewrite
+                # the manifest at its first check, once the operation ended.
+                settled = now > since + MAX_LATE_SECONDS
+                self._manifest_names_its_run(label, document, runs, jobs, resource.physical_id, settled)
+
+    def _manifest_names_its_run(
+        self,
+        label: str,
+        document: Mapping[str, Any],
+        runs: Sequence[JobRun],
+        jobs: Mapping[str, StandInJob],
+        held: str,
+        settled: bool,
+    ) -> None:
+        arn = str(document.get("jobArn"))
+        position = next((i for i, run in enumerate(runs) if run.job_arn == arn), None)
+        if position is None:
+            self.violation(f"{label} names {document.get('jobName')}, not a run of this resource")
+            return
+        current = next((i for i, run in enumerate(runs) if run.job_arn == held), None)
+        if settled and arn != held and current is not None and position > current:
+            self.violation(
+                f"{label} names {document.get('jobName')}, a run the stack moved away from "
+                f"(it holds {runs[current].job_name})"
+            )
+        job = jobs.get(arn)
+        result = document.get("result")
+        if result == "SUCCESS":
+            if job is None or job.status != ACTIVE:
+                status = job.status if job else "never created"
+                self.violation(f"{label} says {document.get('jobName')} succeeded; it is {status}")
+            elif document.get("outputS3Uri") != runs[position].output_uri:
+                self.violation(f"{label} names {document.get('outputS3Uri')}, not its run's output")
+        elif job is not None and job.status not in ENDED:
+            self.violation(f"{label} says {document.get('jobName')} ended {result}; it is {job.status}")
+        if job is not None and job.status in ENDED:
+            written = _iso_epoch(str(document.get("finishedAt")))
+            ended = self.sandbox.clock.epoch_seconds(job.updated_at)
+            if written is None or abs(written - ended) > 1:
+                self.violation(
+                    f"{label}: finishedAt {document.get('finishedAt')} is not its run's end "
+                    f"(+{job.updated_at / 60:.1f} min)"
+                )
+
+    # -- 8
+    def _chain(self, index: int) -> None:
+        jobs = self._jobs_by_arn()
+        for state in self._live():
+            held = self._by_construct(state)
+            for downstream, upstream in ((INFERENCE, TRAINING), (SEGMENTS, SEGMENT_TRAINING)):
+                source, made = held.get(upstream), held.get(downstream)
+                if source is None or made is None:
+                    continue
+                if made.properties.get("SolutionVersionArn") != source.physical_id:
+                    continue  # made from an outside version in this version of the app
+                job = jobs.get(str(made.physical_id))
+                training = jobs.get(str(source.physical_id))
+                if job is not None and job.request.get("solutionVersionArn") != source.physical_id:
+                    self.violation(
+                        f"step {index}: {state.name}/{downstream} holds {job.name}, made from "
+                        f"{job.request.get('solutionVersionArn')}, not from the training the stack holds "
+                        f"({training.name if training else source.physical_id}): it did not run again"
+                    )
+            for downstream in (INFERENCE, SEGMENTS):
+                resource_key = next(
+                    (j.key for j in state.model.jobs.values() if j.construct_id == downstream), None
+                )
+                if resource_key is None:
+                    continue
+                made_from = Counter(
+                    str(jobs[run.job_arn].request.get("solutionVersionArn"))
+                    for run in self._runs(resource_key, state.instance)
+                    if run.job_arn in jobs
+                )
+                for arn, count in made_from.items():
+                    training = jobs.get(arn)
+                    if count > 1 and training is not None and training.kind is contract.SOLUTION_VERSION:
+                        self.violation(
+                            f"step {index}: {state.name}/{downstream} ran {count} times on the training "
+                            f"{training.name}"
+                        )
+
+    def _jobs_start_on_active_sources(self, index: int) -> None:
+        jobs = self._jobs_by_arn()
+        trainings = {
+            run.job_arn
+            for run in self.driver.runs
+            if run.resource.kind is contract.SOLUTION_VERSION and run.job_arn
+        }
+        for job in jobs.values():
+            if job.kind.key not in BATCH_KINDS:
+                continue
+            arn = str(job.request.get("solutionVersionArn"))
+            source = jobs.get(arn)
+            if arn not in trainings or source is None:
+                continue
+            if source.status != ACTIVE or source.updated_at > job.created_at:
+                self.violation(
+                    f"step {index}: {job.name} started at +{job.created_at / 60:.1f} min on the training "
+                    f"{source.name}, which was not ACTIVE then (it is {source.status})"
+                )
+
+    # -- 9
+    def _deleted_trainings_stopped(self, index: int) -> None:
+        held = {
+            resource.physical_id
+            for state in self.driver.states.values()
+            for resource in state.resources.values()
+        }
+        ours = {run.job_arn for run in self.driver.runs if run.resource.kind is contract.SOLUTION_VERSION}
+        for job in self.sandbox.personalize.jobs():
+            if job.arn in ours and job.arn not in held and job.status not in STOPPED_OR_ENDED:
+                self.violation(
+                    f"step {index}: the training {job.name} is {job.status} though its resource is gone"
+                )
+
+    def _no_delete_refused(self, index: int, outcomes: Sequence[Any]) -> None:
+        for stack_outcome in outcomes:
+            for problem in stack_outcome.operation.problems:
+                if "ResourceInUseException" in problem:
+                    self.violation(f"step {index}: a native delete was refused while a job ran: {problem}")
+
+    # -- 10
+    def _refusals_bill_nothing(
+        self, index: int, outcomes: Sequence[Any], started: float, ended: float
+    ) -> None:
+        ours = {run.job_name for run in self.driver.runs}
+        for stack_outcome in outcomes:
+            operation = stack_outcome.operation
+            refused = operation.status == VALIDATION_FAILED or any(
+                reason in operation.reason for reason in KNOWN_BEFORE
+            )
+            if operation.kind == "DELETE" or not refused:
+                continue
+            billed = sorted(
+                job.name
+                for job in self.sandbox.personalize.jobs()
+                if job.name in ours and started <= job.created_at <= ended
+            )
+            if billed:
+                self.violation(
+                    f"step {index}: {operation.kind} of {operation.stack} was refused "
+                    f"({operation.reason[:160]}), after it had started {', '.join(billed)}"
+                )
+
+
+def run_family(
+    assemblies: Mapping[FamilyVersion, Path],
+    seeds: Sequence[int],
+    *,
+    progress: Callable[[FamilyOutcome], None] | None = None,
+    verbose: bool = False,
+    workers: int = 1,
+) -> list[FamilyOutcome]:
+    """Every seed's outcome, in order; ``workers`` processes share the seeds (each its own sandbox)."""
+    outcomes: list[FamilyOutcome] = []
+    if workers <= 1:
+        fuzzer = FamilyFuzzer(assemblies)
+        try:
+            for seed in seeds:
+                outcomes.append(fuzzer.run(seed, verbose=verbose))
+                if progress is not None:
+                    progress(outcomes[-1])
+        finally:
+            fuzzer.close()
+        return outcomes
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers, initializer=_start_worker, initargs=(dict(assemblies), verbose)) as pool:
+        for outcome in pool.imap(_run_in_worker, seeds, chunksize=2):
+            outcomes.append(outcome)
+            if progress is not None:
+                progress(outcome)
+    return outcomes
+
+
+_worker: tuple[FamilyFuzzer, bool] | None = None
+
+
+def _start_worker(assemblies: dict[FamilyVersion, Path], verbose: bool) -> None:
+    global _worker
+    _worker = (FamilyFuzzer(assemblies), verbose)
+
+
+def _run_in_worker(seed: int) -> FamilyOutcome:
+    assert _worker is not None
+    fuzzer, verbose = _worker
+    return fuzzer.run(seed, verbose=verbose)

@@ -1,0 +1,278 @@
+"""Fuzzing the whole job family (tests/fuzz/family.py): sequences of deploys, pauses and deletes between
+versions of a chain app (tests/family_variants.py), with faults per kind, every invariant checked after
+every step; and bugs planted in the handler code that the family's invariants must catch.
+
+`make fuzz` runs thousands of family sequences; `python -m tests.fuzz --family --replay SEED` replays one.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from tests import shared
+from tests.family_variants import BASE, VERSIONS, FamilyVersion, synthesize_one
+from tests.fuzz.family import FAULTS, FamilyFuzzer, FamilyOutcome, FamilyStep, scenario
+
+pytestmark = pytest.mark.slow
+
+# Chosen once (tests/fuzz/family.py's scenarios are fixed): together they deploy every version and
+# inject every fault, in few steps; none meets a known finding (below). make fuzz runs seeds 1 to 5,000.
+SEEDS = (495, 227, 109, 4354, 49, 3197, 55, 22, 112)
+CHUNKS = 2
+# Defects the family's invariants found, not fixed yet (/tmp/brief/h5-findings.md): seed -> what it shows.
+# Strict: once fixed, the seed passes, the test turns red, and the seed moves to SEEDS.
+KNOWN = {
+    800: "an import billed in an update the handler then refuses (a CfnSolution renamed, no new run_token)",
+    61: "a rollback while an unwaited import runs: the dataset's delete is refused, ROLLBACK_FAILED",
+}
+
+
+def chunk_seeds(index: int) -> tuple[int, ...]:
+    size = -(-len(SEEDS) // CHUNKS)
+    return SEEDS[index * size : (index + 1) * size]
+
+
+@pytest.fixture(scope="module")
+def family_assemblies(tmp_path_factory: pytest.TempPathFactory) -> Mapping[FamilyVersion, Path]:
+    """Every version of the chain app, synthesized once per session; xdist workers split the versions."""
+    keys = [f"family-f{index:02d}" for index in range(len(VERSIONS))]
+
+    def synthesize(key: str, directory: Path) -> None:
+        synthesize_one(directory, VERSIONS[keys.index(key)])
+
+    paths = shared.all_of(shared.root(tmp_path_factory), keys, synthesize)
+    return {version: paths[key] for version, key in zip(VERSIONS, keys, strict=True)}
+
+
+@pytest.fixture(scope="module")
+def fuzzer(family_assemblies: Mapping[FamilyVersion, Path]) -> Iterator[Callable[[], FamilyFuzzer]]:
+    """One fuzzer per worker, made only if a chunk is run here (not read from another worker)."""
+    made: list[FamilyFuzzer] = []
+
+    def get() -> FamilyFuzzer:
+        if not made:
+            made.append(FamilyFuzzer(family_assemblies))
+        return made[0]
+
+    yield get
+    for one in made:
+        one.close()
+
+
+@pytest.fixture(scope="module")
+def chunk_outcomes(
+    tmp_path_factory: pytest.TempPathFactory, fuzzer: Callable[[], FamilyFuzzer]
+) -> Callable[[int], list[FamilyOutcome]]:
+    def outcomes(index: int) -> list[FamilyOutcome]:
+        def run(directory: Path) -> None:
+            found = [fuzzer().run(seed) for seed in chunk_seeds(index)]
+            (directory / "outcomes.pickle").write_bytes(pickle.dumps(found))
+
+        directory = shared.once(shared.root(tmp_path_factory), f"family-fuzz-chunk-{index}", run)
+        assert directory is not None
+        loaded: list[FamilyOutcome] = pickle.loads((directory / "outcomes.pickle").read_bytes())
+        return loaded
+
+    return outcomes
+
+
+@pytest.mark.parametrize("index", range(CHUNKS))
+def test_every_family_sequence_keeps_every_invariant(
+    chunk_outcomes: Callable[[int], list[FamilyOutcome]], index: int
+) -> None:
+    outcomes = chunk_outcomes(index)
+    assert [o.seed for o in outcomes] == list(chunk_seeds(index))
+    failed = [outcome for outcome in outcomes if outcome.violations]
+    assert not failed, "\n".join(
+        f"seed {o.seed}: {o.violations[0]}  (replay: python -m tests.fuzz --family --replay {o.seed})"
+        for o in failed
+    )
+
+
+@pytest.mark.parametrize(
+    "seed",
+    [pytest.param(seed, marks=pytest.mark.xfail(strict=True, reason=why)) for seed, why in KNOWN.items()],
+)
+def test_known_findings_still_violate_an_invariant(fuzzer: Callable[[], FamilyFuzzer], seed: int) -> None:
+    outcome = fuzzer().run(seed)
+    assert not outcome.violations, outcome.violations[0]
+
+
+def test_the_family_sequences_walk_every_version_and_fault() -> None:
+    steps = [step for seed in SEEDS for step in scenario(seed)]
+    assert {step.version for step in steps if step.action == "deploy"} == set(range(len(VERSIONS)))
+    assert set(FAULTS) <= {fault for step in steps for fault in step.faults}
+
+
+def test_the_family_sequences_start_every_kind_and_roll_back(
+    chunk_outcomes: Callable[[int], list[FamilyOutcome]],
+) -> None:
+    outcomes = [outcome for index in range(CHUNKS) for outcome in chunk_outcomes(index)]
+    started = {kind for outcome in outcomes for kind, count in outcome.jobs_by_kind.items() if count}
+    assert started == {"dataset-import", "solution-version", "batch-inference", "batch-segment"}
+    ends = {line.split(" -> ")[1].split()[0] for o in outcomes for line in o.log if " -> " in line}
+    assert {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "DELETE_COMPLETE"} <= ends
+
+
+# --- the family's invariants catch what they are for -----------------------------------------------------
+
+
+class PlantedFamily:
+    """The versions' assemblies copied (their large bundled layers linked, not copied), their handler
+    code edited, fuzzed."""
+
+    def __init__(self, assemblies: Mapping[FamilyVersion, Path], directory: Path) -> None:
+        def copy(source: str, target: str) -> object:
+            if source.endswith(".zip"):
+                os.symlink(source, target)
+                return target
+            return shutil.copy2(source, target)
+
+        self.assemblies = {
+            version: Path(shutil.copytree(path, directory / path.name, copy_function=copy))
+            for version, path in assemblies.items()
+        }
+        self.fuzzer: FamilyFuzzer | None = None
+
+    def plant(self, module: str, old: str, new: str) -> None:
+        edited = 0
+        for path in self.assemblies.values():
+            for source in path.glob(f"asset.*/{module}"):
+                text = source.read_text()
+                assert old in text, f"{source}: the code to plant a bug in has changed"
+                source.write_text(text.replace(old, new))
+                edited += 1
+        assert edited >= len(self.assemblies)
+
+    def violations(self, seeds: Iterable[int]) -> list[str]:
+        self.fuzzer = FamilyFuzzer(self.assemblies)
+        return [violation for seed in seeds for violation in self.fuzzer.run(seed).violations]
+
+    def close(self) -> None:
+        if self.fuzzer is not None:
+            self.fuzzer.close()
+
+
+@pytest.fixture
+def planted(family_assemblies: Mapping[FamilyVersion, Path], tmp_path: Path) -> Iterator[PlantedFamily]:
+    planted = PlantedFamily(family_assemblies, tmp_path)
+    yield planted
+    planted.close()
+
+
+def seeds_where(wanted: Callable[[list[FamilyStep]], bool], count: int = 1) -> list[int]:
+    """The first ``count`` seeds whose scenario ``wanted`` accepts (scenarios cost nothing to draw)."""
+    found = [seed for seed in range(1, 20_000) if wanted(scenario(seed))][:count]
+    assert len(found) == count, "no such sequence"
+    return found
+
+
+def _calm(step: FamilyStep) -> bool:
+    return not step.faults
+
+
+def _first_deploys(steps: list[FamilyStep], *predicates: Callable[[FamilyStep], bool]) -> bool:
+    return len(steps) > len(predicates) and all(
+        predicate(step) for predicate, step in zip(predicates, steps, strict=False)
+    )
+
+
+def _short(steps: list[FamilyStep], most: int) -> bool:
+    return len(steps) <= most
+
+
+def test_a_run_that_writes_no_manifest_is_caught(planted: PlantedFamily) -> None:
+    planted.plant(
+        "monitor.py",
+        'manifest.write(check.clients.s3, location["bucket"], location["key"], document)',
+        "None",
+    )
+    seeds = seeds_where(
+        lambda steps: (
+            _short(steps, 3)
+            and _first_deploys(
+                steps,
+                lambda s: s.action == "deploy" and _calm(s) and VERSIONS[s.version or 0].inference_wait,
+                lambda s: s.action == "advance",
+            )
+        )
+    )
+    found = planted.violations(seeds)
+    assert any("latest.json names nothing, not the run the stack holds" in v for v in found), found
+
+
+def test_a_delete_that_stops_no_training_is_caught(planted: PlantedFamily) -> None:
+    planted.plant(
+        "handler.py",
+        "personalize_ops.stop(clients.personalize, kind, physical_id)",
+        "None",
+    )
+    unwaited = {i for i, version in enumerate(VERSIONS) if not version.training_wait}
+    seeds = seeds_where(
+        lambda steps: (
+            _short(steps, 3)
+            and _first_deploys(
+                steps,
+                lambda s: s.action == "deploy" and _calm(s) and s.version in unwaited,
+                lambda s: s.action == "delete",
+            )
+        )
+    )
+    found = planted.violations(seeds)
+    assert any("though its resource is gone" in v for v in found), found
+
+
+def test_a_chained_job_that_does_not_run_again_is_caught(planted: PlantedFamily) -> None:
+    # An update that changes a batch job's solution version keeps the old job as it is, instead (and
+    # does not look whether the job kept matches the new definition).
+    planted.plant(
+        "handler.py",
+        "    if plan.changed:\n",
+        '    if plan.changed and "SolutionVersionArn" not in plan.changed:\n',
+    )
+    planted.plant("handler.py", "        if differences:\n", "        if differences and False:\n")
+    # Versions that differ from the base only by a new training.
+    retrained = {
+        i
+        for i, version in enumerate(VERSIONS)
+        if version.training_token
+        and replace(version, training_token=None, training_mode="FULL", recipe=BASE.recipe) == BASE
+    }
+    seeds = seeds_where(
+        lambda steps: (
+            _short(steps, 4)
+            and _first_deploys(
+                steps,
+                lambda s: s.action == "deploy" and _calm(s) and s.version == 0,
+                lambda s: s.action == "deploy" and _calm(s) and s.version in retrained,
+            )
+        )
+    )
+    found = planted.violations(seeds)
+    assert any("it did not run again" in v for v in found), found
+
+
+def test_a_job_started_on_a_pending_version_is_caught(planted: PlantedFamily) -> None:
+    # The monitor of a training reports success whatever the status: the jobs made from it start at once.
+    planted.plant(
+        "schedule.py",
+        "    if status == contract.ACTIVE:\n",
+        '    if status == contract.ACTIVE or noun == "solution version":\n',
+    )
+    seeds = seeds_where(
+        lambda steps: (
+            _short(steps, 3)
+            and _first_deploys(
+                steps, lambda s: s.action == "deploy" and _calm(s) and VERSIONS[s.version or 0].training_wait
+            )
+        )
+    )
+    found = planted.violations(seeds)
+    assert any("which was not ACTIVE then" in v for v in found), found
