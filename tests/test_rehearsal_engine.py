@@ -242,6 +242,8 @@ def test_a_failure_cancels_the_waits_in_progress_and_rolls_back_at_once(three_jo
     assert result.stuck == ()
     # The cancelled waits are not failures of their own: the deploy failed for Job1's reason.
     assert not [failure for failure in result.failures if "cancelled" in failure]
+    # Nothing left running after the rollback: the stopped monitors' timeouts do not move the clock.
+    assert result.simulated_seconds < 2 * 3600
 
 
 # ---------------------------------------------------------------------------- native Personalize deletes

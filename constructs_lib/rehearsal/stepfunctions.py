@@ -194,6 +194,8 @@ class StepFunctionsStandIn:
             )
         if execution.status == RUNNING:
             execution.status, execution.ended_at = "ABORTED", self._scheduler.clock.elapsed
+            if execution.timer is not None:
+                execution.timer.cancel()  # its TimeoutSeconds no longer applies (nor moves the clock)
         return {"stopDate": self._scheduler.clock.epoch_seconds()}
 
 
