@@ -5,7 +5,8 @@ The app is examples/end_to_end.py's chain in one stack: a dataset group, a schem
 dataset import, two ``CfnSolution``s each trained by a ``SolutionVersion``, a batch inference job made
 from one version and a batch segment job made from the other; plus a native solution created only once
 a training has ended (a native resource depending on a job) and a queue every version changes (a
-sibling whose failure rolls an update back while the jobs it does not wait for still run).
+sibling created or changed once the training has started: its failure rolls a deploy back while the
+training runs).
 
 A version changes what users change between deploys: a new import or training (run tokens), the import
 and training modes, ``wait`` on or off per kind, a renamed or re-recipe'd (replaced) ``CfnSolution``,
@@ -230,15 +231,16 @@ def build(app: object, version: FamilyVersion) -> None:
         if version.training_wait:
             late.node.add_dependency(training)
 
-    # Changed by every version (and by none twice): failing it fails the update at its start, while the
-    # jobs the update starts still run.
+    # Changed by every version (and by none twice), and created or changed once the training's resource
+    # has started its training: failing it rolls the deploy back while that training still runs.
     digest = int(hashlib.sha256(version.label().encode()).hexdigest()[:6], 16)
-    sqs.Queue(
+    sibling = sqs.Queue(
         stack,
         SIBLING,
         enforce_ssl=True,
         visibility_timeout=cdk.Duration.seconds(30 + digest % 600),
     )
+    sibling.node.add_dependency(training.resource)
 
 
 def synthesize_one(outdir: Path, version: FamilyVersion) -> Path:

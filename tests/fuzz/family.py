@@ -161,6 +161,8 @@ def _faults(rng: random.Random, only: Sequence[str] = FAULTS) -> tuple[str, ...]
 @dataclass
 class FamilyOutcome(Outcome):
     jobs_by_kind: dict[str, int] = field(default_factory=dict)
+    # "<kind> <status>" -> how many of the sequence's jobs ended so (a training CREATE STOPPED, ...).
+    ends: dict[str, int] = field(default_factory=dict)
 
 
 class FamilyFuzzer:
@@ -184,7 +186,9 @@ class FamilyFuzzer:
         except Exception:  # an engine or stand-in crash is a finding too, with its seed
             outcome.violations.append(f"crash: {traceback.format_exc()}")
         ours = {run.job_name for run in driver.runs}
-        counted = Counter(job.kind.key for job in self.sandbox.personalize.jobs() if job.name in ours)
+        mine = [job for job in self.sandbox.personalize.jobs() if job.name in ours]
+        counted = Counter(job.kind.key for job in mine)
+        outcome.ends = dict(Counter(f"{job.kind.key} {job.status}" for job in mine))
         outcome.jobs_by_kind = dict(counted)
         outcome.jobs = sum(counted.values())
         if verbose:
