@@ -32,6 +32,7 @@ CHUNKS = 2
 KNOWN = {
     800: "an import billed in an update the handler then refuses (a CfnSolution renamed, no new run_token)",
     61: "a rollback while an unwaited import runs: the dataset's delete is refused, ROLLBACK_FAILED",
+    14041: "a rollback after a CfnSolution was replaced may not stop the new solution's training (IAM)",
 }
 
 
