@@ -86,3 +86,13 @@ def test_a_create_delivered_twice_finds_its_solution_version_by_name(out: Path) 
     result = rehearse(out, update=False, duplicate_create=True)
     assert result.exit_code == EXIT_OK, result.report
     assert sum(job.kind == "solution-version" for job in result.jobs) == 2
+
+
+def test_the_synthetic_update_of_a_job_others_depend_on_renames_every_reference(out: Path) -> None:
+    # The rehearsal's own update gives the job a new WaitCondition and handle, as a new synth would: what
+    # depended on the old ones (the trainings wait for the import) depends on the new ones, so
+    # CloudFormation accepts the template.
+    result = rehearse(out, update="ImportInteractions")
+    assert result.exit_code == EXIT_OK, result.report
+    assert "update: update PersonalizeEndToEnd -> UPDATE_COMPLETE" in result.operations
+    assert "ImportInteractions: re-run" in " ".join(result.changes)

@@ -296,9 +296,14 @@ class Driver:
         else:
             properties[contract.RUN_TOKEN] = f"{properties.get(contract.RUN_TOKEN, 'rehearsal')}-update"
             if job.handle_logical_id and job.wait_logical_id:
+                # New logical ids, as a new synth gives them: whatever named the old ones names the new.
                 handle, wait = f"{job.handle_logical_id}Next", f"{job.wait_logical_id}Next"
+                renamed = {job.handle_logical_id: handle, job.wait_logical_id: wait}
                 resources[handle] = resources.pop(job.handle_logical_id)
                 resources[wait] = resources.pop(job.wait_logical_id)
+                template = _renamed(template, renamed)
+                resources = template["Resources"]
+                properties = resources[job.logical_id]["Properties"]
                 resources[wait]["Properties"]["Handle"] = {"Ref": handle}
                 properties[contract.WAIT_HANDLE] = {"Ref": handle}
                 resources[wait]["DependsOn"] = job.logical_id
@@ -559,6 +564,36 @@ class Driver:
                 if job.handle_logical_id == handle_logical_id:
                     return job.key
         return f"{stack}/{handle_logical_id}"
+
+
+def _renamed(value: Any, names: Mapping[str, str]) -> Any:
+    """``value`` with every reference to a logical id in ``names`` (Ref, Fn::GetAtt, DependsOn, a
+    ``${Name}`` in Fn::Sub) pointing to its new name."""
+    if isinstance(value, list):
+        return [_renamed(item, names) for item in value]
+    if not isinstance(value, dict):
+        return value
+    found: dict[str, Any] = {}
+    for key, item in value.items():
+        if key == "Ref" and isinstance(item, str):
+            found[key] = names.get(item, item)
+        elif key == "DependsOn":
+            found[key] = (
+                names.get(item, item) if isinstance(item, str) else [names.get(name, name) for name in item]
+            )
+        elif key == "Fn::GetAtt" and isinstance(item, list) and item:
+            found[key] = [names.get(item[0], item[0]), *item[1:]]
+        elif key == "Fn::GetAtt" and isinstance(item, str):
+            name, dot, attribute = item.partition(".")
+            found[key] = f"{names.get(name, name)}{dot}{attribute}"
+        elif key == "Fn::Sub":
+            text, variables = (item, None) if isinstance(item, str) else (item[0], item[1])
+            for old, new in names.items():
+                text = text.replace(f"${{{old}}}", f"${{{new}}}").replace(f"${{{old}.", f"${{{new}.")
+            found[key] = text if variables is None else [text, _renamed(variables, names)]
+        else:
+            found[key] = _renamed(item, names)
+    return found
 
 
 def _outputs(state: StackState) -> dict[str, str]:
