@@ -143,7 +143,6 @@ class Faults:
 
     # Logical ids (or construct ids) of resources whose create, or update that changes them, fails.
     fail_resources: set[str] = field(default_factory=set)
-    injected: set[str] = field(default_factory=set)  # those of fail_resources that did fail a resource
     duplicate_requests: bool = False  # every custom resource request is delivered twice
 
 
@@ -534,7 +533,6 @@ class _Run:
         if injected is None:
             return False
         faults.fail_resources.discard(injected)
-        faults.injected.add(injected)
         return True
 
     def _changes(self, logical_id: str, template: Mapping[str, Any]) -> bool:
