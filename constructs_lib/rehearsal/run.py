@@ -56,12 +56,16 @@ def rehearse(
     :param update_to: A second cloud assembly (the app after a change): the stacks are updated to it as
         CloudFormation would, rollback included.
     :param fail_update: Like ``fail``, for the jobs the update starts only.
-    :param fail_resources: Logical ids of resources whose create or update fails during the update (a
-        sibling resource failing), which rolls the update back.
+    :param fail_resources: Logical (or construct) ids of resources that fail where the update creates
+        them or changes their properties (a sibling resource failing), which rolls the update back.
     :param duplicate_create: Deliver every Create and Update twice (same RequestId), as a retry would.
     :param color: Colour the report's statuses (for a terminal).
     :raises MissingDependencyError: boto3 or moto is missing.
-    :raises AssemblyError, DiscoveryError, RehearsalError: the assembly cannot be rehearsed as asked.
+    :raises AssemblyError, DiscoveryError, RehearsalError: the assembly cannot be rehearsed as asked
+        (not a cloud assembly, an unknown stack, or a ``fail``, ``fail_update``, ``fail_resources`` or
+        ``update`` id the app does not have).
+    :raises EngineError, UnresolvableError: the app asks for what the rehearsal cannot model. A template
+        CloudFormation refuses raises nothing: the ``Result`` says so (exit code 1).
     """
     require()
     started = time.perf_counter()
