@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 
 # Chosen once (tests/fuzz/family.py's scenarios are fixed): together they deploy every version and
 # inject every fault, in few steps; none meets a known finding (below). make fuzz runs seeds 1 to 5,000.
-SEEDS = (495, 227, 109, 4354, 49, 3197, 55, 22, 112, 313, 408, 487)
+SEEDS = (495, 227, 109, 4354, 49, 3197, 55, 22, 112, 313, 408, 487, 43)
 CHUNKS = 2
 # Defects the family's invariants found, not fixed yet (/tmp/brief/h5-findings.md): seed -> what it shows.
 # Strict: once fixed, the seed passes, the test turns red, and the seed moves to SEEDS.
@@ -127,6 +127,16 @@ def test_the_family_sequences_start_every_kind_and_roll_back(
     for kind in started:
         assert f"{kind} CREATE FAILED" in jobs_ended, sorted(jobs_ended)
     assert "solution-version CREATE STOPPED" in jobs_ended, sorted(jobs_ended)
+    # ... and failed deploys for the reasons a real account gives.
+    failures = " ".join(line for outcome in outcomes for line in outcome.log if " -> " in line)
+    for reason in (
+        "injected failure (rehearsal)",  # the sibling: a rollback while a training runs
+        "failed: job failed (fuzz)",
+        "was stopped before it finished",
+        "needs an ACTIVE solution version",
+        "could not be started: LimitExceededException",  # a training finds the quota full
+    ):
+        assert reason in failures, reason
 
 
 # --- the family's invariants catch what they are for -----------------------------------------------------
