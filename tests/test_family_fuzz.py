@@ -27,8 +27,9 @@ pytestmark = pytest.mark.slow
 # inject every fault, in few steps; none meets a known finding (below). make fuzz runs seeds 1 to 5,000.
 SEEDS = (495, 227, 109, 4354, 49, 3197, 55, 22, 112, 313, 408, 487, 43)
 CHUNKS = 2
-# Defects the family's invariants found, not fixed yet (/tmp/brief/h5-findings.md): seed -> what it shows.
-# Strict: once fixed, the seed passes, the test turns red, and the seed moves to SEEDS.
+# Defects the family's invariants found, not fixed yet: seed -> what it shows (`python -m tests.fuzz
+# --family --replay SEED` prints its steps and timeline). Strict: once a defect is fixed, its seed keeps
+# every invariant, this test turns red, and the seed moves to SEEDS.
 KNOWN = {
     800: "an import billed in an update the handler then refuses (a CfnSolution renamed, no new run_token)",
     61: "a rollback while an unwaited import runs: the dataset's delete is refused, ROLLBACK_FAILED",
