@@ -253,11 +253,19 @@ class PersonalizeJobRuntime(Construct):
                 # A version is named inside its solution, and a rollback after the solution was replaced
                 # goes back to a version of the old one while the policies still name the new one (they
                 # roll back after the job's resource): reading any solution's versions keeps that rollback
-                # and its monitor working. Reads only; creating and stopping stay on the job's solution.
+                # and its monitor working. Creating stays on the job's solution.
                 reads = [a for a in actions if a.startswith(("Describe", "Get", "ListTags"))]
                 self._widen(
                     policy, f"Read{title}s", [f"personalize:{a}" for a in reads], [self._any_solution]
                 )
+                if kind.stop in actions:
+                    # A rollback deletes a version the update started (on a new solution, or a version
+                    # the update added) under the restored policy, which no longer names its solution:
+                    # without this, the stop is denied and the training runs on, billed, with its
+                    # resource gone (and Personalize refuses to delete its solution meanwhile).
+                    self._widen(
+                        policy, f"Stop{title}s", [f"personalize:{kind.stop}"], [self._any_solution]
+                    )
             if source_resources:
                 needed += self._widen_placed(
                     policy,
@@ -269,12 +277,13 @@ class PersonalizeJobRuntime(Construct):
 
     @functools.cached_property
     def _any_solution(self) -> str:
-        """Every solution of the account and region (and so every version): read grants only."""
+        """Every solution of the account and region (and so every version): reads and the stop only."""
         pattern = arn("personalize", "solution/*")
         rule = f"AwsSolutions-IAM5[Resource::{nag_form(self._stack, pattern)}]"
         reason = (
-            "Only reads (describe, list tags, metrics) of solution versions: a rollback after its solution "
-            "was replaced goes back to a version of the old solution before the policies name it again."
+            "Reads (describe, list tags, metrics) and the stop of solution versions, never a create: a "
+            "rollback after its solution was replaced goes back to a version of the old solution, and "
+            "stops the training the update started, while the policies name only one of the two."
         )
         for policy in (self.on_event_policy, self.check_policy):
             self._acks.add(policy, rule, reason)
