@@ -24,7 +24,9 @@ from tests.fuzz.family import FAULTS, FamilyFuzzer, FamilyOutcome, FamilyStep, s
 pytestmark = pytest.mark.slow
 
 # Chosen once (tests/fuzz/family.py's scenarios are fixed): together they deploy every version and
-# inject every fault, in few steps; none meets a known finding (below). make fuzz runs seeds 1 to 5,000.
+# inject every fault, in few steps; none meets a known finding (below); 14041 and 64 roll back an update
+# that started a training on a replaced or added solution (found by this fuzzer, fixed). make fuzz runs
+# seeds 1 to 5,000.
 SEEDS = (495, 227, 109, 4354, 49, 3197, 55, 22, 112, 313, 408, 487, 43, 14041, 64)
 CHUNKS = 2
 # Defects the family's invariants found, not fixed yet: seed -> what it shows (`python -m tests.fuzz
