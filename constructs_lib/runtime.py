@@ -263,9 +263,7 @@ class PersonalizeJobRuntime(Construct):
                     # the update added) under the restored policy, which no longer names its solution:
                     # without this, the stop is denied and the training runs on, billed, with its
                     # resource gone (and Personalize refuses to delete its solution meanwhile).
-                    self._widen(
-                        policy, f"Stop{title}s", [f"personalize:{kind.stop}"], [self._any_solution]
-                    )
+                    self._widen(policy, f"Stop{title}s", [f"personalize:{kind.stop}"], [self._any_solution])
             if source_resources:
                 needed += self._widen_placed(
                     policy,
