@@ -6,6 +6,7 @@ The consumer depends on both jobs, so it is deployed only once both have ended A
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 # Before aws_cdk is imported: jsii, which runs the CDK on Node.js, would print an end-of-life banner
 # on Node 20. Another Node version, or a value you set, is left alone.
@@ -17,6 +18,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3_deployment as s3deploy
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -25,6 +27,8 @@ from constructs_lib.compliance import acknowledge, nag_resource
 
 SOLUTION_VERSION_ARN = "arn:aws:personalize:us-east-1:123456789012:solution/user-personalization/1a2b3c4d"
 FILTER_ARN = "arn:aws:personalize:us-east-1:123456789012:filter/exclude-purchased"
+# Copied into the input bucket at deploy time: weekly/users.json and fresh/users.json.
+SAMPLE_INPUT = Path(__file__).resolve().parent / "data" / "shared_storage"
 
 CONSUMER_CODE = """
 import os
@@ -39,6 +43,9 @@ class SharedStorageStack(cdk.Stack):
     def __init__(self, scope: Construct, id: str, **kwargs: object) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
         storage = BatchInferenceStorage(self, "Storage")
+        # The input bucket the stack creates starts empty: the input ships with the app, and both jobs
+        # wait for the copy.
+        storage.deploy_input("SampleInput", sources=[s3deploy.Source.asset(str(SAMPLE_INPUT))])
         weekly = BatchInferenceJob(
             self,
             "WeeklyRecommendations",

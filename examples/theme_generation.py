@@ -8,12 +8,14 @@ wait up to 12 hours for it.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 # Before aws_cdk is imported: jsii, which runs the CDK on Node.js, would print an end-of-life banner
 # on Node 20. Another Node version, or a value you set, is left alone.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 import aws_cdk as cdk
+from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
 from constructs_lib import BatchInferenceJob, BatchInferenceJobMode
@@ -21,6 +23,8 @@ from constructs_lib import BatchInferenceJob, BatchInferenceJobMode
 SIMILAR_ITEMS_SOLUTION_VERSION_ARN = (
     "arn:aws:personalize:us-east-1:123456789012:solution/similar-items/5e6f7a8b"
 )
+# Copied into the job's input bucket at deploy time: items/seed-items.json (JSON lines of itemId).
+SAMPLE_INPUT = Path(__file__).resolve().parent / "data" / "theme_generation"
 
 
 class ThemeGenerationStack(cdk.Stack):
@@ -38,6 +42,9 @@ class ThemeGenerationStack(cdk.Stack):
             run_token="catalog-2026-11",
             timeout=cdk.Duration.hours(12),
         )
+        # The bucket the job created starts empty: the seed items ship with the app, and the job waits
+        # for the copy.
+        job.storage.deploy_input("SeedItems", sources=[s3deploy.Source.asset(str(SAMPLE_INPUT))])
         cdk.CfnOutput(self, "ThemesS3Uri", value=job.output_s3_uri)
 
 

@@ -9,6 +9,7 @@ not cross stacks.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 # Before aws_cdk is imported: jsii, which runs the CDK on Node.js, would print an end-of-life banner
 # on Node 20. Another Node version, or a value you set, is left alone.
@@ -19,6 +20,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3_deployment as s3deploy
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -26,6 +28,8 @@ from constructs_lib import BatchInferenceJob, BatchInferenceStorage
 from constructs_lib.compliance import acknowledge
 
 SOLUTION_VERSION_ARN = "arn:aws:personalize:us-east-1:123456789012:solution/user-personalization/1a2b3c4d"
+# Copied into the input bucket at deploy time: daily/users.json.
+SAMPLE_INPUT = Path(__file__).resolve().parent / "data" / "two_stacks"
 
 READER_CODE = """
 import json
@@ -41,6 +45,8 @@ class ProducerStack(cdk.Stack):
     def __init__(self, scope: Construct, id: str, *, num_results: int = 20, **kwargs: object) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
         self.storage = BatchInferenceStorage(self, "Storage")
+        # The input bucket the stack creates starts empty: the input ships with the app.
+        self.storage.deploy_input("SampleInput", sources=[s3deploy.Source.asset(str(SAMPLE_INPUT))])
         self.job = BatchInferenceJob(
             self,
             "DailyRecommendations",

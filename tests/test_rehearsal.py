@@ -6,6 +6,7 @@ import itertools
 import json
 import os
 import re
+import runpy
 import shlex
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 import aws_cdk as cdk
 import pytest
 
+import app as demo_app
 from constructs_lib import BatchInferenceJob, BatchInferenceStorage
 from constructs_lib.rehearsal import MissingDependencyError, RehearsalError, Result, rehearse
 from constructs_lib.rehearsal._deps import require
@@ -24,6 +26,12 @@ from tests.conftest import SOLUTION_VERSION_ARN
 pytestmark = pytest.mark.slow
 
 FAILURE_REASON = "Input file exceeds the 1 GB limit"
+DATA = REPO / "examples" / "data"
+
+
+def _lines(*paths: Path) -> int:
+    """JSON lines in files the examples ship as their input."""
+    return sum(len(path.read_text().splitlines()) for path in paths)
 
 
 # ---------------------------------------------------------------------------- synthesized apps, once
@@ -37,6 +45,16 @@ def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def shared_storage_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return synthesize("shared_storage", tmp_path_factory.mktemp("shared"), nag=False).outdir
+
+
+@pytest.fixture(scope="module")
+def demo_without_input_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo with its sample input left out (-c withSampleInput=false): nothing writes to its bucket."""
+    outdir = tmp_path_factory.mktemp("demo-no-input")
+    demo_app.build_app(
+        cdk.App(context={**CDK_CONTEXT, "withSampleInput": "false"}, outdir=str(outdir))
+    ).synth()
+    return outdir
 
 
 @pytest.fixture(scope="module")
@@ -77,14 +95,16 @@ def test_demo_ends_every_job_active(demo: Result) -> None:
     assert all(job.wait_status == "CREATE_COMPLETE" for job in demo.jobs)
 
 
-def test_demo_writes_one_output_record_per_sample_input_record(demo: Result) -> None:
+def test_demo_writes_one_output_record_per_shipped_input_record(demo: Result) -> None:
+    # The input is the file the demo ships (its BucketDeployment, read from the asset), not a sample.
+    shipped = _lines(DATA / "demo" / "users" / "users.json")
     for job in demo.jobs:
         assert job.job_name is not None
         assert len(job.outputs) == 1
         (output,) = job.outputs
         prefix = "/batch-inference/PersonalizeBatchInferenceDemo/Job/"
         assert output.uri.endswith(f"{prefix}{job.job_name}/users.json.out")
-        assert output.records == demo.sample_records == 20
+        assert output.records == shipped == 20
 
 
 def test_demo_report_shows_the_job_going_from_pending_to_active(demo: Result) -> None:
@@ -107,7 +127,86 @@ def test_shared_storage_example_ends_both_jobs_active(shared_storage_out: Path) 
     assert result.exit_code == 0, result.report
     assert {job.construct_id for job in result.jobs} == {"WeeklyRecommendations", "FreshRecommendations"}
     assert _statuses(result) == ["ACTIVE", "ACTIVE"]
-    assert all(job.records == result.sample_records for job in result.jobs)
+    shipped = {
+        "WeeklyRecommendations": _lines(DATA / "shared_storage" / "weekly" / "users.json"),
+        "FreshRecommendations": _lines(DATA / "shared_storage" / "fresh" / "users.json"),
+    }
+    assert {job.construct_id: job.records for job in result.jobs} == shipped
+
+
+# ------------------------------------------------------------ input: created buckets start empty
+
+
+def test_demo_reads_the_input_its_bucket_deployment_ships_not_a_sample(demo_out: Path) -> None:
+    # Sample input of 7 records would be written only into a brought bucket: the demo's job reads the 20
+    # users its BucketDeployment copies into the bucket the stack creates.
+    result = rehearse(demo_out, records=7, update=False)
+    assert result.exit_code == 0, result.report
+    (job,) = result.jobs
+    assert job.records == _lines(DATA / "demo" / "users" / "users.json") == 20
+
+
+def test_a_first_deploy_reading_an_empty_created_bucket_fails_as_personalize_fails_it(
+    demo_without_input_out: Path,
+) -> None:
+    result = rehearse(demo_without_input_out, update=False)
+    assert result.exit_code == 1, result.report
+    (job,) = result.jobs
+    assert job.status == "CREATE FAILED"
+    assert job.failure_reason is not None
+    assert re.search(
+        r"Input data not found at s3://[^ ]*storageinputbucket[^ ]*/users/\.", job.failure_reason
+    )
+    assert "ROLLBACK_COMPLETE" in result.report
+
+
+def test_input_exists_writes_sample_input_where_the_user_says_the_data_will_be(
+    demo_without_input_out: Path,
+) -> None:
+    result = rehearse(demo_without_input_out, records=7, update=False, input_exists=("Job",))
+    assert result.exit_code == 0, result.report
+    (job,) = result.jobs
+    assert job.records == result.sample_records == 7
+    assert (
+        "sample input 7 records (brought buckets, and for Job; created buckets start empty)" in result.report
+    )
+
+
+def test_input_exists_with_an_id_the_app_does_not_have_is_refused(demo_out: Path) -> None:
+    with pytest.raises(
+        RehearsalError, match=r"--input-exists Nope: no job has that construct id \(jobs: Job\)"
+    ):
+        rehearse(demo_out, input_exists=("Nope",))
+
+
+def test_a_brought_bucket_gets_sample_input(tmp_path: Path) -> None:
+    outdir = synthesize("bring_your_own", tmp_path / "byo", nag=False).outdir
+    result = rehearse(outdir, records=9, update=False)
+    assert result.exit_code == 0, result.report
+    assert [job.records for job in result.jobs] == [9]
+
+
+@pytest.fixture(scope="module")
+def usage_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """examples/usage.py (the README's Usage snippet) run unchanged, its app writing to a temp dir."""
+    outdir = tmp_path_factory.mktemp("usage")
+    real_app = cdk.App
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cdk, "App", lambda *a, **k: real_app(context=CDK_CONTEXT, outdir=str(outdir)))
+        runpy.run_path(str(REPO / "examples" / "usage.py"), run_name="__main__")
+    return outdir
+
+
+def test_usage_snippet_fails_its_first_deploy_until_its_input_is_there(usage_out: Path) -> None:
+    # The snippet creates its input bucket and writes nothing there (the synth warning
+    # inputBucketEmptyOnFirstDeploy says so): a real first deploy fails, and so does the rehearsal.
+    first = rehearse(usage_out, update=False)
+    assert first.exit_code == 1
+    assert first.jobs[0].failure_reason is not None
+    assert "Input data not found at" in first.jobs[0].failure_reason
+    # Uploaded before the job runs (the README's way: the storage first, then the job), it runs.
+    uploaded = rehearse(usage_out, update=False, input_exists=("Weekly",))
+    assert uploaded.exit_code == 0, uploaded.report
 
 
 def test_shared_storage_state_change_rule_matches_its_jobs_event(shared_storage_out: Path) -> None:
@@ -129,7 +228,8 @@ def test_injected_failure_surfaces_its_reason_and_a_non_zero_exit(demo_out: Path
 
 
 def test_quota_of_one_still_ends_three_jobs_active_one_at_a_time(three_jobs_out: Path) -> None:
-    result = rehearse(three_jobs_out, quota=1, update=False)
+    # The test app ships no input: its jobs' input is said to be uploaded before they run.
+    result = rehearse(three_jobs_out, quota=1, update=False, input_exists=("Job1", "Job2", "Job3"))
     assert result.exit_code == 0, result.report
     assert _statuses(result) == ["ACTIVE"] * 3
     assert result.limit_exceeded > 0

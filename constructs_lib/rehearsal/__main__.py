@@ -85,7 +85,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="throttle N of every N+1 Personalize requests",
     )
     parser.add_argument(
-        "--records", type=_positive, default=20, metavar="N", help="sample input lines per job (20)"
+        "--records",
+        type=_positive,
+        default=20,
+        metavar="N",
+        help="sample input lines per job, where sample input is written: brought (imported) buckets and "
+        "--input-exists jobs (20)",
+    )
+    parser.add_argument(
+        "--input-exists",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="the input of job ID will be in place before it runs (you upload it): write sample input "
+        "there. Without it a bucket the deploy creates starts empty, and a job reading only what nothing "
+        "writes fails as Personalize fails it (repeatable)",
     )
     parser.add_argument(
         "--pending-minutes", type=_minutes, default=4, metavar="M", help="simulated PENDING time (4)"
@@ -161,6 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             fail=parse_failures(args.fail),
             throttle=args.throttle,
             records=args.records,
+            input_exists=args.input_exists,
             pending_minutes=args.pending_minutes,
             run_minutes=args.run_minutes,
             training_minutes=args.training_minutes,

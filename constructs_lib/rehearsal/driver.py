@@ -54,7 +54,10 @@ class Options:
     # Logical ids whose create, or an update that changes them, fails (in the update phase).
     fail_resources: frozenset[str] = frozenset()
     throttle: int = 0
-    records: int = 20
+    records: int = 20  # lines of the sample input written where input is said to be there
+    # Construct (or logical) ids of jobs whose input the user says will be in place before they run, in
+    # a bucket the deploy creates (uploaded by another process): sample input is written there.
+    input_exists: frozenset[str] = frozenset()
     update: bool | str = True  # the synthetic update: True for the first waited job, or a construct id
     duplicate_requests: bool = False
     enforce_iam: bool = True
@@ -169,9 +172,10 @@ class Driver:
         return found
 
     def _check_ids(self) -> None:
-        """Every job named by --fail or --update exists."""
+        """Every job named by --fail, --fail-update, --input-exists or --update exists."""
         named = [("--fail", wanted) for wanted in self.options.fail]
         named += [("--fail-update", wanted) for wanted in self.options.fail_update]
+        named += [("--input-exists", wanted) for wanted in sorted(self.options.input_exists)]
         if isinstance(self.options.update, str):
             named.append(("--update", self.options.update))
         templates = self._job_templates()
@@ -449,8 +453,12 @@ class Driver:
         found = [run for run in self.runs if run.resource.key == job.key]
         return found[-1] if found else None
 
-    def _seed(self, properties: Mapping[str, Any], kind: Any) -> None:
-        """Sample input where a job reads, before it starts (existing input is left alone)."""
+    def _seed(self, state: StackState, logical_id: str, properties: Mapping[str, Any], kind: Any) -> None:
+        """Sample input where a job reads, before it starts, only where a real deploy would find input it
+        does not write itself: in a bucket the app brings, or where the user says it will be
+        (``input_exists``). A bucket the deploy creates starts empty: its input comes from the app (a
+        BucketDeployment, another job's output) or the job fails as Personalize fails it. Existing input
+        is left alone."""
         s3 = self.sandbox.s3
         if kind.output is not None:
             s3.ensure_bucket(str(properties.get(kind.output.bucket_prop)))
@@ -460,9 +468,18 @@ class Driver:
                 if kind is contract.BATCH_INFERENCE
                 else "SEGMENTS"
             )
-            s3.seed_input(str(properties["InputPath"]), mode, self.options.records)
+            uri = str(properties["InputPath"])
         elif kind is contract.DATASET_IMPORT:
-            s3.seed_input(str(properties["DataLocation"]), "INTERACTIONS", self.options.records)
+            mode, uri = "INTERACTIONS", str(properties["DataLocation"])
+        else:
+            return
+        if s3.brought(uri) or self._input_declared(state, logical_id):
+            s3.seed_input(uri, mode, self.options.records)
+
+    def _input_declared(self, state: StackState, logical_id: str) -> bool:
+        """Does ``input_exists`` name this job resource?"""
+        resource = state.template.get("Resources", {}).get(logical_id, {})
+        return any(_names_template(logical_id, resource, wanted) for wanted in self.options.input_exists)
 
     # ------------------------------------------------------------------ Step Functions
 

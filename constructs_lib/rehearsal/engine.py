@@ -26,6 +26,7 @@ from typing import Any
 
 from constructs_lib._contract import contract
 from constructs_lib.rehearsal.assembly import StackArtifact
+from constructs_lib.rehearsal.deployment import DEPLOYMENT_TYPE, DeploymentError, plan
 from constructs_lib.rehearsal.discovery import StackModel, dependency_graph, discover
 from constructs_lib.rehearsal.intrinsics import Resolver, UnresolvableError
 from constructs_lib.rehearsal.personalize import NATIVE_TYPES
@@ -94,6 +95,7 @@ class StackState:
     resources: dict[str, ResourceState] = field(default_factory=dict)
     status: str = "REVIEW_IN_PROGRESS"
     instance: int = 0  # how many times a stack of this name was created before
+    assembly: Any = None  # the cloud assembly the template came from (its file assets)
     # While an update runs: the other template's resources, which exist until its cleanup (the previous
     # template's going forward, the new template's in a rollback).
     lingering: Resolver | None = None
@@ -149,6 +151,9 @@ class Faults:
 # Observers the driver installs: a custom resource answered; a WaitCondition ended.
 OnAnswer = Callable[[StackState, ResourceState, str, dict[str, Any], ProviderAnswer], None]
 OnWait = Callable[[StackState, ResourceState, WaitCondition], None]
+# A job resource is about to be sent its Create or Update (the stack, its logical id, its properties, its
+# kind): the driver may write the sample input the user says will be there.
+OnSeed = Callable[[StackState, str, Mapping[str, Any], Any], None]
 
 
 class Engine:
@@ -160,7 +165,7 @@ class Engine:
         faults: Faults | None = None,
         on_answer: OnAnswer | None = None,
         on_wait: OnWait | None = None,
-        on_seed: Callable[[Mapping[str, Any], Any], None] | None = None,
+        on_seed: OnSeed | None = None,
     ) -> None:
         self.sandbox = sandbox
         self.provider = provider
@@ -182,7 +187,7 @@ class Engine:
         instance = self._instances[artifact.stack_name] = self._instances.get(artifact.stack_name, -1) + 1
         resolver = self._resolver(artifact, artifact.template, instance)
         model = discover(artifact, assembly, resolver)
-        state = StackState(artifact, artifact.template, resolver, model, instance=instance)
+        state = StackState(artifact, artifact.template, resolver, model, instance=instance, assembly=assembly)
         self._register(model)
         return state
 
@@ -258,7 +263,7 @@ class Engine:
         previous = _Snapshot(
             copy.deepcopy(state.template), state.resolver, state.model, dict(state.resources)
         )
-        state.artifact, state.template = artifact, artifact.template
+        state.artifact, state.template, state.assembly = artifact, artifact.template, assembly
         state.resolver = self._resolver(artifact, artifact.template, state.instance)
         for resource in state.resources.values():
             self._learn(state, resource)
@@ -559,7 +564,7 @@ class _Run:
                 self._complete(logical_id)
                 return
             if self.engine._on_seed is not None:
-                self.engine._on_seed(properties, contract.KINDS[kind])
+                self.engine._on_seed(state, logical_id, properties, contract.KINDS[kind])
             before = copy.copy(existing)
             if self._take_fault(logical_id):
                 # As if its handler had failed the Update: it still gets the rollback Update.
@@ -614,7 +619,7 @@ class _Run:
             self._fail(logical_id, INJECTED_FAILURE)
             return
         if self.engine._on_seed is not None:
-            self.engine._on_seed(properties, contract.KINDS[kind])
+            self.engine._on_seed(state, logical_id, properties, contract.KINDS[kind])
         event = self.engine._event(state, resource, "Create", properties)
         answer = self.engine._send(state, resource, event)
         if not answer.ok:
@@ -731,11 +736,17 @@ class _Run:
         if (existing is None or self._changes(logical_id, template)) and self._take_fault(logical_id):
             self._fail(logical_id, INJECTED_FAILURE)
             return
+        if kind == DEPLOYMENT_TYPE and (existing is None or self._changes(logical_id, template)):
+            # Create and Update copy the sources into the bucket; a Delete (RetainOnDelete) leaves them.
+            try:
+                self._deploy_files(logical_id, template)
+            except DeploymentError as error:
+                raise EngineError(f"{state.key(logical_id)}: {error}") from error
         if existing is None:
             resource = ResourceState(logical_id, kind, status="CREATE_COMPLETE")
             if kind == "AWS::S3::Bucket":
                 name = state.resolver.physical_name(logical_id, template)
-                self.sandbox.s3.ensure_bucket(name)
+                self.sandbox.s3.create_bucket(name)
                 resource.physical_id = name
             elif kind in NATIVE_TYPES:
                 # Personalize's own resources: what it refuses to delete depends on them (their Ref is
@@ -746,6 +757,22 @@ class _Run:
             state.resources[logical_id] = resource
             self.created.append(logical_id)
         self._complete(logical_id)
+
+    def _deploy_files(self, logical_id: str, template: Mapping[str, Any]) -> None:
+        """A `BucketDeployment`: its assets' files written into the destination bucket, as its handler
+        does (read from the assembly; the handler Lambda itself is not run)."""
+        assembly = self.state.assembly
+        properties = self.state.resolver.resolve(dict(template.get("Properties", {})))
+        copy_ = plan(properties, assembly.asset_path if assembly is not None else lambda _key: None)
+        s3 = self.sandbox.s3
+        s3.put_objects(copy_.bucket, copy_.objects)
+        if copy_.prune:
+            s3.prune(copy_.bucket, copy_.prefix, set(copy_.objects))
+        self.sandbox.timeline.add(
+            self.state.key(logical_id),
+            "cfn",
+            f"BucketDeployment copied {len(copy_.objects)} file(s) to s3://{copy_.bucket}/{copy_.prefix}",
+        )
 
     # ------------------------------------------------------------------ the end of the forward pass
 

@@ -29,6 +29,7 @@ def rehearse(
     fail: Mapping[str, str] | None = None,
     throttle: int = 0,
     records: int = 20,
+    input_exists: Collection[str] = (),
     pending_minutes: float = 4,
     run_minutes: float = 45,
     training_minutes: float = 120,
@@ -47,7 +48,14 @@ def rehearse(
         Personalize default (5; 20 trainings).
     :param fail: Construct id (or logical id, or path) -> failure reason its jobs end CREATE FAILED with.
     :param throttle: The Personalize stand-in throttles N requests out of every N + 1. Default: none.
-    :param records: Lines of the sample input seeded at each job's input path (when none is there).
+    :param records: Lines of the sample input written at a job's input path when nothing is there, in a
+        bucket the app brings (imported) or for a job named in ``input_exists``. A bucket the deploy
+        creates starts empty: a job reading one gets only what the app writes there (a
+        ``BucketDeployment``, another job's output), and fails as Personalize fails it when that is
+        nothing.
+    :param input_exists: Construct (or logical) ids of jobs whose input you will have uploaded into the
+        created bucket before they run (another process writes it): sample input is written there.
+        Default: none.
     :param pending_minutes: Simulated minutes a batch job stays PENDING.
     :param run_minutes: Simulated minutes a batch job stays IN PROGRESS (a dataset import: half).
     :param training_minutes: Simulated minutes a solution version trains.
@@ -62,8 +70,8 @@ def rehearse(
     :param color: Colour the report's statuses (for a terminal).
     :raises MissingDependencyError: boto3 or moto is missing.
     :raises AssemblyError, DiscoveryError, RehearsalError: the assembly cannot be rehearsed as asked
-        (not a cloud assembly, an unknown stack, or a ``fail``, ``fail_update``, ``fail_resources`` or
-        ``update`` id the app does not have).
+        (not a cloud assembly, an unknown stack, or a ``fail``, ``fail_update``, ``fail_resources``,
+        ``input_exists`` or ``update`` id the app does not have).
     :raises EngineError, UnresolvableError: the app asks for what the rehearsal cannot model. A template
         CloudFormation refuses raises nothing: the ``Result`` says so (exit code 1).
     """
@@ -79,6 +87,7 @@ def rehearse(
         fail_resources=frozenset(fail_resources),
         throttle=throttle,
         records=records,
+        input_exists=frozenset(input_exists),
         update=update,
         duplicate_requests=duplicate_create,
     )
@@ -269,7 +278,13 @@ def _header(cdk_out: str, driver: Driver, sandbox: Sandbox) -> list[str]:
         f"  S3 (moto): {sandbox.s3.url}",
         (
             f"  quota {driver.options.quota or 'per kind'}, throttle {driver.options.throttle}, sample input "
-            f"{driver.options.records} records"
+            f"{driver.options.records} records (brought buckets"
+            + (
+                f", and for {', '.join(sorted(driver.options.input_exists))}"
+                if driver.options.input_exists
+                else ""
+            )
+            + "; created buckets start empty)"
         ),
     ]
     if driver.update_to is not None:

@@ -1,4 +1,8 @@
-"""S3 on loopback: moto in server mode, holding the sample inputs and the jobs' outputs."""
+"""S3 on loopback: moto in server mode, holding the jobs' inputs and outputs.
+
+A bucket a stack creates starts empty; input reaches it through the app (a `BucketDeployment`, a job's
+output). Sample input is written only into buckets the app brings, or where the user says the data will
+be (`--input-exists`)."""
 
 from __future__ import annotations
 
@@ -82,6 +86,8 @@ class S3Sandbox:
             config=Config(s3={"addressing_style": "path"}, retries={"mode": "standard", "max_attempts": 3}),
         )
         self._buckets: set[str] = set()
+        # Buckets an `AWS::S3::Bucket` of a rehearsed stack created: they start empty, as in AWS.
+        self.created: set[str] = set()
 
     def reset(self) -> None:
         """Empty S3 (moto's own reset), for a fresh sandbox on the same server."""
@@ -91,10 +97,37 @@ class S3Sandbox:
             urllib.request.Request(f"{self.url}/moto-api/reset", method="POST"), timeout=10
         )
         self._buckets.clear()
+        self.created.clear()
 
     def stop(self) -> None:
         self._server.stop()
         self._werkzeug.setLevel(self._werkzeug_level)
+
+    def create_bucket(self, name: str) -> None:
+        """A bucket the deploy creates (an `AWS::S3::Bucket`): empty. (moto keeps its state per process,
+        so a bucket of the same name an earlier rehearsal in this process filled is emptied.)"""
+        self.ensure_bucket(name)
+        for key in self._keys(name, ""):
+            self.client.delete_object(Bucket=name, Key=key)
+        self.created.add(name)
+
+    def brought(self, uri: str) -> bool:
+        """Is the bucket of ``uri`` one no rehearsed stack created (a bucket the app brings)?"""
+        return split_uri(uri)[0] not in self.created
+
+    def put_objects(self, bucket: str, objects: dict[str, bytes]) -> None:
+        """Write objects (a `BucketDeployment`'s copy)."""
+        self.ensure_bucket(bucket)
+        for key, body in objects.items():
+            self.client.put_object(Bucket=bucket, Key=key, Body=body)
+
+    def prune(self, bucket: str, prefix: str, keep: set[str]) -> None:
+        """Delete every object under ``prefix`` but ``keep`` (a `BucketDeployment` with `Prune`)."""
+        if bucket not in self._buckets:
+            return
+        for key in self._keys(bucket, prefix):
+            if key not in keep:
+                self.client.delete_object(Bucket=bucket, Key=key)
 
     def ensure_bucket(self, name: str) -> None:
         if name in self._buckets:
