@@ -50,6 +50,10 @@ class PersonalizeJob(JobMetrics, Construct):
     run_id: str
     """Names the run: changes exactly when a change starts a new job (shown by ``cdk diff`` as the
     resource's ``RunId``)."""
+    replaced_sources: tuple[str, ...]
+    """Fingerprints of resources of this stack that CloudFormation replaces (a new ARN at deploy time,
+    the template's token unchanged) and that this job, or a job it is made from, runs on: they name the
+    WaitCondition, so such a replacement brings a fresh one. Empty for most jobs."""
     kind: Any
     """The job kind's declaration in the handlers' contract (``lambda/contract.py``): its resource type,
     the Personalize calls, the end event's detail-type."""
@@ -94,6 +98,7 @@ class PersonalizeJob(JobMetrics, Construct):
         depends_on: Iterable[Construct] = (),
         source_resources: Sequence[str] = (),
         made_from: Mapping[str, Sequence[str]] | None = None,
+        replaced_source: str | None = None,
     ) -> None:
         """Create the job's resource and what it needs; props are validated (the subclass did that).
 
@@ -101,6 +106,12 @@ class PersonalizeJob(JobMetrics, Construct):
         (``s3://<bucket>/<path>``), those values; ``()`` for one made of literal text only. Those values
         reference what the property references, and each of them is looked into once per stack, where
         the joined text is new for every job.
+
+        ``replaced_source``: a fingerprint of what replaces the resource the job runs on at deploy time
+        (a ``CfnSolution`` of the stack and its replacement-causing properties), folded into the
+        WaitCondition's name only: a new name and a new handle let the handler start the new job, where
+        a WaitCondition left as it was would make it refuse the update. The job's name and RunId do not
+        see it (a replacement already changes the name the handler derives at deploy time).
         """
         self.kind = kind
         self.timeout = timeout
@@ -132,10 +143,19 @@ class PersonalizeJob(JobMetrics, Construct):
         defining = {k: properties[k] for k in kind.defining if k in properties}
         resolved = stack.resolve({**defining, contract.TIMEOUT_SECONDS: properties[contract.TIMEOUT_SECONDS]})
         upstream_runs = sorted(job.run_id for job in upstream)
+        self.replaced_sources = tuple(
+            sorted(
+                {
+                    *([replaced_source] if replaced_source else []),
+                    *(key for job in upstream for key in job.replaced_sources),
+                }
+            )
+        )
         # WaitConditions cannot be updated and their handles must never be reused: both are named after
         # the run and the timeout, so every change brings a fresh pair. A job made from another job's
-        # result also changes when that job runs again.
-        generation = _digest(resolved, upstream_runs).upper()
+        # result also changes when that job runs again, and when what it runs on is replaced at deploy
+        # time (its own source or its upstream's: a renamed CfnSolution).
+        generation = _digest(resolved, upstream_runs, self.replaced_sources).upper()
         self.run_id = _digest(
             {k: resolved[k] for k in resolved if k != contract.TIMEOUT_SECONDS}, upstream_runs
         )
@@ -434,9 +454,13 @@ def _strings(value: Any) -> Iterable[str]:
             yield from _strings(item)
 
 
-def _digest(resolved: Any, upstream_runs: list[str]) -> str:
-    """8 hex digits over resolved properties (and, when there are any, the runs of upstream jobs)."""
+def _digest(resolved: Any, upstream_runs: list[str], replaced: Sequence[str] = ()) -> str:
+    """8 hex digits over resolved properties (and, when there are any, the runs of upstream jobs and the
+    fingerprints of replaceable sources). Without those two the material is the properties alone, as it
+    has always been: the names of existing jobs' WaitConditions do not move."""
     material: Any = resolved if not upstream_runs else {"job": resolved, "upstream": upstream_runs}
+    if replaced:
+        material = {"job": resolved, "upstream": upstream_runs, "replaced": list(replaced)}
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import enum
 import functools
+import hashlib
+import json
 from collections.abc import Mapping
 
-from aws_cdk import Duration, Fn, Reference, Tokenization
+from aws_cdk import CfnResource, Duration, Fn, Reference, Stack, Tokenization
 from aws_cdk import aws_personalize as personalize
 from constructs import Construct
 
@@ -17,6 +19,12 @@ from constructs_lib.runtime import PersonalizeJobRuntime
 
 # Recipes whose solution versions make user segments (batch segment jobs), not recommendations.
 SEGMENTATION_RECIPES = frozenset({"aws-item-affinity", "aws-item-attribute-affinity"})
+
+# Native resources a solution's ARN follows whose every property is create-only (CloudFormation's
+# resource schemas, createOnlyProperties; tests/test_solution_replacement.py holds this against
+# cfn-lint's copy): any change replaces the resource, and a solution on a replaced dataset group is
+# replaced with it.
+REPLACED_ON_ANY_CHANGE = (personalize.CfnSolution, personalize.CfnDatasetGroup)
 
 
 class SolutionVersionTrainingMode(enum.Enum):
@@ -92,6 +100,7 @@ class SolutionVersion(PersonalizeJob):
             timeout=timeout,
             runtime=runtime or PersonalizeJobRuntime.of(self._stack),
             source_resources=[solution_arn],
+            replaced_source=solution_fingerprint(solution_arn, self._stack),
         )
 
     def source_pattern(self) -> str:
@@ -114,6 +123,42 @@ def recipe_of_solution(solution_arn: str) -> str | None:
             if recipe and not v.is_token(recipe):
                 return recipe.rpartition("/")[2]
     return None
+
+
+def solution_fingerprint(solution_arn: str, stack: Stack) -> str | None:
+    """What decides the ARN of a solution of ``stack`` that ``solution_arn`` references (a
+    ``CfnSolution``'s ``Ref``/``Fn::GetAtt``): its properties as they are now, all of them create-only,
+    and those of a ``CfnDatasetGroup`` of the stack it is on. A change to any of them replaces the
+    solution, and its ARN changes at deploy time while the token in the template does not. None for a
+    literal ARN or a solution of another stack or app (a parameter, an import)."""
+    if not v.is_token(solution_arn):
+        return None
+    material: dict[str, object] = {}
+    pending: list[CfnResource] = [
+        token.target
+        for token in Tokenization.reverse_string(solution_arn).tokens
+        if isinstance(token, Reference) and isinstance(token.target, personalize.CfnSolution)
+    ]
+    while pending:
+        resource = pending.pop()
+        if Stack.of(resource) is not stack or resource.node.path in material:
+            continue
+        # The L1's own property bag: each property as given, tokens resolved to this stack's references.
+        properties = resource._cfn_properties
+        material[resource.node.path] = stack.resolve(properties)
+        for value in properties.values():
+            if not isinstance(value, str) or not v.is_token(value):
+                continue
+            pending += [
+                token.target
+                for token in Tokenization.reverse_string(value).tokens
+                if isinstance(token, Reference)
+                and isinstance(token.target, CfnResource)
+                and isinstance(token.target, REPLACED_ON_ANY_CHANGE)
+            ]
+    if not material:
+        return None
+    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def solution_of_version(solution_version_arn: str) -> str:
