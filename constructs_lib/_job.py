@@ -11,6 +11,7 @@ from typing import Any
 
 import jsii
 from aws_cdk import (
+    Annotations,
     CfnResource,
     CfnWaitCondition,
     CfnWaitConditionHandle,
@@ -127,7 +128,9 @@ class PersonalizeJob(JobMetrics, Construct):
         # literal text (a sanitized name prefix, a number of seconds).
         given = [(made_from or {}).get(key, value) for key, value in properties.items()]
         upstream = [job for job in upstream_jobs([*given, tag_list], stack) if job is not self]
-        v.raise_if_errors(type(self).__name__, _chain_errors(self, upstream, job_name, stack))
+        v.raise_if_errors(type(self).__name__, _chain_errors(upstream))
+        for warning_id, message in _chain_warnings(upstream, job_name, stack):
+            Annotations.of(self).add_warning_v2(warning_id, message)
 
         node_id = self.node.id
         stack_name = _literal_stack_name(stack)
@@ -289,34 +292,54 @@ class PersonalizeJob(JobMetrics, Construct):
 CROSS_STACK_REFERENCES = "@aws-cdk/core:defaultCrossStackReferences"
 
 
-def _chain_errors(
-    job: PersonalizeJob, upstream: Sequence[PersonalizeJob], job_name: str | None, stack: Stack
-) -> list[str]:
-    """What a job made from other jobs' results cannot be: a job started before those have ended, a
-    named job (it runs again after each of their runs), or a job another stack imports them into."""
-    errors = [
+# Warning ids (stable: users acknowledge them) for chains whose next upstream run would be billed, then
+# the update refused. Warnings, not errors: an app that synthesized before keeps synthesizing, and its fix
+# (a generated name, weak references) starts a run of its own, which its owner should choose to pay for.
+NAMED_CHAINED_JOB_WARNING = "constructs-lib:namedChainedJob"
+STRONG_CROSS_STACK_CHAIN_WARNING = "constructs-lib:strongCrossStackChain"
+
+
+def _chain_errors(upstream: Sequence[PersonalizeJob]) -> list[str]:
+    """What a job made from other jobs' results cannot be: a job started before those have ended."""
+    return [
         _unfinished(before, "is made from its result") for before in upstream if before.wait_condition is None
     ]
+
+
+def _chain_warnings(
+    upstream: Sequence[PersonalizeJob], job_name: str | None, stack: Stack
+) -> list[tuple[str, str]]:
+    """A named job made from other jobs' results (it runs again after each of their runs), or one another
+    stack imports them into: the update after the next upstream run would fail once that run is billed."""
+    found: list[tuple[str, str]] = []
     if job_name is not None and upstream:
-        errors.append(
-            f"job_name={job_name!r}: this job runs again after each new run of "
-            f"{', '.join(before.node.path for before in upstream)} (it is made from its result), and a fixed "
-            "name allows only one job: the update after the next run would fail once that run is billed. "
-            "Drop job_name; the generated name follows each run"
+        found.append(
+            (
+                NAMED_CHAINED_JOB_WARNING,
+                f"job_name={job_name!r}: this job runs again after each new run of "
+                f"{', '.join(before.node.path for before in upstream)} (it is made from its result), and a "
+                "fixed name allows only one job: the update after the next run would fail once that run is "
+                "billed. Drop job_name before that run (the generated name follows each run; dropping it "
+                "starts this job once more), or acknowledge this warning",
+            )
         )
     for before in upstream:
         if before._stack is stack:
             continue
         strength = stack.node.try_get_context(CROSS_STACK_REFERENCES) or "strong"
         if strength != "weak":
-            errors.append(
-                f"this job is made from the result of {before.node.path}, in the stack "
-                f"{before._stack.node.path}, through a {strength} cross-stack reference (an export): "
-                f"the next run of {before.node.id} changes that value, and CloudFormation refuses to change "
-                "an export another stack imports, after that run was billed. Set the context "
-                f"{CROSS_STACK_REFERENCES!r} to 'weak' (in cdk.json), or put both jobs in one stack"
+            found.append(
+                (
+                    STRONG_CROSS_STACK_CHAIN_WARNING,
+                    f"this job is made from the result of {before.node.path}, in the stack "
+                    f"{before._stack.node.path}, through a {strength} cross-stack reference (an export): "
+                    f"the next run of {before.node.id} changes that value, and CloudFormation refuses to "
+                    "change an export another stack imports, after that run was billed. Set the context "
+                    f"{CROSS_STACK_REFERENCES!r} to 'weak' (in cdk.json), or put both jobs in one stack, or "
+                    "acknowledge this warning",
+                )
             )
-    return errors
+    return found
 
 
 def _unfinished(before: PersonalizeJob, why: str) -> str:

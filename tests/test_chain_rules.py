@@ -9,6 +9,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_personalize as personalize
+from aws_cdk.assertions import Annotations, Match
 
 from constructs_lib import (
     BatchInferenceJob,
@@ -107,20 +108,25 @@ def test_a_job_that_does_not_wait_may_still_have_jobs_that_do_not_depend_on_it()
 # ---------------------------------------------------------------- defect 5a: a fixed name on a re-run job
 
 
-def test_an_explicit_job_name_on_a_job_made_from_another_jobs_result_is_refused() -> None:
+def test_an_explicit_job_name_on_a_job_made_from_another_jobs_result_warns_naming_the_fix() -> None:
+    # A warning, not an error: an app that synthesized before an upgrade keeps synthesizing, and the fix
+    # (a generated name) starts the job once more, which its owner chooses when to pay for.
     stack = _stack()
     version = SolutionVersion(stack, "Training", solution_arn=SOLUTION_ARN)
-    with pytest.raises(
-        ValueError,
-        match=r"job_name='nightly'.*runs again after each new run of Chain/Training.*Drop job_name",
-    ):
-        BatchInferenceJob(
-            stack,
-            "Batch",
-            solution_version_arn=version.solution_version_arn,
-            input_path="users/",
-            job_name="nightly",
-        )
+    BatchInferenceJob(
+        stack,
+        "Batch",
+        solution_version_arn=version.solution_version_arn,
+        input_path="users/",
+        job_name="nightly",
+    )
+    Annotations.from_stack(stack).has_warning(
+        "/Chain/Batch",
+        Match.string_like_regexp(
+            r"job_name='nightly'.*runs again after each new run of Chain/Training.*Drop job_name.*"
+            r"\[ack: constructs-lib:namedChainedJob\]"
+        ),
+    )
 
 
 def test_an_explicit_job_name_on_a_job_with_a_literal_version_is_still_allowed() -> None:
@@ -134,7 +140,7 @@ def test_an_explicit_job_name_on_a_job_with_a_literal_version_is_still_allowed()
 # ---------------------------------------------------------------- defect 5b: a chain across stacks
 
 
-def _two_stack_chain(context: dict[str, Any] | None) -> None:
+def _two_stack_chain(context: dict[str, Any] | None) -> cdk.Stack:
     app = cdk.App(context=context)
     producer = cdk.Stack(app, "Producer", env=ENV)
     consumer = cdk.Stack(app, "Consumer", env=ENV)
@@ -143,17 +149,23 @@ def _two_stack_chain(context: dict[str, Any] | None) -> None:
         consumer, "Batch", solution_version_arn=version.solution_version_arn, input_path="users/"
     )
     app.synth()
+    return consumer
 
 
 @pytest.mark.parametrize("strength", [None, "strong", "both"])
-def test_a_chain_across_stacks_with_strong_references_is_refused(strength: str | None) -> None:
+def test_a_chain_across_stacks_with_strong_references_warns_naming_the_fix(strength: str | None) -> None:
     context = {} if strength is None else {"@aws-cdk/core:defaultCrossStackReferences": strength}
-    with pytest.raises(ValueError, match=r"Producer/Training.*stack Producer.*'weak'"):
-        _two_stack_chain(context)
+    Annotations.from_stack(_two_stack_chain(context)).has_warning(
+        "/Consumer/Batch",
+        Match.string_like_regexp(
+            r"Producer/Training.*stack Producer.*'weak'.*\[ack: constructs-lib:strongCrossStackChain\]"
+        ),
+    )
 
 
-def test_a_chain_across_stacks_with_weak_references_synthesizes() -> None:
-    _two_stack_chain({"@aws-cdk/core:defaultCrossStackReferences": "weak"})
+def test_a_chain_across_stacks_with_weak_references_synthesizes_without_the_warning() -> None:
+    consumer = _two_stack_chain({"@aws-cdk/core:defaultCrossStackReferences": "weak"})
+    Annotations.from_stack(consumer).has_no_warning("*", Match.string_like_regexp("cross-stack reference"))
 
 
 # ---------------------------------------------------------------- IAM: both readings of the solution
