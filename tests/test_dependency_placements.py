@@ -143,6 +143,7 @@ def _placements(app: cdk.App) -> None:
 
 def _circular_dependencies(outdir: Path) -> str:
     templates = sorted(str(p) for p in outdir.glob("*.template.json"))
+    assert templates, f"no template in {outdir}: nothing for cfn-lint to judge"
     result = subprocess.run(
         [
             str(Path(sys.executable).with_name("cfn-lint")),
@@ -154,6 +155,9 @@ def _circular_dependencies(outdir: Path) -> str:
         text=True,
         check=False,
     )
+    # cfn-lint's exit code is a bit mask of what it found (2 errors, 4 warnings, 8 informational); 1 is
+    # its own failure, which would otherwise read as "no cycle".
+    assert result.returncode % 2 == 0, result.stdout + result.stderr
     return "\n".join(line for line in result.stdout.splitlines() if line.startswith("E3004"))
 
 
