@@ -8,9 +8,10 @@ import hashlib
 import json
 from collections.abc import Mapping
 
-from aws_cdk import CfnResource, Duration, Fn, Reference, Stack, Tokenization
+import jsii
+from aws_cdk import Annotations, CfnResource, Duration, Fn, Reference, Stack, Tokenization
 from aws_cdk import aws_personalize as personalize
-from constructs import Construct
+from constructs import Construct, IValidation
 
 from constructs_lib import _validation as v
 from constructs_lib._contract import contract
@@ -25,6 +26,7 @@ SEGMENTATION_RECIPES = frozenset({"aws-item-affinity", "aws-item-attribute-affin
 # cfn-lint's copy): any change replaces the resource, and a solution on a replaced dataset group is
 # replaced with it.
 REPLACED_ON_ANY_CHANGE = (personalize.CfnSolution, personalize.CfnDatasetGroup)
+SOLUTION_CHANGED_WARNING = "constructs-lib:solutionChangedAfterVersion"
 
 
 class SolutionVersionTrainingMode(enum.Enum):
@@ -90,6 +92,7 @@ class SolutionVersion(PersonalizeJob):
         assert mode is not None
         self.recipe = recipe_of_solution(solution_arn)
         self.solution_arn = solution_arn
+        fingerprint = solution_fingerprint(solution_arn, self._stack)
         self._build(
             contract.SOLUTION_VERSION,
             {"SolutionArn": solution_arn, "TrainingMode": mode.value},
@@ -100,8 +103,10 @@ class SolutionVersion(PersonalizeJob):
             timeout=timeout,
             runtime=runtime or PersonalizeJobRuntime.of(self._stack),
             source_resources=[solution_arn],
-            replaced_source=solution_fingerprint(solution_arn, self._stack),
+            replaced_source=fingerprint,
         )
+        if fingerprint is not None:
+            self.node.add_validation(_SolutionUnchanged(self, fingerprint))
 
     def source_pattern(self) -> str:
         """Every version of the solution: a job made from this version is granted that."""
@@ -111,6 +116,30 @@ class SolutionVersion(PersonalizeJob):
     def solution_version_arn(self) -> str:
         """ARN of the trained version (a deploy-time token; changes with each training)."""
         return self.resource.get_att_string("SolutionVersionArn")
+
+
+@jsii.implements(IValidation)
+class _SolutionUnchanged:
+    """At synth: the solution's properties are those the version's WaitCondition was named after (when
+    the version was made). A property set afterwards is missed: a later change to it would be refused at
+    deploy time, as before this library saw solutions at all."""
+
+    def __init__(self, version: SolutionVersion, fingerprint: str) -> None:
+        self._version = version
+        self._fingerprint = fingerprint
+
+    def validate(self) -> list[str]:
+        version = self._version
+        if solution_fingerprint(version.solution_arn, version._stack) != self._fingerprint:
+            Annotations.of(version).add_warning_v2(
+                SOLUTION_CHANGED_WARNING,
+                "The solution (or its dataset group) was changed after this SolutionVersion was made on "
+                "it, so the version's WaitCondition is named after its earlier properties: a later change "
+                "that replaces the solution (a new name or recipe) would be refused at deploy time, after "
+                "the jobs before it ran. Make the SolutionVersion after setting the CfnSolution's "
+                "properties.",
+            )
+        return []
 
 
 def recipe_of_solution(solution_arn: str) -> str | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_personalize as personalize
+from aws_cdk.assertions import Annotations, Match
 
 import constructs_lib.solution_version as solution_version_module
 from constructs_lib import BatchInferenceJob, BatchInferenceStorage, SolutionVersion
@@ -23,6 +24,7 @@ from tests.apps import synthesize
 
 ENV = cdk.Environment(account="123456789012", region="us-east-1")
 SOLUTION_ARN = "arn:aws:personalize:us-east-1:123456789012:solution/recs"
+DATASET_GROUP_ARN = "arn:aws:personalize:us-east-1:123456789012:dataset-group/shop"
 USER_PERSONALIZATION_V2 = "arn:aws:personalize:::recipe/aws-user-personalization-v2"
 
 
@@ -167,3 +169,26 @@ def test_upgrading_renames_the_wait_conditions_and_runs_no_job_again(upgrade: Re
     assert "PersonalizeEndToEnd/ImportInteractions: kept (no change)" in result.changes
     # One end event per job run: the monitors started again report no new end.
     assert result.events == len(result.jobs)
+
+
+def _solution_warnings(change_after: bool) -> list[str]:
+    app = cdk.App()
+    stack = cdk.Stack(app, "Late", env=ENV)
+    solution = personalize.CfnSolution(
+        stack, "Solution", name="recs", dataset_group_arn=DATASET_GROUP_ARN, recipe_arn=USER_PERSONALIZATION
+    )
+    SolutionVersion(stack, "Version", solution_arn=solution.attr_solution_arn)
+    if change_after:
+        solution.name = "recs-b"
+    found = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("changed after"))
+    return [str(entry.entry.data) for entry in found]
+
+
+def test_a_solution_changed_after_its_version_was_made_warns_with_the_fix() -> None:
+    (warning,) = _solution_warnings(change_after=True)
+    assert "Make the SolutionVersion after setting the CfnSolution's properties" in warning
+    assert solution_version_module.SOLUTION_CHANGED_WARNING in warning
+
+
+def test_a_solution_left_as_it_was_gives_no_warning() -> None:
+    assert _solution_warnings(change_after=False) == []
