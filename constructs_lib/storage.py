@@ -511,15 +511,10 @@ def _acknowledge_deployment(deployment: s3deploy.BucketDeployment, acks: Acknowl
     """The findings on what ``BucketDeployment`` creates, acknowledged on the pieces it owns: its function
     is a stack-wide singleton of aws-cdk-lib, built to its own design (runtime, inline policy, log group)."""
     stack = Stack.of(deployment)
-    handler = next(
-        (
-            child
-            for child in stack.node.children
-            if child.node.id.startswith("Custom::CDKBucketDeployment") and isinstance(child, lambda_.Function)
-        ),
-        None,
-    )
-    if handler is None:  # aws-cdk-lib moved it: its findings will show, to be acknowledged anew
+    # This deployment's own function (a singleton per memory size and other settings, so a user's own
+    # BucketDeployment may have another): the scope of the role the deployment names.
+    handler = deployment.handler_role.node.scope
+    if not isinstance(handler, lambda_.Function):  # aws-cdk-lib moved it: its findings show, to acknowledge
         return
     owned = "CDK's BucketDeployment function"
     runtime = (

@@ -208,3 +208,33 @@ def test_a_bucket_of_the_stacks_own_brought_as_input_warns_too() -> None:
         stack, "Batch", solution_version_arn=SOLUTION_VERSION_ARN, input_path="users/", storage=storage
     )
     assert _warning_ids(stack).count(EMPTY_INPUT_WARNING) == 1
+
+
+def test_the_input_copys_findings_are_acknowledged_on_its_own_function_not_a_users_other_deployment() -> None:
+    # BucketDeployment's function is a singleton per setting (memory size among them): a user's own
+    # deployment with another memory size has a function of its own, which keeps its findings.
+    stack = cdk.Stack(cdk.App(), "Shipped", env=ENV)
+    theirs = s3deploy.BucketDeployment(
+        stack,
+        "TheirSite",
+        sources=[s3deploy.Source.data("index.html", "<p>hi</p>")],
+        destination_bucket=s3.Bucket(stack, "Site", enforce_ssl=True),
+        memory_limit=1024,
+    )
+    storage = BatchInferenceStorage(stack, "Storage")
+    ours = storage.deploy_input(
+        "Input", sources=[s3deploy.Source.data("users/users.json", '{"userId": "1"}')]
+    )
+
+    def acknowledged(deployment: s3deploy.BucketDeployment) -> set[str]:
+        function = deployment.handler_role.node.scope
+        return {
+            rule
+            for entry in function.node.metadata
+            if entry.type == "aws:cdk:acknowledged-rules"
+            for rule in entry.data
+        }
+
+    assert ours.handler_role.node.scope is not theirs.handler_role.node.scope
+    assert any("AwsSolutions-L1" in rule for rule in acknowledged(ours))
+    assert acknowledged(theirs) == set()
