@@ -8,7 +8,9 @@ import importlib.metadata
 import json
 import os
 import re
+import shutil
 import subprocess
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -72,12 +74,15 @@ def test_cdk_out_copies_are_ignored_by_git(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_cdk_diff_template_runs_offline_and_shows_a_rerun_as_a_run_id_change(tmp_path: Path) -> None:
+def test_cdk_diff_template_runs_offline_and_shows_a_rerun_as_a_run_id_change(
+    tmp_path: Path, lifecycle_assemblies: Mapping[variants.Version, Path]
+) -> None:
     """The README's diff command, as written, between two versions of an app, with no credentials."""
     if not CDK.exists():
         pytest.fail(f"{CDK} is missing: run `make setup` (or `npm install`) to install the pinned CDK CLI")
-    variants.synthesize_one(tmp_path / "cdk.out.before", variants.BASE)
-    variants.synthesize_one(tmp_path / "cdk.out.after", replace(variants.BASE, run_token="2"))
+    # The session's assemblies of the lifecycle app (tests/conftest.py), copied to the README's names.
+    shutil.copytree(lifecycle_assemblies[variants.BASE], tmp_path / "cdk.out.before")
+    shutil.copytree(lifecycle_assemblies[replace(variants.BASE, run_token="2")], tmp_path / "cdk.out.after")
     before = json.loads((tmp_path / "cdk.out.before" / "Lifecycle.template.json").read_text())
     old_run_id = before["Resources"]["JobB9D00F9F"]["Properties"]["RunId"]
     command = re.search(r"npx cdk diff (--app \S+ --template \S+ \S+)", README)
