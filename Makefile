@@ -16,8 +16,9 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 REHEARSAL_ARGS ?=
 
 # make fuzz FUZZ_SEQUENCES=20000 FUZZ_SEED=1: more lifecycle sequences than make test runs (200), then
-# FUZZ_FAMILY_SEQUENCES of the job family's chain app (tests/fuzz/family.py; make test runs 8), each summary
-# with its sequences, steps, faults, violations and jobs started (per kind for the family).
+# FUZZ_FAMILY_SEQUENCES of the job family's chain app (tests/fuzz/family.py; make test runs 15 fixed
+# seeds), each summary with its sequences, steps, faults, violations and jobs started (per kind for the
+# family).
 FUZZ_SEQUENCES ?= 5000
 FUZZ_FAMILY_SEQUENCES ?= 5000
 FUZZ_SEED ?= 1

@@ -278,12 +278,18 @@ class PersonalizeJobRuntime(Construct):
         """Every solution of the account and region (and so every version): reads and the stop only."""
         pattern = arn("personalize", "solution/*")
         rule = f"AwsSolutions-IAM5[Resource::{nag_form(self._stack, pattern)}]"
-        reason = (
-            "Reads (describe, list tags, metrics) and the stop of solution versions, never a create: a "
-            "rollback after its solution was replaced goes back to a version of the old solution, and "
-            "stops the training the update started, while the policies name only one of the two."
+        reads = (
+            "a rollback after its solution was replaced goes back to a version of the old solution while "
+            "the policies name only the new one"
         )
-        for policy in (self.on_event_policy, self.check_policy):
+        for policy, reason in (
+            (
+                self.on_event_policy,
+                f"Reads (describe) and the stop of solution versions, never a create: {reads}, and it stops "
+                "the training the update started, whose solution the restored policy no longer names.",
+            ),
+            (self.check_policy, f"Only reads (describe, list tags, metrics) of solution versions: {reads}."),
+        ):
             self._acks.add(policy, rule, reason)
         self._acks.record()
         return pattern
