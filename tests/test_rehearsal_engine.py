@@ -24,7 +24,7 @@ from constructs_lib.rehearsal.result import EXIT_FAILED, EXIT_STUCK, EXIT_USAGE
 from constructs_lib.rehearsal.validation import template_refusal
 from tests.apps import CDK_CONTEXT, REPO
 from tests.conftest import SOLUTION_VERSION_ARN
-from tests.variants import BASE, STACK, Version, synthesize_all
+from tests.variants import BASE, SAMPLE_DATA, STACK, Version, synthesize_all
 
 pytestmark = pytest.mark.slow
 
@@ -224,7 +224,14 @@ def _at(report: str, text: str) -> float:
 
 
 def test_a_failure_cancels_the_waits_in_progress_and_rolls_back_at_once(three_jobs_out: Path) -> None:
-    result = rehearse(three_jobs_out, quota=1, update=False, fail={"Job1": "planted failure"})
+    # The test app ships no input: its jobs' input is said to be uploaded before they run.
+    result = rehearse(
+        three_jobs_out,
+        quota=1,
+        update=False,
+        fail={"Job1": "planted failure"},
+        input_exists=("Job1", "Job2", "Job3"),
+    )
     assert result.exit_code == EXIT_FAILED, result.report
     assert result.operations[0].startswith("create: create ThreeJobs -> ROLLBACK_COMPLETE (Job1WaitCondition")
     failed = result.job("Job1")
@@ -255,6 +262,7 @@ def _native_app(outdir: Path, *, batch_timeout_minutes: int) -> Path:
     while the import or the training still runs."""
     import aws_cdk as cdk
     from aws_cdk import aws_personalize as personalize
+    from aws_cdk import aws_s3_deployment as s3deploy
 
     from constructs_lib import BatchInferenceJob, BatchInferenceStorage, DatasetImportJob, SolutionVersion
 
@@ -288,6 +296,8 @@ def _native_app(outdir: Path, *, batch_timeout_minutes: int) -> Path:
         schema_arn=schema.attr_schema_arn,
     )
     storage = BatchInferenceStorage(stack, "Storage")
+    # The bucket the stack creates starts empty: the app ships interactions/ and users/.
+    storage.deploy_input("SampleData", sources=[s3deploy.Source.asset(str(SAMPLE_DATA))])
     load = DatasetImportJob(
         stack, "Import", dataset_arn=dataset.attr_dataset_arn, data_path="interactions/", storage=storage
     )
@@ -515,3 +525,85 @@ def test_an_error_inside_the_rehearsal_is_one_line_and_exit_2(
     assert captured.out == ""
     (line,) = captured.err.strip().splitlines()
     assert expected in line and str(error) in line
+
+
+# ---------------------------------------------------------------------------- a BucketDeployment's copy
+
+
+def _deployment_assembly(directory: Path, files: dict[str, str], *, prune: bool) -> Path:
+    """A stack of a bucket and a BucketDeployment copying one asset (``files``) to ``users/`` in it."""
+    asset_hash = f"{directory.name:a>64}"  # one per version
+    staged = directory / f"asset.{asset_hash}"
+    for name, body in files.items():
+        (staged / name).parent.mkdir(parents=True, exist_ok=True)
+        (staged / name).write_text(body)
+    template = {
+        "Resources": {
+            "Bucket": {"Type": "AWS::S3::Bucket"},
+            "Copy": {
+                "Type": "Custom::CDKBucketDeployment",
+                "Properties": {
+                    "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:deployment",
+                    "SourceBucketNames": ["cdk-hnb659fds-assets-123456789012-us-east-1"],
+                    "SourceObjectKeys": [f"{asset_hash}.zip"],
+                    "DestinationBucketName": {"Ref": "Bucket"},
+                    "DestinationBucketKeyPrefix": "users/",
+                    "Prune": prune,
+                    "RetainOnDelete": True,
+                },
+            },
+        }
+    }
+    (directory / "t.json").write_text(json.dumps(template))
+    (directory / "manifest.json").write_text(ONE_STACK)
+    (directory / "S.assets.json").write_text(
+        json.dumps(
+            {
+                "files": {
+                    asset_hash: {
+                        "source": {"path": staged.name, "packaging": "zip"},
+                        "destinations": {"d": {"objectKey": f"{asset_hash}.zip"}},
+                    }
+                }
+            }
+        )
+    )
+    return directory
+
+
+def _bucket_keys(sandbox: Any, bucket: str) -> list[str]:
+    return [item.key for item in sandbox.s3.read_input(f"s3://{bucket}/")]
+
+
+@pytest.mark.parametrize(("prune", "after_update"), [(False, ["a.json", "b.json"]), (True, ["b.json"])])
+def test_a_bucket_deployment_copies_its_asset_on_create_and_update_and_keeps_it_on_delete(
+    tmp_path: Path, prune: bool, after_update: list[str]
+) -> None:
+    from constructs_lib.rehearsal.assembly import read_assembly
+    from constructs_lib.rehearsal.driver import CREATE, UPDATE, Driver, Options
+    from constructs_lib.rehearsal.sandbox import Sandbox
+
+    (tmp_path / "v1").mkdir()
+    (tmp_path / "v2").mkdir()
+    first = _deployment_assembly(tmp_path / "v1", {"a.json": '{"userId": "a"}\n'}, prune=prune)
+    second = _deployment_assembly(tmp_path / "v2", {"b.json": '{"userId": "b"}\n'}, prune=prune)
+    with Sandbox(region="us-east-1") as sandbox:
+        driver = Driver(read_assembly(first), Options(update=False), sandbox, update_to=read_assembly(second))
+        driver.deploy(driver.assembly, CREATE)
+        bucket = str(driver.states["S"].resources["Bucket"].physical_id)
+        assert _bucket_keys(sandbox, bucket) == ["users/a.json"]
+        assert driver.update_to is not None
+        driver.deploy(driver.update_to, UPDATE)
+        assert _bucket_keys(sandbox, bucket) == [f"users/{name}" for name in after_update]
+        driver.delete()
+        assert _bucket_keys(sandbox, bucket) == [f"users/{name}" for name in after_update]  # RetainOnDelete
+
+
+def test_a_bucket_deployment_whose_asset_is_missing_cannot_be_rehearsed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "v1").mkdir()
+    out = _deployment_assembly(tmp_path / "v1", {"a.json": "{}\n"}, prune=False)
+    shutil.rmtree(next(out.glob("asset.*")))
+    assert cli.main([str(out), "--no-update"]) == EXIT_USAGE
+    assert "is not in the cloud assembly" in capsys.readouterr().err

@@ -4,12 +4,16 @@ them. Driven through the stand-in's own protocol entry point, on a simulated clo
 
 from __future__ import annotations
 
+import io
 import json
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
+from constructs_lib.rehearsal import deployment
 from constructs_lib.rehearsal import personalize as personalize_module
 from constructs_lib.rehearsal.clock import SimClock
 from constructs_lib.rehearsal.personalize import (
@@ -354,3 +358,126 @@ def test_a_batch_job_reads_at_most_its_input_size(
     _at(clock, standin, 60)
     assert job.status == "CREATE FAILED"
     assert str(job.failure_reason).endswith("bytes; a batch job reads at most 1 GB.")
+
+
+# ---------------------------------------------------------------- input of an empty created bucket
+
+
+def _segment(standin: PersonalizeStandIn, path: str) -> StandInJob:
+    request: dict[str, Any] = {
+        "jobName": "audiences",
+        "solutionVersionArn": f"{SOLUTION_ARN}/1a2b3c4d",
+        "jobInput": {"s3DataSource": {"path": path}},
+        "jobOutput": {"s3DataDestination": {"path": "s3://output-bucket/audiences/"}},
+        "roleArn": ROLE,
+    }
+    arn = str(standin.handle("CreateBatchSegmentJob", request, CALLER)["batchSegmentJobArn"])
+    return _job(standin, arn)
+
+
+@pytest.mark.parametrize("kind", ["inference", "segment"])
+def test_a_batch_job_on_a_path_with_no_objects_fails(bucket: S3Sandbox, clock: SimClock, kind: str) -> None:
+    standin = PersonalizeStandIn(clock=clock, timeline=Timeline(clock), s3=bucket)
+    path = "s3://input-bucket/nothing-here/"
+    job = _inference(standin, path) if kind == "inference" else _segment(standin, path)
+    _at(clock, standin, 60)
+    assert job.status == "CREATE FAILED"
+    assert job.failure_reason == f"Input data not found at {path}."
+
+
+def test_a_bucket_the_deploy_creates_starts_empty(bucket: S3Sandbox) -> None:
+    # moto keeps its state per process: a bucket of the same name an earlier rehearsal filled is emptied.
+    assert bucket.read_input("s3://input-bucket/users")
+    bucket.create_bucket("input-bucket")
+    assert bucket.read_input("s3://input-bucket/") == []
+    assert not bucket.brought("s3://input-bucket/users/")
+    assert bucket.brought("s3://someone-elses-bucket/users/")
+
+
+def test_prune_deletes_only_under_the_prefix_what_the_sources_do_not_hold(bucket: S3Sandbox) -> None:
+    bucket.prune("input-bucket", "users/", keep={"users/kept.json"})
+    keys = [item.key for item in bucket.read_input("s3://input-bucket/")]
+    assert keys == ["items.json", "users.json", "users_old.json"]
+
+
+# ---------------------------------------------------------------- a BucketDeployment's copy
+
+
+def _asset_dir(tmp_path: Path) -> Path:
+    source = tmp_path / "asset.abc123"
+    (source / "users").mkdir(parents=True)
+    (source / "users" / "users.json").write_text('{"userId": "u1"}\n')
+    (source / "users" / "notes.txt").write_text("not input\n")
+    (source / "items.json").write_text('{"itemId": "<<marker:0xbaba:0>>"}\n')
+    return source
+
+
+def _assets(mapping: dict[str, Path]) -> Callable[[str], Path | None]:
+    return mapping.get
+
+
+def test_a_deployment_writes_every_file_of_its_asset_under_its_prefix(tmp_path: Path) -> None:
+    source = _asset_dir(tmp_path)
+    copy = deployment.plan(
+        {
+            "SourceObjectKeys": ["abc123.zip"],
+            "DestinationBucketName": "input-bucket",
+            "DestinationBucketKeyPrefix": "incoming",
+            "Prune": False,
+        },
+        _assets({"abc123.zip": source}),
+    )
+    assert copy.bucket == "input-bucket"
+    assert sorted(copy.objects) == [
+        "incoming/items.json",
+        "incoming/users/notes.txt",
+        "incoming/users/users.json",
+    ]
+    assert copy.objects["incoming/users/users.json"] == b'{"userId": "u1"}\n'
+    assert copy.prune is False
+
+
+def test_a_deployment_prunes_by_default_as_its_handler_does(tmp_path: Path) -> None:
+    copy = deployment.plan(
+        {"SourceObjectKeys": ["abc123.zip"], "DestinationBucketName": "b"},
+        _assets({"abc123.zip": _asset_dir(tmp_path)}),
+    )
+    assert copy.prune is True and copy.prefix == ""
+
+
+def test_a_deployment_reads_a_zip_asset_applies_filters_and_markers(tmp_path: Path) -> None:
+    archive = tmp_path / "asset.def456.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("users/users.json", '{"userId": "u1"}\n')
+        zipped.writestr("users/notes.txt", "not input\n")
+        zipped.writestr("items.json", '{"itemId": "<<marker:0xbaba:0>>"}\n')
+    copy = deployment.plan(
+        {
+            "SourceObjectKeys": ["def456.zip"],
+            "SourceMarkers": [{"<<marker:0xbaba:0>>": "item-42"}],
+            "DestinationBucketName": "b",
+            "Exclude": ["*.txt", "items*"],
+            "Include": ["items.json"],
+        },
+        _assets({"def456.zip": archive}),
+    )
+    assert copy.objects == {
+        "items.json": b'{"itemId": "item-42"}\n',
+        "users/users.json": b'{"userId": "u1"}\n',
+    }
+
+
+def test_a_deployment_without_extract_writes_the_archive_itself(tmp_path: Path) -> None:
+    copy = deployment.plan(
+        {"SourceObjectKeys": ["abc123.zip"], "DestinationBucketName": "b", "Extract": False},
+        _assets({"abc123.zip": _asset_dir(tmp_path)}),
+    )
+    (name,) = copy.objects
+    assert name == "abc123.zip"
+    with zipfile.ZipFile(io.BytesIO(copy.objects[name])) as zipped:
+        assert sorted(zipped.namelist()) == ["items.json", "users/notes.txt", "users/users.json"]
+
+
+def test_a_deployment_whose_asset_is_not_in_the_assembly_cannot_be_rehearsed(tmp_path: Path) -> None:
+    with pytest.raises(deployment.DeploymentError, match=r"source nope\.zip is not in the cloud assembly"):
+        deployment.plan({"SourceObjectKeys": ["nope.zip"], "DestinationBucketName": "b"}, _assets({}))

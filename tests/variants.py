@@ -20,6 +20,8 @@ SOLUTION_VERSION_ARN = "arn:aws:personalize:us-east-1:123456789012:solution/fuzz
 FILTER_ARN = "arn:aws:personalize:us-east-1:123456789012:filter/no-bought"
 ACCOUNT, REGION = "123456789012", "us-east-1"
 STACK = "Lifecycle"
+# A created storage starts empty: its versions ship their input (users/ for Job, items/ for Second).
+SAMPLE_DATA = Path(__file__).resolve().parent.parent / "examples" / "data" / "end_to_end"
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ def build(app: object, version: Version) -> None:
     from aws_cdk import aws_iam as iam
     from aws_cdk import aws_kms as kms
     from aws_cdk import aws_s3 as s3
+    from aws_cdk import aws_s3_deployment as s3deploy
     from aws_cdk import aws_sqs as sqs
 
     from constructs_lib import BatchInferenceJob, BatchInferenceStorage
@@ -91,6 +94,7 @@ def build(app: object, version: Version) -> None:
         )
     else:
         storage = BatchInferenceStorage(stack, "Storage", removal_policy=cdk.RemovalPolicy.DESTROY)
+        storage.deploy_input("SampleData", sources=[s3deploy.Source.asset(str(SAMPLE_DATA))])
     job = BatchInferenceJob(
         stack,
         "Job",
