@@ -10,9 +10,10 @@ delete removes everything in reverse order. Exports are shared between stacks; c
 another stack imports fails the update, as in AWS.
 
 Custom job resources go to their Provider framework and the real on-event function; WaitConditions wait
-for their handle's signals or time out; every other resource is created, updated and deleted at once
-(S3 buckets exist in the S3 stand-in). Faults can be injected: a resource's create or update fails, a
-request is delivered twice.
+for their handle's signals or time out; a `BucketDeployment` writes its assets' files (read from the
+cloud assembly) into its bucket on Create and Update; every other resource is created, updated and
+deleted at once (S3 buckets exist, empty, in the S3 stand-in). Faults can be injected: a resource's
+create or update fails, a request is delivered twice.
 """
 
 from __future__ import annotations
