@@ -8,7 +8,7 @@ again (rehearsed below)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import aws_cdk as cdk
 import pytest
@@ -192,3 +192,32 @@ def test_a_solution_changed_after_its_version_was_made_warns_with_the_fix() -> N
 
 def test_a_solution_left_as_it_was_gives_no_warning() -> None:
     assert _solution_warnings(change_after=False) == []
+
+
+@pytest.fixture(scope="module")
+def renamed(tmp_path_factory: pytest.TempPathFactory) -> Result:
+    """The family's chain app (tests/family_variants.py) updated to its CfnSolution renamed, no run_token."""
+    from tests.family_variants import BASE, synthesize_one
+
+    root = tmp_path_factory.mktemp("solution-renamed")
+    before = synthesize_one(root / "before", BASE)
+    after = synthesize_one(root / "after", replace(BASE, solution_name="recs-b"))
+    return rehearse(before, update_to=after)
+
+
+@pytest.mark.slow
+def test_a_renamed_solution_trains_a_new_version_and_its_jobs_run_again_in_one_deploy(
+    renamed: Result,
+) -> None:
+    result = renamed
+    assert result.exit_code == EXIT_OK, result.report
+    assert any(line.startswith("update:") and "UPDATE_COMPLETE" in line for line in result.operations)
+    assert "Family/Training: replaced: a new job (SolutionArn changed)" in result.changes
+    assert "Family/Recommendations: replaced: a new job (SolutionVersionArn changed)" in result.changes
+    training = result.job("Training", "update")
+    assert training.status == "ACTIVE" and "/family-recs-b/" in str(training.job_arn)
+    assert training.job_name != result.job("Training", "create").job_name
+    assert result.job("Recommendations", "update").status == "ACTIVE"
+    # The jobs the rename does not reach are kept: no new import, no new segment training.
+    assert "Family/Import: kept (no change)" in result.changes
+    assert "Family/SegmentTraining: kept (no change)" in result.changes
