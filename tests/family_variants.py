@@ -108,7 +108,7 @@ VERSIONS: tuple[FamilyVersion, ...] = (
     replace(BASE, training_token="2"),  # a new training: the inference job runs again
     replace(BASE, import_token="2", import_mode="INCREMENTAL"),  # new data, the trainings stay
     replace(BASE, training_token="3", training_mode="UPDATE"),  # an incremental training
-    # The CfnSolution replaced (renamed): refused unless a new run_token comes with it (nothing started).
+    # The CfnSolution replaced (renamed): the version trains again on it, the inference job runs again.
     replace(BASE, solution_name="recs-b"),
     # Replaced by another recipe, with a new run_token: a new training, then a new inference job.
     replace(BASE, recipe=USER_PERSONALIZATION_V2, training_token="5"),
