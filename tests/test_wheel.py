@@ -344,6 +344,13 @@ def test_fresh_project_rehearses_the_usage_snippet_with_the_installed_extra(
     cdk_project: Path, project_synth: subprocess.CompletedProcess[str]
 ) -> None:
     assert project_synth.returncode == 0
-    result = _run("python -m constructs_lib.rehearsal cdk.out", cdk_project, _user_environment())
+    # The snippet writes nothing into the input bucket it creates: a first deploy fails on the empty
+    # bucket, as in an account; with the input said to be uploaded before the job runs, it is green.
+    empty = _run("python -m constructs_lib.rehearsal cdk.out", cdk_project, _user_environment())
+    assert empty.returncode == 1, empty.stdout + empty.stderr
+    assert "Input data not found at" in empty.stdout
+    result = _run(
+        "python -m constructs_lib.rehearsal cdk.out --input-exists Weekly", cdk_project, _user_environment()
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Result: OK" in result.stdout
