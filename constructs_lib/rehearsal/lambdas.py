@@ -11,6 +11,7 @@ backoff sleeps on the simulated clock.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib
 import io
 import os
@@ -114,6 +115,9 @@ class _LoadedCode:
     def __init__(self, code_dir: Path, handler: str) -> None:
         self.code_dir = code_dir
         self._names = _top_level_names(code_dir)
+        # Directories holding Python code may be packages with submodules; a data directory (the bundled
+        # service model) never is: only for packages must sys.modules be searched for dotted names.
+        self._packages = {name for name in self._names if next((code_dir / name).rglob("*.py"), None)}
         self._modules: dict[str, types.ModuleType] = {}
         module_name, _, function_name = handler.rpartition(".")
         with self.active():
@@ -124,13 +128,21 @@ class _LoadedCode:
             raise InvocationError(handler, "Runtime.HandlerNotFound", f"{handler} is not callable", [])
         self.handler: Callable[[Any, Any], Any] = handler_function
 
-    def _owned(self, module_name: str) -> bool:
-        return module_name.split(".")[0] in self._names
+    def _owned_now(self) -> list[str]:
+        """The names in sys.modules that this asset's code owns (a module of the same name from another
+        asset, or from the rehearsal itself, included): looked up by name, not by a walk over every
+        module loaded, which each invocation would otherwise pay twice."""
+        found = [name for name in self._names if name in sys.modules]
+        if self._packages:
+            found += [
+                name for name in sys.modules if name.partition(".")[0] in self._packages and "." in name
+            ]
+        return found
 
     @contextlib.contextmanager
     def active(self) -> Iterator[None]:
         """This asset's modules in sys.modules and its directory first on sys.path, for a while."""
-        stashed = {name: sys.modules.pop(name) for name in list(sys.modules) if self._owned(name)}
+        stashed = {name: sys.modules.pop(name) for name in self._owned_now()}
         sys.modules.update(self._modules)
         sys.path.insert(0, str(self.code_dir))
         writes_bytecode = sys.dont_write_bytecode
@@ -140,7 +152,7 @@ class _LoadedCode:
         finally:
             sys.dont_write_bytecode = writes_bytecode
             sys.path.remove(str(self.code_dir))
-            self._modules = {name: sys.modules.pop(name) for name in list(sys.modules) if self._owned(name)}
+            self._modules = {name: sys.modules.pop(name) for name in self._owned_now()}
             sys.modules.update(stashed)
 
 
@@ -148,6 +160,15 @@ def _top_level_names(code_dir: Path) -> set[str]:
     names = {path.stem for path in code_dir.glob("*.py")}
     names.update(path.name for path in code_dir.iterdir() if path.is_dir() and path.name != "__pycache__")
     return names
+
+
+def _apply_environment(current: Mapping[str, str], wanted: Mapping[str, str]) -> None:
+    """Make os.environ equal ``wanted``, from ``current`` (what it holds now)."""
+    for name in current.keys() - wanted.keys():
+        del os.environ[name]
+    for name, value in wanted.items():
+        if current.get(name) != value:
+            os.environ[name] = value
 
 
 TIMED_OUT = "Sandbox.Timedout"
@@ -163,6 +184,7 @@ class LambdaRuntime:
         self._endpoints = dict(endpoints)
         self._invocation_seconds = invocation_seconds
         self._loaded: dict[tuple[str, str], _LoadedCode] = {}
+        self._content_keys: dict[Path, str] = {}
         self._requests = 0
         self.invocations = 0
         self.enforcer: Enforcer | None = None
@@ -249,12 +271,26 @@ class LambdaRuntime:
             )
 
     def _code(self, function: FunctionSpec) -> _LoadedCode:
-        """One execution environment per function and asset, kept warm for the whole rehearsal."""
+        """One execution environment per handler and asset content, kept warm for the whole rehearsal:
+        the same asset staged in several cloud assemblies (the versions of an app an update rehearsal or
+        the fuzzer deploys) is loaded, and makes its clients, once."""
         assert function.code_dir is not None
-        key = (str(function.code_dir), function.handler)
+        key = (self._content_key(function.code_dir), function.handler)
         if key not in self._loaded:
             self._loaded[key] = _LoadedCode(function.code_dir, function.handler)
         return self._loaded[key]
+
+    def _content_key(self, code_dir: Path) -> str:
+        """A digest of every file under ``code_dir`` (names and bytes), computed once per directory."""
+        found = self._content_keys.get(code_dir)
+        if found is None:
+            digest = hashlib.sha256()
+            for path in sorted(
+                p for p in code_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+            ):
+                digest.update(path.relative_to(code_dir).as_posix().encode() + b"\0" + path.read_bytes())
+            found = self._content_keys[code_dir] = digest.hexdigest()
+        return found
 
     def _context(self, function: FunctionSpec) -> LambdaContext:
         request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"rehearsal-invocation:{self._requests}"))
@@ -271,6 +307,8 @@ class LambdaRuntime:
 
     @contextlib.contextmanager
     def _environment(self, function: FunctionSpec) -> Iterator[None]:
+        """The function's environment for the invocation, then the process's again; only the variables
+        that differ are set or removed (each change of os.environ is a putenv)."""
         saved = dict(os.environ)
         variables = {
             name: value
@@ -279,13 +317,11 @@ class LambdaRuntime:
         }
         variables.update(self._lambda_variables(function))
         variables.update(function.environment)
-        os.environ.clear()
-        os.environ.update(variables)
+        _apply_environment(saved, variables)
         try:
             yield
         finally:
-            os.environ.clear()
-            os.environ.update(saved)
+            _apply_environment(dict(os.environ), saved)
 
     def _lambda_variables(self, function: FunctionSpec) -> dict[str, str]:
         assert function.code_dir is not None
