@@ -13,19 +13,19 @@ from types import ModuleType
 
 from constructs_lib._assets import handler_code_dir
 
-_NAME = "constructs_lib._handler_contract"
 
-
-def _load() -> ModuleType:
-    loaded = sys.modules.get(_NAME)
+def load_handler_module(name: str, filename: str) -> ModuleType:
+    """``filename`` of the packaged handler directory, loaded once as the module ``name`` (a name in this
+    package's space, never the handler's own top-level name, which a user's code may well have)."""
+    loaded = sys.modules.get(name)
     if loaded is not None:
         return loaded
-    spec = importlib.util.spec_from_file_location(_NAME, handler_code_dir() / "contract.py")
+    spec = importlib.util.spec_from_file_location(name, handler_code_dir() / filename)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules[_NAME] = module  # before running it: dataclasses look their module up
+    sys.modules[name] = module  # before running it: dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 
 
-contract = _load()
+contract = load_handler_module("constructs_lib._handler_contract", "contract.py")

@@ -4,34 +4,17 @@ run's end (``lambda/run_metrics.py``, loaded here so both sides read one definit
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from types import ModuleType
 from typing import Any
 
 from aws_cdk import CfnResource, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
-from constructs_lib._assets import handler_code_dir
+from constructs_lib._contract import load_handler_module
 
-_NAME = "constructs_lib._handler_metrics"
 DEFAULT_PERIOD = Duration.minutes(5)
 
-
-def _load() -> ModuleType:
-    loaded = sys.modules.get(_NAME)
-    if loaded is not None:
-        return loaded
-    spec = importlib.util.spec_from_file_location(_NAME, handler_code_dir() / "run_metrics.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[_NAME] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-names = _load()
+names = load_handler_module("constructs_lib._handler_metrics", "run_metrics.py")
 
 
 class JobMetrics:
