@@ -16,10 +16,11 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.family_variants import synthesize_all as synthesize_family
-from tests.fuzz.family import FamilyOutcome, run_family
+from tests.fuzz.family import run_family
 from tests.fuzz.model import Outcome, run_many
 from tests.variants import synthesize_all
 
@@ -49,19 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="fuzz-") as directory:
         assemblies = synthesize_all(Path(directory))
         synthesized = time.monotonic() - started
-        counted = {"done": 0}
-
-        def progress(outcome: Outcome) -> None:
-            counted["done"] += 1
-            if args.replay is not None or outcome.violations:
-                print(f"seed {outcome.seed}:", *outcome.log, sep="\n  ", flush=True)
-            elif counted["done"] % 250 == 0:
-                print(f"  {counted['done']} sequences, {time.monotonic() - started:.0f} s", flush=True)
-
         outcomes = run_many(
             assemblies,
             seeds,
-            progress=progress,
+            progress=_progress(args, started),
             verbose=args.replay is not None,
             workers=1 if args.replay is not None else args.workers,
         )
@@ -83,25 +75,30 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
+def _progress(args: argparse.Namespace, started: float) -> Callable[[Outcome], None]:
+    """Prints a replayed sequence or a violating one in full, and a count every 250 sequences."""
+    counted = {"done": 0}
+
+    def progress(outcome: Outcome) -> None:
+        counted["done"] += 1
+        if args.replay is not None or outcome.violations:
+            print(f"seed {outcome.seed}:", *outcome.log, sep="\n  ", flush=True)
+        elif counted["done"] % 250 == 0:
+            print(f"  {counted['done']} sequences, {time.monotonic() - started:.0f} s", flush=True)
+
+    return progress
+
+
 def family_main(args: argparse.Namespace, seeds: list[int]) -> int:
     """The family's sequences: the same summary, with the jobs started per kind."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="fuzz-family-") as directory:
         assemblies = synthesize_family(Path(directory))
         synthesized = time.monotonic() - started
-        counted = {"done": 0}
-
-        def progress(outcome: FamilyOutcome) -> None:
-            counted["done"] += 1
-            if args.replay is not None or outcome.violations:
-                print(f"seed {outcome.seed}:", *outcome.log, sep="\n  ", flush=True)
-            elif counted["done"] % 250 == 0:
-                print(f"  {counted['done']} sequences, {time.monotonic() - started:.0f} s", flush=True)
-
         outcomes = run_family(
             assemblies,
             seeds,
-            progress=progress,
+            progress=_progress(args, started),
             verbose=args.replay is not None,
             workers=1 if args.replay is not None else args.workers,
         )
