@@ -260,7 +260,11 @@ def stop(personalize: PersonalizeClient, kind: JobKind, arn: str) -> None:
 
 
 def metrics(personalize: PersonalizeClient, kind: JobKind, arn: str) -> dict[str, Any] | None:
-    """The kind's end-of-job figures (a solution version's offline metrics), None for other kinds."""
+    """The kind's end-of-job figures (a solution version's offline metrics, a data deletion job's
+    ``end_figures`` from its description), None for other kinds."""
+    if kind.end_figures:
+        job = describe(personalize, kind, arn)
+        return {member: job.get(member) for member in kind.end_figures}
     if kind.metrics is None or kind.metrics_member is None:
         return None
     answer = _call(personalize, kind.metrics)(**{kind.arn_member: arn})

@@ -87,12 +87,16 @@ CURRENT_REFERENCE = {
             "add_condition_keys": TAG_REQUEST_KEYS,
         },
         "personalize:CreateSolutionVersion": {"add_condition_keys": TAG_REQUEST_KEYS},
+        "personalize:CreateDataDeletionJob": {"add_condition_keys": TAG_REQUEST_KEYS},
+        "personalize:CreateDatasetExportJob": {"add_condition_keys": TAG_REQUEST_KEYS},
         **{
             f"personalize:{action}": {
                 "add_resource_types": [
                     ("batchInferenceJob", False),
                     ("batchSegmentJob", False),
                     ("datasetImportJob", False),
+                    ("dataDeletionJob", False),
+                    ("datasetExportJob", False),
                     ("solution", False),
                 ],
                 **({"add_condition_keys": TAG_REQUEST_KEYS} if action == "TagResource" else {}),

@@ -609,6 +609,8 @@ _PERSONALIZE_TYPES = {
     "batch-inference-job": "batchInferenceJob",
     "batch-segment-job": "batchSegmentJob",
     "dataset-import-job": "datasetImportJob",
+    "data-deletion-job": "dataDeletionJob",
+    "dataset-export-job": "datasetExportJob",
     "solution": "solution",
 }
 
@@ -712,6 +714,10 @@ _BUILDERS: dict[str, Callable[[_Call], list[tuple[str, str]]]] = {
     "personalize:DescribeBatchSegmentJob": _personalize_job("batchSegmentJob", "batchSegmentJobArn"),
     "personalize:CreateDatasetImportJob": _dataset_import_job,
     "personalize:DescribeDatasetImportJob": _personalize_job("datasetImportJob", "datasetImportJobArn"),
+    "personalize:CreateDataDeletionJob": _personalize_job("dataDeletionJob"),
+    "personalize:DescribeDataDeletionJob": _personalize_job("dataDeletionJob", "dataDeletionJobArn"),
+    "personalize:CreateDatasetExportJob": _personalize_job("datasetExportJob"),
+    "personalize:DescribeDatasetExportJob": _personalize_job("datasetExportJob", "datasetExportJobArn"),
     # The reference has no solution-version type: a solution version's ARN (solution/<name>/<id>) has the
     # `solution` format, so calls naming a version are checked against that ARN.
     "personalize:CreateSolutionVersion": _given_arn("solution", "solutionArn"),

@@ -39,6 +39,7 @@ STATE_MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:RecsStac
 SOLUTION_VERSION_ARN = "arn:aws:personalize:us-east-1:123456789012:solution/recs/1a2b3c4d"
 SOLUTION_ARN = "arn:aws:personalize:us-east-1:123456789012:solution/recs"
 DATASET_ARN = "arn:aws:personalize:us-east-1:123456789012:dataset/recs-group/INTERACTIONS"
+DATASET_GROUP_ARN = "arn:aws:personalize:us-east-1:123456789012:dataset-group/recs-group"
 ROLE_ARN = "arn:aws:iam::123456789012:role/PersonalizeBatchRole"
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
 FILTER_ARN = "arn:aws:personalize:us-east-1:123456789012:filter/no-bought"
@@ -96,6 +97,18 @@ def kind_properties(kind: contract.JobKind, **overrides: Any) -> dict[str, Any]:
             "ImportMode": "FULL",
         },
         SOLUTION_VERSION.key: {"SolutionArn": SOLUTION_ARN, "TrainingMode": "FULL"},
+        contract.DATA_DELETION.key: {
+            "DatasetGroupArn": DATASET_GROUP_ARN,
+            "DataLocation": "s3://in-bucket/erase/users.csv",
+            "RoleArn": ROLE_ARN,
+        },
+        contract.DATASET_EXPORT.key: {
+            "DatasetArn": DATASET_ARN,
+            "IngestionMode": "ALL",
+            "RoleArn": ROLE_ARN,
+            "OutputBucket": "out-bucket",
+            "OutputPrefix": "dataset-export/RecsStack/Job/",
+        },
     }
     properties = {**common, **specific[kind.key], **overrides}
     return {key: value for key, value in properties.items() if value is not None}
