@@ -85,6 +85,10 @@ class PersonalizeJob(JobMetrics, Construct):
             *v.check_timeout(timeout),
         ]
 
+    def _raise_if_errors(self, errors: Iterable[str]) -> None:
+        """Raise every error at once, naming this construct's class and path."""
+        v.raise_if_errors(type(self).__name__, errors, path=self.node.path)
+
     def _build(
         self,
         kind: Any,
@@ -128,7 +132,7 @@ class PersonalizeJob(JobMetrics, Construct):
         # literal text (a sanitized name prefix, a number of seconds).
         given = [(made_from or {}).get(key, value) for key, value in properties.items()]
         upstream = [job for job in upstream_jobs([*given, tag_list], stack) if job is not self]
-        v.raise_if_errors(type(self).__name__, _chain_errors(upstream))
+        self._raise_if_errors(_chain_errors(upstream))
         for warning_id, message in _chain_warnings(upstream, job_name, stack):
             Annotations.of(self).add_warning_v2(warning_id, message)
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aws_cdk import Annotations, Duration, Stack, Token
+from constructs import IConstruct
 
 from constructs_lib._contract import contract
 from constructs_lib._reads import once
@@ -49,12 +50,20 @@ def _is_token_literal(value: str | int | float) -> bool:
     return Token.is_unresolved(value)
 
 
-def raise_if_errors(construct_name: str, errors: Iterable[str]) -> None:
-    """Raise one ValueError listing every error, each on its own line."""
+def raise_if_errors(construct_name: str, errors: Iterable[str], *, path: str | None = None) -> None:
+    """Raise one ValueError listing every error, each on its own line, after the construct's path
+    (``BatchInferenceJob at 'MyStack/Weekly': invalid props:``): a user with many jobs sees which one."""
     found = [e for e in errors if e]
     if found:
         lines = "\n".join(f"  - {e}" for e in found)
-        raise ValueError(f"{construct_name}: invalid props:\n{lines}")
+        where = f" at {path!r}" if path else ""
+        raise ValueError(f"{construct_name}{where}: invalid props:\n{lines}")
+
+
+def child_path(scope: IConstruct, id: str) -> str:
+    """The path a construct will have under ``scope`` (for errors raised before it exists)."""
+    parent = scope.node.path
+    return f"{parent}/{id}" if parent else id
 
 
 E = TypeVar("E", bound=enum.Enum)

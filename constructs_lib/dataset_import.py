@@ -79,7 +79,7 @@ class DatasetImportJob(PersonalizeJob):
                 job_name=job_name, tags=tags, run_token=run_token, wait=wait, timeout=timeout
             ),
         ]
-        v.raise_if_errors("DatasetImportJob", errors)
+        self._raise_if_errors(errors)
         v.warn_arn_region(self, {"dataset_arn": dataset_arn})
         assert mode is not None
         self.storage = storage

@@ -123,7 +123,7 @@ class BatchInferenceJob(BatchJob):
             ),
             *runtime_conflicts(self, runtime, vpc, vpc_subnets),
         ]
-        v.raise_if_errors("BatchInferenceJob", errors)
+        self._raise_if_errors(errors)
         assert found_mode is not None
         self._build_batch(
             contract.BATCH_INFERENCE,

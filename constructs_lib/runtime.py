@@ -22,7 +22,7 @@ from constructs import Construct
 from constructs_lib import _reads
 from constructs_lib._assets import handler_code
 from constructs_lib._contract import contract
-from constructs_lib._validation import is_token, raise_if_errors
+from constructs_lib._validation import child_path, is_token, raise_if_errors
 from constructs_lib.compliance import Acknowledgements, nag_form
 
 # The runtime's construct id is public contract: renaming it would replace the functions and the state
@@ -160,7 +160,7 @@ class PersonalizeJobRuntime(Construct):
                 f"{scope.node.path} already has a child {id!r}: a stack has one PersonalizeJobRuntime, "
                 "shared by all its jobs; create it once, before the jobs"
             )
-        raise_if_errors("PersonalizeJobRuntime", errors)
+        raise_if_errors("PersonalizeJobRuntime", errors, path=child_path(scope, id))
         super().__init__(scope, id)
         self._stack = Stack.of(self)
         self._path = self.node.path

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from aws_cdk import Duration
 from constructs import Construct
 
-from constructs_lib import _validation as v
 from constructs_lib._batch import BatchJob
 from constructs_lib._contract import contract
 from constructs_lib._job import DEFAULT_TIMEOUT
@@ -73,7 +72,7 @@ class BatchSegmentJob(BatchJob):
                 job_name=job_name, tags=tags, run_token=run_token, wait=wait, timeout=timeout
             ),
         ]
-        v.raise_if_errors("BatchSegmentJob", errors)
+        self._raise_if_errors(errors)
         self._build_batch(
             contract.BATCH_SEGMENT,
             {},

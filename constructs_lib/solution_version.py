@@ -87,7 +87,7 @@ class SolutionVersion(PersonalizeJob):
             ),
             *self._common_errors(job_name=None, tags=tags, run_token=run_token, wait=wait, timeout=timeout),
         ]
-        v.raise_if_errors("SolutionVersion", errors)
+        self._raise_if_errors(errors)
         v.warn_arn_region(self, {"solution_arn": solution_arn})
         assert mode is not None
         self.recipe = recipe_of_solution(solution_arn)

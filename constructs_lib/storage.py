@@ -15,7 +15,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct, IValidation
 
-from constructs_lib._validation import check_role_arn, raise_if_errors
+from constructs_lib._validation import check_role_arn, child_path, raise_if_errors
 from constructs_lib.compliance import Acknowledgements, nag_resource
 
 PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
@@ -134,7 +134,7 @@ class BatchInferenceStorage(Construct):
             *_lifecycle_conflicts("output", output_bucket, output_expiration, output_transitions),
             *_lifecycle_conflicts("input", input_bucket, input_expiration, None),
         ]
-        raise_if_errors("BatchInferenceStorage", errors)
+        raise_if_errors("BatchInferenceStorage", errors, path=child_path(scope, id))
         super().__init__(scope, id)
         self._acks = Acknowledgements()
         self._removal_policy = removal_policy

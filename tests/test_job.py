@@ -19,6 +19,7 @@ from constructs_lib import (
     BatchInferenceJob,
     BatchInferenceJobMode,
     BatchInferenceStorage,
+    PersonalizeJobRuntime,
 )
 from tests.conftest import FILTER_ARN, SOLUTION_VERSION_ARN
 
@@ -493,6 +494,26 @@ def test_every_bad_prop_is_reported_at_once() -> None:
         _make(job_name="bad name", num_results=0, timeout=cdk.Duration.hours(24))
     lines = [line for line in str(raised.value).splitlines() if line.startswith("  - ")]
     assert len(lines) == 3
+
+
+def test_an_error_names_the_construct_path_of_the_job_at_fault() -> None:
+    stack = cdk.Stack(cdk.App(), "MyStack", env=ENV)
+    scope = Construct(stack, "Weekly")
+    with pytest.raises(ValueError) as raised:
+        BatchInferenceJob(scope, "Recs", solution_version_arn="nope", input_path="u/", num_results=0)
+    first, *lines = str(raised.value).splitlines()
+    assert first == "BatchInferenceJob at 'MyStack/Weekly/Recs': invalid props:"
+    assert len(lines) == 2 and all(line.startswith("  - ") for line in lines)
+
+
+def test_storage_and_runtime_errors_name_the_path_they_would_have() -> None:
+    stack = cdk.Stack(cdk.App(), "MyStack", env=ENV)
+    role = iam.Role.from_role_arn(stack, "Role", "arn:aws:iam::123456789012:user/not-a-role", mutable=False)
+    storage_error = r"^BatchInferenceStorage at 'MyStack/Store': invalid props:\n  - role"
+    with pytest.raises(ValueError, match=storage_error):
+        BatchInferenceStorage(stack, "Store", role=role)
+    with pytest.raises(ValueError, match=r"^PersonalizeJobRuntime at 'MyStack/Rt': invalid props:\n  - vpc_"):
+        PersonalizeJobRuntime(stack, "Rt", vpc_subnets=ec2.SubnetSelection())
 
 
 def test_brought_role_arn_must_be_an_iam_role_arn() -> None:

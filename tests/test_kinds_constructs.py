@@ -739,7 +739,7 @@ BAD_PROPS: dict[str, Callable[[cdk.Stack, BatchInferenceStorage], object]] = {
 @pytest.mark.parametrize("kind", sorted(BAD_PROPS))
 def test_bad_props_fail_before_the_job_creates_any_child(kind: str) -> None:
     stack, storage = _stack_with_storage()
-    with pytest.raises(ValueError, match=rf"^{kind}: invalid props:"):
+    with pytest.raises(ValueError, match=rf"^{kind} at '{stack.node.path}/Job': invalid props:\n  - "):
         BAD_PROPS[kind](stack, storage)
     # The construct itself exists (Construct.__init__ ran first), but it holds nothing, and no runtime
     # was created for it.

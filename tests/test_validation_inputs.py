@@ -59,7 +59,7 @@ def _job(stack: cdk.Stack, **props: Any) -> BatchInferenceJob:
 def test_a_timeout_that_is_not_a_duration_names_the_prop_and_the_duration_to_write(
     timeout: Any, fix: str
 ) -> None:
-    with pytest.raises(ValueError, match=r"BatchInferenceJob: invalid props") as raised:
+    with pytest.raises(ValueError, match=r"BatchInferenceJob at .*: invalid props") as raised:
         _job(_stack(), timeout=timeout)
     message = str(raised.value)
     assert "is not a Duration; use aws_cdk.Duration" in message and fix in message
@@ -69,9 +69,9 @@ def test_a_timeout_that_is_not_a_duration_names_the_prop_and_the_duration_to_wri
 def test_every_kind_refuses_a_number_as_timeout() -> None:
     stack = _stack()
     storage = BatchInferenceStorage(stack, "Storage")
-    with pytest.raises(ValueError, match=r"SolutionVersion: invalid props:\n  - timeout=7200 is not"):
+    with pytest.raises(ValueError, match=r"SolutionVersion at .*: invalid props:\n  - timeout=7200 is not"):
         SolutionVersion(stack, "Version", solution_arn=SOLUTION_ARN, timeout=7200)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"DatasetImportJob: invalid props:\n  - timeout=7200 is not"):
+    with pytest.raises(ValueError, match=r"DatasetImportJob at .*: invalid props:\n  - timeout=7200 is not"):
         DatasetImportJob(
             stack,
             "Import",
@@ -80,7 +80,7 @@ def test_every_kind_refuses_a_number_as_timeout() -> None:
             storage=storage,
             timeout=7200,  # type: ignore[arg-type]
         )
-    with pytest.raises(ValueError, match=r"BatchSegmentJob: invalid props:\n  - timeout='6h' is a str"):
+    with pytest.raises(ValueError, match=r"BatchSegmentJob at .*: invalid props:\n  - timeout='6h' is a str"):
         BatchSegmentJob(stack, "Segments", solution_version_arn=VERSION_ARN, input_path="i/", timeout="6h")  # type: ignore[arg-type]
 
 
