@@ -86,6 +86,8 @@ class StackOutcome:
     phase: str
     stack: str
     operation: Operation
+    started_at: float = 0.0  # simulated seconds since the start, when the operation began
+    ended_at: float = 0.0  # ... and when it ended
 
 
 class Driver:
@@ -233,6 +235,7 @@ class Driver:
         outcomes: list[StackOutcome] = []
         for artifact in self._select(assembly):
             state = self.states.get(artifact.stack_name)
+            started = self.sandbox.clock.elapsed
             try:
                 if state is None:
                     state = self.engine.new_stack(artifact, assembly)
@@ -246,12 +249,13 @@ class Driver:
                 self.failures.append(f"{artifact.stack_name}: cannot be deployed: {error}")
                 break
             self.models[state.name] = state.model
-            outcomes.append(self._record(phase, state, operation))
+            outcomes.append(self._record(phase, state, operation, started))
             if state.status in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"):
                 self.states[state.name] = state
             elif state.status == "ROLLBACK_COMPLETE":
                 # A stack whose create rolled back must be deleted before it can be created again.
-                self._record("delete", state, self.engine.delete(state))
+                started = self.sandbox.clock.elapsed
+                self._record("delete", state, self.engine.delete(state), started)
             if not ok:
                 break
         return outcomes
@@ -262,7 +266,8 @@ class Driver:
         outcomes = []
         for name in reversed(list(self.states)):
             state = self.states.pop(name)
-            outcomes.append(self._record("delete", state, self.engine.delete(state)))
+            started = self.sandbox.clock.elapsed
+            outcomes.append(self._record("delete", state, self.engine.delete(state), started))
         return outcomes
 
     def advance(self, seconds: float) -> None:
@@ -313,9 +318,10 @@ class Driver:
                 resources[wait]["DependsOn"] = job.logical_id
         artifact = replace(state.artifact, template=template)
         self.phase = UPDATE
+        started = self.sandbox.clock.elapsed
         operation = self.engine.update(state, artifact, self.assembly)
         self.models[state.name] = state.model
-        self._record(UPDATE, state, operation)
+        self._record(UPDATE, state, operation, started)
 
     def _update_target(self, states: Mapping[str, StackState]) -> tuple[StackState, JobResource] | None:
         candidates = [
@@ -331,8 +337,8 @@ class Driver:
 
     # ------------------------------------------------------------------ what each operation did
 
-    def _record(self, phase: str, state: StackState, operation: Operation) -> StackOutcome:
-        outcome = StackOutcome(phase, state.name, operation)
+    def _record(self, phase: str, state: StackState, operation: Operation, started: float) -> StackOutcome:
+        outcome = StackOutcome(phase, state.name, operation, started, self.sandbox.clock.elapsed)
         self.outcomes.append(outcome)
         self.changes.extend(operation.changes)
         for job in state.model.jobs.values():

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from constructs_lib.rehearsal.s3 import OutputObject
+
+if TYPE_CHECKING:
+    from constructs_lib.rehearsal.report import Section
+    from constructs_lib.rehearsal.timeline import Entry
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the deployment failed, as a real one would; every stack ended in a stable state
@@ -46,6 +51,19 @@ class JobResult:
 
 
 @dataclass(frozen=True)
+class StackOperation:
+    """One stack operation (create, update, delete) and when it ran, in simulated seconds."""
+
+    phase: str  # the rehearsal's phase: create, update, delete
+    stack: str
+    kind: str  # CREATE, UPDATE, DELETE
+    status: str  # how it ended: CREATE_COMPLETE, UPDATE_ROLLBACK_COMPLETE, ...
+    reason: str
+    started_at: float
+    ended_at: float
+
+
+@dataclass(frozen=True)
 class Result:
     exit_code: int
     failures: tuple[str, ...]
@@ -65,6 +83,12 @@ class Result:
     simulated_seconds: float
     wall_seconds: float
     sample_records: int
+    # What the reports are drawn from (the HTML report, html_report.py): the verdict line, every timeline
+    # entry, the entries per job resource as the text report groups them, the timed stack operations.
+    verdict: str = ""
+    timeline: tuple[Entry, ...] = ()
+    sections: tuple[Section, ...] = ()
+    stack_operations: tuple[StackOperation, ...] = ()
 
     @property
     def ok(self) -> bool:

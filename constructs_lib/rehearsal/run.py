@@ -15,7 +15,14 @@ from constructs_lib.rehearsal.discovery import JobResource
 from constructs_lib.rehearsal.driver import Driver, JobRun, Options
 from constructs_lib.rehearsal.engine import Change
 from constructs_lib.rehearsal.personalize import ENDED, Durations
-from constructs_lib.rehearsal.result import EXIT_FAILED, EXIT_OK, EXIT_STUCK, JobResult, Result
+from constructs_lib.rehearsal.result import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_STUCK,
+    JobResult,
+    Result,
+    StackOperation,
+)
 from constructs_lib.rehearsal.sandbox import Sandbox
 
 DEFAULT_REGION = "us-east-1"
@@ -169,24 +176,21 @@ def _result(
         for outcome in driver.outcomes
     )
     changes = tuple(_update_lines(driver, jobs))
+    sections = tuple(
+        report.Section(
+            f"{job.label()} ({job.logical_id})",
+            sandbox.timeline.for_keys(
+                {
+                    job.key,
+                    *(run.job_name for run in driver.runs if run.resource.key == job.key and run.job_name),
+                }
+            ),
+        )
+        for job in jobs
+    )
     text = report.render(
         header=_header(cdk_out, driver, sandbox),
-        sections=[
-            report.Section(
-                f"{job.label()} ({job.logical_id})",
-                sandbox.timeline.for_keys(
-                    {
-                        job.key,
-                        *(
-                            run.job_name
-                            for run in driver.runs
-                            if run.resource.key == job.key and run.job_name
-                        ),
-                    }
-                ),
-            )
-            for job in jobs
-        ],
+        sections=sections,
         rows=rows,
         operations=operations,
         changes=changes,
@@ -225,6 +229,21 @@ def _result(
         simulated_seconds=simulated,
         wall_seconds=wall,
         sample_records=driver.options.records,
+        verdict=verdict,
+        timeline=tuple(sandbox.timeline.entries()),
+        sections=sections,
+        stack_operations=tuple(
+            StackOperation(
+                outcome.phase,
+                outcome.stack,
+                outcome.operation.kind,
+                outcome.operation.status,
+                outcome.operation.reason,
+                outcome.started_at,
+                outcome.ended_at,
+            )
+            for outcome in driver.outcomes
+        ),
     )
 
 
