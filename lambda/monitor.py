@@ -20,6 +20,7 @@ import monitor_ops
 import personalize_ops
 import run_metrics
 import schedule
+import scheduled
 import sizes
 from aws_clients import AwsError, Clients, default_clients, describe_error, error_kind
 from contract import JobKind
@@ -63,6 +64,8 @@ def check(event: dict[str, Any], context: Any) -> MonitorState:
 
 def run_check(event: Mapping[str, Any], clients: Clients, request_id: str | None) -> MonitorState:
     state: MonitorState = dict(event["state"])  # type: ignore[assignment]
+    if scheduled.is_run_request(state):  # a scheduled or chained run: skip it, or start its monitor
+        return scheduled.begin(event, clients, request_id)
     now = schedule.parse_time(event["now"])
     state["startedAt"] = state.get("startedAt") or event["now"]
     elapsed = (now - schedule.parse_time(str(state["startedAt"]))).total_seconds()
@@ -126,7 +129,7 @@ def try_create(check: Check) -> Decision:
     request = state["createRequest"]
     try:
         outcome = personalize_ops.create_or_adopt(
-            check.clients.personalize, check.kind, request, state["jobArn"], accept_failed=True
+            check.clients.personalize, check.kind, request, state["jobArn"] or None, accept_failed=True
         )
     except (*AwsError, LookupError) as error:
         return on_error(check, error, RETRY_ON_CREATE)
@@ -141,6 +144,7 @@ def try_create(check: Check) -> Decision:
     if outcome.kind == "mismatch":
         return Decision.end("FAILURE", outcome.detail)
     state["created"] = True
+    state["jobArn"] = state["jobArn"] or str(outcome.arn)  # a scheduled training: known once created
     state.pop("createRequest", None)
     state.pop("propagationSince", None)
     if outcome.kind == "adopted" and request.get("tags"):
@@ -234,6 +238,7 @@ def _report(check: Check, result: str, metrics: dict[str, Any] | None, manifest_
         detail["metrics"] = metrics
     if state.get("note"):
         detail["note"] = state["note"]
+    detail.update(scheduled.event_fields(state))
     bus = os.environ.get(contract.ENV_EVENT_BUS_NAME, "default")
     sent, event_detail = put_event(check.clients.events, bus, check.kind.detail_type, detail)
     check.log("event-sent" if sent else "event-failed", status=state["status"], detail=event_detail)
@@ -283,6 +288,8 @@ def _write_manifest(check: Check, result: str) -> bool:
         else:
             document = manifest.no_results(identity=identity, reason=state.get("reason"))
         document["finishedAt"] = state.get("endedAt") or check.now
+        if result == "SUCCESS" and state.get("input"):
+            document["input"] = state.get("input")  # what a scheduled run read, for the next one to compare
         manifest.write(check.clients.s3, location["bucket"], location["key"], document)
     except AwsError as error:
         check.log("manifest-failed", detail=describe_error(error))

@@ -41,6 +41,11 @@ class MonitorState(TypedDict, total=False):
     endedAt: str  # the job's own end (its description's last update), once it has ended
     caught: dict[str, Any]
     records: int  # result lines of a successful batch run (its manifest's count), for the run's metrics
+    # A run without a deploy (scheduled.py): what started it, and what a batch run read.
+    trigger: str  # "schedule" or "chain"; absent for a deploy run
+    scheduledTime: str
+    upstreamArn: str
+    input: dict[str, Any]
 
 
 def initial_state(

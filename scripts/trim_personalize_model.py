@@ -25,11 +25,17 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT / "lambda"))
 
 import contract  # noqa: E402  (the handlers' contract: which Personalize calls each job kind makes)
+import scheduled  # noqa: E402  (what a scheduled run's skip check calls besides)
 
 SERVICE = "personalize"
 API_VERSION = "2018-05-22"
-# Every call the job kinds declare: nothing else is ever made.
-OPERATIONS = tuple(sorted({action for kind in contract.KINDS.values() for action in kind.iam_actions()}))
+# Every call the job kinds declare, and the skip checks of scheduled runs: nothing else is ever made.
+OPERATIONS = tuple(
+    sorted(
+        {action for kind in contract.KINDS.values() for action in kind.iam_actions()}
+        | set(scheduled.SKIP_CHECK_ACTIONS)
+    )
+)
 BUNDLED_MODEL = REPO_ROOT / "lambda" / "models" / SERVICE / API_VERSION / "service-2.json"
 
 

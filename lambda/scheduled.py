@@ -1,0 +1,423 @@
+"""Runs without a deploy: a monitor execution started by EventBridge Scheduler (``trigger: schedule``) or
+by a chain rule on an upstream job's end event (``trigger: chain``).
+
+Such an execution's input is a *run request*, not a monitor state: the job's deployed definition (the
+properties its custom resource has, without the WaitHandle), its stack and logical id, and what names the
+run (the scheduled time, or the upstream run's job ARN). The first check turns it into a run:
+
+1. The run's job is named from its definition and that key (``run_job_name``): a delivery the scheduler
+   repeats derives the same name, and Personalize's own name uniqueness finds the same job.
+2. Overlap: while another monitor of this resource runs (a scheduled or chained run, or the deploy run of
+   the same definition), the run is skipped with a reason, never queued behind it.
+3. Unchanged input (``skipUnchanged``, the default): a batch run whose input objects (keys and ETags) and
+   solution version equal those the last successful run recorded in ``latest.json``; an import whose
+   objects were all last modified before the dataset's last successful import started; a training with no
+   import of its dataset group finished since its solution's last ACTIVE version was created. A skipped
+   run puts a ``SKIPPED`` end event and calls no Personalize create.
+4. Otherwise it starts the run's own monitor execution, named per resource and key
+   (``run_execution_name``): a repeated delivery meets ``ExecutionAlreadyExists`` and does nothing. That
+   monitor creates the job (it starts QUEUED, so the quota is shared with deploy runs), watches it like a
+   deploy run without a WaitCondition, rewrites ``latest.json`` (with the input it compared) after a
+   success, and puts the end event with ``trigger`` and ``scheduledTime``. A failure is that event: a run
+   without a deploy never touches the stack.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+import contract
+import definitions
+import monitor_ops
+import names
+from aws_clients import AwsError, Clients, describe_error, error_code, error_kind
+from jsonlog import Logger
+from monitor_state import MonitorState, initial_state
+from props import JobProps, parse_properties
+
+TRIGGER_SCHEDULE = "schedule"
+TRIGGER_CHAIN = "chain"
+TRIGGER_DEPLOY = "deploy"
+TRIGGERS = frozenset({TRIGGER_SCHEDULE, TRIGGER_CHAIN})
+SKIPPED = "SKIPPED"
+RUN_EXECUTION_LABEL_LENGTH = 36
+# What the skip checks call besides the kinds' own calls (their IAM actions, in the trimmed model too).
+SKIP_CHECK_ACTIONS = ("ListDatasetImportJobs", "ListDatasets", "DescribeSolution")
+# An input path with more objects than this is not compared (it is run): at most 10 listing pages.
+MAX_COMPARED_OBJECTS = 10_000
+
+
+def is_run_request(state: Mapping[str, Any]) -> bool:
+    """Whether a monitor execution's input asks for a run (not yet the state of one)."""
+    return state.get("trigger") in TRIGGERS and "jobName" not in state
+
+
+def run_key(request: Mapping[str, Any]) -> str:
+    """What names one run: the scheduled time, or the upstream job's ARN for a chained run."""
+    if request.get("trigger") == TRIGGER_CHAIN:
+        return f"after:{request.get('upstreamArn') or ''}"
+    return f"at:{request.get('scheduledTime') or ''}"
+
+
+def run_job_name(props: JobProps, stack_id: str, logical_id: str, key: str) -> str:
+    """``{JobNamePrefix}-{hash12}`` over the stack, the resource, its definition and the run's key: the
+    same shape (and IAM pattern) as a deploy run's name, another name for every scheduled time."""
+    prefix = contract.sanitize_name_part(props.job_name_prefix, contract.MAX_NAME_PREFIX_LENGTH)
+    material = names.canonical_json(
+        {"stackId": stack_id, "logicalId": logical_id, "job": props.job_defining(), "run": key}
+    )
+    digest = hashlib.sha256(material.encode()).hexdigest()[: contract.HASH_LENGTH]
+    return f"{prefix or contract.DEFAULT_NAME_PREFIX}-{digest}"
+
+
+def run_execution_prefix(stack_id: str, logical_id: str) -> str:
+    """What every run execution of one resource is named with (never a deploy monitor's prefix)."""
+    label = contract.sanitize_name_part(f"run-{logical_id}", RUN_EXECUTION_LABEL_LENGTH) or "run"
+    digest = hashlib.sha256(f"{stack_id}|{logical_id}".encode()).hexdigest()[: names.EXECUTION_JOB_DIGEST]
+    return f"{label}-{digest}-"
+
+
+def run_execution_name(stack_id: str, logical_id: str, key: str) -> str:
+    digest = hashlib.sha256(key.encode()).hexdigest()[: names.EXECUTION_REQUEST_DIGEST]
+    return f"{run_execution_prefix(stack_id, logical_id)}{digest}"
+
+
+def state_machine_of(execution_arn: str) -> str:
+    """``arn:...:execution:MACHINE:NAME`` -> ``arn:...:stateMachine:MACHINE``."""
+    head, _, _ = execution_arn.rpartition(":")
+    return head.replace(":execution:", ":stateMachine:", 1)
+
+
+def run_props(kind: contract.JobKind, request: Mapping[str, Any]) -> JobProps:
+    """The run's definition: the deployed one, with a chained run's new source put in its place."""
+    properties = {
+        key: value
+        for key, value in dict(request.get("properties") or {}).items()
+        if key not in (contract.WAIT_HANDLE, "ServiceToken")
+    }
+    source_prop = request.get("sourceProp")
+    if request.get("trigger") == TRIGGER_CHAIN and source_prop and request.get("upstreamArn"):
+        properties[str(source_prop)] = request["upstreamArn"]
+    return parse_properties(kind, properties)
+
+
+def begin(event: Mapping[str, Any], clients: Clients, request_id: str | None) -> MonitorState:
+    """The first check of a run request: skip it, or start the run's own monitor. This execution ends."""
+    request = dict(event["state"])
+    kind = contract.kind_of(str(request["resourceType"]))
+    stack_id, logical_id = str(request["stackId"]), str(request["logicalId"])
+    key = run_key(request)
+    fields = event_fields(request)
+    log = Logger(request_id, logicalId=logical_id, resourceType=kind.resource_type, **fields)
+    ended: MonitorState = {"done": True, "waitSeconds": 0, **fields}  # type: ignore[typeddict-item]
+    try:
+        props = run_props(kind, request)
+    except ValueError as error:
+        return _skip(clients, kind, request, log, ended, None, f"The run's definition is not valid: {error}")
+    name = run_job_name(props, stack_id, logical_id, key)
+    arn = names.job_arn(kind, stack_id, name)
+    log = log.bind(jobName=name, jobArn=arn)
+    machine = state_machine_of(str(event.get("execution") or ""))
+    own = run_execution_name(stack_id, logical_id, key)
+    try:
+        others = _other_runs(clients, kind, props, stack_id, logical_id, machine, own)
+    except AwsError as error:
+        log("run-overlap-unknown", detail=describe_error(error))
+        others = []
+    if own in others:
+        log("run-duplicate", execution=own, detail="this run's monitor already runs (a repeated delivery)")
+        return ended
+    if others:
+        reason = (
+            f"Another run of this {kind.noun} is in progress ({others[0]}); a run never starts while "
+            "another run of the same job runs. The next scheduled run will look again."
+        )
+        return _skip(clients, kind, request, log, ended, name, reason)
+    compared: dict[str, Any] | None = None
+    if request.get("skipUnchanged", True) not in (False, "false", "False"):
+        unchanged_reason: str | None = None
+        try:
+            unchanged_reason, compared = unchanged(clients, kind, props)
+        except AwsError as error:
+            log("unchanged-unknown", detail=describe_error(error))
+        if unchanged_reason is not None:
+            return _skip(clients, kind, request, log, ended, name, unchanged_reason)
+    else:
+        try:
+            compared = _batch_input(clients, kind, props) if kind.output is not None else None
+        except AwsError as error:
+            log("unchanged-unknown", detail=describe_error(error))
+    state = initial_state(
+        props,
+        job_name=name,
+        job_arn=arn or "",
+        status=contract.QUEUED,
+        stack_id=stack_id,
+        logical_id=logical_id,
+        create_request=definitions.build_create_request(props, name),
+    )
+    state.update(fields)  # type: ignore[typeddict-item]
+    if compared is not None:
+        state["input"] = compared
+    try:
+        started = monitor_ops.start(clients.stepfunctions, machine, own, state)
+    except AwsError as error:
+        reason = f"The run's monitor could not start: {describe_error(error)}"
+        return _skip(clients, kind, request, log, ended, name, reason, result="FAILURE")
+    log(f"run-{started}", execution=own)
+    return ended
+
+
+def event_fields(state: Mapping[str, Any]) -> dict[str, Any]:
+    """What the end event (and the logs) add for a run: its trigger and scheduled time."""
+    fields: dict[str, Any] = {"trigger": state.get("trigger") or TRIGGER_DEPLOY}
+    if state.get("scheduledTime"):
+        fields["scheduledTime"] = state["scheduledTime"]
+    if state.get("upstreamArn"):
+        fields["upstreamArn"] = state["upstreamArn"]
+    return fields
+
+
+def _other_runs(
+    clients: Clients,
+    kind: contract.JobKind,
+    props: JobProps,
+    stack_id: str,
+    logical_id: str,
+    machine: str,
+    own: str,
+) -> list[str]:
+    """Names of the running monitors of this resource: its runs, and the deploy run of this definition."""
+    prefixes = [run_execution_prefix(stack_id, logical_id)]
+    deploy_arn = names.job_arn(kind, stack_id, names.derive_job_name(props, stack_id, logical_id))
+    if deploy_arn is not None:
+        prefixes.append(names.execution_prefix(deploy_arn))
+    found: list[str] = []
+    token: str | None = None
+    while True:
+        arguments: dict[str, Any] = {
+            "stateMachineArn": machine,
+            "statusFilter": "RUNNING",
+            "maxResults": 1000,
+        }
+        if token:
+            arguments["nextToken"] = token
+        page = clients.stepfunctions.list_executions(**arguments)
+        found += [item["name"] for item in page["executions"] if item["name"].startswith(tuple(prefixes))]
+        token = page.get("nextToken")
+        if not token:
+            break
+    return sorted(found, key=lambda name: name != own)
+
+
+# --- is anything new? -------------------------------------------------------------------------------
+
+
+def unchanged(
+    clients: Clients, kind: contract.JobKind, props: JobProps
+) -> tuple[str | None, dict[str, Any] | None]:
+    """(why the run would change nothing, or None; the input a batch run compares and records)."""
+    if kind.output is not None:
+        return _batch_unchanged(clients, kind, props)
+    if kind is contract.DATASET_IMPORT:
+        return _import_unchanged(clients, props), None
+    if kind is contract.SOLUTION_VERSION:
+        return _training_unchanged(clients, props), None
+    return None, None
+
+
+def _objects(clients: Clients, uri: str) -> list[dict[str, Any]] | None:
+    """Keys, ETags and times under an ``s3://`` path (a key or a prefix); None past MAX_COMPARED_OBJECTS."""
+    bucket, prefix = _split(uri)
+    found: list[dict[str, Any]] = []
+    for page in clients.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            if item["Key"].endswith("/"):
+                continue
+            found.append({"key": item["Key"], "etag": item.get("ETag"), "modified": item.get("LastModified")})
+            if len(found) > MAX_COMPARED_OBJECTS:
+                return None
+    return sorted(found, key=lambda item: item["key"])
+
+
+def _split(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def input_fingerprint(objects: Iterable[Mapping[str, Any]]) -> str:
+    """sha256 over the sorted (key, ETag) pairs: what a batch run read."""
+    pairs = sorted([str(item["key"]), str(item.get("etag") or "")] for item in objects)
+    return hashlib.sha256(names.canonical_json(pairs).encode()).hexdigest()
+
+
+def _batch_input(clients: Clients, kind: contract.JobKind, props: JobProps) -> dict[str, Any] | None:
+    path = str(props.get(kind.field("InputPath").prop))
+    objects = _objects(clients, path)
+    if objects is None:
+        return None
+    return {
+        "path": path,
+        "objects": len(objects),
+        "fingerprint": input_fingerprint(objects),
+        "sourceVersionArn": props.get("SolutionVersionArn"),
+    }
+
+
+def _batch_unchanged(
+    clients: Clients, kind: contract.JobKind, props: JobProps
+) -> tuple[str | None, dict[str, Any] | None]:
+    compared = _batch_input(clients, kind, props)
+    if compared is None or not compared["objects"]:
+        return None, compared  # too many to compare, or nothing to read: run (and fail, saying so)
+    location = definitions.manifest_location(props)
+    if location is None:
+        return None, compared
+    try:
+        body = clients.s3.get_object(Bucket=location[0], Key=location[1])["Body"].read()
+        last = json.loads(body)
+    except AwsError as error:
+        if error_kind(error) == "not_found" or error_code(error) in ("NoSuchKey", "404"):
+            return None, compared
+        raise
+    except ValueError:
+        return None, compared
+    recorded = last.get("input") if isinstance(last, dict) else None
+    if last.get("result") != "SUCCESS" or not isinstance(recorded, dict):
+        return None, compared
+    same = all(recorded.get(key) == compared[key] for key in ("path", "fingerprint", "sourceVersionArn"))
+    if not same:
+        return None, compared
+    return (
+        f"Unchanged: the {compared['objects']} input object(s) under {compared['path']} and the solution "
+        f"version are those the last successful run {last.get('jobName')} read (finished "
+        f"{last.get('finishedAt')}); its results in latest.json stand. skip_unchanged=False forces a run.",
+        compared,
+    )
+
+
+def _import_unchanged(clients: Clients, props: JobProps) -> str | None:
+    """Every object under the path was last modified before the dataset's last successful import
+    started: that import read them all."""
+    path = str(props.get("DataLocation"))
+    objects = _objects(clients, path)
+    if not objects:
+        return None
+    last = _newest(
+        _listed(clients, "list_dataset_import_jobs", "datasetImportJobs", datasetArn=props.get("DatasetArn")),
+        "creationDateTime",
+    )
+    if last is None:
+        return None
+    started = last["creationDateTime"]
+    if any(not isinstance(item["modified"], datetime) or item["modified"] >= started for item in objects):
+        return None
+    return (
+        f"Unchanged: the {len(objects)} object(s) under {path} were all last modified before the last "
+        f"successful import of the dataset ({last.get('jobName')}, started {started.isoformat()}) began. "
+        "skip_unchanged=False forces a run."
+    )
+
+
+def _training_unchanged(clients: Clients, props: JobProps) -> str | None:
+    """No import into the solution's dataset group has finished since its last ACTIVE version began."""
+    solution = str(props.get("SolutionArn"))
+    kind = contract.SOLUTION_VERSION
+    assert kind.list_by_name is not None and kind.list_member is not None
+    versions = _listed(
+        clients, contract.snake_case(kind.list_by_name), kind.list_member, solutionArn=solution
+    )
+    last = _newest(versions, "creationDateTime")
+    if last is None:
+        return None
+    group = clients.personalize.describe_solution(solutionArn=solution)["solution"]["datasetGroupArn"]
+    ends = [
+        job["lastUpdatedDateTime"]
+        for dataset in _listed(clients, "list_datasets", "datasets", datasetGroupArn=group)
+        for job in _listed(
+            clients, "list_dataset_import_jobs", "datasetImportJobs", datasetArn=dataset["datasetArn"]
+        )
+        if _active(job) and isinstance(job.get("lastUpdatedDateTime"), datetime)
+    ]
+    since = last["creationDateTime"]
+    if any(end >= since for end in ends):
+        return None
+    return (
+        f"Unchanged: no import into the dataset group has finished since the solution's last version "
+        f"{last.get(kind.arn_member)} began training ({since.isoformat()}). skip_unchanged=False "
+        "forces a run."
+    )
+
+
+def _listed(clients: Clients, operation: str, member: str, **arguments: Any) -> list[dict[str, Any]]:
+    """Every item of a Personalize listing (at most 10 pages of 100)."""
+    items: list[dict[str, Any]] = []
+    token: str | None = None
+    call = getattr(clients.personalize, operation)
+    for _ in range(10):
+        page = call(**arguments, maxResults=100, **({"nextToken": token} if token else {}))
+        items += list(page.get(member, []))
+        token = page.get("nextToken")
+        if not token:
+            break
+    return items
+
+
+def _active(item: Mapping[str, Any]) -> bool:
+    return str(item.get("status") or "").replace("_", " ").upper() == contract.ACTIVE
+
+
+def _newest(items: list[dict[str, Any]], at: str) -> dict[str, Any] | None:
+    done = [item for item in items if _active(item) and isinstance(item.get(at), datetime)]
+    return max(done, key=lambda item: item[at]) if done else None
+
+
+# --- the skip event --------------------------------------------------------------------------------
+
+
+def _skip(
+    clients: Clients,
+    kind: contract.JobKind,
+    request: Mapping[str, Any],
+    log: Logger,
+    ended: MonitorState,
+    name: str | None,
+    reason: str,
+    *,
+    result: str = SKIPPED,
+) -> MonitorState:
+    """No job: log why and put the kind's end event with ``result`` SKIPPED (or FAILURE)."""
+    detail: dict[str, Any] = {
+        "kind": kind.key,
+        "jobArn": None,
+        "jobName": name,
+        "status": result,
+        "result": result,
+        "failureReason": reason if result != SKIPPED else None,
+        "reason": reason,
+        "outputS3Uri": None,
+        "durationSeconds": 0,
+        "stackId": request.get("stackId"),
+        "logicalId": request.get("logicalId"),
+        **event_fields(request),
+    }
+    entry: dict[str, Any] = {
+        "Source": contract.EVENT_SOURCE,
+        "DetailType": kind.detail_type,
+        "Detail": json.dumps(detail),
+        "EventBusName": os.environ.get(contract.ENV_EVENT_BUS_NAME, "default"),
+    }
+    try:
+        answer = clients.events.put_events(Entries=[entry])  # type: ignore[list-item]
+        sent = not answer.get("FailedEntryCount")
+    except AwsError as error:
+        sent = False
+        log("event-failed", detail=describe_error(error))
+    log("run-skipped" if result == SKIPPED else "run-failed", reason=reason, eventSent=sent)
+    ended.update({"result": result, "reason": reason})
+    return ended

@@ -1,0 +1,532 @@
+"""scheduled.py: runs started by EventBridge Scheduler or a chain rule, with stubbed clients.
+
+The first check of such an execution skips the run (overlap, unchanged input) or starts the run's own,
+named monitor; that monitor creates the job, reports its end with the trigger, and records what it read.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from botocore.response import StreamingBody
+from botocore.stub import ANY
+
+from .testkit import (
+    DATASET_ARN,
+    DATASET_IMPORT,
+    PUT_EVENTS_OK,
+    SOLUTION_ARN,
+    SOLUTION_VERSION,
+    STACK_ID,
+    STATE_MACHINE_ARN,
+    Stubs,
+    at,
+    base_properties,
+    describe_response,
+    kind_properties,
+    props_of,
+    start_execution_response,
+)
+
+import contract  # isort: skip  (on sys.path once testkit is imported)
+import monitor  # isort: skip
+import names  # isort: skip
+import scheduled  # isort: skip
+
+BI = contract.BATCH_INFERENCE
+SCHEDULED_TIME = "2026-12-07T08:00:00Z"
+EXECUTION = names.execution_arn(STATE_MACHINE_ARN, "scheduler-delivery-1")
+NEW_VERSION = "arn:aws:personalize:us-east-1:123456789012:solution/recs/9f9f9f9f"
+WEEK_AGO = datetime(2026, 11, 30, 8, 0, tzinfo=timezone.utc)
+YESTERDAY = datetime(2026, 12, 6, 8, 0, tzinfo=timezone.utc)
+
+
+def run_request(kind: contract.JobKind = BI, **changes: Any) -> dict[str, Any]:
+    """What the schedule's target puts into the monitor: the deployed definition and the time."""
+    request: dict[str, Any] = {
+        "trigger": "schedule",
+        "scheduledTime": SCHEDULED_TIME,
+        "resourceType": kind.resource_type,
+        "stackId": STACK_ID,
+        "logicalId": "Job",
+        "skipUnchanged": True,
+        "properties": kind_properties(kind, WaitHandle="https://handle.example/1"),
+    }
+    request.update(changes)
+    return request
+
+
+def first_check(stubs: Stubs, request: dict[str, Any]) -> dict[str, Any]:
+    event = {"state": request, "now": at(0), "execution": EXECUTION}
+    return dict(monitor.run_check(event, stubs.clients, "req-1"))
+
+
+def own_execution(request: dict[str, Any]) -> str:
+    return scheduled.run_execution_name(STACK_ID, "Job", scheduled.run_key(request))
+
+
+def expect_running_runs(stubs: Stubs, *running: str) -> None:
+    stubs.stepfunctions.add_response(
+        "list_executions",
+        {
+            "executions": [
+                {
+                    "executionArn": names.execution_arn(STATE_MACHINE_ARN, name),
+                    "stateMachineArn": STATE_MACHINE_ARN,
+                    "name": name,
+                    "status": "RUNNING",
+                    "startDate": YESTERDAY,
+                }
+                for name in running
+            ]
+        },
+        {"stateMachineArn": STATE_MACHINE_ARN, "statusFilter": "RUNNING", "maxResults": 1000},
+    )
+
+
+def expect_input(stubs: Stubs, bucket: str, prefix: str, objects: dict[str, tuple[str, datetime]]) -> None:
+    stubs.s3.add_response(
+        "list_objects_v2",
+        {
+            "Contents": [
+                {"Key": key, "ETag": etag, "LastModified": modified, "Size": 10}
+                for key, (etag, modified) in objects.items()
+            ],
+            "KeyCount": len(objects),
+        },
+        {"Bucket": bucket, "Prefix": prefix},
+    )
+
+
+USERS = {"users/a.json": ('"e1"', WEEK_AGO), "users/b.json": ('"e2"', WEEK_AGO)}
+IMPORT_ARN_PREFIX = "arn:aws:personalize:us-east-1:123456789012:dataset-import-job/"
+MANIFEST_KEY = "batch-inference/RecsStack/Job/latest.json"
+
+
+def expect_latest(stubs: Stubs, document: dict[str, Any] | None) -> None:
+    if document is None:
+        stubs.s3.add_client_error(
+            "get_object", "NoSuchKey", "no such key", 404, {"Bucket": "out-bucket", "Key": MANIFEST_KEY}
+        )
+        return
+    body = json.dumps(document).encode()
+    stubs.s3.add_response(
+        "get_object",
+        {"Body": StreamingBody(io.BytesIO(body), len(body))},
+        {"Bucket": "out-bucket", "Key": MANIFEST_KEY},
+    )
+
+
+def recorded(
+    objects: dict[str, tuple[str, datetime]], version: str = base_properties()["SolutionVersionArn"]
+) -> dict[str, Any]:
+    listed = [{"key": key, "etag": etag} for key, (etag, _) in objects.items()]
+    return {
+        "path": "s3://in-bucket/users/",
+        "objects": len(objects),
+        "fingerprint": scheduled.input_fingerprint(listed),
+        "sourceVersionArn": version,
+    }
+
+
+def expect_start(stubs: Stubs, name: str) -> None:
+    stubs.stepfunctions.add_response(
+        "start_execution",
+        start_execution_response(name),
+        {"stateMachineArn": STATE_MACHINE_ARN, "name": name, "input": ANY},
+    )
+
+
+def started_state(stubs: Stubs) -> dict[str, Any]:
+    (params,) = stubs.params_of("StartExecution")
+    state: dict[str, Any] = json.loads(params["input"])
+    return state
+
+
+def skip_event(stubs: Stubs) -> dict[str, Any]:
+    (params,) = stubs.params_of("PutEvents")
+    (entry,) = params["Entries"]
+    detail: dict[str, Any] = json.loads(entry["Detail"])
+    return detail
+
+
+# --- names ---------------------------------------------------------------------------------------------
+
+
+def test_a_run_is_named_from_its_scheduled_time_and_definition() -> None:
+    props = props_of(base_properties())
+    first = scheduled.run_job_name(props, STACK_ID, "Job", "at:2026-12-07T08:00:00Z")
+    assert first == scheduled.run_job_name(props, STACK_ID, "Job", "at:2026-12-07T08:00:00Z")
+    assert first != scheduled.run_job_name(props, STACK_ID, "Job", "at:2026-12-14T08:00:00Z")
+    assert first != names.derive_job_name(props, STACK_ID, "Job")  # never the deploy run's job
+    assert first.startswith("RecsStack-Job-") and len(first) <= contract.MAX_JOB_NAME_LENGTH
+    execution = scheduled.run_execution_name(STACK_ID, "Job", "at:2026-12-07T08:00:00Z")
+    assert len(execution) <= 80 and execution.startswith(scheduled.run_execution_prefix(STACK_ID, "Job"))
+
+
+# --- the first check of a scheduled execution ------------------------------------------------------------
+
+
+def test_a_first_scheduled_run_starts_its_own_monitor_with_the_job_queued(stubs: Stubs) -> None:
+    request = run_request()
+    expect_running_runs(stubs)
+    expect_input(stubs, "in-bucket", "users/", USERS)
+    expect_latest(stubs, None)
+    expect_start(stubs, own_execution(request))
+    state = first_check(stubs, request)
+    assert state["done"] is True and "result" not in state
+    run = started_state(stubs)
+    name = scheduled.run_job_name(props_of(base_properties()), STACK_ID, "Job", f"at:{SCHEDULED_TIME}")
+    assert (run["jobName"], run["created"], run["status"], run["waitHandle"]) == (name, False, "QUEUED", None)
+    assert run["createRequest"]["jobName"] == name
+    assert run["jobArn"].endswith(f":batch-inference-job/{name}")
+    assert (run["trigger"], run["scheduledTime"]) == ("schedule", SCHEDULED_TIME)
+    assert run["input"] == recorded(USERS)
+    assert stubs.params_of("PutEvents") == [] and stubs.params_of("CreateBatchInferenceJob") == []
+
+
+def test_a_repeated_delivery_finds_its_runs_monitor_and_starts_nothing(stubs: Stubs) -> None:
+    request = run_request()
+    expect_running_runs(stubs, own_execution(request))
+    state = first_check(stubs, request)
+    assert state["done"] is True
+    assert stubs.params_of("StartExecution") == [] and stubs.params_of("PutEvents") == []
+
+
+def test_a_delivery_repeated_after_its_run_ended_meets_the_executions_name(stubs: Stubs) -> None:
+    request = run_request(skipUnchanged=False)
+    expect_running_runs(stubs)
+    expect_input(stubs, "in-bucket", "users/", USERS)
+    stubs.stepfunctions.add_client_error("start_execution", "ExecutionAlreadyExists", "exists")
+    state = first_check(stubs, request)
+    assert state["done"] is True and "result" not in state
+    assert stubs.params_of("PutEvents") == []
+
+
+def test_a_run_never_starts_while_another_run_of_the_job_is_in_progress(stubs: Stubs) -> None:
+    request = run_request()
+    other = scheduled.run_execution_name(STACK_ID, "Job", "at:2026-11-30T08:00:00Z")
+    expect_running_runs(stubs, other, "unrelated-monitor-12345678-abcdefabcdef")
+    stubs.events.add_response("put_events", PUT_EVENTS_OK)
+    state = first_check(stubs, request)
+    assert state["result"] == "SKIPPED" and other in state["reason"]
+    detail = skip_event(stubs)
+    assert (detail["result"], detail["trigger"], detail["scheduledTime"]) == (
+        "SKIPPED",
+        "schedule",
+        SCHEDULED_TIME,
+    )
+    assert detail["failureReason"] is None and other in detail["reason"]
+    assert stubs.params_of("StartExecution") == []
+
+
+def test_the_deploy_run_of_the_same_definition_in_progress_also_skips(stubs: Stubs) -> None:
+    request = run_request()
+    deploy_arn = names.job_arn(
+        BI, STACK_ID, names.derive_job_name(props_of(base_properties()), STACK_ID, "Job")
+    )
+    assert deploy_arn is not None
+    expect_running_runs(stubs, names.execution_name(deploy_arn, "cfn-request"))
+    stubs.events.add_response("put_events", PUT_EVENTS_OK)
+    assert first_check(stubs, request)["result"] == "SKIPPED"
+
+
+def test_unchanged_input_and_version_skip_the_batch_run_without_any_personalize_call(stubs: Stubs) -> None:
+    request = run_request()
+    expect_running_runs(stubs)
+    expect_input(stubs, "in-bucket", "users/", USERS)
+    expect_latest(stubs, {"result": "SUCCESS", "jobName": "RecsStack-Job-old", "input": recorded(USERS)})
+    stubs.events.add_response("put_events", PUT_EVENTS_OK)
+    state = first_check(stubs, request)
+    assert state["result"] == "SKIPPED" and "RecsStack-Job-old" in state["reason"]
+    assert skip_event(stubs)["result"] == "SKIPPED"
+    assert [name for name, _ in stubs.calls if name.startswith("Create")] == []
+    assert stubs.params_of("StartExecution") == []
+
+
+def test_a_changed_object_runs(stubs: Stubs) -> None:
+    request = run_request()
+    changed = {**USERS, "users/b.json": ('"e3"', YESTERDAY)}
+    expect_running_runs(stubs)
+    expect_input(stubs, "in-bucket", "users/", changed)
+    expect_latest(stubs, {"result": "SUCCESS", "input": recorded(USERS)})
+    expect_start(stubs, own_execution(request))
+    first_check(stubs, request)
+    assert started_state(stubs)["input"] == recorded(changed)
+
+
+def test_a_new_solution_version_runs_on_the_same_input(stubs: Stubs) -> None:
+    request = run_request()
+    expect_running_runs(stubs)
+    expect_input(stubs, "in-bucket", "users/", USERS)
+    expect_latest(stubs, {"result": "SUCCESS", "input": recorded(USERS, version=NEW_VERSION)})
+    expect_start(stubs, own_execution(request))
+    first_check(stubs, request)
+    assert stubs.params_of("PutEvents") == []
+
+
+def test_after_a_failed_run_the_same_input_runs_again(stubs: Stubs) -> None:
+    request = run_request()
+    expect_running_runs(stubs)
+    expect_input(stubs, "in-bucket", "users/", USERS)
+    expect_latest(stubs, {"result": "FAILURE", "input": recorded(USERS)})
+    expect_start(stubs, own_execution(request))
+    first_check(stubs, request)
+
+
+def test_skip_unchanged_false_forces_the_run_and_still_records_its_input(stubs: Stubs) -> None:
+    request = run_request(skipUnchanged=False)
+    expect_running_runs(stubs)
+    expect_input(stubs, "in-bucket", "users/", USERS)
+    expect_start(stubs, own_execution(request))
+    first_check(stubs, request)
+    assert started_state(stubs)["input"] == recorded(USERS)
+
+
+# --- imports and trainings -------------------------------------------------------------------------------
+
+
+def import_list(*jobs: tuple[str, datetime]) -> dict[str, Any]:
+    return {
+        "datasetImportJobs": [
+            {
+                "datasetImportJobArn": f"{IMPORT_ARN_PREFIX}{name}",
+                "jobName": name,
+                "status": "ACTIVE",
+                "creationDateTime": created,
+                "lastUpdatedDateTime": created.replace(hour=created.hour + 1),
+            }
+            for name, created in jobs
+        ]
+    }
+
+
+def test_an_import_whose_objects_are_older_than_the_last_import_is_skipped(stubs: Stubs) -> None:
+    request = run_request(DATASET_IMPORT)
+    expect_running_runs(stubs)
+    expect_input(stubs, "in-bucket", "interactions.csv", {"interactions.csv": ('"e"', WEEK_AGO)})
+    stubs.personalize.add_response(
+        "list_dataset_import_jobs",
+        import_list(("imp-1", YESTERDAY)),
+        {"datasetArn": DATASET_ARN, "maxResults": 100},
+    )
+    stubs.events.add_response("put_events", PUT_EVENTS_OK)
+    state = first_check(stubs, request)
+    assert state["result"] == "SKIPPED" and "imp-1" in state["reason"]
+    assert stubs.params_of("CreateDatasetImportJob") == []
+
+
+def test_an_import_with_a_newer_object_runs(stubs: Stubs) -> None:
+    request = run_request(DATASET_IMPORT)
+    expect_running_runs(stubs)
+    expect_input(stubs, "in-bucket", "interactions.csv", {"interactions.csv": ('"e"', YESTERDAY)})
+    stubs.personalize.add_response(
+        "list_dataset_import_jobs",
+        import_list(("imp-1", WEEK_AGO)),
+        {"datasetArn": DATASET_ARN, "maxResults": 100},
+    )
+    expect_start(stubs, own_execution(request))
+    first_check(stubs, request)
+    assert started_state(stubs)["createRequest"]["datasetArn"] == DATASET_ARN
+
+
+def expect_training_history(stubs: Stubs, version_created: datetime, import_created: datetime) -> None:
+    stubs.personalize.add_response(
+        "list_solution_versions",
+        {
+            "solutionVersions": [
+                {
+                    "solutionVersionArn": f"{SOLUTION_ARN}/aaaa1111",
+                    "status": "ACTIVE",
+                    "creationDateTime": version_created,
+                    "lastUpdatedDateTime": version_created,
+                }
+            ]
+        },
+        {"solutionArn": SOLUTION_ARN, "maxResults": 100},
+    )
+    group = "arn:aws:personalize:us-east-1:123456789012:dataset-group/recs-group"
+    stubs.personalize.add_response(
+        "describe_solution",
+        {"solution": {"solutionArn": SOLUTION_ARN, "datasetGroupArn": group}},
+        {"solutionArn": SOLUTION_ARN},
+    )
+    stubs.personalize.add_response(
+        "list_datasets",
+        {"datasets": [{"datasetArn": DATASET_ARN}]},
+        {"datasetGroupArn": group, "maxResults": 100},
+    )
+    stubs.personalize.add_response(
+        "list_dataset_import_jobs",
+        import_list(("imp-1", import_created)),
+        {"datasetArn": DATASET_ARN, "maxResults": 100},
+    )
+
+
+def test_a_training_with_no_import_finished_since_the_last_version_is_skipped(stubs: Stubs) -> None:
+    request = run_request(SOLUTION_VERSION)
+    expect_running_runs(stubs)
+    expect_training_history(stubs, version_created=YESTERDAY, import_created=WEEK_AGO)
+    stubs.events.add_response("put_events", PUT_EVENTS_OK)
+    state = first_check(stubs, request)
+    assert state["result"] == "SKIPPED" and "no import" in state["reason"]
+    assert stubs.params_of("CreateSolutionVersion") == []
+
+
+def test_a_training_after_a_new_import_runs_and_its_monitor_learns_the_arn_when_created(stubs: Stubs) -> None:
+    request = run_request(SOLUTION_VERSION)
+    expect_running_runs(stubs)
+    expect_training_history(stubs, version_created=WEEK_AGO, import_created=YESTERDAY)
+    expect_start(stubs, own_execution(request))
+    first_check(stubs, request)
+    run = started_state(stubs)
+    assert run["jobArn"] == "" and run["createRequest"] == {
+        "name": run["jobName"],
+        "solutionArn": SOLUTION_ARN,
+        "trainingMode": "FULL",
+    }
+    # The run's monitor: its first check creates the version and keeps its ARN.
+    stubs.stepfunctions.add_response(
+        "describe_execution",
+        {
+            "executionArn": EXECUTION,
+            "stateMachineArn": STATE_MACHINE_ARN,
+            "status": "RUNNING",
+            "startDate": YESTERDAY,
+        },
+        {"executionArn": EXECUTION},
+    )
+    created = f"{SOLUTION_ARN}/bbbb2222"
+    stubs.personalize.add_response(
+        "create_solution_version", {"solutionVersionArn": created}, run["createRequest"]
+    )
+    state = first_check(stubs, run)
+    assert (state["jobArn"], state["created"], state["done"]) == (created, True, False)
+
+
+# --- the run's own monitor -------------------------------------------------------------------------------
+
+
+def written(stubs: Stubs) -> dict[str, Any]:
+    (put,) = stubs.params_of("PutObject")
+    body = put["Body"]
+    document: dict[str, Any] = json.loads(body.getvalue() if hasattr(body, "getvalue") else body)
+    return document
+
+
+def run_state(stubs: Stubs) -> dict[str, Any]:
+    request = run_request()
+    expect_running_runs(stubs)
+    expect_input(stubs, "in-bucket", "users/", USERS)
+    expect_latest(stubs, None)
+    expect_start(stubs, own_execution(request))
+    first_check(stubs, request)
+    return started_state(stubs)
+
+
+def test_a_scheduled_run_ends_with_the_manifest_recording_its_input_and_an_event_with_its_trigger(
+    stubs: Stubs,
+) -> None:
+    state = {**run_state(stubs), "created": True, "status": "IN PROGRESS", "startedAt": at(0), "checks": 3}
+    state.pop("createRequest")
+    arn, name = state["jobArn"], state["jobName"]
+    request = {**started_state(stubs)["createRequest"]}
+    stubs.personalize.add_response(
+        "describe_batch_inference_job",
+        describe_response(request, "ACTIVE", arn=arn),
+        {"batchInferenceJobArn": arn},
+    )
+    stubs.stepfunctions.add_response(
+        "describe_execution",
+        {
+            "executionArn": EXECUTION,
+            "stateMachineArn": STATE_MACHINE_ARN,
+            "status": "RUNNING",
+            "startDate": YESTERDAY,
+        },
+        {"executionArn": EXECUTION},
+    )
+    output = f"batch-inference/RecsStack/Job/{name}/"
+    stubs.s3.add_response(
+        "list_objects_v2", {"Contents": [], "KeyCount": 0}, {"Bucket": "out-bucket", "Prefix": output}
+    )
+    stubs.s3.add_response(
+        "put_object",
+        {},
+        {"Bucket": "out-bucket", "Key": MANIFEST_KEY, "Body": ANY, "ContentType": "application/json"},
+    )
+    stubs.personalize.add_response("list_tags_for_resource", {"tags": []}, {"resourceArn": arn})
+    stubs.events.add_response("put_events", PUT_EVENTS_OK)
+    stubs.personalize.add_response(
+        "tag_resource",
+        {},
+        {"resourceArn": arn, "tags": [{"tagKey": contract.END_REPORTED_TAG, "tagValue": "SUCCESS"}]},
+    )
+    ended = dict(
+        monitor.run_check({"state": state, "now": at(3600), "execution": EXECUTION}, stubs.clients, "r")
+    )
+    assert (ended["done"], ended["result"]) == (True, "SUCCESS")
+    document = written(stubs)
+    assert document["jobName"] == name and document["input"] == recorded(USERS)
+    (events,) = stubs.params_of("PutEvents")
+    detail = json.loads(events["Entries"][0]["Detail"])
+    assert (detail["trigger"], detail["scheduledTime"], detail["jobName"]) == (
+        "schedule",
+        SCHEDULED_TIME,
+        name,
+    )
+
+
+def test_a_failed_scheduled_run_is_an_event_and_never_a_signal(stubs: Stubs) -> None:
+    state = {**run_state(stubs), "created": True, "status": "IN PROGRESS", "startedAt": at(0), "checks": 3}
+    request = state.pop("createRequest")
+    arn = state["jobArn"]
+    stubs.personalize.add_response(
+        "describe_batch_inference_job",
+        describe_response(request, "CREATE FAILED", "bad input", arn=arn),
+        {"batchInferenceJobArn": arn},
+    )
+    stubs.stepfunctions.add_response(
+        "describe_execution",
+        {
+            "executionArn": EXECUTION,
+            "stateMachineArn": STATE_MACHINE_ARN,
+            "status": "RUNNING",
+            "startDate": YESTERDAY,
+        },
+        {"executionArn": EXECUTION},
+    )
+    stubs.s3.add_response(
+        "put_object", {}, {"Bucket": "out-bucket", "Key": MANIFEST_KEY, "Body": ANY, "ContentType": ANY}
+    )
+    stubs.personalize.add_response("list_tags_for_resource", {"tags": []}, {"resourceArn": arn})
+    stubs.events.add_response("put_events", PUT_EVENTS_OK)
+    stubs.personalize.add_response("tag_resource", {}, {"resourceArn": arn, "tags": ANY})
+    ended = dict(
+        monitor.run_check({"state": state, "now": at(3600), "execution": EXECUTION}, stubs.clients, "r")
+    )
+    assert ended["result"] == "FAILURE" and "bad input" in ended["reason"]
+    (events,) = stubs.params_of("PutEvents")
+    detail = json.loads(events["Entries"][0]["Detail"])
+    assert (detail["result"], detail["trigger"]) == ("FAILURE", "schedule")
+    assert "input" not in written(stubs)  # a failure records no input: the next run runs
+
+
+# --- chains ----------------------------------------------------------------------------------------------
+
+
+def test_a_chained_run_uses_the_upstream_runs_new_version_and_is_named_after_it(stubs: Stubs) -> None:
+    request = run_request(trigger="chain", upstreamArn=NEW_VERSION, sourceProp="SolutionVersionArn")
+    request.pop("scheduledTime")
+    expect_running_runs(stubs)
+    expect_input(stubs, "in-bucket", "users/", USERS)
+    expect_latest(stubs, {"result": "SUCCESS", "input": recorded(USERS)})  # same input, new version: runs
+    expect_start(stubs, own_execution(request))
+    first_check(stubs, request)
+    run = started_state(stubs)
+    assert run["createRequest"]["solutionVersionArn"] == NEW_VERSION
+    assert (run["trigger"], run["upstreamArn"]) == ("chain", NEW_VERSION)
+    assert run["input"]["sourceVersionArn"] == NEW_VERSION
