@@ -477,6 +477,8 @@ class Driver:
             uri = str(properties["InputPath"])
         elif kind is contract.DATASET_IMPORT:
             mode, uri = "INTERACTIONS", str(properties["DataLocation"])
+        elif kind is contract.DATA_DELETION:
+            mode, uri = "USERS_TO_DELETE", str(properties["DataLocation"])
         else:
             return
         if s3.brought(uri) or self._input_declared(state, logical_id):

@@ -11,6 +11,7 @@ out of every N + 1.
 
 from __future__ import annotations
 
+import csv
 import functools
 import hashlib
 import json
@@ -48,6 +49,20 @@ _SPELLING = {
     STOPPED: "CREATE STOPPED",
 }
 _BATCH_KINDS = (contract.BATCH_INFERENCE.key, contract.BATCH_SEGMENT.key)
+# A data deletion job spells its statuses its own way (API_DescribeDataDeletionJob: PENDING >
+# IN_PROGRESS > COMPLETED or FAILED).
+_DELETION_SPELLING = {
+    PENDING: "PENDING",
+    IN_PROGRESS: "IN_PROGRESS",
+    ACTIVE: "COMPLETED",
+    CREATE_FAILED: "FAILED",
+}
+# What a data deletion job reads (PDG, "Deleting users"): one CSV with a USER_ID column, at most 100 MB in
+# all.
+DELETION_COLUMN = "USER_ID"
+MAX_DELETION_INPUT_BYTES = 100 * 1024**2
+# The file a dataset export writes under its output path (its name is the rehearsal's own).
+EXPORT_FILE = "part-00000.csv"
 _THEMES = (
     "Cozy weekend picks",
     "Bold and adventurous",
@@ -74,6 +89,8 @@ DEFAULT_DURATIONS = {
     contract.BATCH_SEGMENT.key: Durations(240, 2700),
     contract.DATASET_IMPORT.key: Durations(120, 1200),
     contract.SOLUTION_VERSION.key: Durations(300, 7200),
+    contract.DATA_DELETION.key: Durations(300, 3600),
+    contract.DATASET_EXPORT.key: Durations(120, 900),
 }
 
 
@@ -115,6 +132,7 @@ class StandInJob:
     tags: dict[str, str] = field(default_factory=dict)
     outputs: list[OutputObject] = field(default_factory=list)
     throttled: int = 0
+    num_deleted: int | None = None  # a data deletion job's records deleted, once COMPLETED
 
 
 class PersonalizeStandIn:
@@ -149,6 +167,8 @@ class PersonalizeStandIn:
         self.denials: list[str] = []
         self._operations = self._operation_table()
         self.natives: dict[str, NativeResource] = {}  # by ARN
+        self.deleted_natives: set[str] = set()  # ARNs of native resources CloudFormation deleted
+        self.deleted_users: dict[str, set[str]] = {}  # by dataset group ARN: users a deletion job erased
 
     # ------------------------------------------------------------------ native resources (CloudFormation's)
 
@@ -175,6 +195,7 @@ class PersonalizeStandIn:
             refusal = self._delete_refusal(kind, arn)
             if refusal is None:
                 self.natives.pop(arn, None)
+                self.deleted_natives.add(arn)
             return refusal
 
     def _delete_refusal(self, kind: str, arn: str) -> str | None:
@@ -296,6 +317,10 @@ class PersonalizeStandIn:
 
     def _create(self, kind: Any, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
         _validate_create(kind, request)
+        for member in ("datasetGroupArn", "datasetArn"):
+            gone = request.get(member)
+            if gone and gone in self.deleted_natives:
+                raise ServiceError("ResourceNotFoundException", f"Could not find resource with ARN {gone}.")
         name = str(request[kind.name_member])
         existing = [job for job in self._jobs.values() if job.kind is kind and job.name == name]
         if kind is contract.SOLUTION_VERSION:
@@ -433,7 +458,12 @@ class PersonalizeStandIn:
             rendered.setdefault("numResults", DEFAULT_NUM_RESULTS)
         rendered[kind.arn_member] = job.arn
         batch = kind.key in _BATCH_KINDS
-        rendered["status"] = job.status if batch or job.status == ACTIVE else _SPELLING[job.status]
+        if kind is contract.DATA_DELETION:
+            rendered["status"] = _DELETION_SPELLING[job.status]
+            if job.num_deleted is not None:
+                rendered["numDeleted"] = job.num_deleted
+        else:
+            rendered["status"] = job.status if batch or job.status == ACTIVE else _SPELLING[job.status]
         rendered.update(self._times(job))
         if job.failure_reason:
             rendered["failureReason"] = job.failure_reason
@@ -524,6 +554,10 @@ class PersonalizeStandIn:
         kind = job.kind
         if kind is contract.SOLUTION_VERSION:
             return None
+        if kind is contract.DATA_DELETION:
+            return self._delete_users(job)
+        if kind is contract.DATASET_EXPORT:
+            return self._export(job)
         if kind is contract.DATASET_IMPORT:
             location = str(job.request["dataSource"]["dataLocation"])
             if self._denied(job, "s3:ListBucket", _bucket_arn(location), None):
@@ -563,6 +597,93 @@ class PersonalizeStandIn:
             self._s3.write(uri, "".join(line + "\n" for line in lines))
             job.outputs.append(OutputObject(uri, len(lines)))
         return None
+
+    def _delete_users(self, job: StandInJob) -> str | None:
+        """A data deletion job: reads the CSV of user ids at its data location (as its role), erases
+        those users from the dataset group, and counts the records it deleted: the rows of the group's
+        imported data that name one of them (PDG, "Deleting users and their data")."""
+        group = str(job.request["datasetGroupArn"])
+        if group in self.deleted_natives:
+            return f"The dataset group {group} does not exist."
+        location = str(job.request["dataSource"]["dataLocation"])
+        if self._denied(job, "s3:ListBucket", _bucket_arn(location), None) or self._denied(
+            job, "s3:GetObject", _object_arn(location, "*"), None
+        ):
+            return f"Insufficient privileges for accessing data in {location}."
+        files = self._s3.read_input(location)
+        if not files:
+            return f"Input data not found at {location}."
+        size = sum(len(line.encode()) + 1 for item in files for line in item.lines)
+        if size > MAX_DELETION_INPUT_BYTES:
+            return f"The input at {location} is {size:,} bytes; a data deletion job reads at most 100 MB."
+        users: set[str] = set()
+        for item in files:
+            rows = list(csv.reader(line for line in item.lines if line.strip()))
+            header = [column.strip().upper() for column in rows[0]] if rows else []
+            if DELETION_COLUMN not in header:
+                return f"The input file {item.key} has no {DELETION_COLUMN} column."
+            column = header.index(DELETION_COLUMN)
+            users.update(row[column] for row in rows[1:] if len(row) > column and row[column])
+        erased = self.deleted_users.setdefault(group, set())
+        job.num_deleted = sum(
+            1
+            for dataset in self._datasets_of(group)
+            for row in self._rows(dataset)
+            if row.get("USER_ID") in users - erased
+        )
+        erased.update(users)
+        return None
+
+    def _export(self, job: StandInJob) -> str | None:
+        """A dataset export job: writes the dataset's data as CSV under its output path (as its role).
+        BULK is what the dataset's ACTIVE imports read, less the users a deletion erased; the rehearsal
+        has no incremental (PUT) data, so PUT exports the header only."""
+        dataset = str(job.request["datasetArn"])
+        if dataset in self.deleted_natives:
+            return f"The dataset {dataset} does not exist."
+        destination = job.request["jobOutput"]["s3DataDestination"]
+        path = str(destination["path"])
+        if self._denied(job, "s3:PutObject", _object_arn(path, "*"), destination.get("kmsKeyArn")):
+            return f"Insufficient privileges for accessing data in {path}."
+        mode = str(job.request.get("ingestionMode") or "PUT")
+        rows = self._rows(dataset) if mode in ("BULK", "ALL") else []
+        header = list(rows[0]) if rows else ["USER_ID", "ITEM_ID", "TIMESTAMP"]
+        lines = [",".join(header), *(",".join(row.get(column, "") for column in header) for row in rows)]
+        uri = f"{path if path.endswith('/') else path + '/'}{EXPORT_FILE}"
+        self._s3.write(uri, "".join(line + "\n" for line in lines))
+        job.outputs.append(OutputObject(uri, len(rows)))
+        return None
+
+    def _datasets_of(self, group: str) -> list[str]:
+        """The datasets of a dataset group the stand-in knows (made by a rehearsed stack)."""
+        return [
+            native.arn
+            for native in self.natives.values()
+            if native.type == DATASET and native.dataset_group == group
+        ]
+
+    def _rows(self, dataset: str) -> list[dict[str, str]]:
+        """The rows the dataset holds: what its ACTIVE imports read (a FULL import replaces what came
+        before it), less the users erased from its dataset group."""
+        imports = sorted(
+            (
+                job
+                for job in self._jobs.values()
+                if job.kind is contract.DATASET_IMPORT
+                and job.status == ACTIVE
+                and job.request.get("datasetArn") == dataset
+            ),
+            key=lambda job: job.done_at,
+        )
+        rows: list[dict[str, str]] = []
+        for job in imports:
+            if job.request.get("importMode", "FULL") == "FULL":
+                rows = []
+            for item in self._s3.read_input(str(job.request["dataSource"]["dataLocation"])):
+                rows.extend(csv.DictReader(line for line in item.lines if line.strip()))
+        native = self.natives.get(dataset)
+        erased = self.deleted_users.get(native.dataset_group, set()) if native is not None else set()
+        return [row for row in rows if row.get("USER_ID") not in erased]
 
 
 def _input_over_limits(files: list[Any], input_path: str, *, theme: bool) -> str | None:

@@ -21,6 +21,7 @@ SAMPLE_FILES = {
     "THEME_GENERATION": "items.json",
     "SEGMENTS": "items.json",
     "INTERACTIONS": "interactions.csv",
+    "USERS_TO_DELETE": "users-to-delete.csv",
 }
 
 
@@ -58,6 +59,8 @@ def sample_body(mode: str, count: int) -> str:
             f"user-{index % 7:04d},item-{index:04d},{1767600000 + index}" for index in range(1, count + 1)
         ]
         return "USER_ID,ITEM_ID,TIMESTAMP\n" + "".join(row + "\n" for row in rows)
+    if mode == "USERS_TO_DELETE":  # a data deletion job's input: one USER_ID column
+        return "USER_ID\n" + "".join(f"user-{index % 7:04d}\n" for index in range(1, min(count, 3) + 1))
     return "".join(json.dumps(record) + "\n" for record in sample_records(mode, count))
 
 
