@@ -11,6 +11,7 @@ from typing import Any
 
 from aws_cdk import Duration
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from constructs_lib import _reads
@@ -27,6 +28,8 @@ class BatchJob(PersonalizeJob):
 
     storage: BatchInferenceStorage
     """The buckets, keys and role the job uses."""
+    output_prefix: str
+    """The prefix inside ``storage.output_bucket`` every run of this job writes its results under."""
 
     def _batch_errors(
         self,
@@ -96,6 +99,7 @@ class BatchJob(PersonalizeJob):
             or PersonalizeJobRuntime(stack, vpc=vpc, vpc_subnets=vpc_subnets)
         )
         prefix = output_prefix if output_prefix is not None else default_output_prefix(self, output_root)
+        self.output_prefix = prefix
         input_bucket = _reads.bucket_name(storage.input_bucket)
         properties = {
             "SolutionVersionArn": solution_version_arn,
@@ -113,12 +117,11 @@ class BatchJob(PersonalizeJob):
         if output_prefix is None:  # the construct path in characters safe in an S3 key: literal text
             made_from["OutputPrefix"] = ()
         storage._job_reads_input(self)
-        grants = [
-            *runtime.grant_pass_role(storage.role, owner=storage),
-            *runtime.grant_results(
+        grants = runtime.grant_pass_role(storage.role, owner=storage).combine(
+            runtime.grant_results(
                 bucket=storage.output_bucket, key=storage.output_key, prefix=prefix, owner=storage
-            ),
-        ]
+            )
+        )
         self._build(
             kind,
             properties,
@@ -128,12 +131,31 @@ class BatchJob(PersonalizeJob):
             wait=wait,
             timeout=timeout,
             runtime=runtime,
-            depends_on=[storage, *grants],
+            depends_on=[storage, grants],
             # IAM may authorize the create against the version or against its solution (the Service
             # Authorization Reference lists `solution*` without saying which ARN): both are granted.
             source_resources=[solution_version_arn, solution_of_version(solution_version_arn)],
             made_from=made_from,
         )
+
+    def grant_read_results(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` list and read this job's results, every run's and the manifest (the objects
+        under ``output_prefix``, nothing else of the output bucket), and decrypt them with the output key.
+        """
+        bucket = self.storage.output_bucket
+        under = f"{self.output_prefix}*"
+        grant = iam.Grant.add_to_principal(
+            grantee=grantee, actions=["s3:GetObject"], resource_arns=[bucket.arn_for_objects(under)]
+        ).combine(
+            iam.Grant.add_to_principal(
+                grantee=grantee,
+                actions=["s3:ListBucket"],
+                resource_arns=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [under]}},
+            )
+        )
+        key = self.storage.output_key
+        return grant.combine(key.grant_decrypt(grantee)) if key is not None else grant
 
     @functools.cached_property
     def output_s3_uri(self) -> str:

@@ -23,13 +23,13 @@ from aws_cdk import (
 )
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
-from constructs import Construct, IConstruct, IValidation
+from constructs import Construct, IConstruct, IDependable, IValidation
 
 from constructs_lib import _reads
 from constructs_lib import _validation as v
 from constructs_lib._contract import contract
 from constructs_lib._metrics import JobMetrics
-from constructs_lib.runtime import SERVICE_TIMEOUT, PersonalizeJobRuntime, arn
+from constructs_lib.runtime import SERVICE_TIMEOUT, PersonalizeJobRuntime, stack_arn
 
 DEFAULT_TIMEOUT = Duration.hours(6)
 
@@ -100,7 +100,7 @@ class PersonalizeJob(JobMetrics, Construct):
         wait: bool,
         timeout: Duration,
         runtime: PersonalizeJobRuntime,
-        depends_on: Iterable[Construct] = (),
+        depends_on: Iterable[IDependable] = (),
         source_resources: Sequence[str] = (),
         made_from: Mapping[str, Sequence[str]] | None = None,
         replaced_source: str | None = None,
@@ -183,7 +183,7 @@ class PersonalizeJob(JobMetrics, Construct):
         resource_node = self.resource.node
         # Personalize checks the role's and the buckets' and keys' policies when the job is created; the
         # job also waits for the jobs it is made from, and for its grants (added below): one call.
-        dependencies: list[Construct] = [*depends_on, *upstream]
+        dependencies: list[IDependable] = [*depends_on, *upstream]
         self.wait_condition = None
         if handle_ref is not None:
             self.wait_condition = CfnWaitCondition(
@@ -191,12 +191,14 @@ class PersonalizeJob(JobMetrics, Construct):
             )
             self.wait_condition.node.add_dependency(self.resource)
         # The grants on what the job is made from, in policies only the jobs made from it depend on.
-        dependencies += self._grant(
-            kind,
-            runtime,
-            job_name,
-            prefix,
-            [_grantable(source, upstream, stack) for source in source_resources],
+        dependencies.append(
+            self._grant(
+                kind,
+                runtime,
+                job_name,
+                prefix,
+                [_grantable(source, upstream, stack) for source in source_resources],
+            )
         )
         resource_node.add_dependency(*dependencies)
         # What the user makes the job wait for (node.add_dependency) is known only once the app is built.
@@ -209,16 +211,16 @@ class PersonalizeJob(JobMetrics, Construct):
         job_name: str | None,
         prefix: str,
         source_resources: Sequence[str],
-    ) -> list[iam.ManagedPolicy]:
+    ) -> iam.Grant:
         if kind.arn_resource is not None:
             # The stack's generated names, and an explicit name exactly. The generated names stay granted
             # beside an explicit one: when a change moves the resource between the two, the policy is
             # updated before the resource, and the old job's monitor (a queued job's create included)
             # must keep working until the resource has moved on, or a failed update has moved it back.
             pattern = f"{_stack_prefix(self._stack)}*"
-            job_resources = [arn("personalize", f"{kind.arn_resource}/{pattern}")]
+            job_resources = [stack_arn(self, "personalize", f"{kind.arn_resource}/{pattern}")]
             if job_name is not None:
-                job_resources.append(arn("personalize", f"{kind.arn_resource}/{job_name}"))
+                job_resources.append(stack_arn(self, "personalize", f"{kind.arn_resource}/{job_name}"))
             runtime.acknowledge_job_pattern(
                 job_resources[0],
                 f"Job names are generated at deploy time as '<stack>-<id>-<hash>', so the jobs of this "
@@ -257,6 +259,82 @@ class PersonalizeJob(JobMetrics, Construct):
         """The job's status when the resource was last created or updated (a deploy-time token)."""
         return self.resource.get_att_string("Status")
 
+    def on_event(
+        self,
+        id: str,
+        *,
+        target: events.IRuleTarget | None = None,
+        description: str | None = None,
+        event_pattern: events.EventPattern | None = None,
+        rule_name: str | None = None,
+        cross_stack_scope: Construct | None = None,
+    ) -> events.Rule:
+        """An EventBridge rule matching this job's end events (``events.OnEventOptions``' fields).
+
+        The rule is created beside the job with the id ``<job id><id>``. The event's detail carries
+        kind, jobArn, jobName, status, result (SUCCESS or FAILURE), failureReason, outputS3Uri,
+        manifestUri (for kinds with results in S3), metrics (solution versions), durationSeconds,
+        stackId and logicalId.
+
+        :param target: Where matching events go. Default: no target (add one with ``rule.add_target``).
+        :param description: The rule's description. Default: names the job's kind and path.
+        :param event_pattern: More to match (its ``detail`` fields are added to this job's ``jobArn``;
+            source and detail-type stay the job's end event's). Default: every end event of the job.
+        :param rule_name: The rule's physical name. Default: a name CloudFormation generates.
+        :param cross_stack_scope: The scope of a target in another account or region. Default: none.
+        """
+        return self._end_rule(
+            id,
+            target=target,
+            description=description,
+            event_pattern=event_pattern,
+            rule_name=rule_name,
+            cross_stack_scope=cross_stack_scope,
+        )
+
+    def on_success(
+        self,
+        id: str,
+        *,
+        target: events.IRuleTarget | None = None,
+        description: str | None = None,
+        event_pattern: events.EventPattern | None = None,
+        rule_name: str | None = None,
+        cross_stack_scope: Construct | None = None,
+    ) -> events.Rule:
+        """As ``on_event``, for the runs that succeeded (``result`` SUCCESS: the job is ACTIVE)."""
+        return self._end_rule(
+            id,
+            result="SUCCESS",
+            target=target,
+            description=description,
+            event_pattern=event_pattern,
+            rule_name=rule_name,
+            cross_stack_scope=cross_stack_scope,
+        )
+
+    def on_failure(
+        self,
+        id: str,
+        *,
+        target: events.IRuleTarget | None = None,
+        description: str | None = None,
+        event_pattern: events.EventPattern | None = None,
+        rule_name: str | None = None,
+        cross_stack_scope: Construct | None = None,
+    ) -> events.Rule:
+        """As ``on_event``, for the runs that failed, were stopped or timed out (``result`` FAILURE;
+        ``failureReason`` says why)."""
+        return self._end_rule(
+            id,
+            result="FAILURE",
+            target=target,
+            description=description,
+            event_pattern=event_pattern,
+            rule_name=rule_name,
+            cross_stack_scope=cross_stack_scope,
+        )
+
     def on_state_change(
         self,
         id: str,
@@ -266,26 +344,46 @@ class PersonalizeJob(JobMetrics, Construct):
         rule_name: str | None = None,
         enabled: bool = True,
     ) -> events.Rule:
-        """An EventBridge rule matching this job's end event (its result: SUCCESS or FAILURE).
+        """``on_event`` under its earlier name (kept for existing apps, with the same rule), plus
+        ``enabled``: False creates the rule disabled."""
+        return self._end_rule(
+            id, target=target, description=description, rule_name=rule_name, enabled=enabled
+        )
 
-        The rule is created beside the job with the id ``<job id><id>``. The event's detail carries
-        kind, jobArn, jobName, status, result, failureReason, outputS3Uri, manifestUri (for kinds with
-        results in S3), metrics (solution versions), durationSeconds, stackId and logicalId.
-        """
+    def _end_rule(
+        self,
+        id: str,
+        *,
+        result: str | None = None,
+        target: events.IRuleTarget | None,
+        description: str | None,
+        rule_name: str | None,
+        event_pattern: events.EventPattern | None = None,
+        cross_stack_scope: Construct | None = None,
+        enabled: bool = True,
+    ) -> events.Rule:
         # The rule lives beside the job, not inside it: a construct that depends on the job (waits for
         # its end) may well be the rule's target, and must not find the rule among its dependencies.
         scope = self.node.scope
         assert isinstance(scope, Construct)
+        given = event_pattern or events.EventPattern()
+        detail: dict[str, Any] = {**(given.detail or {}), "jobArn": [self.job_arn]}
+        if result is not None:
+            detail["result"] = [result]
         rule = events.Rule(
             scope,
             f"{self.node.id}{id}",
             description=description or f"End of the Personalize {self.kind.noun} {self.node.path}",
             rule_name=rule_name,
             enabled=enabled,
+            cross_stack_scope=cross_stack_scope,
             event_pattern=events.EventPattern(
+                account=given.account,
+                region=given.region,
+                resources=given.resources,
                 source=[contract.EVENT_SOURCE],
                 detail_type=[self.kind.detail_type],
-                detail={"jobArn": [self.job_arn]},
+                detail=detail,
             ),
         )
         if target is not None:
@@ -466,7 +564,7 @@ def _grantable(source: str, upstream: Sequence[PersonalizeJob], stack: Stack) ->
         return source
     for job in upstream_jobs(source, stack):
         if job in upstream:
-            return job.source_pattern() or arn("personalize", "solution/*")
+            return job.source_pattern() or stack_arn(stack, "personalize", "solution/*")
     return source
 
 

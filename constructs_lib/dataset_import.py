@@ -100,7 +100,7 @@ class DatasetImportJob(PersonalizeJob):
             wait=wait,
             timeout=timeout,
             runtime=runtime,
-            depends_on=[storage, *grants],
+            depends_on=[storage, grants],
             source_resources=[dataset_arn],
             made_from={"DataLocation": (input_bucket, data_path)},
         )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import jsii
 from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -17,7 +18,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from aws_cdk import custom_resources as cr
-from constructs import Construct
+from constructs import Construct, DependencyGroup, IConstruct
 
 from constructs_lib import _reads
 from constructs_lib._assets import handler_code
@@ -69,16 +70,69 @@ _SYNCHRONOUS = (
 )
 
 
-def arn(service: str, resource: str) -> str:
-    """An ARN in this stack's partition, region and account."""
+def stack_arn(scope: IConstruct, service: str, resource: str) -> str:
+    """``Stack.format_arn`` of ``scope``'s stack, in the deploying partition, region and account as
+    pseudo parameters even where the stack names its env: the policies of existing stacks name
+    ``AWS::Region`` and ``AWS::AccountId`` and keep doing so."""
     partition, region, account = _pseudo_parameters()
-    return f"arn:{partition}:{service}:{region}:{account}:{resource}"
+    stack = scope if isinstance(scope, Stack) else Stack.of(scope)
+    return stack.format_arn(
+        service=service, resource=resource, partition=partition, region=region, account=account
+    )
 
 
 @functools.cache
 def _pseudo_parameters() -> tuple[str, str, str]:
     """``Aws.PARTITION``, ``Aws.REGION`` and ``Aws.ACCOUNT_ID``: tokens aws-cdk-lib makes once, read once."""
     return Aws.PARTITION, Aws.REGION, Aws.ACCOUNT_ID
+
+
+@jsii.implements(iam.IPrincipal)
+class _RuntimeFunctions:
+    """The runtime's functions as the grantee of an ``iam.Grant`` whose statements the runtime has
+    already placed in its managed policies (widening shared statements): the grant records what was
+    asked for, and depends on the policies a job's resource must wait for (none for a grant on a literal
+    ARN, held by the runtime's own policies, which every job waits for anyway)."""
+
+    def __init__(self, policies: Sequence[iam.ManagedPolicy]) -> None:
+        self._dependable = DependencyGroup(*policies)
+
+    @property
+    def grant_principal(self) -> iam.IPrincipal:
+        return self
+
+    @property
+    def assume_role_action(self) -> str:
+        return "sts:AssumeRole"
+
+    @property
+    def policy_fragment(self) -> iam.PrincipalPolicyFragment:
+        return iam.PrincipalPolicyFragment({})
+
+    @property
+    def principal_account(self) -> str | None:
+        return None
+
+    def add_to_policy(self, statement: iam.PolicyStatement) -> bool:
+        return True
+
+    def add_to_principal_policy(self, statement: iam.PolicyStatement) -> iam.AddToPrincipalPolicyResult:
+        return iam.AddToPrincipalPolicyResult(statement_added=True, policy_dependable=self._dependable)
+
+
+def _placed_grant(
+    policies: Sequence[iam.ManagedPolicy],
+    actions: Sequence[str],
+    resources: Sequence[str],
+    conditions: Mapping[str, Any] | None = None,
+) -> iam.Grant:
+    """The ``iam.Grant`` of what the runtime placed in ``policies`` (see ``_RuntimeFunctions``)."""
+    return iam.Grant.add_to_principal(
+        grantee=_RuntimeFunctions(_distinct(policies)),
+        actions=list(dict.fromkeys(actions)),
+        resource_arns=list(dict.fromkeys(resources)),
+        conditions=dict(conditions) if conditions else None,
+    )
 
 
 class PersonalizeJobRuntime(Construct):
@@ -193,11 +247,11 @@ class PersonalizeJobRuntime(Construct):
             iam.PolicyStatement(
                 sid="PutEndEvents",
                 actions=["events:PutEvents"],
-                resources=[arn("events", "event-bus/default")],
+                resources=[stack_arn(self, "events", "event-bus/default")],
             )
         )
         self.state_machine, self.monitor_policy = self._monitor()
-        self._executions = arn("states", f"execution:{self.state_machine.state_machine_name}:*")
+        self._executions = stack_arn(self, "states", f"execution:{self.state_machine.state_machine_name}:*")
         self.on_event_function, self.on_event_policy = self._function(
             "OnEventFunction",
             code,
@@ -229,14 +283,14 @@ class PersonalizeJobRuntime(Construct):
 
     def grant_jobs(
         self, kind: Any, *, job_resources: Sequence[str], source_resources: Sequence[str]
-    ) -> list[iam.ManagedPolicy]:
+    ) -> iam.Grant:
         """Let each function make the calls it makes for ``kind``'s jobs: on the jobs themselves, and the
         create (and listing) on the resources the jobs are made from.
 
         Jobs of a kind widen shared statements rather than adding their own, so that a stack with many
         jobs keeps small policies. A resource of the stack (a ``CfnSolution``'s ARN, say) is granted in
         a policy of its own instead, which the functions' roles take but nothing of the runtime depends
-        on; the returned policies are those the job's resource must depend on.
+        on. The returned grant depends on those policies: ``grant.apply_before(job_resource)``.
         """
         title = "".join(part.title() for part in kind.key.split("-"))
         needed: list[iam.ManagedPolicy] = []
@@ -271,12 +325,17 @@ class PersonalizeJobRuntime(Construct):
                     [f"personalize:{a}" for a in kind.source_actions()],
                     source_resources,
                 )
-        return _distinct(needed)
+        actions = [f"personalize:{a}" for a in (*kind.on_event_actions(), *kind.check_actions())]
+        grant = _placed_grant(needed, actions, job_resources)
+        if source_resources:
+            sources = [f"personalize:{a}" for a in kind.source_actions()]
+            grant = grant.combine(_placed_grant([], sources, source_resources))
+        return grant
 
     @functools.cached_property
     def _any_solution(self) -> str:
         """Every solution of the account and region (and so every version): reads and the stop only."""
-        pattern = arn("personalize", "solution/*")
+        pattern = stack_arn(self, "personalize", "solution/*")
         rule = f"AwsSolutions-IAM5[Resource::{nag_form(self._stack, pattern)}]"
         reads = (
             "a rollback after its solution was replaced goes back to a version of the old solution while "
@@ -294,13 +353,13 @@ class PersonalizeJobRuntime(Construct):
         self._acks.record()
         return pattern
 
-    def grant_pass_role(self, role: iam.IRole, *, owner: Construct | None = None) -> list[iam.ManagedPolicy]:
+    def grant_pass_role(self, role: iam.IRole, *, owner: Construct | None = None) -> iam.Grant:
         """Let both functions pass ``role`` to Personalize, and to nothing else.
 
         :param owner: What holds the role (a ``BatchInferenceStorage``): a role of the stack is granted
             in a policy kept for its owner. Default: the role itself.
-        :returns: The policies the job's resource must depend on (none for a role of another stack or
-            account).
+        :returns: The grant, which depends on the policies the job's resource must wait for (none for a
+            role of another stack or account): ``grant.apply_before(job_resource)``.
         """
         role_arn = _reads.role_arn(role)
         needed: list[iam.ManagedPolicy] = []
@@ -313,16 +372,18 @@ class PersonalizeJobRuntime(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": PERSONALIZE}},
                 owner=owner,
             )
-        return _distinct(needed)
+        return _placed_grant(
+            needed, ["iam:PassRole"], [role_arn], {"StringEquals": {"iam:PassedToService": PERSONALIZE}}
+        )
 
     def grant_results(
         self, *, bucket: s3.IBucket, key: kms.IKey | None, prefix: str, owner: Construct | None = None
-    ) -> list[iam.ManagedPolicy]:
+    ) -> iam.Grant:
         """Let the check list and count a job's results under ``prefix`` and write its manifest there.
 
         :param owner: What holds the bucket and key (a ``BatchInferenceStorage``), as for
             ``grant_pass_role``. Default: the bucket.
-        :returns: The policies the job's resource must depend on.
+        :returns: The grant, which depends on the policies the job's resource must wait for.
         """
         policy = self.check_policy
         bucket_arn = _reads.bucket_arn(bucket)
@@ -332,18 +393,20 @@ class PersonalizeJobRuntime(Construct):
         self._widen(place, "ListResults", ["s3:ListBucket"], [bucket_arn])
         results = bucket.arn_for_objects(f"{prefix}*")
         self._widen(place, "ReadResults", ["s3:GetObject"], [results])
-        self._widen(
-            place,
-            "WriteManifests",
-            ["s3:PutObject"],
-            [bucket.arn_for_objects(f"{prefix}{contract.MANIFEST_NAME}")],
+        manifest = bucket.arn_for_objects(f"{prefix}{contract.MANIFEST_NAME}")
+        self._widen(place, "WriteManifests", ["s3:PutObject"], [manifest])
+        grant = (
+            _placed_grant(needed, ["s3:ListBucket"], [bucket_arn])
+            .combine(_placed_grant(needed, ["s3:GetObject"], [results]))
+            .combine(_placed_grant(needed, ["s3:PutObject"], [manifest]))
         )
         if key is not None:
             key_arn = _reads.key_arn(key)
             key_place = self._place(policy, key_arn, owner)
-            if key_place is not policy and key_place not in needed:
-                needed.append(key_place)
-            self._widen(key_place, "UseResultKeys", ["kms:Decrypt", "kms:GenerateDataKey"], [key_arn])
+            key_actions = ["kms:Decrypt", "kms:GenerateDataKey"]
+            self._widen(key_place, "UseResultKeys", key_actions, [key_arn])
+            key_needed = [key_place] if key_place is not policy else []
+            grant = grant.combine(_placed_grant(key_needed, key_actions, [key_arn]))
         self._acks.add(
             place,
             f"AwsSolutions-IAM5[Resource::{nag_form(self._stack, results)}]",
@@ -351,7 +414,7 @@ class PersonalizeJobRuntime(Construct):
             "job's own output prefix.",
         )
         self._acks.record()
-        return needed
+        return grant
 
     def acknowledge_job_pattern(self, pattern: str, reason: str) -> None:
         """Acknowledge the IAM5 finding of a wildcard resource granted to the functions for jobs (once:
@@ -777,7 +840,9 @@ def allow_log_encryption(key: kms.IKey) -> bool:
                 "kms:Describe*",
             ],
             resources=["*"],
-            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": arn("logs", "log-group:*")}},
+            conditions={
+                "ArnLike": {"kms:EncryptionContext:aws:logs:arn": stack_arn(key, "logs", "log-group:*")}
+            },
         )
     )
     return bool(added.statement_added)

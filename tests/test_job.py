@@ -9,6 +9,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
@@ -75,9 +76,23 @@ class Stacks:
             job_name="themes-for-catalog",
             wait=False,
         )
+        # A consumer of one job's results and end events, the CDK way.
+        self.events = cdk.Stack(app, "Events", env=ENV)
+        self.events_job = BatchInferenceJob(
+            self.events, "Job", solution_version_arn=SOLUTION_VERSION_ARN, input_path="users/"
+        )
+        self.reader = iam.Role(self.events, "Reader", assumed_by=iam.AccountRootPrincipal())
+        self.read_grant = self.events_job.grant_read_results(self.reader)
+        self.events_job.on_success("Succeeded", target=targets.SqsQueue(sqs.Queue(self.events, "Ok")))
+        self.events_job.on_failure("Failed", description="failed runs")
+        self.events_job.on_event(
+            "Themed",
+            event_pattern=events.EventPattern(detail={"status": ["ACTIVE"]}, account=["123456789012"]),
+        )
         self.full_template = Template.from_stack(self.full)
         self.three_template = Template.from_stack(self.three)
         self.theme_template = Template.from_stack(self.theme)
+        self.events_template = Template.from_stack(self.events)
 
 
 @pytest.fixture(scope="module")
@@ -413,6 +428,65 @@ def test_on_state_change_matches_this_jobs_end_events(stacks: Stacks) -> None:
             "Targets": [Match.object_like({"Arn": Match.any_value()})],
         },
     )
+
+
+def _rule_patterns(template: Template) -> dict[str, dict[str, Any]]:
+    return {
+        logical_id: rule["Properties"]["EventPattern"]
+        for logical_id, rule in template.find_resources("AWS::Events::Rule").items()
+    }
+
+
+def test_on_success_and_on_failure_match_the_end_events_result(stacks: Stacks) -> None:
+    job_arn = stacks.events.resolve(stacks.events_job.job_arn)
+    patterns = _rule_patterns(stacks.events_template)
+    (succeeded,) = [p for logical_id, p in patterns.items() if logical_id.startswith("JobSucceeded")]
+    (failed,) = [p for logical_id, p in patterns.items() if logical_id.startswith("JobFailed")]
+    assert succeeded == {
+        "source": ["constructs_lib.personalize"],
+        "detail-type": ["Personalize Batch Inference Job State Change"],
+        "detail": {"jobArn": [job_arn], "result": ["SUCCESS"]},
+    }
+    assert failed["detail"] == {"jobArn": [job_arn], "result": ["FAILURE"]}
+
+
+def test_on_event_adds_the_given_pattern_to_the_jobs_own(stacks: Stacks) -> None:
+    patterns = _rule_patterns(stacks.events_template)
+    (themed,) = [p for logical_id, p in patterns.items() if logical_id.startswith("JobThemed")]
+    assert themed["detail"] == {
+        "status": ["ACTIVE"],
+        "jobArn": [stacks.events.resolve(stacks.events_job.job_arn)],
+    }
+    assert themed["account"] == ["123456789012"]
+    assert themed["source"] == ["constructs_lib.personalize"]
+
+
+def test_grant_read_results_covers_only_the_jobs_prefix_and_the_output_key(stacks: Stacks) -> None:
+    assert isinstance(stacks.read_grant, iam.Grant) and stacks.read_grant.success
+    job = stacks.events_job
+    (policy,) = stacks.events_template.find_resources(
+        "AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": Match.string_like_regexp("Reader")}]}}
+    ).values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    by_action = {json.dumps(s["Action"]): s for s in statements}
+    assert _join(by_action['"s3:GetObject"']["Resource"]).endswith(f"/{job.output_prefix}*")
+    listing = by_action['"s3:ListBucket"']
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": [f"{job.output_prefix}*"]}}
+    assert by_action['"kms:Decrypt"']["Resource"] == stacks.events.resolve(job.storage.output_key.key_arn)  # type: ignore[union-attr]
+    assert not any("s3:PutObject" in json.dumps(s["Action"]) for s in statements)
+
+
+def test_runtime_grants_are_iam_grants_the_job_resource_waits_for(stacks: Stacks) -> None:
+    runtime = stacks.events_job.runtime
+    grant = runtime.grant_pass_role(stacks.reader)
+    assert isinstance(grant, iam.Grant) and grant.success
+    (statement,) = grant.principal_statements
+    assert statement.to_statement_json()["Action"] == "iam:PassRole"
+    # The job's resource depends on the policies its grants were placed in (those of the storage).
+    depends_on = stacks.events_template.find_resources(JOB_TYPE)
+    (job,) = depends_on.values()
+    assert any("OnEventGrants" in d for d in job["DependsOn"])
+    assert any("CheckGrants" in d for d in job["DependsOn"])
 
 
 # ---------------------------------------------------------------- validation
