@@ -5,7 +5,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 
-from aws_cdk import Duration
+from aws_cdk import Annotations, Duration, Reference, Stack, Tokenization
+from aws_cdk import aws_personalize as personalize
 from constructs import Construct
 
 from constructs_lib import _reads
@@ -14,6 +15,9 @@ from constructs_lib._contract import contract
 from constructs_lib._job import DEFAULT_TIMEOUT, PersonalizeJob
 from constructs_lib.runtime import PersonalizeJobRuntime
 from constructs_lib.storage import BatchInferenceStorage
+
+# An import that does not wait, into a CfnDataset of its own stack: a delete can meet it running.
+IMPORT_BEFORE_NATIVE_DELETE_WARNING = "constructs-lib:importBeforeNativeDelete"
 
 
 class DatasetImportMode(enum.Enum):
@@ -81,6 +85,16 @@ class DatasetImportJob(PersonalizeJob):
         ]
         self._raise_if_errors(errors)
         v.warn_arn_region(self, {"dataset_arn": dataset_arn})
+        if not wait and _dataset_of_stack(dataset_arn, self._stack):
+            Annotations.of(self).add_warning_v2(
+                IMPORT_BEFORE_NATIVE_DELETE_WARNING,
+                "This import does not wait (wait=False) and writes into a CfnDataset of the same stack: "
+                "the deploy ends while it runs, and an import cannot be stopped. A stack delete (or a "
+                "rollback that deletes the dataset) meeting it waits for its end about 13 minutes; a "
+                "longer import leaves the dataset DELETE_FAILED (Personalize refuses to delete it "
+                "meanwhile), and the stack is deleted once you delete it again after the import ended. "
+                "Keep wait=True to hold the deploy until the import ends.",
+            )
         assert mode is not None
         self.storage = storage
         runtime = runtime or PersonalizeJobRuntime.of(self._stack)
@@ -104,3 +118,15 @@ class DatasetImportJob(PersonalizeJob):
             source_resources=[dataset_arn],
             made_from={"DataLocation": (input_bucket, data_path)},
         )
+
+
+def _dataset_of_stack(dataset_arn: str, stack: Stack) -> bool:
+    """Whether ``dataset_arn`` references a ``CfnDataset`` of ``stack``."""
+    if not v.is_token(dataset_arn):
+        return False
+    return any(
+        isinstance(token, Reference)
+        and isinstance(token.target, personalize.CfnDataset)
+        and Stack.of(token.target) is stack
+        for token in Tokenization.reverse_string(dataset_arn).tokens
+    )

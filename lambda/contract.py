@@ -57,9 +57,13 @@ MIN_CHECK_INTERVAL_SECONDS = 60
 # The functions' Lambda timeouts, and how long CloudFormation waits for a job resource's answer (its
 # ServiceTimeout, instead of an hour): every invocation's worst case fits within them
 # (tests/handlers/test_time_budget.py adds it up). A check may signal, count results and report.
-ON_EVENT_TIMEOUT_SECONDS = 300
+# The on-event function gets as long as the Provider framework's own function (15 min) leaves it, with a
+# minute for the framework to invoke it and send the answer: a Delete waits for an import that cannot be
+# stopped (Personalize refuses to delete its dataset meanwhile) about 13 minutes.
+ON_EVENT_TIMEOUT_SECONDS = 840
 CHECK_TIMEOUT_SECONDS = 600
-SERVICE_TIMEOUT_SECONDS = 600
+# The framework function's timeout: CloudFormation cannot get an answer later than that.
+SERVICE_TIMEOUT_SECONDS = 900
 
 MAX_ARN_LENGTH = 256
 MAX_S3_PATH_LENGTH = 256

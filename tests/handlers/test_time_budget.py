@@ -101,9 +101,9 @@ def test_a_solution_version_waiting_for_a_training_slot_fits_the_on_event_timeou
     # naming the quota within the timeout.
     clock = WorstCaseClock(stubs)
     expect_versions(stubs, 0)
-    # At 32 s a call: the listing and the first create leave 236 s, room for the answer's 6 calls, one
-    # more create and the 5 s wait; after that, not.
-    for _ in range(2):
+    # At 32 s a call: the listing and the first create leave 776 s; each retry (a create and its wait)
+    # still leaves room for the answer's 6 calls, so every retry is tried, and the create fails in time.
+    for _ in range(1 + len(handler.CREATE_RETRY_SECONDS)):
         stubs.personalize.add_client_error(
             "create_solution_version", "LimitExceededException", "20 trainings"
         )
@@ -121,9 +121,24 @@ def test_a_search_among_hundreds_of_versions_too_slow_to_finish_creates_nothing_
     stubs: Stubs,
 ) -> None:
     # Creating without having looked everywhere could start a second training of the same name.
+    # At 32 s a call: ten pages of the listing (the most it reads), then the newest versions described
+    # one by one while a description and the create still leave room for the answer (9 of them).
     clock = WorstCaseClock(stubs)
-    expect_versions(stubs, 500, pages=2)
-    event = cfn_event("Create", kind_properties(contract.SOLUTION_VERSION), kind=contract.SOLUTION_VERSION)
+    properties = kind_properties(contract.SOLUTION_VERSION)
+    expect_versions(stubs, 1100, pages=10)
+    request = request_of(properties, kind=contract.SOLUTION_VERSION)
+    for index in range(9):
+        stubs.personalize.add_response(
+            "describe_solution_version",
+            describe_response(
+                request,
+                "ACTIVE",
+                kind=contract.SOLUTION_VERSION,
+                arn=f"{SOLUTION_VERSION_ARN.rsplit('/', 1)[0]}/{index:08x}",
+                name=f"someone-else-{index}",
+            ),
+        )
+    event = cfn_event("Create", properties, kind=contract.SOLUTION_VERSION)
     try:
         handler.handle_event(event, stubs.clients, "req-1", sleep=clock.sleep, remaining=clock.remaining)
     except handler.JobResourceError as error:
@@ -200,10 +215,51 @@ def test_a_delete_waiting_for_a_training_to_stop_fits_the_on_event_timeout(stubs
     stubs.expect_list_monitors()
     describe("CREATE IN_PROGRESS")
     stubs.personalize.add_response("stop_solution_version_creation", {})
-    polls = 4  # 300 s - 3 calls, then (10 s + a call) while 10 s and two calls still fit
+    polls = 16  # 840 s - 3 calls, then (10 s + a call) while 10 s and two calls still fit
     for _ in range(polls):
         describe("CREATE STOPPING")
     event = cfn_event("Delete", properties, physical_id=version_arn, kind=contract.SOLUTION_VERSION)
     handler.handle_event(event, stubs.clients, "req-1", sleep=clock.sleep, remaining=clock.remaining)
     assert clock.slept == polls * handler.DELETE_POLL_SECONDS
     assert clock.elapsed() <= contract.ON_EVENT_TIMEOUT_SECONDS
+
+
+def test_the_on_event_function_leaves_the_provider_framework_time_to_answer() -> None:
+    # The framework's function (15 min) invokes the on-event function and then sends the answer;
+    # CloudFormation waits for it as long as that function may run (ServiceTimeout at most 3,600 s).
+    framework = 15 * 60
+    assert contract.ON_EVENT_TIMEOUT_SECONDS + 60 <= framework <= contract.SERVICE_TIMEOUT_SECONDS <= 3600
+
+
+def test_a_delete_waiting_for_a_running_import_waits_about_13_minutes_and_answers_in_time(
+    stubs: Stubs,
+) -> None:
+    # An import cannot be stopped, and Personalize refuses to delete its dataset until it ends: with
+    # quick calls, the Delete polls for as long as the on-event function's time allows, then answers.
+    properties = kind_properties(contract.DATASET_IMPORT)
+    arn = arn_of(name_of(properties, kind=contract.DATASET_IMPORT), contract.DATASET_IMPORT)
+    request = request_of(properties, kind=contract.DATASET_IMPORT)
+    slept: list[float] = []
+
+    def remaining() -> float:  # each call takes 0.1 s
+        return contract.ON_EVENT_TIMEOUT_SECONDS - sum(slept) - 0.1 * len(stubs.calls)
+
+    stubs.expect_list_monitors()
+    polls = 0
+    while True:
+        stubs.personalize.add_response(
+            "describe_dataset_import_job",
+            describe_response(request, "CREATE IN_PROGRESS", kind=contract.DATASET_IMPORT),
+            {"datasetImportJobArn": arn},
+        )
+        if contract.ON_EVENT_TIMEOUT_SECONDS - 0.1 * (polls + 2) - 10 * polls < (
+            handler.DELETE_POLL_SECONDS + 2 * handler.CALL_SECONDS
+        ):
+            break
+        polls += 1
+    event = cfn_event("Delete", properties, physical_id=arn, kind=contract.DATASET_IMPORT)
+    answer = handler.handle_event(event, stubs.clients, "req-1", sleep=slept.append, remaining=remaining)
+    assert answer == {"PhysicalResourceId": arn}
+    assert 12.5 * 60 <= sum(slept) <= 13 * 60
+    assert contract.ON_EVENT_TIMEOUT_SECONDS - remaining() >= sum(slept)
+    assert remaining() >= 2 * handler.CALL_SECONDS
