@@ -214,6 +214,15 @@ def test_delete_dataset_is_refused_while_an_import_into_it_runs(
     )
 
 
+def test_a_dataset_created_again_under_a_deleted_arn_takes_imports_again(standin: PersonalizeStandIn) -> None:
+    # A stack deleted (or rolled back) and created again names its dataset group and dataset as before.
+    _native_group(standin)
+    assert standin.delete_native(SOLUTION, SOLUTION_ARN) is None
+    assert standin.delete_native(DATASET, DATASET_ARN) is None
+    _native_group(standin)
+    assert _import(standin).endswith("/load-1")
+
+
 def test_delete_dataset_group_and_schema_wait_for_what_they_hold(standin: PersonalizeStandIn) -> None:
     _native_group(standin)
     group_refusal = standin.delete_native(DATASET_GROUP, GROUP)

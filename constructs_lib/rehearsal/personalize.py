@@ -173,8 +173,9 @@ class PersonalizeStandIn:
     # ------------------------------------------------------------------ native resources (CloudFormation's)
 
     def register_native(self, kind: str, arn: str, properties: Mapping[str, Any]) -> None:
-        """CloudFormation created a native Personalize resource."""
+        """CloudFormation created a native Personalize resource (again, under an ARN deleted before)."""
         with self._lock:
+            self.deleted_natives.discard(arn)
             self.natives[arn] = NativeResource(
                 kind,
                 arn,
