@@ -1,5 +1,5 @@
 """The command line: ``python -m constructs_lib.rehearsal CDK_OUT [--update-to NEW_CDK_OUT] [--stack NAME]
-[--quota N] [--fail ID=REASON] [--throttle N] ...``.
+[--quota N] [--fail ID=REASON] [--throttle N] [--html FILE] ...``.
 
 Exit 0 when every stack deployed and every waited job ended ACTIVE; 1 when the deployment failed as a
 real one would (a job failed, a resource failed and the stack rolled back); 2 for a usage error; 3 when
@@ -13,6 +13,7 @@ import argparse
 import math
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from constructs_lib.rehearsal import (
@@ -20,6 +21,7 @@ from constructs_lib.rehearsal import (
     DiscoveryError,
     MissingDependencyError,
     RehearsalError,
+    html_report,
     rehearse,
 )
 from constructs_lib.rehearsal.engine import EngineError
@@ -119,6 +121,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--duplicate-create", action="store_true", help="deliver every Create and Update request twice"
     )
+    parser.add_argument(
+        "--html",
+        metavar="FILE",
+        help="also write the whole rehearsal as one self-contained HTML page: a timeline of every job run "
+        "and stack operation, checks, skips, failures with their reasons",
+    )
     return parser.parse_args(argv)
 
 
@@ -167,6 +175,10 @@ def parse_failures(items: Sequence[str]) -> dict[str, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.html and not Path(args.html).resolve().parent.is_dir():
+        # Said before the rehearsal, not after minutes of it.
+        print(f"rehearsal: --html {args.html}: no such directory to write the report in", file=sys.stderr)
+        return EXIT_USAGE
     try:
         result = rehearse(
             args.cdk_out,
@@ -202,6 +214,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_USAGE
     sys.stdout.write(result.report)
+    if args.html:
+        try:
+            Path(args.html).write_text(html_report.render(result, source=args.cdk_out), encoding="utf-8")
+        except OSError as error:
+            print(f"rehearsal: --html {args.html}: cannot write the report: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"HTML report: {args.html}")
     return result.exit_code
 
 
