@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from constructs_lib._batch import BatchJob
     from constructs_lib._job import PersonalizeJob
+    from constructs_lib.data_deletion import DataDeletionJob
+    from constructs_lib.dataset_export import DatasetExportIngestionMode, DatasetExportJob
     from constructs_lib.dataset_import import DatasetImportJob, DatasetImportMode
     from constructs_lib.job import BatchInferenceJob, BatchInferenceJobMode
     from constructs_lib.runtime import PersonalizeJobRuntime
@@ -26,6 +28,9 @@ _HOMES = {
     "BatchInferenceStorage": "constructs_lib.storage",
     "BatchJob": "constructs_lib._batch",
     "BatchSegmentJob": "constructs_lib.segment",
+    "DataDeletionJob": "constructs_lib.data_deletion",
+    "DatasetExportIngestionMode": "constructs_lib.dataset_export",
+    "DatasetExportJob": "constructs_lib.dataset_export",
     "DatasetImportJob": "constructs_lib.dataset_import",
     "DatasetImportMode": "constructs_lib.dataset_import",
     "PersonalizeJob": "constructs_lib._job",
@@ -39,6 +44,9 @@ __all__ = [
     "BatchInferenceStorage",
     "BatchJob",
     "BatchSegmentJob",
+    "DataDeletionJob",
+    "DatasetExportIngestionMode",
+    "DatasetExportJob",
     "DatasetImportJob",
     "DatasetImportMode",
     "PersonalizeJob",
