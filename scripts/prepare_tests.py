@@ -4,7 +4,8 @@ the test run itself only tests.
 - mypy's cache of the dependencies' types: reading aws-cdk-lib's and boto3's stubs takes a minute and
   does not depend on this project's code (the test still checks every file of ours, strict);
 - the virtualenvs with the old botocore releases the handler must still work with;
-- the wheelhouse the fresh-project test installs from offline (the packages the library declares).
+- the wheelhouse the fresh-project test installs from offline (the packages the library declares);
+- headless Chromium (Debian's package), which renders the rehearsal's HTML report in a test.
 
 Each part is skipped when already done; run it again after changing the dependencies.
 """
@@ -95,11 +96,48 @@ def wheelhouse() -> None:
     print(f"  wheelhouse for the fresh-project test: {fill_wheelhouse()}")
 
 
+# ---- headless Chromium for the HTML report's test (added for issue 22's `--html`; kept apart from the rest)
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def chromium() -> None:
+    """Debian's `chromium`, which tests/test_rehearsal_html.py runs headless to screenshot the rehearsal's
+    HTML report. Installed with apt-get when missing (about 30 s, 112 MB, on a Debian 12 machine); when it
+    cannot be, that test fails and says so (it never skips), and the rest of the set-up goes on."""
+    if CHROMIUM.exists():
+        print(f"  chromium: {CHROMIUM} already installed")
+        return
+    started = time.monotonic()
+    apt = ["apt-get"] if os.geteuid() == 0 else ["sudo", "-n", "apt-get"]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        try:
+            return subprocess.run([*apt, *args], env=env, capture_output=True, text=True, check=False)
+        except OSError as error:  # no apt-get (not Debian), no sudo
+            return subprocess.CompletedProcess([*apt, *args], 127, "", str(error))
+
+    result = run("install", "-y", "-q", "chromium")
+    if result.returncode != 0:  # a fresh machine's package lists may be missing or stale
+        run("update", "-q")
+        result = run("install", "-y", "-q", "chromium")
+    if result.returncode != 0 or not CHROMIUM.exists():
+        tail = "\n    ".join((result.stdout + result.stderr).strip().splitlines()[-5:])
+        print(
+            f"  chromium: NOT installed ({' '.join(apt)} install chromium failed); "
+            f"tests/test_rehearsal_html.py will fail until it is:\n    {tail}"
+        )
+        return
+    print(f"  chromium: installed {CHROMIUM} in {time.monotonic() - started:.0f} s")
+
+
 def main() -> None:
     print("Preparing the test run (once per checkout):")
     warm_mypy_cache()
     old_sdk_venvs()
     wheelhouse()
+    chromium()
 
 
 if __name__ == "__main__":
