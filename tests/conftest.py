@@ -104,7 +104,8 @@ SPREAD = frozenset(
 # The longest pieces first (seconds of one core, measured with --durations on a quiet machine), so two
 # workers end together instead of one starting the wheel test last. Everything else keeps its order.
 HEAVY = {
-    "tests/test_wheel.py": 120,
+    "tests/test_wheel.py": 60,
+    "tests/test_distributions.py": 20,
     "tests/test_code_quality.py::test_mypy_strict_passes_on_the_package": 60,
     "tests/test_lifecycle_fuzz.py::test_every_sequence_keeps_every_invariant": 50,
     "tests/test_lifecycle_fuzz.py::test_a_": 30,
