@@ -89,6 +89,9 @@ class BatchJob(PersonalizeJob):
         runtime: PersonalizeJobRuntime | None,
         vpc: ec2.IVpc | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
+        schedule: Any = None,
+        schedule_enabled: bool = True,
+        skip_unchanged: bool = True,
     ) -> None:
         self.storage = storage or BatchInferenceStorage(self, "Storage")
         storage = self.storage
@@ -136,6 +139,9 @@ class BatchJob(PersonalizeJob):
             # Authorization Reference lists `solution*` without saying which ARN): both are granted.
             source_resources=[solution_version_arn, solution_of_version(solution_version_arn)],
             made_from=made_from,
+            schedule=schedule,
+            schedule_enabled=schedule_enabled,
+            skip_unchanged=skip_unchanged,
         )
 
     def grant_read_results(self, grantee: iam.IGrantable) -> iam.Grant:

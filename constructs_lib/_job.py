@@ -25,7 +25,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from constructs import Construct, IConstruct, IDependable, IValidation
 
-from constructs_lib import _reads
+from constructs_lib import _reads, _schedule
 from constructs_lib import _validation as v
 from constructs_lib._contract import contract
 from constructs_lib._metrics import JobMetrics
@@ -104,6 +104,9 @@ class PersonalizeJob(JobMetrics, Construct):
         source_resources: Sequence[str] = (),
         made_from: Mapping[str, Sequence[str]] | None = None,
         replaced_source: str | None = None,
+        schedule: Any = None,
+        schedule_enabled: bool = True,
+        skip_unchanged: bool = True,
     ) -> None:
         """Create the job's resource and what it needs; props are validated (the subclass did that).
 
@@ -203,6 +206,16 @@ class PersonalizeJob(JobMetrics, Construct):
         resource_node.add_dependency(*dependencies)
         # What the user makes the job wait for (node.add_dependency) is known only once the app is built.
         self.node.add_validation(_StartsAfterEnds(self, given))
+        # Runs without a deploy (issue 22): the job's schedule; what its chained runs need (rules at synth).
+        _schedule.attach(
+            self,
+            properties,
+            upstream,
+            schedule=schedule,
+            enabled=schedule_enabled,
+            skip_unchanged=skip_unchanged,
+            made_from=made_from or {},
+        )
 
     def _grant(
         self,

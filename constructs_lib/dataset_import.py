@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from aws_cdk import Annotations, Duration, Reference, Stack, Tokenization
 from aws_cdk import aws_personalize as personalize
@@ -18,6 +19,9 @@ from constructs_lib.storage import BatchInferenceStorage
 
 # An import that does not wait, into a CfnDataset of its own stack: a delete can meet it running.
 IMPORT_BEFORE_NATIVE_DELETE_WARNING = "constructs-lib:importBeforeNativeDelete"
+
+if TYPE_CHECKING:
+    from aws_cdk import aws_scheduler as scheduler
 
 
 class DatasetImportMode(enum.Enum):
@@ -55,6 +59,9 @@ class DatasetImportJob(PersonalizeJob):
         wait: bool = True,
         timeout: Duration = DEFAULT_TIMEOUT,
         runtime: PersonalizeJobRuntime | None = None,
+        schedule: scheduler.ScheduleExpression | None = None,
+        schedule_enabled: bool = True,
+        skip_unchanged: bool = True,
     ) -> None:
         """
         :param dataset_arn: The dataset to import into (``CfnDataset.attr_dataset_arn``, or
@@ -71,6 +78,14 @@ class DatasetImportJob(PersonalizeJob):
         :param wait: Hold the deployment until the import ends. Default: True.
         :param timeout: How long to wait, from 5 minutes to 12 hours. Default: 6 hours.
         :param runtime: The stack's ``PersonalizeJobRuntime``. Default: the stack's own.
+        :param schedule: Runs the job again without a deploy on this EventBridge Scheduler expression
+            (``ScheduleExpression.rate``, ``.cron`` with a time zone, ``.at``): each run is a new job named
+            from its scheduled time, with the deployed definition, reported by the end event (``trigger``
+            ``schedule``); a failed run is an event, never a stack failure. Not with ``job_name``.
+            Default: the job runs only when a deploy changes it.
+        :param schedule_enabled: False pauses the schedule without removing it. Default: True.
+        :param skip_unchanged: A run without a deploy that would change nothing is skipped (a ``SKIPPED``
+            end event, nothing billed): see the README's "Schedules". False always runs. Default: True.
         """
         super().__init__(scope, id)
         errors: list[str] = []
@@ -117,6 +132,9 @@ class DatasetImportJob(PersonalizeJob):
             depends_on=[storage, grants],
             source_resources=[dataset_arn],
             made_from={"DataLocation": (input_bucket, data_path)},
+            schedule=schedule,
+            schedule_enabled=schedule_enabled,
+            skip_unchanged=skip_unchanged,
         )
 
 

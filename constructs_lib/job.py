@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from aws_cdk import Duration
 from aws_cdk import aws_ec2 as ec2
@@ -16,6 +17,9 @@ from constructs_lib._job import DEFAULT_TIMEOUT
 from constructs_lib.runtime import PersonalizeJobRuntime
 from constructs_lib.solution_version import upstream_recipe
 from constructs_lib.storage import BatchInferenceStorage
+
+if TYPE_CHECKING:
+    from aws_cdk import aws_scheduler as scheduler
 
 
 class BatchInferenceJobMode(enum.Enum):
@@ -56,6 +60,9 @@ class BatchInferenceJob(BatchJob):
         wait: bool = True,
         timeout: Duration = DEFAULT_TIMEOUT,
         runtime: PersonalizeJobRuntime | None = None,
+        schedule: scheduler.ScheduleExpression | None = None,
+        schedule_enabled: bool = True,
+        skip_unchanged: bool = True,
         vpc: ec2.IVpc | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
     ) -> None:
@@ -96,6 +103,14 @@ class BatchInferenceJob(BatchJob):
         :param vpc: Creates the stack's runtime in this VPC when it does not exist yet; prefer
             ``PersonalizeJobRuntime(stack, vpc=...)``. Default: no VPC.
         :param vpc_subnets: Subnets of ``vpc``. Default: the VPC's private subnets.
+        :param schedule: Runs the job again without a deploy on this EventBridge Scheduler expression
+            (``ScheduleExpression.rate``, ``.cron`` with a time zone, ``.at``): each run is a new job named
+            from its scheduled time, with the deployed definition, reported by the end event (``trigger``
+            ``schedule``); a failed run is an event, never a stack failure. Not with ``job_name``.
+            Default: the job runs only when a deploy changes it.
+        :param schedule_enabled: False pauses the schedule without removing it. Default: True.
+        :param skip_unchanged: A run without a deploy that would change nothing is skipped (a ``SKIPPED``
+            end event, nothing billed): see the README's "Schedules". False always runs. Default: True.
         """
         super().__init__(scope, id)
         errors: list[str] = []
@@ -148,4 +163,7 @@ class BatchInferenceJob(BatchJob):
             runtime=runtime,
             vpc=vpc,
             vpc_subnets=vpc_subnets,
+            schedule=schedule,
+            schedule_enabled=schedule_enabled,
+            skip_unchanged=skip_unchanged,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from aws_cdk import Duration
 from constructs import Construct
@@ -12,6 +13,9 @@ from constructs_lib._contract import contract
 from constructs_lib._job import DEFAULT_TIMEOUT
 from constructs_lib.runtime import PersonalizeJobRuntime
 from constructs_lib.storage import BatchInferenceStorage
+
+if TYPE_CHECKING:
+    from aws_cdk import aws_scheduler as scheduler
 
 
 class BatchSegmentJob(BatchJob):
@@ -36,6 +40,9 @@ class BatchSegmentJob(BatchJob):
         wait: bool = True,
         timeout: Duration = DEFAULT_TIMEOUT,
         runtime: PersonalizeJobRuntime | None = None,
+        schedule: scheduler.ScheduleExpression | None = None,
+        schedule_enabled: bool = True,
+        skip_unchanged: bool = True,
     ) -> None:
         """
         :param solution_version_arn: A solution version of the Item-Affinity or Item-Attribute-Affinity
@@ -56,6 +63,14 @@ class BatchSegmentJob(BatchJob):
         :param wait: Hold the deployment until the job ends. Default: True.
         :param timeout: How long to wait, from 5 minutes to 12 hours. Default: 6 hours.
         :param runtime: The stack's ``PersonalizeJobRuntime``. Default: the stack's own.
+        :param schedule: Runs the job again without a deploy on this EventBridge Scheduler expression
+            (``ScheduleExpression.rate``, ``.cron`` with a time zone, ``.at``): each run is a new job named
+            from its scheduled time, with the deployed definition, reported by the end event (``trigger``
+            ``schedule``); a failed run is an event, never a stack failure. Not with ``job_name``.
+            Default: the job runs only when a deploy changes it.
+        :param schedule_enabled: False pauses the schedule without removing it. Default: True.
+        :param skip_unchanged: A run without a deploy that would change nothing is skipped (a ``SKIPPED``
+            end event, nothing billed): see the README's "Schedules". False always runs. Default: True.
         """
         super().__init__(scope, id)
         errors = [
@@ -89,4 +104,7 @@ class BatchSegmentJob(BatchJob):
             wait=wait,
             timeout=timeout,
             runtime=runtime,
+            schedule=schedule,
+            schedule_enabled=schedule_enabled,
+            skip_unchanged=skip_unchanged,
         )

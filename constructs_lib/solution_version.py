@@ -7,6 +7,7 @@ import functools
 import hashlib
 import json
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import jsii
 from aws_cdk import Annotations, CfnResource, Duration, Fn, Reference, Stack, Tokenization
@@ -27,6 +28,9 @@ SEGMENTATION_RECIPES = frozenset({"aws-item-affinity", "aws-item-attribute-affin
 # replaced with it.
 REPLACED_ON_ANY_CHANGE = (personalize.CfnSolution, personalize.CfnDatasetGroup)
 SOLUTION_CHANGED_WARNING = "constructs-lib:solutionChangedAfterVersion"
+
+if TYPE_CHECKING:
+    from aws_cdk import aws_scheduler as scheduler
 
 
 class SolutionVersionTrainingMode(enum.Enum):
@@ -65,6 +69,9 @@ class SolutionVersion(PersonalizeJob):
         wait: bool = True,
         timeout: Duration = DEFAULT_TIMEOUT,
         runtime: PersonalizeJobRuntime | None = None,
+        schedule: scheduler.ScheduleExpression | None = None,
+        schedule_enabled: bool = True,
+        skip_unchanged: bool = True,
     ) -> None:
         """
         :param solution_arn: The solution to train (``CfnSolution.attr_solution_arn`` or
@@ -76,6 +83,14 @@ class SolutionVersion(PersonalizeJob):
         :param wait: Hold the deployment until the training ends. Default: True.
         :param timeout: How long to wait, from 5 minutes to 12 hours. Default: 6 hours.
         :param runtime: The stack's ``PersonalizeJobRuntime``. Default: the stack's own.
+        :param schedule: Runs the job again without a deploy on this EventBridge Scheduler expression
+            (``ScheduleExpression.rate``, ``.cron`` with a time zone, ``.at``): each run is a new job named
+            from its scheduled time, with the deployed definition, reported by the end event (``trigger``
+            ``schedule``); a failed run is an event, never a stack failure. Not with ``job_name``.
+            Default: the job runs only when a deploy changes it.
+        :param schedule_enabled: False pauses the schedule without removing it. Default: True.
+        :param skip_unchanged: A run without a deploy that would change nothing is skipped (a ``SKIPPED``
+            end event, nothing billed): see the README's "Schedules". False always runs. Default: True.
         """
         super().__init__(scope, id)
         errors: list[str] = []
@@ -104,6 +119,9 @@ class SolutionVersion(PersonalizeJob):
             runtime=runtime or PersonalizeJobRuntime.of(self._stack),
             source_resources=[solution_arn],
             replaced_source=fingerprint,
+            schedule=schedule,
+            schedule_enabled=schedule_enabled,
+            skip_unchanged=skip_unchanged,
         )
         if fingerprint is not None:
             self.node.add_validation(_SolutionUnchanged(self, fingerprint))

@@ -1,0 +1,187 @@
+"""schedule= on the four kinds (issue 22): the schedule, its role, the check's policy and the chain rules
+in the template; an app without schedules keeps its template."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+import aws_cdk as cdk
+from aws_cdk import aws_scheduler as scheduler
+
+from constructs_lib import BatchInferenceJob, BatchInferenceStorage, DatasetImportJob
+from examples import weekly
+from tests.apps import nag_packs
+
+SOLUTION_VERSION_ARN = "arn:aws:personalize:us-east-1:123456789012:solution/recs/1a2b3c4d"
+DATASET_ARN = "arn:aws:personalize:us-east-1:123456789012:dataset/recs-group/INTERACTIONS"
+
+
+def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {key: value for key, value in template["Resources"].items() if value["Type"] == kind}
+
+
+@pytest.fixture(scope="module")
+def weekly_template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The weekly example, synthesized once with the compliance packs (a finding fails synth)."""
+    app = cdk.App(outdir=str(tmp_path_factory.mktemp("weekly")), policy_validation_beta1=nag_packs(cdk.App()))
+    weekly.build(app)
+    assembly = app.synth()
+    template: dict[str, Any] = assembly.get_stack_by_name("PersonalizeWeekly").template
+    return template
+
+
+def _input(properties: dict[str, Any]) -> str:
+    """A target's input as text, deploy-time values as their references (JSON of the Fn::Join)."""
+    return json.dumps(properties)
+
+
+def test_the_scheduled_import_has_one_schedule_starting_the_monitor_with_its_definition(
+    weekly_template: dict[str, Any],
+) -> None:
+    (schedule,) = _resources(weekly_template, "AWS::Scheduler::Schedule").values()
+    properties = schedule["Properties"]
+    assert (properties["ScheduleExpression"], properties["ScheduleExpressionTimezone"]) == (
+        "cron(0 6 ? * MON *)",
+        "Europe/Berlin",
+    )
+    assert properties["State"] == "ENABLED"
+    target = properties["Target"]
+    assert target["Arn"] == {"Ref": "PersonalizeBatchInferenceRuntimeMonitor2F025100"}
+    text = _input(target["Input"])
+    for part in (
+        '\\"trigger\\":\\"schedule\\"',
+        "<aws.scheduler.scheduled-time>",
+        "Custom::PersonalizeDatasetImportJob",
+        '\\"DataLocation\\":\\"s3://',
+        '\\"skipUnchanged\\":true',
+    ):
+        assert part in text, part
+    assert "WaitHandle" not in text  # a run without a deploy signals no WaitCondition
+    # The first delivery comes once the deploy's own run has ended and the check may make its calls.
+    assert any(dependency.startswith("WeeklyImportWaitCondition") for dependency in schedule["DependsOn"])
+
+
+def test_the_scheduler_role_may_only_start_the_monitor(weekly_template: dict[str, Any]) -> None:
+    schedule = next(iter(_resources(weekly_template, "AWS::Scheduler::Schedule").values()))
+    role_id = schedule["Properties"]["Target"]["RoleArn"]["Fn::GetAtt"][0]
+    role = weekly_template["Resources"][role_id]["Properties"]
+    (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert "aws:SourceAccount" in statement["Condition"]["StringEquals"]
+    assert "Policies" not in role
+    (policy_ref,) = role["ManagedPolicyArns"]
+    policy = weekly_template["Resources"][policy_ref["Ref"]]["Properties"]["PolicyDocument"]
+    assert policy["Statement"] == [
+        {
+            "Action": "states:StartExecution",
+            "Effect": "Allow",
+            "Resource": {"Ref": "PersonalizeBatchInferenceRuntimeMonitor2F025100"},
+            "Sid": "StartMonitor",
+        }
+    ]
+
+
+def test_the_check_may_start_runs_and_list_what_it_compares(weekly_template: dict[str, Any]) -> None:
+    policies = {
+        key: value
+        for key, value in _resources(weekly_template, "AWS::IAM::ManagedPolicy").items()
+        if key.startswith("PersonalizeBatchInferenceRuntimeScheduledRunsPolicy")
+    }
+    ((_, policy),) = policies.items()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    actions = {
+        action
+        for statement in statements
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+    }
+    assert actions == {
+        "states:ListExecutions",
+        "states:StartExecution",
+        "personalize:ListDatasetImportJobs",
+        "personalize:ListDatasets",
+        "personalize:DescribeSolution",
+        "s3:ListBucket",
+    }
+    listing = [statement for statement in statements if statement["Action"] == "s3:ListBucket"]
+    prefixes = sorted(json.dumps(statement["Condition"]["StringLike"]["s3:prefix"]) for statement in listing)
+    assert prefixes == ['["interactions/*"]', '["items/*"]', '["users/*"]']
+    (role,) = policy["Properties"]["Roles"]
+    assert role["Ref"].startswith("PersonalizeBatchInferenceRuntimeCheckFunctionRole")
+
+
+def test_each_job_after_the_scheduled_import_runs_after_each_successful_run_of_its_upstream(
+    weekly_template: dict[str, Any],
+) -> None:
+    rules = _resources(weekly_template, "AWS::Events::Rule")
+    chains = {key: rule for key, rule in rules.items() if "After" in key}
+    assert sorted(key[:-8] for key in chains) == [
+        "RecommendationsVersionAfterWeeklyImport",
+        "SegmentationVersionAfterWeeklyImport",
+        "WeeklyAudiencesAfterSegmentationVersion",
+        "WeeklyRecommendationsAfterRecommendationsVersion",
+    ]
+    for key, rule in chains.items():
+        pattern = rule["Properties"]["EventPattern"]
+        assert pattern["detail"]["result"] == ["SUCCESS"]
+        assert pattern["detail"]["trigger"] == ["schedule", "chain"]  # a deploy's run chains by deploy
+        (target,) = rule["Properties"]["Targets"]
+        template = _input(target["InputTransformer"]["InputTemplate"])
+        assert '\\"trigger\\":\\"chain\\"' in template and "<detail-jobArn>" in template
+        if key.startswith("Weekly"):
+            assert '\\"sourceProp\\":\\"SolutionVersionArn\\"' in template, key
+
+
+def test_a_job_without_schedule_adds_nothing(tmp_path: Path) -> None:
+    app = cdk.App(outdir=str(tmp_path))
+    stack = cdk.Stack(app, "Plain")
+    storage = BatchInferenceStorage(stack, "Storage")
+    BatchInferenceJob(
+        stack, "Job", solution_version_arn=SOLUTION_VERSION_ARN, input_path="users/", storage=storage
+    )
+    template = app.synth().get_stack_by_name("Plain").template
+    types = {resource["Type"] for resource in template["Resources"].values()}
+    assert "AWS::Scheduler::Schedule" not in types and "AWS::Events::Rule" not in types
+    assert not [key for key in template["Resources"] if "Schedule" in key or "ChainRules" in key]
+
+
+def test_a_paused_schedule_is_kept_disabled_and_skip_unchanged_false_forces(tmp_path: Path) -> None:
+    app = cdk.App(outdir=str(tmp_path))
+    stack = cdk.Stack(app, "Paused")
+    storage = BatchInferenceStorage(stack, "Storage")
+    DatasetImportJob(
+        stack,
+        "Import",
+        dataset_arn=DATASET_ARN,
+        data_path="interactions/",
+        storage=storage,
+        schedule=scheduler.ScheduleExpression.rate(cdk.Duration.days(7)),
+        schedule_enabled=False,
+        skip_unchanged=False,
+    )
+    template = app.synth().get_stack_by_name("Paused").template
+    (schedule,) = _resources(template, "AWS::Scheduler::Schedule").values()
+    assert schedule["Properties"]["State"] == "DISABLED"
+    assert schedule["Properties"]["ScheduleExpression"] == "rate(7 days)"
+    assert '\\"skipUnchanged\\":false' in _input(schedule["Properties"]["Target"]["Input"])
+
+
+def test_schedule_with_a_job_name_is_refused_naming_both() -> None:
+    app = cdk.App()
+    stack = cdk.Stack(app, "Named")
+    with pytest.raises(ValueError, match="job_name='weekly-import' with schedule="):
+        DatasetImportJob(
+            stack,
+            "Import",
+            dataset_arn=DATASET_ARN,
+            data_path="interactions/",
+            storage=BatchInferenceStorage(stack, "Storage"),
+            job_name="weekly-import",
+            schedule=scheduler.ScheduleExpression.rate(cdk.Duration.days(7)),
+        )
