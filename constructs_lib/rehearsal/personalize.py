@@ -540,6 +540,8 @@ class PersonalizeStandIn:
             self._timeline.add(
                 job.name, "output", f"output {output.uri} ({output.records} records)", at=job.done_at
             )
+        if job.num_deleted is not None:
+            self._timeline.add(job.name, "output", f"{job.num_deleted} records deleted", at=job.done_at)
 
     def _denied(self, job: StandInJob, action: str, resource: str, key: str | None) -> str | None:
         role = job.request.get("roleArn")
