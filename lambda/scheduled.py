@@ -45,6 +45,8 @@ TRIGGER_CHAIN = "chain"
 TRIGGER_DEPLOY = "deploy"
 TRIGGERS = frozenset({TRIGGER_SCHEDULE, TRIGGER_CHAIN})
 SKIPPED = "SKIPPED"
+# On an import started without a deploy: the fingerprint of the objects it reads.
+INPUT_TAG = "constructs-lib:input"
 RUN_EXECUTION_LABEL_LENGTH = 36
 # What the skip checks call besides the kinds' own calls (their IAM actions, in the trimmed model too).
 SKIP_CHECK_ACTIONS = ("ListDatasetImportJobs", "ListDatasets", "DescribeSolution")
@@ -149,9 +151,14 @@ def begin(event: Mapping[str, Any], clients: Clients, request_id: str | None) ->
             return _skip(clients, kind, request, log, ended, name, unchanged_reason)
     else:
         try:
-            compared = _batch_input(clients, kind, props) if kind.output is not None else None
+            compared = recorded_input(clients, kind, props)
         except AwsError as error:
             log("unchanged-unknown", detail=describe_error(error))
+    create_request = definitions.build_create_request(props, name)
+    if kind is contract.DATASET_IMPORT and compared is not None:
+        # Where the next run finds what this one read (an import has no results manifest).
+        tags = [tag for tag in create_request.get("tags", []) if tag["tagKey"] != INPUT_TAG]
+        create_request["tags"] = [*tags, {"tagKey": INPUT_TAG, "tagValue": compared["fingerprint"]}]
     state = initial_state(
         props,
         job_name=name,
@@ -159,7 +166,7 @@ def begin(event: Mapping[str, Any], clients: Clients, request_id: str | None) ->
         status=contract.QUEUED,
         stack_id=stack_id,
         logical_id=logical_id,
-        create_request=definitions.build_create_request(props, name),
+        create_request=create_request,
     )
     state.update(fields)  # type: ignore[typeddict-item]
     if compared is not None:
@@ -225,10 +232,20 @@ def unchanged(
     if kind.output is not None:
         return _batch_unchanged(clients, kind, props)
     if kind is contract.DATASET_IMPORT:
-        return _import_unchanged(clients, props), None
+        return _import_unchanged(clients, props)
     if kind is contract.SOLUTION_VERSION:
         return _training_unchanged(clients, props), None
     return None, None
+
+
+def recorded_input(clients: Clients, kind: contract.JobKind, props: JobProps) -> dict[str, Any] | None:
+    """What a forced run records of its input (batch runs and imports), for the next run to compare."""
+    if kind.output is not None:
+        return _batch_input(clients, kind, props)
+    if kind is contract.DATASET_IMPORT:
+        found = _import_input(clients, props)
+        return found[0] if found else None
+    return None
 
 
 def _objects(clients: Clients, uri: str) -> list[dict[str, Any]] | None:
@@ -301,26 +318,45 @@ def _batch_unchanged(
     )
 
 
-def _import_unchanged(clients: Clients, props: JobProps) -> str | None:
-    """Every object under the path was last modified before the dataset's last successful import
-    started: that import read them all."""
+def _import_input(clients: Clients, props: JobProps) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
     path = str(props.get("DataLocation"))
     objects = _objects(clients, path)
-    if not objects:
+    if objects is None:
         return None
+    return {"path": path, "objects": len(objects), "fingerprint": input_fingerprint(objects)}, objects
+
+
+def _import_unchanged(clients: Clients, props: JobProps) -> tuple[str | None, dict[str, Any] | None]:
+    """The dataset's last successful import read these very objects: its INPUT_TAG (set by a run
+    without a deploy) holds their fingerprint; an import without it (a deploy's) read them when every
+    object was last modified before it started."""
+    found = _import_input(clients, props)
+    if found is None or not found[1]:
+        return None, found[0] if found else None
+    compared, objects = found
     last = _newest(
         _listed(clients, "list_dataset_import_jobs", "datasetImportJobs", datasetArn=props.get("DatasetArn")),
         "creationDateTime",
     )
     if last is None:
-        return None
+        return None, compared
+    arn = str(last.get("datasetImportJobArn") or "")
+    tags = clients.personalize.list_tags_for_resource(resourceArn=arn).get("tags", []) if arn else []
+    recorded = next((tag.get("tagValue") for tag in tags if tag.get("tagKey") == INPUT_TAG), None)
     started = last["creationDateTime"]
-    if any(not isinstance(item["modified"], datetime) or item["modified"] >= started for item in objects):
-        return None
+    if recorded is not None:
+        if recorded != compared["fingerprint"]:
+            return None, compared
+        why = "are those it read (keys and ETags)"
+    elif all(isinstance(item["modified"], datetime) and item["modified"] < started for item in objects):
+        why = "were all last modified before it began"
+    else:
+        return None, compared
     return (
-        f"Unchanged: the {len(objects)} object(s) under {path} were all last modified before the last "
-        f"successful import of the dataset ({last.get('jobName')}, started {started.isoformat()}) began. "
-        "skip_unchanged=False forces a run."
+        f"Unchanged: the {len(objects)} object(s) under {compared['path']} {why}: the last successful "
+        f"import of the dataset, {last.get('jobName')} (started {started.isoformat()}). "
+        "skip_unchanged=False forces a run.",
+        compared,
     )
 
 

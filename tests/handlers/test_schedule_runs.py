@@ -304,33 +304,69 @@ def import_list(*jobs: tuple[str, datetime]) -> dict[str, Any]:
     }
 
 
-def test_an_import_whose_objects_are_older_than_the_last_import_is_skipped(stubs: Stubs) -> None:
-    request = run_request(DATASET_IMPORT)
-    expect_running_runs(stubs)
-    expect_input(stubs, "in-bucket", "interactions.csv", {"interactions.csv": ('"e"', WEEK_AGO)})
+INTERACTIONS = {"interactions.csv": ('"e"', WEEK_AGO)}
+
+
+def expect_last_import(stubs: Stubs, created: datetime, tags: dict[str, str] | None = None) -> None:
     stubs.personalize.add_response(
         "list_dataset_import_jobs",
-        import_list(("imp-1", YESTERDAY)),
+        import_list(("imp-1", created)),
         {"datasetArn": DATASET_ARN, "maxResults": 100},
     )
+    stubs.personalize.add_response(
+        "list_tags_for_resource",
+        {"tags": [{"tagKey": key, "tagValue": value} for key, value in (tags or {}).items()]},
+        {"resourceArn": f"{IMPORT_ARN_PREFIX}imp-1"},
+    )
+
+
+def interactions_fingerprint(objects: dict[str, tuple[str, datetime]]) -> str:
+    return scheduled.input_fingerprint([{"key": key, "etag": etag} for key, (etag, _) in objects.items()])
+
+
+def test_an_import_whose_objects_are_older_than_the_last_deploy_import_is_skipped(stubs: Stubs) -> None:
+    request = run_request(DATASET_IMPORT)
+    expect_running_runs(stubs)
+    expect_input(stubs, "in-bucket", "interactions.csv", INTERACTIONS)
+    expect_last_import(stubs, YESTERDAY)  # a deploy's import: no fingerprint tag
     stubs.events.add_response("put_events", PUT_EVENTS_OK)
     state = first_check(stubs, request)
-    assert state["result"] == "SKIPPED" and "imp-1" in state["reason"]
+    assert state["result"] == "SKIPPED" and "imp-1" in state["reason"] and "last modified" in state["reason"]
     assert stubs.params_of("CreateDatasetImportJob") == []
 
 
-def test_an_import_with_a_newer_object_runs(stubs: Stubs) -> None:
+def test_an_import_with_a_newer_object_runs_and_tags_its_job_with_what_it_reads(stubs: Stubs) -> None:
     request = run_request(DATASET_IMPORT)
+    newer = {"interactions.csv": ('"e"', YESTERDAY)}
     expect_running_runs(stubs)
-    expect_input(stubs, "in-bucket", "interactions.csv", {"interactions.csv": ('"e"', YESTERDAY)})
-    stubs.personalize.add_response(
-        "list_dataset_import_jobs",
-        import_list(("imp-1", WEEK_AGO)),
-        {"datasetArn": DATASET_ARN, "maxResults": 100},
-    )
+    expect_input(stubs, "in-bucket", "interactions.csv", newer)
+    expect_last_import(stubs, WEEK_AGO)
     expect_start(stubs, own_execution(request))
     first_check(stubs, request)
-    assert started_state(stubs)["createRequest"]["datasetArn"] == DATASET_ARN
+    create = started_state(stubs)["createRequest"]
+    assert create["datasetArn"] == DATASET_ARN
+    assert create["tags"] == [{"tagKey": scheduled.INPUT_TAG, "tagValue": interactions_fingerprint(newer)}]
+
+
+def test_an_import_whose_objects_carry_the_last_runs_fingerprint_is_skipped_however_recent(
+    stubs: Stubs,
+) -> None:
+    rewritten = {"interactions.csv": ('"e"', YESTERDAY)}  # uploaded again, same content (same ETag)
+    expect_running_runs(stubs)
+    expect_input(stubs, "in-bucket", "interactions.csv", rewritten)
+    expect_last_import(stubs, WEEK_AGO, {scheduled.INPUT_TAG: interactions_fingerprint(INTERACTIONS)})
+    stubs.events.add_response("put_events", PUT_EVENTS_OK)
+    state = first_check(stubs, run_request(DATASET_IMPORT))
+    assert state["result"] == "SKIPPED" and "ETags" in state["reason"]
+
+
+def test_an_import_whose_objects_differ_from_the_last_runs_fingerprint_runs(stubs: Stubs) -> None:
+    request = run_request(DATASET_IMPORT)
+    expect_running_runs(stubs)
+    expect_input(stubs, "in-bucket", "interactions.csv", INTERACTIONS)  # old, but another ETag than recorded
+    expect_last_import(stubs, YESTERDAY, {scheduled.INPUT_TAG: "0" * 64})
+    expect_start(stubs, own_execution(request))
+    first_check(stubs, request)
 
 
 def expect_training_history(stubs: Stubs, version_created: datetime, import_created: datetime) -> None:
