@@ -120,19 +120,38 @@ class _RuntimeFunctions:
         return iam.AddToPrincipalPolicyResult(statement_added=True, policy_dependable=self._dependable)
 
 
-def _placed_grant(
-    policies: Sequence[iam.ManagedPolicy],
-    actions: Sequence[str],
-    resources: Sequence[str],
-    conditions: Mapping[str, Any] | None = None,
-) -> iam.Grant:
-    """The ``iam.Grant`` of what the runtime placed in ``policies`` (see ``_RuntimeFunctions``)."""
-    return iam.Grant.add_to_principal(
-        grantee=_RuntimeFunctions(_distinct(policies)),
-        actions=list(dict.fromkeys(actions)),
-        resource_arns=list(dict.fromkeys(resources)),
-        conditions=dict(conditions) if conditions else None,
-    )
+class _PlacedGrants:
+    """``iam.Grant``s of what a runtime placed in its policies (see ``_RuntimeFunctions``), made once per
+    distinct grant: a job's grants mostly repeat its stack's (the same role, bucket, key and job pattern),
+    and each new one costs jsii round trips (the grantee, its dependable, the grant and two callbacks)."""
+
+    def __init__(self) -> None:
+        self._grantees: dict[tuple[int, ...], _RuntimeFunctions] = {}
+        self._grants: dict[tuple[Any, ...], iam.Grant] = {}
+
+    def grant(
+        self,
+        policies: Sequence[iam.ManagedPolicy],
+        actions: Sequence[str],
+        resources: Sequence[str],
+        conditions: Mapping[str, Any] | None = None,
+    ) -> iam.Grant:
+        # The policies are the runtime's children (or its owners'): alive, so their ids stay theirs.
+        placed = _distinct(policies)
+        actions, resources = list(dict.fromkeys(actions)), list(dict.fromkeys(resources))
+        key = (tuple(map(id, placed)), tuple(actions), tuple(resources), repr(conditions))
+        found = self._grants.get(key)
+        if found is None:
+            grantee = self._grantees.get(key[0])
+            if grantee is None:
+                grantee = self._grantees[key[0]] = _RuntimeFunctions(placed)
+            found = self._grants[key] = iam.Grant.add_to_principal(
+                grantee=grantee,
+                actions=actions,
+                resource_arns=resources,
+                conditions=dict(conditions) if conditions else None,
+            )
+        return found
 
 
 class PersonalizeJobRuntime(Construct):
@@ -326,11 +345,15 @@ class PersonalizeJobRuntime(Construct):
                     source_resources,
                 )
         actions = [f"personalize:{a}" for a in (*kind.on_event_actions(), *kind.check_actions())]
-        grant = _placed_grant(needed, actions, job_resources)
+        grant = self._placed_grants.grant(needed, actions, job_resources)
         if source_resources:
             sources = [f"personalize:{a}" for a in kind.source_actions()]
-            grant = grant.combine(_placed_grant([], sources, source_resources))
+            grant = grant.combine(self._placed_grants.grant([], sources, source_resources))
         return grant
+
+    @functools.cached_property
+    def _placed_grants(self) -> _PlacedGrants:
+        return _PlacedGrants()
 
     @functools.cached_property
     def _any_solution(self) -> str:
@@ -372,7 +395,7 @@ class PersonalizeJobRuntime(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": PERSONALIZE}},
                 owner=owner,
             )
-        return _placed_grant(
+        return self._placed_grants.grant(
             needed, ["iam:PassRole"], [role_arn], {"StringEquals": {"iam:PassedToService": PERSONALIZE}}
         )
 
@@ -396,9 +419,9 @@ class PersonalizeJobRuntime(Construct):
         manifest = bucket.arn_for_objects(f"{prefix}{contract.MANIFEST_NAME}")
         self._widen(place, "WriteManifests", ["s3:PutObject"], [manifest])
         grant = (
-            _placed_grant(needed, ["s3:ListBucket"], [bucket_arn])
-            .combine(_placed_grant(needed, ["s3:GetObject"], [results]))
-            .combine(_placed_grant(needed, ["s3:PutObject"], [manifest]))
+            self._placed_grants.grant(needed, ["s3:ListBucket"], [bucket_arn])
+            .combine(self._placed_grants.grant(needed, ["s3:GetObject"], [results]))
+            .combine(self._placed_grants.grant(needed, ["s3:PutObject"], [manifest]))
         )
         if key is not None:
             key_arn = _reads.key_arn(key)
@@ -406,7 +429,7 @@ class PersonalizeJobRuntime(Construct):
             key_actions = ["kms:Decrypt", "kms:GenerateDataKey"]
             self._widen(key_place, "UseResultKeys", key_actions, [key_arn])
             key_needed = [key_place] if key_place is not policy else []
-            grant = grant.combine(_placed_grant(key_needed, key_actions, [key_arn]))
+            grant = grant.combine(self._placed_grants.grant(key_needed, key_actions, [key_arn]))
         self._acks.add(
             place,
             f"AwsSolutions-IAM5[Resource::{nag_form(self._stack, results)}]",
