@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from constructs_lib.rehearsal.clock import SimClock
+from constructs_lib.rehearsal.iam import check_call, required_resources
 from constructs_lib.rehearsal.personalize import DATASET, DATASET_GROUP, PersonalizeStandIn
 from constructs_lib.rehearsal.s3 import S3Sandbox
 from constructs_lib.rehearsal.server import Caller, ServiceError
@@ -19,6 +20,7 @@ from constructs_lib.rehearsal.timeline import Timeline
 REGION, ACCOUNT = "us-east-1", "123456789012"
 CALLER = Caller(REGION, ACCOUNT)
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/personalize"
+EXPORT_ARN = f"arn:aws:personalize:{REGION}:{ACCOUNT}:dataset-export-job/Stack-Dump-1"
 GROUP = f"arn:aws:personalize:{REGION}:{ACCOUNT}:dataset-group/shop"
 DATASET_ARN = f"arn:aws:personalize:{REGION}:{ACCOUNT}:dataset/shop/INTERACTIONS"
 INTERACTIONS = "USER_ID,ITEM_ID,TIMESTAMP\nu1,i1,1\nu2,i2,2\nu1,i3,3\nu3,i4,4\n"
@@ -172,3 +174,69 @@ def test_an_export_spells_its_statuses_as_create_pending_and_create_in_progress(
         "CREATE PENDING",
         "CREATE IN_PROGRESS",
     )
+
+
+# ---------------------------------------------------------------- IAM, offline
+
+
+@pytest.mark.parametrize(
+    ("action", "params", "resource_type", "arn"),
+    [
+        (
+            "personalize:CreateDataDeletionJob",
+            {"jobName": "Stack-Erase-0123abcd", "datasetGroupArn": GROUP},
+            "dataDeletionJob",
+            f"arn:aws:personalize:{REGION}:{ACCOUNT}:data-deletion-job/Stack-Erase-0123abcd",
+        ),
+        (
+            "personalize:DescribeDatasetExportJob",
+            {"datasetExportJobArn": EXPORT_ARN},
+            "datasetExportJob",
+            EXPORT_ARN,
+        ),
+        (
+            "personalize:TagResource",
+            {
+                "resourceArn": f"arn:aws:personalize:{REGION}:{ACCOUNT}:data-deletion-job/Stack-Erase-1",
+                "tags": [],
+            },
+            "dataDeletionJob",
+            f"arn:aws:personalize:{REGION}:{ACCOUNT}:data-deletion-job/Stack-Erase-1",
+        ),
+    ],
+)
+def test_the_new_kinds_calls_are_authorized_against_their_jobs(
+    action: str, params: dict[str, Any], resource_type: str, arn: str
+) -> None:
+    (required,) = required_resources(action, params, partition="aws", region=REGION, account=ACCOUNT)
+    assert (required.resource_type, required.arn) == (resource_type, arn)
+    allowed = {
+        "Jobs": {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": action, "Resource": arn}],
+        }
+    }
+    other = {
+        "Jobs": {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": action, "Resource": arn + "x"}],
+        }
+    }
+    assert check_call(
+        action,
+        params,
+        principal=ROLE,
+        identity_policies=allowed,
+        partition="aws",
+        region=REGION,
+        account=ACCOUNT,
+    ).allowed
+    assert not check_call(
+        action,
+        params,
+        principal=ROLE,
+        identity_policies=other,
+        partition="aws",
+        region=REGION,
+        account=ACCOUNT,
+    ).allowed
