@@ -18,8 +18,11 @@ Two timings:
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -36,6 +39,7 @@ import _jsii_env  # noqa: F401  (before aws_cdk: silences the jsii Node banner)
 import aws_cdk as cdk
 from _table import Table, kilobytes, number, seconds
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3_deployment as s3deploy
 from aws_cdk import custom_resources as cr
 
 # The storage only: the baseline's processes never import BatchInferenceJob (see batch_inference_job).
@@ -52,6 +56,8 @@ CDK_CONTEXT = {
     if key.startswith("@aws-cdk/")
 }
 STACK_ID = "Jobs"
+# Both stacks are deployed to one account and region, as real apps name them.
+ENV = cdk.Environment(account="123456789012", region="us-east-1")
 SOLUTION_VERSION_ARN = "arn:aws:personalize:us-east-1:123456789012:solution/bench/1a2b3c4d"
 NUM_RESULTS = 25
 JOB_COUNTS = (1, 10, 50)
@@ -143,11 +149,25 @@ class Synthesis:
     resources: int
 
 
+@functools.cache
+def input_directory(count: int) -> Path:
+    """The jobs' input, as an app ships it: ``users/job-<index>/users.json`` for each of ``count`` jobs."""
+    directory = Path(tempfile.mkdtemp(prefix="bench-input-"))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    for index in range(count):
+        (directory / "users" / f"job-{index}").mkdir(parents=True)
+        (directory / "users" / f"job-{index}" / "users.json").write_text(f'{{"userId": "user-{index}"}}\n')
+    return directory
+
+
 def build_app(outdir: str, add_job: AddJob, count: int) -> tuple[cdk.App, cdk.Stack, BatchInferenceStorage]:
-    """One stack: the shared storage and ``count`` jobs."""
+    """One stack, written as a real app writes it (both variants alike): an account and a region, the
+    shared storage, the jobs' input shipped into its bucket with ``storage.deploy_input`` (a
+    BucketDeployment), and ``count`` jobs. Neither app synthesizes with a warning."""
     app = cdk.App(outdir=outdir, context=CDK_CONTEXT)
-    stack = cdk.Stack(app, STACK_ID)
+    stack = cdk.Stack(app, STACK_ID, env=ENV)
     storage = BatchInferenceStorage(stack, "Storage")
+    storage.deploy_input("Input", sources=[s3deploy.Source.asset(str(input_directory(count)))])
     for index in range(count):
         add_job(stack, storage, index)
     return app, stack, storage

@@ -3,6 +3,7 @@ once per stack, acknowledgements recorded once) finding what the long way found.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -127,3 +128,36 @@ def test_an_acknowledgement_with_another_reason_is_recorded_beside_the_first() -
     acks.add(owner, "AwsSolutions-IAM5[Resource::*]", "Nor does ListSolutionVersions.")
     acks.record()
     assert len(_acknowledged(owner)) == 2
+
+
+def _benchmark_module() -> Any:
+    """benchmarks/synth_compare.py, imported as `make bench` runs it (benchmarks/ on the path)."""
+    import importlib
+    import sys
+    from pathlib import Path
+
+    benchmarks = str(Path(__file__).resolve().parents[1] / "benchmarks")
+    if benchmarks not in sys.path:
+        sys.path.insert(0, benchmarks)
+    return importlib.import_module("synth_compare")
+
+
+@pytest.mark.parametrize("variant", ["ours", "baseline"])
+def test_the_benchmark_apps_are_written_as_real_apps_and_synthesize_without_a_warning(
+    variant: str, tmp_path: Any
+) -> None:
+    # The synth ratio compares like with like: both stacks name their account and region and ship the
+    # jobs' input, so neither pays for (or skips) a warning the other does not.
+    synth_compare = _benchmark_module()
+    app, stack, _ = synth_compare.build_app(str(tmp_path), synth_compare.VARIANTS[variant], 2)
+    assert stack.region == "us-east-1" and stack.account == "123456789012"
+    assembly = app.synth()
+    found = [
+        (entry.path, entry.data)
+        for artifact in assembly.stacks
+        for kind in ("aws:cdk:warning", "aws:cdk:error")
+        for entry in artifact.find_metadata_by_type(kind)
+    ]
+    assert found == []
+    resources = json.loads((tmp_path / f"{synth_compare.STACK_ID}.template.json").read_text())["Resources"]
+    assert any(r["Type"] == "Custom::CDKBucketDeployment" for r in resources.values())
