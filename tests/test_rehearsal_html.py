@@ -216,6 +216,28 @@ def test_entry_kinds_and_triggers_it_does_not_know_are_drawn_generically(green: 
     assert re.search(r'class="tick"[^>]*>\+[78]d ', chart)
 
 
+def test_a_run_whose_entries_say_trigger_schedule_in_their_text_is_a_scheduled_run(green: Result) -> None:
+    at, key = green.simulated_seconds + 3600, "Nightly-20260106T0100"
+    added = [
+        Entry(len(green.timeline), at, key, "status", f"job {key} created -> PENDING"),
+        Entry(len(green.timeline) + 1, at + 60, key, "status", "status IN PROGRESS"),
+        Entry(len(green.timeline) + 2, at + 600, key, "status", "status COMPLETED"),
+        Entry(
+            len(green.timeline) + 3,
+            at + 660,
+            key,
+            "event",
+            "event emitted: End (COMPLETED, trigger=schedule)",
+        ),
+    ]
+    page = html_report.render(dataclasses.replace(green, timeline=(*green.timeline, *added)))
+    chart = _gantt(page)
+    assert f"{key} (schedule)" in chart and 'fill="url(#hatch)"' in chart
+    # A data deletion job's COMPLETED is its ACTIVE: the run is drawn in ACTIVE's colour.
+    assert f'fill="{html_report.ACTIVE}" rx="2"><title>{key}: IN PROGRESS from ' in chart
+    assert "ended COMPLETED at" in chart
+
+
 def test_cli_writes_the_page_and_keeps_the_exit_code(
     end_to_end: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -33,6 +33,8 @@ WAITING = "#795548"
 _END_COLOURS = {
     "ACTIVE": (ACTIVE, "ran, ended ACTIVE"),
     "CREATE FAILED": (FAILED, "ran, ended CREATE FAILED"),
+    "COMPLETED": (ACTIVE, "ran, ended COMPLETED"),  # a data deletion job's spelling of ACTIVE
+    "FAILED": (FAILED, "ran, ended FAILED"),
     "STOPPED": (STOPPED, "stopped"),
     "STOPPING": (STOPPED, "stopped"),
     "SKIPPED": (SKIPPED, "skipped"),
@@ -52,6 +54,7 @@ _MARKERS = {
 _SPARE = ("#d81b60", "#5e35b1", "#00897b", "#c0ca33", "#6d4c41", "#3949ab", "#f4511e")
 _STATUS = re.compile(r"(?:^status |created -> )([A-Z][A-Z_]*(?: [A-Z][A-Z_]*)*)")
 _SKIP = re.compile(r"\bskip", re.IGNORECASE)
+_TRIGGER = re.compile(r"\btrigger[\"']?\s*[=:]?\s*[\"']?(deploy|schedule|chain)\b", re.IGNORECASE)
 
 WIDTH = 1240  # the SVG's width: fits a 1280-pixel window with the page's margins
 LABEL = 380  # the left column of row labels
@@ -81,10 +84,14 @@ class _Run:
 
     @property
     def trigger(self) -> str:
+        """What started it, where an entry says: its data's ``trigger``, or ``trigger=schedule`` in a text."""
         for entry in self.entries:
             value = entry.data.get("trigger")
             if value:
                 return str(value)
+            match = _TRIGGER.search(entry.text)
+            if match:
+                return match.group(1).lower()
         return ""
 
 
