@@ -7,7 +7,6 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import jsii
 from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -87,34 +86,26 @@ def _pseudo_parameters() -> tuple[str, str, str]:
     return Aws.PARTITION, Aws.REGION, Aws.ACCOUNT_ID
 
 
-@jsii.implements(iam.IPrincipal)
-class _RuntimeFunctions:
+class _RuntimeFunctions(iam.PrincipalBase):
     """The runtime's functions as the grantee of an ``iam.Grant`` whose statements the runtime has
     already placed in its managed policies (widening shared statements): the grant records what was
     asked for, and depends on the policies a job's resource must wait for (none for a grant on a literal
-    ARN, held by the runtime's own policies, which every job waits for anyway)."""
+    ARN, held by the runtime's own policies, which every job waits for anyway).
+
+    A subclass of a jsii class (not a plain ``jsii.implements``): jsii then makes its JavaScript object
+    once, where a plain Python principal is made again each time it is passed, and its grant principal
+    (itself) is answered without calling back into Python."""
 
     def __init__(self, policies: Sequence[iam.ManagedPolicy]) -> None:
+        super().__init__()
         self._dependable = DependencyGroup(*policies)
-
-    @property
-    def grant_principal(self) -> iam.IPrincipal:
-        return self
-
-    @property
-    def assume_role_action(self) -> str:
-        return "sts:AssumeRole"
 
     @property
     def policy_fragment(self) -> iam.PrincipalPolicyFragment:
         return iam.PrincipalPolicyFragment({})
 
-    @property
-    def principal_account(self) -> str | None:
-        return None
-
-    def add_to_policy(self, statement: iam.PolicyStatement) -> bool:
-        return True
+    def dedupe_string(self) -> str | None:
+        return None  # never merged with another principal
 
     def add_to_principal_policy(self, statement: iam.PolicyStatement) -> iam.AddToPrincipalPolicyResult:
         return iam.AddToPrincipalPolicyResult(statement_added=True, policy_dependable=self._dependable)
