@@ -31,7 +31,16 @@ from constructs_lib._contract import contract  # noqa: E402  (the repo's own pac
 # Service prefix (as IAM spells it) -> actions. Personalize's are every kind's, as its declaration says.
 ACTIONS: dict[str, tuple[str, ...]] = {
     "personalize": tuple(
-        dict.fromkeys(action for kind in contract.KINDS.values() for action in kind.iam_actions())
+        dict.fromkeys(
+            [
+                *(action for kind in contract.KINDS.values() for action in kind.iam_actions()),
+                # What a run without a deploy reads to tell whether it would change anything
+                # (lambda/scheduled.py, SKIP_CHECK_ACTIONS).
+                "ListDatasetImportJobs",
+                "ListDatasets",
+                "DescribeSolution",
+            ]
+        )
     ),
     "iam": ("PassRole",),
     "states": ("StartExecution", "StopExecution", "DescribeExecution", "ListExecutions"),

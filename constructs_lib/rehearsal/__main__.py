@@ -122,6 +122,30 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--duplicate-create", action="store_true", help="deliver every Create and Update request twice"
     )
     parser.add_argument(
+        "--days",
+        type=_days,
+        default=0,
+        metavar="N",
+        help="after the deploy, N simulated days in which the schedules and chain rules deliver: every "
+        "scheduled run, skip and chained run on the timeline (0)",
+    )
+    parser.add_argument(
+        "--fail-scheduled",
+        action="append",
+        default=[],
+        metavar="ID=REASON",
+        help="like --fail, for the runs of job ID without a deploy (scheduled or chained) (repeatable)",
+    )
+    parser.add_argument(
+        "--new-input",
+        action="append",
+        default=[],
+        type=_new_input,
+        metavar="ID@DAY",
+        help="with --days: new data lands under job ID's input path on day DAY after the deploy, so its "
+        "next scheduled run is not skipped (repeatable)",
+    )
+    parser.add_argument(
         "--html",
         metavar="FILE",
         help="also write the whole rehearsal as one self-contained HTML page: a timeline of every job run "
@@ -148,6 +172,23 @@ def _non_negative(text: str) -> int:
     value = _integer(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text} is not zero or a positive integer")
+    return value
+
+
+def _new_input(text: str) -> tuple[str, float]:
+    job, separator, day = text.rpartition("@")
+    if not separator or not job:
+        raise argparse.ArgumentTypeError(f"{text} is not ID@DAY (e.g. WeeklyImport@15)")
+    return job, _days(day)
+
+
+def _days(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not 0 <= value <= 366:
+        raise argparse.ArgumentTypeError(f"{text} is not a number of days from 0 to 366")
     return value
 
 
@@ -197,6 +238,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             fail_resources=args.fail_resource,
             duplicate_create=args.duplicate_create,
             color=sys.stdout.isatty(),
+            days=args.days,
+            fail_scheduled=parse_failures(args.fail_scheduled),
+            new_input=args.new_input,
         )
     except (MissingDependencyError, AssemblyError, DiscoveryError, RehearsalError) as error:
         print(f"rehearsal: {error}", file=sys.stderr)

@@ -34,6 +34,7 @@ from constructs_lib.rehearsal.intrinsics import UnresolvableError
 from constructs_lib.rehearsal.lambdas import InvocationError
 from constructs_lib.rehearsal.personalize import ENDED
 from constructs_lib.rehearsal.provider import ProviderAnswer, ProviderFramework
+from constructs_lib.rehearsal.recurring import Recurring
 from constructs_lib.rehearsal.sandbox import Sandbox
 from constructs_lib.rehearsal.signals import CANCELLED, COMPLETE, WaitCondition
 from constructs_lib.rehearsal.stepfunctions import SUCCEEDED, Execution, Interpreter
@@ -61,6 +62,9 @@ class Options:
     update: bool | str = True  # the synthetic update: True for the first waited job, or a construct id
     duplicate_requests: bool = False
     enforce_iam: bool = True
+    days: float = 0  # simulated days after the deploy in which schedules and chain rules deliver
+    fail_scheduled: Mapping[str, str] = field(default_factory=dict)  # ... for its runs without a deploy
+    new_input: tuple[tuple[str, float], ...] = ()  # (job id, day): new data lands under its input path
 
 
 @dataclass
@@ -134,6 +138,7 @@ class Driver:
         # Every WaitCondition, with the job it waits for (the job resource's physical id as it started).
         self.waits: list[tuple[WaitCondition, str | None, str]] = []
         self._answers: dict[str, str] = {}  # resource key -> the physical id of its last answer
+        self.recurring: Recurring | None = None  # the schedules' deliveries, once --days runs
         self._check_ids()
 
     # ------------------------------------------------------------------ setup
@@ -210,6 +215,10 @@ class Driver:
         """The rehearsal: create, an update, delete, then let every monitor finish."""
         outcomes = self.deploy(self.assembly, CREATE)
         if all(outcome.operation.status == "CREATE_COMPLETE" for outcome in outcomes):
+            if self.options.days:
+                self.phase = "days"
+                self.recurring = Recurring(self)
+                self.recurring.run_days(self.options.days)
             self.engine.faults.fail_resources = set(self.options.fail_resources)
             if self.update_to is not None:
                 self.deploy(self.update_to, UPDATE)
@@ -567,6 +576,8 @@ class Driver:
             sandbox.timeline.add(
                 _execution_key(execution), "monitor", f"monitor execution started ({execution.name})"
             )
+            if self.recurring is not None:
+                self.recurring.on_execution(execution)
             self.interpreter.start(execution)
         for handle, signal in sandbox.signals.take_new():
             reason = f": {signal.reason}" if signal.status != "SUCCESS" and signal.reason else ""
@@ -574,6 +585,8 @@ class Driver:
             sandbox.timeline.add(key, "signal", f"signal {signal.status} received{reason}")
             self.engine.signal_arrived(handle)
         for event in sandbox.events.take_new():
+            if self.recurring is not None:
+                self.recurring.on_event(event)
             rules = f", matched rule {', '.join(event.matched_rules)}" if event.matched_rules else ""
             detail = event.detail
             sandbox.timeline.add(
@@ -581,6 +594,29 @@ class Driver:
                 "event",
                 f"event emitted: {event.detail_type} ({detail.get('status')}, {detail.get('result')}){rules}",
             )
+
+    def drain(self) -> None:
+        """What the stand-ins received since the last look (for a delivery the driver did not make)."""
+        self._drain()
+
+    def scheduled_run_started(self, state: Mapping[str, Any]) -> None:
+        """A run without a deploy has its own monitor: its job joins the report, and a failure asked for
+        (``fail_scheduled``) is injected into it."""
+        stack = str(state.get("stackId") or "").split(":stack/", 1)[-1].split("/", 1)[0]
+        model = self._model(stack)
+        job = model.jobs.get(str(state.get("logicalId"))) if model is not None else None
+        if job is None:
+            return
+        name = str(state["jobName"])
+        self.runs.append(
+            JobRun(
+                job, str(state.get("trigger")), name, state.get("jobArn") or None, state.get("outputS3Uri")
+            )
+        )
+        for wanted, reason in self.options.fail_scheduled.items():
+            if _names(job, wanted):
+                self.sandbox.personalize.fail(name, reason)
+                self.sandbox.timeline.add(name, "note", f"failure injected: {reason}")
 
     def _handle_key(self, stack: str, handle_logical_id: str) -> str:
         model = self._model(stack)

@@ -199,7 +199,9 @@ def _actions_of(
     prefix = _PREFIXES.get(service, service)
     name = _S3_ACTIONS.get(operation, operation) if prefix == "s3" else operation
     action = f"{prefix}:{name}"
-    yield action, params, None
+    # A listing's prefix is a condition key of s3:ListBucket (a grant may be scoped to a path).
+    listing = action == "s3:ListBucket" and operation in ("ListObjectsV2", "ListObjects")
+    yield action, params, {"s3:prefix": str(params.get("Prefix") or "")} if listing else None
     kind = next((kind for kind in contract.KINDS.values() if kind.create == operation), None)
     if prefix == "personalize" and kind is not None:
         if params.get("roleArn"):

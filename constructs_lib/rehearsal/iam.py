@@ -724,6 +724,7 @@ _BUILDERS: dict[str, Callable[[_Call], list[tuple[str, str]]]] = {
     "personalize:DescribeSolutionVersion": _given_arn("solution", "solutionVersionArn"),
     "personalize:StopSolutionVersionCreation": _given_arn("solution", "solutionVersionArn"),
     "personalize:GetSolutionMetrics": _given_arn("solution", "solutionVersionArn"),
+    "personalize:DescribeSolution": _given_arn("solution", "solutionArn"),
     "personalize:TagResource": _tagged,
     "personalize:UntagResource": _tagged,
     "personalize:ListTagsForResource": _tagged,

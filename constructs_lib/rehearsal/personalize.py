@@ -294,6 +294,9 @@ class PersonalizeStandIn:
                 table[kind.stop] = functools.partial(self._stop, kind)
             if kind.metrics:
                 table[kind.metrics] = functools.partial(self._metrics, kind)
+        from constructs_lib.rehearsal.recurring import listings  # what the scheduled runs' skip checks read
+
+        table.update(listings(self))
         return table
 
     def handle(self, operation: str, request: dict[str, Any], caller: Caller) -> dict[str, Any]:

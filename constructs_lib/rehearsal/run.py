@@ -46,6 +46,9 @@ def rehearse(
     fail_resources: Collection[str] = (),
     duplicate_create: bool = False,
     color: bool = False,
+    days: float = 0,
+    fail_scheduled: Mapping[str, str] | None = None,
+    new_input: Collection[tuple[str, float]] = (),
 ) -> Result:
     """Deploy, update and delete the Personalize jobs of a synthesized app against local stand-ins.
 
@@ -75,6 +78,12 @@ def rehearse(
         them or changes their properties (a sibling resource failing), which rolls the update back.
     :param duplicate_create: Deliver every Create and Update twice (same RequestId), as a retry would.
     :param color: Colour the report's statuses (for a terminal).
+    :param days: After the deploy, let this many simulated days pass: every deployed schedule delivers
+        (rate, cron with its time zone, at), every chain rule delivers the end events it matches, and
+        their runs (or skips) end, before the update. Default: 0, no runs without a deploy.
+    :param fail_scheduled: Like ``fail``, for the runs without a deploy (scheduled or chained) only.
+    :param new_input: (job id, day) pairs: with ``days``, new data lands under that job's input path on
+        that day after the deploy (a new object), so that its next scheduled run is not skipped.
     :raises MissingDependencyError: boto3 or moto is missing.
     :raises AssemblyError, DiscoveryError, RehearsalError: the assembly cannot be rehearsed as asked
         (not a cloud assembly, an unknown stack, or a ``fail``, ``fail_update``, ``fail_resources``,
@@ -97,6 +106,9 @@ def rehearse(
         input_exists=frozenset(input_exists),
         update=update,
         duplicate_requests=duplicate_create,
+        days=days,
+        fail_scheduled=dict(fail_scheduled or {}),
+        new_input=tuple(new_input),
     )
     batch = Durations(pending_minutes * 60, run_minutes * 60)
     durations = {
@@ -152,7 +164,7 @@ def _result(
     failures = tuple([*driver.failures, *driver.engine.duplicate_mismatches, *denials])
     stuck, warnings = tuple(driver.stuck), tuple(driver.warnings)
     simulated = sandbox.clock.elapsed
-    waited = [row for row in rows if row.waited]
+    waited = [row for row in rows if row.waited and row.phase in ("create", "update")]
     jobs = driver.jobs()
     if stuck:
         exit_code, verdict = (

@@ -1,0 +1,135 @@
+"""examples/weekly.py rehearsed for 29 simulated days (issue 22): every Monday's delivery, the skipped weeks,
+the chained runs after each import, and a failing chained run that stays an event; the schedule
+expressions the rehearsal reads."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+from constructs_lib.rehearsal import rehearse
+from constructs_lib.rehearsal.recurring import ScheduleExpressionError, occurrences, scheduler_time
+from constructs_lib.rehearsal.result import Result
+
+UTC = timezone.utc
+
+
+@pytest.fixture(scope="module")
+def weekly_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import aws_cdk as cdk
+
+    from examples import weekly
+
+    outdir = tmp_path_factory.mktemp("weekly-out")
+    app = cdk.App(outdir=str(outdir))
+    weekly.build(app)
+    app.synth()
+    return outdir
+
+
+@pytest.fixture(scope="module")
+def four_weeks(weekly_out: Path) -> Result:
+    """The deploy, then 29 days; new interactions land on day 15 only."""
+    return rehearse(weekly_out, days=29, update=False, new_input=[("WeeklyImport", 15)])
+
+
+def _notes(result: Result, run: str) -> list[tuple[str, dict[str, object]]]:
+    return [(entry.key, entry.data) for entry in result.timeline if entry.data.get("run") == run]
+
+
+def test_four_mondays_deliver_at_six_in_berlin(four_weeks: Result) -> None:
+    delivered = [data["scheduledTime"] for _, data in _notes(four_weeks, "scheduled")]
+    # Mondays at 06:00 Europe/Berlin are 05:00 UTC in winter; the deploy starts Monday 5 January 09:00 UTC.
+    assert delivered == [
+        "2026-01-12T05:00:00Z",
+        "2026-01-19T05:00:00Z",
+        "2026-01-26T05:00:00Z",
+        "2026-02-02T05:00:00Z",
+    ]
+
+
+def test_weeks_without_new_data_are_skipped_with_nothing_after_them(four_weeks: Result) -> None:
+    assert four_weeks.exit_code == 0, four_weeks.report
+    skipped = _notes(four_weeks, "skipped")
+    assert [data["scheduledTime"] for _, data in skipped] == ["2026-01-19T05:00:00Z", "2026-02-02T05:00:00Z"]
+    assert all(key == "PersonalizeWeekly/WeeklyImport25E86F57" for key, _ in skipped)
+    assert all("Unchanged" in str(data["reason"]) for _, data in skipped)
+
+
+def test_each_import_that_ran_chains_two_trainings_and_the_two_batch_jobs(four_weeks: Result) -> None:
+    scheduled = [row for row in four_weeks.jobs if row.phase == "schedule"]
+    chained = [row for row in four_weeks.jobs if row.phase == "chain"]
+    # Week 1 (the deploy's data, never imported by a run without a deploy) and week 3 (new data).
+    assert [(row.construct_id, row.status) for row in scheduled] == [("WeeklyImport", "ACTIVE")] * 2
+    assert Counter(row.construct_id for row in chained) == {
+        "RecommendationsVersion": 2,
+        "SegmentationVersion": 2,
+        "WeeklyRecommendations": 2,
+        "WeeklyAudiences": 2,
+    }
+    assert all(row.status == "ACTIVE" for row in chained)
+    # Every run is a new job of its own; the batch runs wrote their results.
+    names = [row.job_name for row in [*scheduled, *chained]]
+    assert len(set(names)) == len(names) == 10
+    assert all(row.outputs for row in chained if row.kind.startswith("batch"))
+    # The deploy's own runs are untouched, and nothing was left running.
+    assert [row.phase for row in four_weeks.jobs[:5]] == ["create"] * 5
+    assert four_weeks.operations[-1].endswith("DELETE_COMPLETE")
+
+
+def test_a_failing_chained_run_is_an_event_and_never_a_stack_failure(weekly_out: Path) -> None:
+    result = rehearse(
+        weekly_out, days=8, update=False, fail_scheduled={"WeeklyAudiences": "Segment quota exceeded"}
+    )
+    assert result.exit_code == 0, result.report
+    (failed,) = [row for row in result.jobs if row.phase == "chain" and row.construct_id == "WeeklyAudiences"]
+    assert failed.status == "CREATE FAILED" and "Segment quota exceeded" in str(failed.failure_reason)
+    assert all(row.status == "ACTIVE" for row in result.jobs if row.construct_id != "WeeklyAudiences")
+    assert [operation.split(" -> ")[1] for operation in result.operations] == [
+        "CREATE_COMPLETE",
+        "DELETE_COMPLETE",
+    ]
+
+
+# --- schedule expressions ----------------------------------------------------------------------------
+
+
+START = datetime(2026, 3, 23, 0, 0, tzinfo=UTC)
+
+
+def _times(expression: str, zone: str | None = None, days: int = 14) -> list[str]:
+    end = START + timedelta(days=days)
+    return [scheduler_time(t) for t in occurrences(expression, zone, created=START, start=START, end=end)]
+
+
+def test_a_cron_in_a_time_zone_follows_its_daylight_saving_time() -> None:
+    # Berlin moves to summer time on Sunday 29 March 2026: 06:00 local is 05:00 UTC, then 04:00 UTC.
+    assert _times("cron(0 6 ? * MON *)", "Europe/Berlin") == ["2026-03-23T05:00:00Z", "2026-03-30T04:00:00Z"]
+
+
+def test_a_rate_counts_from_the_schedules_creation() -> None:
+    assert _times("rate(3 days)", days=7) == ["2026-03-26T00:00:00Z", "2026-03-29T00:00:00Z"]
+
+
+def test_an_at_schedule_fires_once_in_its_time_zone() -> None:
+    assert _times("at(2026-03-25T09:30:00)", "America/New_York") == ["2026-03-25T13:30:00Z"]
+
+
+def test_cron_ranges_steps_and_names() -> None:
+    # After the start (a delivery at the very time of the deploy went before it), to the end included.
+    assert _times("cron(0 */12 ? * MON-TUE *)", days=3) == [
+        "2026-03-23T12:00:00Z",
+        "2026-03-24T00:00:00Z",
+        "2026-03-24T12:00:00Z",
+    ]
+
+
+def test_an_expression_the_rehearsal_cannot_read_says_so() -> None:
+    with pytest.raises(ScheduleExpressionError, match="rate"):
+        _times("every monday")
