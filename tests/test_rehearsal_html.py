@@ -212,8 +212,14 @@ def test_entry_kinds_and_triggers_it_does_not_know_are_drawn_generically(green: 
     assert "skipped &lt;unchanged input&gt;" in skips and '<td class="nw">+8d ' in skips
     runs = page.split("<h2>Job runs</h2>")[1].split("</table>")[0]
     assert "Weekly-20260112T0900" in runs and '<td class="nw">schedule</td>' in runs
-    # The axis stretches to the last entry, a week and a day later, in days.
-    assert re.search(r'class="tick"[^>]*>\+[78]d ', chart)
+    # The axis runs to the last entry, a week and a day later; the idle days between are narrow bands, so
+    # the 46-minute scheduled run is drawn about as wide as the deploy's own runs, not as a sliver.
+    idle = re.findall(r'class="idle"><title>nothing happens for ([^<]*)</title>', chart)
+    assert len(idle) == 2 and idle[1].startswith("6d ") and "to +8d " in idle[1], idle
+    width = float(
+        re.search(r'width="([\d.]+)"[^>]*><title>Weekly-20260112T0900: IN PROGRESS', chart).group(1)
+    )
+    assert width > 80, width
 
 
 def test_a_run_whose_entries_say_trigger_schedule_in_their_text_is_a_scheduled_run(green: Result) -> None:

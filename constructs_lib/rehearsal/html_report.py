@@ -8,8 +8,9 @@ full timeline as text. No network: inline CSS and inline SVG only, and every nam
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from html import escape
 
@@ -226,11 +227,8 @@ def _gantt(result: Result, groups: Sequence[_Group], rows: dict[str, JobResult],
             *(operation.ended_at for operation in result.stack_operations),
         ]
     )
-    plot = WIDTH - LABEL - 10
-
-    def x(at: float) -> float:
-        return LABEL + plot * max(0.0, at) / span
-
+    scale = _Scale(span, _busy(result, groups, span), LABEL, WIDTH - LABEL - 10)
+    x = scale.x
     body: list[str] = []
     y = AXIS
 
@@ -332,7 +330,7 @@ def _gantt(result: Result, groups: Sequence[_Group], rows: dict[str, JobResult],
                     marker(entry)
             y += ROW
     height = y + 8
-    axis = _axis(span, x, height)
+    axis = _axis(scale, height)
     return (
         f'<svg class="gantt" xmlns="http://www.w3.org/2000/svg" width="100%" '
         f'viewBox="0 0 {WIDTH} {height}" role="img" aria-label="Timeline of the rehearsal">'
@@ -342,25 +340,118 @@ def _gantt(result: Result, groups: Sequence[_Group], rows: dict[str, JobResult],
     )
 
 
-def _axis(span: float, x: Callable[[float], float], height: int) -> str:
-    step = next(
-        (
-            s
-            for s in (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800)
-            if span / s <= 12
-        ),
-        604800 * 4,
-    )
+def _axis(scale: _Scale, height: int) -> str:
+    """The time axis: ticks at a round step on the drawn (busy) time; a grey band for each idle stretch."""
+    busy = sum(end - start for start, end, idle in scale.pieces if not idle) or scale.span
+    steps = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800)
+    step = next((s for s in steps if busy / s <= 12), 604800 * 4)
     parts = [f'<line x1="{LABEL}" y1="{AXIS - 4}" x2="{WIDTH - 10}" y2="{AXIS - 4}" class="axis"/>']
-    tick = 0
-    while tick <= span:
-        left = x(tick)
-        parts.append(f'<line x1="{left:.1f}" y1="{AXIS - 8}" x2="{left:.1f}" y2="{height}" class="grid"/>')
-        parts.append(
-            f'<text class="tick" x="{left:.1f}" y="{AXIS - 12}">{escape(_when(tick, short=True))}</text>'
-        )
-        tick += step
+    last = -1000.0
+    for index, (start, end, idle) in enumerate(scale.pieces):
+        # A tick's label keeps clear of the idle band that follows its piece.
+        before_band = index + 1 < len(scale.pieces) and scale.pieces[index + 1][2]
+        limit = scale.x(end) - 30 if before_band else float(WIDTH)
+        if idle:
+            left, right = scale.x(start), scale.x(end)
+            text = f"nothing happens for {_duration(end - start)} ({_when(start)} to {_when(end)})"
+            parts.append(
+                f'<rect x="{left:.1f}" y="{AXIS - 8}" width="{right - left:.1f}" '
+                f'height="{height - AXIS + 8}" class="idle"><title>{escape(text)}</title></rect>'
+                f'<text class="tick" x="{(left + right) / 2:.1f}" y="{AXIS - 12}">\u2248</text>'
+            )
+            last = right
+            continue
+        if index and scale.pieces[index - 1][2]:
+            # After an idle band: the time the drawing resumes at, left-aligned on its edge.
+            left = scale.x(start)
+            parts.append(
+                f'<text class="tick resume" x="{left + 2:.1f}" y="{AXIS - 12}">'
+                f"{escape(_when(start, short=True))}</text>"
+            )
+            last = left + 40
+        tick = math.ceil(start / step) * step
+        while tick <= end:
+            left = scale.x(tick)
+            if left - last >= 48 and left <= limit:
+                parts.append(
+                    f'<line x1="{left:.1f}" y1="{AXIS - 8}" x2="{left:.1f}" y2="{height}" class="grid"/>'
+                    f'<text class="tick" x="{left:.1f}" y="{AXIS - 12}">'
+                    f"{escape(_when(tick, short=True))}</text>"
+                )
+                last = left
+            tick += step
     return "".join(parts)
+
+
+class _Scale:
+    """Simulated seconds to x: linear, except that each idle stretch (nothing runs, nothing is recorded)
+    of six hours or more is drawn as a narrow band, so days of a schedule's quiet weeks leave each run
+    wide enough to read."""
+
+    IDLE = 6 * 3600.0
+    BAND = 18.0
+    MOMENT = 64.0
+
+    def __init__(self, span: float, busy: list[tuple[float, float]], left: float, width: float) -> None:
+        self.span, self.left = span, left
+        pieces: list[tuple[float, float, bool]] = []  # (from, to, idle)
+        cursor = 0.0
+        for start, end in busy:
+            if start - cursor >= self.IDLE:
+                pieces += [(cursor, start, True), (start, end, False)]
+            elif pieces:  # the last piece is a busy one: it goes on
+                pieces[-1] = (pieces[-1][0], max(pieces[-1][1], end), False)
+            else:
+                pieces.append((0.0, end, False))
+            cursor = max(cursor, end)
+        if span - cursor >= self.IDLE:
+            pieces.append((cursor, span, True))
+        elif pieces:
+            pieces[-1] = (pieces[-1][0], span, False)
+        else:
+            pieces.append((0.0, span, False))
+        self.pieces = pieces
+        idle = [piece for piece in pieces if piece[2]]
+        busy_total = sum(end - start for start, end, gap in pieces if not gap)
+        room = width - self.BAND * len(idle)
+        # Each busy piece gets its share of the room plus a floor that leaves a moment (a skip alone)
+        # MOMENT pixels, room for its time label.
+        count = len(pieces) - len(idle)
+        floor = (
+            self.MOMENT * busy_total / (room - self.MOMENT * count)
+            if room > self.MOMENT * count
+            else busy_total
+        )
+        weights = [0.0 if gap else end - start + floor for start, end, gap in pieces]
+        self._widths = [
+            self.BAND if gap else room * w / (sum(weights) or 1)
+            for (_, _, gap), w in zip(pieces, weights, strict=True)
+        ]
+
+    def x(self, at: float) -> float:
+        position = self.left
+        for (start, end, _), width in zip(self.pieces, self._widths, strict=True):
+            if at <= end or end >= self.span:
+                fraction = (at - start) / (end - start) if end > start else 0.0
+                return position + width * min(max(fraction, 0.0), 1.0)
+            position += width
+        return position
+
+
+def _busy(result: Result, groups: Sequence[_Group], span: float) -> list[tuple[float, float]]:
+    """Sorted, merged stretches of simulated time in which something runs or is recorded."""
+    stretches = [(o.started_at, o.ended_at) for o in result.stack_operations]
+    for group in groups:
+        stretches.extend((run.start, run.end if run.end is not None else span) for run in group.runs)
+        stretches.extend((start, end) for start, end, _ in _waits(group.other))
+    stretches.extend((entry.at, entry.at) for entry in result.timeline)
+    merged: list[tuple[float, float]] = []
+    for start, end in sorted(stretches):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def _waits(entries: Iterable[Entry]) -> list[tuple[float, float, str]]:
@@ -410,6 +501,14 @@ def _when(at: float, *, short: bool = False) -> str:
     return f"+{days}d {clock}" if days else f"+{clock}"
 
 
+def _duration(seconds: float) -> str:
+    """`duration_text`, with days past a day: `6d 23h 14m`."""
+    if seconds < 86400:
+        return duration_text(seconds)
+    whole = round(seconds)
+    return f"{whole // 86400}d {whole % 86400 // 3600}h {whole % 3600 // 60:02d}m"
+
+
 def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
@@ -422,7 +521,7 @@ def _summary(result: Result, source: str) -> str:
         ("assembly", source or "-"),
         ("verdict", result.verdict or "-"),
         ("exit code", str(result.exit_code)),
-        ("simulated", duration_text(result.simulated_seconds)),
+        ("simulated", _duration(result.simulated_seconds)),
         ("wall", f"{result.wall_seconds:.1f} s"),
         ("Personalize jobs created", str(len(result.personalize_jobs))),
         ("create calls", str(result.create_calls)),
@@ -500,7 +599,7 @@ def _runs_table(groups: Sequence[_Group], rows: dict[str, JobResult]) -> str:
                     run.final or "-",
                     _when(run.start),
                     _when(end) if end is not None else "-",
-                    duration_text(end - run.start) if end is not None else "-",
+                    _duration(end - run.start) if end is not None else "-",
                     str(row.records) if row else "-",
                     (row.wait_status or ("not waited" if not row.waited else "-")) if row else "-",
                     (row.failure_reason or "") if row else _reason(run),
@@ -540,7 +639,7 @@ def _operations_table(operations: Sequence[StackOperation]) -> str:
             operation.kind.lower(),
             _when(operation.started_at),
             _when(operation.ended_at),
-            duration_text(operation.ended_at - operation.started_at),
+            _duration(operation.ended_at - operation.started_at),
             operation.status or "-",
             operation.reason,
         )
@@ -631,7 +730,7 @@ svg.gantt{display:block;width:100%;height:auto;border:1px solid #e0e0e0;backgrou
 svg .label{font-size:12px;fill:#212121}
 svg .group{font-size:12px;font-weight:700;fill:#000}
 svg .inbar{font-size:11px;fill:#fff}
-svg .tick{font-size:11px;fill:#555;text-anchor:middle}
-svg .axis{stroke:#999}svg .grid{stroke:#eee}
+svg .tick{font-size:11px;fill:#555;text-anchor:middle}svg .resume{text-anchor:start}
+svg .axis{stroke:#999}svg .grid{stroke:#eee}svg .idle{fill:#eceff1}
 pre{background:#fafafa;border:1px solid #eee;padding:6px;overflow:auto;font-size:12px}
 """
