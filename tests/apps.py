@@ -11,7 +11,15 @@ import aws_cdk as cdk
 import cdk_nag
 
 import app as demo_app
-from examples import bring_your_own, data_lifecycle, end_to_end, shared_storage, theme_generation, two_stacks
+from examples import (
+    bring_your_own,
+    data_lifecycle,
+    end_to_end,
+    shared_storage,
+    theme_generation,
+    two_stacks,
+    weekly,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 CDK_CONTEXT = json.loads((REPO / "cdk.json").read_text())["context"]
@@ -23,6 +31,7 @@ EXAMPLES: dict[str, Callable[[cdk.App], object]] = {
     "bring_your_own": bring_your_own.build,
     "end_to_end": end_to_end.build,
     "two_stacks": two_stacks.build,
+    "weekly": weekly.build,
     "data_lifecycle": data_lifecycle.build,
 }
 
