@@ -11,8 +11,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from constructs_lib._batch import BatchJob
-    from constructs_lib._job import PersonalizeJob
+    from constructs_lib._batch import BatchJob, BatchJobProps, ResultsJob
+    from constructs_lib._job import EventOptions, JobOptions, PersonalizeJob, RunOptions
     from constructs_lib.data_deletion import DataDeletionJob
     from constructs_lib.dataset_export import DatasetExportIngestionMode, DatasetExportJob
     from constructs_lib.dataset_import import DatasetImportJob, DatasetImportMode
@@ -27,14 +27,19 @@ _HOMES = {
     "BatchInferenceJobMode": "constructs_lib.job",
     "BatchInferenceStorage": "constructs_lib.storage",
     "BatchJob": "constructs_lib._batch",
+    "BatchJobProps": "constructs_lib._batch",
     "BatchSegmentJob": "constructs_lib.segment",
     "DataDeletionJob": "constructs_lib.data_deletion",
     "DatasetExportIngestionMode": "constructs_lib.dataset_export",
     "DatasetExportJob": "constructs_lib.dataset_export",
     "DatasetImportJob": "constructs_lib.dataset_import",
     "DatasetImportMode": "constructs_lib.dataset_import",
+    "EventOptions": "constructs_lib._job",
+    "JobOptions": "constructs_lib._job",
     "PersonalizeJob": "constructs_lib._job",
     "PersonalizeJobRuntime": "constructs_lib.runtime",
+    "ResultsJob": "constructs_lib._batch",
+    "RunOptions": "constructs_lib._job",
     "SolutionVersion": "constructs_lib.solution_version",
     "SolutionVersionTrainingMode": "constructs_lib.solution_version",
 }
@@ -43,14 +48,19 @@ __all__ = [
     "BatchInferenceJobMode",
     "BatchInferenceStorage",
     "BatchJob",
+    "BatchJobProps",
     "BatchSegmentJob",
     "DataDeletionJob",
     "DatasetExportIngestionMode",
     "DatasetExportJob",
     "DatasetImportJob",
     "DatasetImportMode",
+    "EventOptions",
+    "JobOptions",
     "PersonalizeJob",
     "PersonalizeJobRuntime",
+    "ResultsJob",
+    "RunOptions",
     "SolutionVersion",
     "SolutionVersionTrainingMode",
 ]

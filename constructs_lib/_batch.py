@@ -1,15 +1,16 @@
-"""What the two batch job kinds share: input in the storage's input bucket, results under a prefix of
-its output bucket, the attributes that name them, and the runtime's right to read them."""
+"""What the kinds with results in S3 share (a prefix of the storage's output bucket, the attributes that
+name them, the runtime's right to count them, ``grant_read_results``), and what the two batch kinds add
+(a solution version, an input in the storage's input bucket)."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import MISSING, dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from aws_cdk import Duration
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
@@ -17,132 +18,69 @@ from constructs import Construct
 from constructs_lib import _reads
 from constructs_lib import _validation as v
 from constructs_lib._contract import contract
-from constructs_lib._job import PersonalizeJob
+from constructs_lib._job import JobOptions, PersonalizeJob
 from constructs_lib.runtime import PersonalizeJobRuntime
-from constructs_lib.solution_version import SEGMENTATION_RECIPES, solution_of_version, upstream_recipe
+from constructs_lib.solution_version import solution_of_version, upstream_recipe
 from constructs_lib.storage import BatchInferenceStorage
 
+if TYPE_CHECKING:
+    from typing_extensions import Required
 
-class BatchJob(PersonalizeJob):
-    """Base of ``BatchInferenceJob`` and ``BatchSegmentJob``: results in S3."""
+# Recipes whose solution versions make user segments (batch segment jobs), not recommendations.
+SEGMENTATION_RECIPES = frozenset({"aws-item-affinity", "aws-item-attribute-affinity"})
 
+
+class ResultsJob(PersonalizeJob):
+    """Base of the kinds that write results under a prefix of the storage's output bucket (batch
+    inference and segment jobs, dataset exports): each run under ``<output_prefix><job name>/``, the
+    attributes naming them, the runtime's right to count them, ``grant_read_results``."""
+
+    output_root: ClassVar[str]
+    """Where the default output prefixes of this kind start (``batch-inference/``)."""
     storage: BatchInferenceStorage
     """The buckets, keys and role the job uses."""
     output_prefix: str
     """The prefix inside ``storage.output_bucket`` every run of this job writes its results under."""
 
-    def _batch_errors(
-        self,
-        *,
-        solution_version_arn: str,
-        filter_arn: str | None,
-        input_path: str,
-        storage: BatchInferenceStorage | None,
-        output_prefix: str | None,
-        num_results: int | None,
-        segments: bool,
-    ) -> list[str]:
-        place = v.stack_place(self._stack)
-        input_bucket = _reads.bucket_name(storage.input_bucket) if storage else None
-        output_bucket = _reads.bucket_name(storage.output_bucket) if storage else None
-        errors = [
-            *v.check_personalize_arn("solution_version_arn", solution_version_arn, v.SOLUTION_VERSION, place),
-            *v.check_personalize_arn("filter_arn", filter_arn, v.FILTER, place),
-            *v.check_input_path("input_path", input_path, input_bucket),
-            *v.check_output_prefix(output_prefix, output_bucket),
-            *(
-                v.check_num_results(num_results, v.MAX_SEGMENT_USERS, "per segment")
-                if segments
-                else v.check_num_results(num_results)
-            ),
-        ]
-        v.warn_arn_region(self, {"solution_version_arn": solution_version_arn, "filter_arn": filter_arn})
-        recipe = upstream_recipe(solution_version_arn)
-        if recipe is not None and (recipe in SEGMENTATION_RECIPES) != segments:
-            errors.append(
-                f"solution_version_arn comes from a SolutionVersion of a solution with the recipe {recipe}, "
-                + (
-                    "which makes recommendations, not user segments: use BatchInferenceJob"
-                    if segments
-                    else "which makes user segments: use BatchSegmentJob for it"
-                )
-            )
-        return errors
+    def _results_errors(self, storage: BatchInferenceStorage | None, output_prefix: str | None) -> list[str]:
+        bucket = _reads.bucket_name(storage.output_bucket) if storage else None
+        return list(v.check_output_prefix(output_prefix, bucket))
 
-    def _build_batch(
+    def _build_results(
         self,
-        kind: Any,
-        specific: Mapping[str, Any],
+        values: Mapping[str, Any],
         *,
-        solution_version_arn: str,
-        input_path: str,
         storage: BatchInferenceStorage | None,
         output_prefix: str | None,
-        output_root: str,
-        num_results: int | None,
-        filter_arn: str | None,
-        job_name: str | None,
-        tags: Mapping[str, str] | None,
-        run_token: str | None,
-        wait: bool,
-        timeout: Duration,
-        runtime: PersonalizeJobRuntime | None,
-        vpc: ec2.IVpc | None = None,
-        vpc_subnets: ec2.SubnetSelection | None = None,
-        schedule: Any = None,
-        schedule_enabled: bool = True,
-        skip_unchanged: bool = True,
+        input: tuple[str, str] | None = None,
+        source_resources: Sequence[str] = (),
     ) -> None:
-        self.storage = storage or BatchInferenceStorage(self, "Storage")
-        storage = self.storage
-        stack = self._stack
-        runtime = (
-            runtime
-            or PersonalizeJobRuntime.find(stack)
-            or PersonalizeJobRuntime(stack, vpc=vpc, vpc_subnets=vpc_subnets)
-        )
-        prefix = output_prefix if output_prefix is not None else default_output_prefix(self, output_root)
+        """``_build`` with the storage (created inside the job when None) and the results' location."""
+        self.storage = storage = storage or BatchInferenceStorage(self, "Storage")
+        prefix = output_prefix if output_prefix is not None else default_output_prefix(self, self.output_root)
         self.output_prefix = prefix
-        input_bucket = _reads.bucket_name(storage.input_bucket)
-        properties = {
-            "SolutionVersionArn": solution_version_arn,
-            "InputPath": f"s3://{input_bucket}/{input_path}",
-            "OutputBucket": _reads.bucket_name(storage.output_bucket),
-            "OutputPrefix": prefix,
-            "RoleArn": _reads.role_arn(storage.role),
-            **specific,
-            "InputKmsKeyArn": _reads.key_arn(storage.input_key) if storage.input_key else None,
-            "OutputKmsKeyArn": _reads.key_arn(storage.output_key) if storage.output_key else None,
-            "NumResults": num_results,
-            "FilterArn": filter_arn,
-        }
-        made_from: dict[str, tuple[str, ...]] = {"InputPath": (input_bucket, input_path)}
-        if output_prefix is None:  # the construct path in characters safe in an S3 key: literal text
-            made_from["OutputPrefix"] = ()
-        storage._job_reads_input(self)
-        grants = runtime.grant_pass_role(storage.role, owner=storage).combine(
-            runtime.grant_results(
-                bucket=storage.output_bucket, key=storage.output_key, prefix=prefix, owner=storage
-            )
-        )
+        # A default prefix is the construct path in characters safe in an S3 key: literal text.
+        made_from = {"output_prefix": ()} if output_prefix is None else {}
         self._build(
-            kind,
-            properties,
-            job_name=job_name,
-            tags=tags,
-            run_token=run_token,
-            wait=wait,
-            timeout=timeout,
-            runtime=runtime,
-            depends_on=[storage, grants],
-            # IAM may authorize the create against the version or against its solution (the Service
-            # Authorization Reference lists `solution*` without saying which ARN): both are granted.
-            source_resources=[solution_version_arn, solution_of_version(solution_version_arn)],
+            {
+                **values,
+                "output_bucket": _reads.bucket_name(storage.output_bucket),
+                "output_prefix": prefix,
+                "output_kms_key_arn": _reads.key_arn(storage.output_key) if storage.output_key else None,
+            },
+            storage=storage,
+            input=input,
+            source_resources=source_resources,
             made_from=made_from,
-            schedule=schedule,
-            schedule_enabled=schedule_enabled,
-            skip_unchanged=skip_unchanged,
         )
+
+    def _grants(self, runtime: PersonalizeJobRuntime) -> list[iam.Grant]:
+        storage = self.storage
+        return [
+            runtime.grant_results(
+                bucket=storage.output_bucket, key=storage.output_key, prefix=self.output_prefix, owner=storage
+            )
+        ]
 
     def grant_read_results(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` list and read this job's results, every run's and the manifest (the objects
@@ -167,20 +105,130 @@ class BatchJob(PersonalizeJob):
     def output_s3_uri(self) -> str:
         """``s3://`` URI of the prefix this run writes its results under (a deploy-time token; changes
         with each run, so import ``results_prefix_uri`` or ``manifest_uri`` into other stacks)."""
-        return self.resource.get_att_string("OutputS3Uri")
+        return self._attribute(contract.ATTR_OUTPUT_S3_URI)
 
     @functools.cached_property
     def results_prefix_uri(self) -> str:
         """``s3://<output bucket>/<output_prefix>``: every run's results are under it. The same value for
         every run: safe to import into another stack."""
-        return self.resource.get_att_string("ResultsPrefixUri")
+        return self._attribute(contract.ATTR_RESULTS_PREFIX_URI)
 
     @functools.cached_property
     def manifest_uri(self) -> str:
         """``s3://<output bucket>/<output_prefix>latest.json``, which the monitor writes after each
         successful run: job ARN and name, output URI, the ``.out`` objects with their record counts,
         finished time. The same value for every run: safe to import into another stack."""
-        return self.resource.get_att_string("ManifestUri")
+        return self._attribute(contract.ATTR_MANIFEST_URI)
+
+
+class BatchJobProps(JobOptions, total=False):
+    """What both batch kinds take (keyword arguments): a solution version, an input, where the results
+    go, and ``JobOptions``."""
+
+    solution_version_arn: Required[str]
+    """The trained solution version (``arn:aws:personalize:<region>:<account>:solution/<solution>/<version
+    id>``), or a ``SolutionVersion``'s ``solution_version_arn``: the job then waits for that training,
+    and runs again after each new training. A batch segment job needs an Item-Affinity or
+    Item-Attribute-Affinity version."""
+    input_path: Required[str]
+    """Key of a JSON lines file, or a prefix ending with ``/``, inside ``storage.input_bucket``."""
+    storage: BatchInferenceStorage | None
+    """Buckets, keys and role to use. Default: a ``BatchInferenceStorage`` with all secure defaults is
+    created inside the job."""
+    output_prefix: str | None
+    """Prefix inside ``storage.output_bucket``; each run writes under ``<output_prefix><job name>/``, and
+    ``<output_prefix>latest.json`` names the newest successful run. Default: ``batch-inference/`` (or
+    ``batch-segment/``) and the construct path, unique per job (shortened with a hash where the path is
+    long)."""
+    num_results: int | None
+    """Recommendations per input record (users per segment for a batch segment job). Default: the
+    service's default (25 recommendations)."""
+    filter_arn: str | None
+    """Filter applied to the recommendations or segments. Default: no filter."""
+
+
+@dataclass(frozen=True)
+class _BatchProps:
+    solution_version_arn: str
+    input_path: str
+    storage: BatchInferenceStorage | None = None
+    output_prefix: str | None = None
+    num_results: int | None = None
+    filter_arn: str | None = None
+
+
+class BatchJob(ResultsJob):
+    """Base of ``BatchInferenceJob`` and ``BatchSegmentJob``: a solution version's answers for each
+    record of an input in the storage's input bucket, written under a prefix of its output bucket."""
+
+    def __init__(self, scope: Construct, id: str, props: Mapping[str, Any]) -> None:
+        """For the batch kinds; nothing is created until ``_build_batch``.
+
+        :param props: The ``BatchJobProps`` the kind was given.
+        """
+        fields = _BatchProps.__dataclass_fields__
+        missing = [name for name, field in fields.items() if field.default is MISSING and name not in props]
+        if missing:
+            raise TypeError(
+                f"{type(self).__name__}() missing required keyword arguments: {', '.join(missing)}"
+            )
+        super().__init__(scope, id, {name: value for name, value in props.items() if name not in fields})
+        self._batch = _BatchProps(**{name: value for name, value in props.items() if name in fields})
+
+    def _batch_errors(self) -> list[str]:
+        props = self._batch
+        segments = self.kind is contract.BATCH_SEGMENT
+        place = v.stack_place(self._stack)
+        errors = [
+            *v.check_personalize_arn(
+                "solution_version_arn", props.solution_version_arn, v.SOLUTION_VERSION, place
+            ),
+            *v.check_personalize_arn("filter_arn", props.filter_arn, v.FILTER, place),
+            *self._input_errors("input_path", props.input_path, props.storage),
+            *self._results_errors(props.storage, props.output_prefix),
+            *(
+                v.check_num_results(props.num_results, v.MAX_SEGMENT_USERS, "per segment")
+                if segments
+                else v.check_num_results(props.num_results)
+            ),
+        ]
+        v.warn_arn_region(
+            self, {"solution_version_arn": props.solution_version_arn, "filter_arn": props.filter_arn}
+        )
+        recipe = upstream_recipe(props.solution_version_arn)
+        if recipe is not None and (recipe in SEGMENTATION_RECIPES) != segments:
+            errors.append(
+                f"solution_version_arn comes from a SolutionVersion of a solution with the recipe {recipe}, "
+                + (
+                    "which makes recommendations, not user segments: use BatchInferenceJob"
+                    if segments
+                    else "which makes user segments: use BatchSegmentJob for it"
+                )
+            )
+        return errors
+
+    def _build_batch(self, values: Mapping[str, Any]) -> None:
+        """``_build_results`` with the solution version, the input and the input key, and ``values``,
+        the kind's own properties."""
+        props = self._batch
+        storage = props.storage or BatchInferenceStorage(self, "Storage")
+        input_key = storage.input_key
+        version = props.solution_version_arn
+        self._build_results(
+            {
+                "solution_version_arn": version,
+                **values,
+                "num_results": props.num_results,
+                "filter_arn": props.filter_arn,
+                "input_kms_key_arn": _reads.key_arn(input_key) if input_key else None,
+            },
+            storage=storage,
+            output_prefix=props.output_prefix,
+            input=("input_path", props.input_path),
+            # IAM may authorize the create against the version or against its solution (the Service
+            # Authorization Reference lists `solution*` without saying which ARN): both are granted.
+            source_resources=[version, solution_of_version(version)],
+        )
 
 
 def runtime_conflicts(

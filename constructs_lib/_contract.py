@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from constructs_lib._assets import handler_code_dir
 
@@ -28,4 +29,9 @@ def load_handler_module(name: str, filename: str) -> ModuleType:
     return module
 
 
-contract = load_handler_module("constructs_lib._handler_contract", "contract.py")
+if TYPE_CHECKING:
+    # The type checker reads the very file (pyproject.toml's mypy ``files`` holds lambda/, whose modules
+    # are top-level there, as in Lambda): the constructs' use of the contract is checked with it.
+    import contract as contract
+else:
+    contract = load_handler_module("constructs_lib._handler_contract", "contract.py")

@@ -7,7 +7,8 @@ import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 import jsii
 from aws_cdk import (
@@ -30,8 +31,102 @@ from constructs_lib import _validation as v
 from constructs_lib._contract import contract
 from constructs_lib._metrics import JobMetrics
 from constructs_lib.runtime import SERVICE_TIMEOUT, PersonalizeJobRuntime, stack_arn
+from constructs_lib.storage import BatchInferenceStorage
+
+if TYPE_CHECKING:
+    from aws_cdk import aws_scheduler as scheduler
+    from typing_extensions import Unpack
 
 DEFAULT_TIMEOUT = Duration.hours(6)
+
+
+class RunOptions(TypedDict, total=False):
+    """What every job construct takes besides its own props, as keyword arguments: how its runs are
+    made and waited for. ``SolutionVersion`` takes these; the other jobs take ``JobOptions``."""
+
+    tags: Mapping[str, str] | None
+    """Tags on the job (at most 49); a change is applied in place. Default: no tags."""
+    run_token: str | None
+    """Any change starts a new job on the same inputs, e.g. to run a job that failed once (Personalize
+    keeps failed jobs under their name). Not with ``job_name``. Default: none, the job runs again only
+    when its definition changes."""
+    wait: bool
+    """Hold the deployment until the job ends. Default: True."""
+    timeout: Duration
+    """How long to wait for the job, from 5 minutes to 12 hours; a job still running (or still queued
+    under the quota) then fails the deployment. Default: 6 hours."""
+    runtime: PersonalizeJobRuntime | None
+    """The stack's ``PersonalizeJobRuntime``. Default: the stack's own, created with default settings if
+    the stack has none yet."""
+    schedule: scheduler.ScheduleExpression | None
+    """Runs the job again without a deploy on this EventBridge Scheduler expression
+    (``ScheduleExpression.rate``, ``.cron`` with a time zone, ``.at``): each run is a new job named from
+    its scheduled time, with the deployed definition, reported by the end event (``trigger``
+    ``schedule``); a failed run is an event, never a stack failure. Not with ``job_name``.
+    Default: the job runs only when a deploy changes it."""
+    schedule_enabled: bool
+    """False pauses the schedule without removing it. Default: True."""
+    skip_unchanged: bool
+    """A run without a deploy that would change nothing is skipped (a ``SKIPPED`` end event, nothing
+    billed): see the README's "Schedules". False always runs. Default: True."""
+
+
+class JobOptions(RunOptions, total=False):
+    """``RunOptions`` and a physical name: what every job construct but ``SolutionVersion`` takes."""
+
+    job_name: str | None
+    """Explicit physical name. Then a change of the job's definition is refused, since the replacement
+    would need the same name. Default: ``<stack>-<id>-<hash>``, deterministic per stack and definition."""
+
+
+@dataclass(frozen=True)
+class _Options:
+    """``JobOptions`` with their defaults, checked together."""
+
+    job_name: str | None = None
+    tags: Mapping[str, str] | None = None
+    run_token: str | None = None
+    wait: bool = True
+    timeout: Duration = DEFAULT_TIMEOUT
+    runtime: PersonalizeJobRuntime | None = None
+    schedule: scheduler.ScheduleExpression | None = None
+    schedule_enabled: bool = True
+    skip_unchanged: bool = True
+
+    @classmethod
+    def of(cls, construct_name: str, options: Mapping[str, Any], *, named: bool) -> _Options:
+        known = set(cls.__dataclass_fields__) - (set() if named else {"job_name"})
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise TypeError(f"{construct_name}() got unexpected keyword arguments: {', '.join(unknown)}")
+        return cls(**options)
+
+    def errors(self) -> list[str]:
+        """The checks every kind makes; the kind adds its own and they are raised all at once."""
+        return [
+            *v.check_job_name(self.job_name, wait=self.wait),
+            *v.check_run_token(self.run_token, self.job_name),
+            *v.check_tags(self.tags),
+            *v.check_timeout(self.timeout),
+            *_schedule.schedule_errors(self.schedule, self.job_name),
+        ]
+
+
+class EventOptions(TypedDict, total=False):
+    """``events.OnEventOptions``' fields, for a job's ``on_event``, ``on_success`` and ``on_failure``."""
+
+    target: events.IRuleTarget | None
+    """Where matching events go. Default: no target (add one with ``rule.add_target``)."""
+    description: str | None
+    """The rule's description. Default: names the job's kind and path."""
+    event_pattern: events.EventPattern | None
+    """More to match: its ``detail`` fields are added to the job's ``jobArn`` (and ``result``), its
+    account, region and resources kept; source and detail-type stay the end event's. Default: every
+    end event of the job."""
+    rule_name: str | None
+    """The rule's physical name. Default: a name CloudFormation generates."""
+    cross_stack_scope: Construct | None
+    """The scope of a target in another account or region. Default: none."""
 
 
 class PersonalizeJob(JobMetrics, Construct):
@@ -40,8 +135,15 @@ class PersonalizeJob(JobMetrics, Construct):
     With ``wait=True`` a WaitCondition holds the stack until the job has ended (the deployment then
     goes on, or fails with the job's own failure reason), for up to 12 hours. ``node.add_dependency(job)``
     on another construct waits for the job's end; so does a job given this job's attribute as a prop.
+
+    A kind is a subclass naming its ``kind`` declaration, whose ``__init__`` takes its own props and
+    ``**options`` (``JobOptions``), checks its props (``_check``), then makes its properties
+    (``_build``): see docs/handler-contract.md, "Adding a job kind".
     """
 
+    kind: ClassVar[contract.JobKind]
+    """The job kind's declaration in the handlers' contract (``lambda/contract.py``): its resource type,
+    its properties, the Personalize calls, the end event's detail-type."""
     resource: CustomResource
     """The job's ``Custom::Personalize*`` resource."""
     wait_condition: CfnWaitCondition | None
@@ -55,11 +157,18 @@ class PersonalizeJob(JobMetrics, Construct):
     """Fingerprints of resources of this stack that CloudFormation replaces (a new ARN at deploy time,
     the template's token unchanged) and that this job, or a job it is made from, runs on: they name the
     WaitCondition, so such a replacement brings a fresh one. Empty for most jobs."""
-    kind: Any
-    """The job kind's declaration in the handlers' contract (``lambda/contract.py``): its resource type,
-    the Personalize calls, the end event's detail-type."""
     runtime: PersonalizeJobRuntime
     """The stack's runtime that creates and monitors the job."""
+
+    def __init__(self, scope: Construct, id: str, options: Mapping[str, Any], *, named: bool = True) -> None:
+        """For the kinds; nothing is created until ``_build``.
+
+        :param options: The ``JobOptions`` the kind was given.
+        :param named: Whether the kind takes ``job_name`` (``SolutionVersion`` does not: the service
+            names a version). Default: True.
+        """
+        self._options = _Options.of(type(self).__name__, options, named=named)
+        super().__init__(scope, id)
 
     # ---------------------------------------------------------------- for the subclasses
 
@@ -68,49 +177,55 @@ class PersonalizeJob(JobMetrics, Construct):
         """The job's stack (read once: every read crosses into jsii)."""
         return Stack.of(self)
 
-    @staticmethod
-    def _common_errors(
-        *,
-        job_name: str | None,
-        tags: Mapping[str, str] | None,
-        run_token: str | None,
-        wait: bool,
-        timeout: Duration,
-    ) -> list[str]:
-        """The checks every kind makes; the subclass adds its own and raises them all at once."""
-        return [
-            *v.check_job_name(job_name, wait=wait),
-            *v.check_run_token(run_token, job_name),
-            *v.check_tags(tags),
-            *v.check_timeout(timeout),
-        ]
+    def _check(self, errors: Iterable[str]) -> None:
+        """Raise the kind's errors and those of its options at once, naming this construct's path."""
+        self._raise_if_errors([*errors, *self._options.errors()])
 
     def _raise_if_errors(self, errors: Iterable[str]) -> None:
         """Raise every error at once, naming this construct's class and path."""
         v.raise_if_errors(type(self).__name__, errors, path=self.node.path)
 
+    def _input_errors(self, prop: str, path: str, storage: BatchInferenceStorage | None) -> list[str]:
+        """The checks of ``prop``, a key or prefix in the storage's input bucket."""
+        bucket = _reads.bucket_name(storage.input_bucket) if storage else None
+        return list(v.check_input_path(prop, path, bucket))
+
+    def _find_runtime(self) -> PersonalizeJobRuntime:
+        """The runtime given in the options, or the stack's own (created if the stack has none yet)."""
+        if "runtime" not in vars(self):
+            self.runtime = (
+                self._options.runtime or PersonalizeJobRuntime.find(self._stack) or self._new_runtime()
+            )
+        return self.runtime
+
+    def _new_runtime(self) -> PersonalizeJobRuntime:
+        """The stack's runtime, for the stack's first job."""
+        return PersonalizeJobRuntime(self._stack)
+
+    def _attribute(self, name: str) -> str:
+        """The resource's attribute ``name``, one its kind declares (``contract.ATTR_*``)."""
+        assert name in self.kind.attributes, f"{self.kind.key} declares no attribute {name}"
+        return self.resource.get_att_string(name)
+
     def _build(
         self,
-        kind: Any,
-        properties: dict[str, Any],
+        values: Mapping[str, Any],
         *,
-        job_name: str | None,
-        tags: Mapping[str, str] | None,
-        run_token: str | None,
-        wait: bool,
-        timeout: Duration,
-        runtime: PersonalizeJobRuntime,
+        storage: BatchInferenceStorage | None = None,
+        input: tuple[str, str] | None = None,
         depends_on: Iterable[IDependable] = (),
         source_resources: Sequence[str] = (),
         made_from: Mapping[str, Sequence[str]] | None = None,
         replaced_source: str | None = None,
-        schedule: Any = None,
-        schedule_enabled: bool = True,
-        skip_unchanged: bool = True,
     ) -> None:
-        """Create the job's resource and what it needs; props are validated (the subclass did that).
+        """Create the job's resource and what it needs; props are validated (``_check`` did that).
 
-        ``made_from`` gives, for a property the subclass made by joining literal text to other values
+        ``values`` are the kind's properties named in snake case (``solution_version_arn``), as
+        ``contract.JobKind.properties`` takes them. With ``storage``, the kind's role property is its
+        role (passed to Personalize: the runtime is granted that), and ``input`` (a property and a key
+        or prefix) names an ``s3://`` location in its input bucket, which the job reads.
+
+        ``made_from`` gives, for a value the subclass made by joining literal text to other values
         (``s3://<bucket>/<path>``), those values; ``()`` for one made of literal text only. Those values
         reference what the property references, and each of them is looked into once per stack, where
         the joined text is new for every job.
@@ -121,11 +236,26 @@ class PersonalizeJob(JobMetrics, Construct):
         a WaitCondition left as it was would make it refuse the update. The job's name and RunId do not
         see it (a replacement already changes the name the handler derives at deploy time).
         """
-        self.kind = kind
-        self.timeout = timeout
-        self.runtime = runtime
+        kind = self.kind
+        options = self._options
+        job_name, tags, run_token, wait = options.job_name, options.tags, options.run_token, options.wait
+        timeout = self.timeout = options.timeout
+        runtime = self._find_runtime()
+        values, made_from = dict(values), dict(made_from or {})
+        grants: list[IDependable] = []
+        if storage is not None:
+            if input is not None:
+                prop, path = input
+                bucket = _reads.bucket_name(storage.input_bucket)
+                values[prop], made_from[prop] = f"s3://{bucket}/{path}", (bucket, path)
+                storage._job_reads_input(self)
+            if kind.role_prop is not None:
+                values[contract.snake_case(kind.role_prop)] = _reads.role_arn(storage.role)
+                grants += [storage, runtime.grant_pass_role(storage.role, owner=storage)]
+            grants += self._grants(runtime)
+        properties = kind.properties(values)
+        made_from = kind.properties(made_from)
         stack = self._stack
-        properties = {key: value for key, value in properties.items() if value is not None}
         if run_token is not None:
             properties[contract.RUN_TOKEN] = run_token
         if job_name is not None:
@@ -133,7 +263,7 @@ class PersonalizeJob(JobMetrics, Construct):
         tag_list = [{"Key": k, "Value": tags[k]} for k in sorted(tags)] if tags else None
         # What the job was given may reference other jobs; what is added below is the library's own
         # literal text (a sanitized name prefix, a number of seconds).
-        given = [(made_from or {}).get(key, value) for key, value in properties.items()]
+        given = [made_from.get(key, value) for key, value in properties.items()]
         upstream = [job for job in upstream_jobs([*given, tag_list], stack) if job is not self]
         self._raise_if_errors(_chain_errors(upstream))
         for warning_id, message in _chain_warnings(upstream, job_name, stack):
@@ -186,7 +316,7 @@ class PersonalizeJob(JobMetrics, Construct):
         resource_node = self.resource.node
         # Personalize checks the role's and the buckets' and keys' policies when the job is created; the
         # job also waits for the jobs it is made from, and for its grants (added below): one call.
-        dependencies: list[IDependable] = [*depends_on, *upstream]
+        dependencies: list[IDependable] = [*grants, *depends_on, *upstream]
         self.wait_condition = None
         if handle_ref is not None:
             self.wait_condition = CfnWaitCondition(
@@ -196,7 +326,6 @@ class PersonalizeJob(JobMetrics, Construct):
         # The grants on what the job is made from, in policies only the jobs made from it depend on.
         dependencies.append(
             self._grant(
-                kind,
                 runtime,
                 job_name,
                 prefix,
@@ -211,20 +340,24 @@ class PersonalizeJob(JobMetrics, Construct):
             self,
             properties,
             upstream,
-            schedule=schedule,
-            enabled=schedule_enabled,
-            skip_unchanged=skip_unchanged,
-            made_from=made_from or {},
+            schedule=options.schedule,
+            enabled=options.schedule_enabled,
+            skip_unchanged=options.skip_unchanged,
+            made_from=made_from,
         )
+
+    def _grants(self, runtime: PersonalizeJobRuntime) -> list[iam.Grant]:
+        """What the kind grants the runtime besides passing the storage's role (its results, say)."""
+        return []
 
     def _grant(
         self,
-        kind: Any,
         runtime: PersonalizeJobRuntime,
         job_name: str | None,
         prefix: str,
         source_resources: Sequence[str],
     ) -> iam.Grant:
+        kind = self.kind
         if kind.arn_resource is not None:
             # The stack's generated names, and an explicit name exactly. The generated names stay granted
             # beside an explicit one: when a change moves the resource between the two, the policy is
@@ -260,93 +393,46 @@ class PersonalizeJob(JobMetrics, Construct):
     @functools.cached_property
     def job_arn(self) -> str:
         """ARN of the job (a deploy-time token; changes with each run)."""
-        return self.resource.get_att_string("JobArn")
+        return self._attribute(contract.ATTR_JOB_ARN)
 
     @functools.cached_property
     def job_name(self) -> str:
         """Name of the job (a deploy-time token; changes with each run)."""
-        return self.resource.get_att_string("JobName")
+        return self._attribute(contract.ATTR_JOB_NAME)
 
     @functools.cached_property
     def status(self) -> str:
         """The job's status when the resource was last created or updated (a deploy-time token)."""
-        return self.resource.get_att_string("Status")
+        return self._attribute(contract.ATTR_STATUS)
 
-    def on_event(
-        self,
-        id: str,
-        *,
-        target: events.IRuleTarget | None = None,
-        description: str | None = None,
-        event_pattern: events.EventPattern | None = None,
-        rule_name: str | None = None,
-        cross_stack_scope: Construct | None = None,
-    ) -> events.Rule:
-        """An EventBridge rule matching this job's end events (``events.OnEventOptions``' fields).
+    def on_event(self, id: str, **options: Unpack[EventOptions]) -> events.Rule:
+        """An EventBridge rule matching this job's end events (``events.OnEventOptions``' fields:
+        ``EventOptions``).
 
         The rule is created beside the job with the id ``<job id><id>``. The event's detail carries
         kind, jobArn, jobName, status, result (SUCCESS or FAILURE), failureReason, outputS3Uri,
         manifestUri (for kinds with results in S3), metrics (solution versions), durationSeconds,
         stackId and logicalId.
 
-        :param target: Where matching events go. Default: no target (add one with ``rule.add_target``).
-        :param description: The rule's description. Default: names the job's kind and path.
-        :param event_pattern: More to match (its ``detail`` fields are added to this job's ``jobArn``;
-            source and detail-type stay the job's end event's). Default: every end event of the job.
-        :param rule_name: The rule's physical name. Default: a name CloudFormation generates.
-        :param cross_stack_scope: The scope of a target in another account or region. Default: none.
+        :param options: ``EventOptions``: ``target``, ``description``, ``event_pattern`` (more to
+            match), ``rule_name``, ``cross_stack_scope``.
         """
-        return self._end_rule(
-            id,
-            target=target,
-            description=description,
-            event_pattern=event_pattern,
-            rule_name=rule_name,
-            cross_stack_scope=cross_stack_scope,
-        )
+        return self._end_rule(id, None, options)
 
-    def on_success(
-        self,
-        id: str,
-        *,
-        target: events.IRuleTarget | None = None,
-        description: str | None = None,
-        event_pattern: events.EventPattern | None = None,
-        rule_name: str | None = None,
-        cross_stack_scope: Construct | None = None,
-    ) -> events.Rule:
-        """As ``on_event``, for the runs that succeeded (``result`` SUCCESS: the job is ACTIVE)."""
-        return self._end_rule(
-            id,
-            result="SUCCESS",
-            target=target,
-            description=description,
-            event_pattern=event_pattern,
-            rule_name=rule_name,
-            cross_stack_scope=cross_stack_scope,
-        )
+    def on_success(self, id: str, **options: Unpack[EventOptions]) -> events.Rule:
+        """As ``on_event``, for the runs that succeeded (``result`` SUCCESS: the job is ACTIVE).
 
-    def on_failure(
-        self,
-        id: str,
-        *,
-        target: events.IRuleTarget | None = None,
-        description: str | None = None,
-        event_pattern: events.EventPattern | None = None,
-        rule_name: str | None = None,
-        cross_stack_scope: Construct | None = None,
-    ) -> events.Rule:
+        :param options: ``EventOptions``, as for ``on_event``.
+        """
+        return self._end_rule(id, "SUCCESS", options)
+
+    def on_failure(self, id: str, **options: Unpack[EventOptions]) -> events.Rule:
         """As ``on_event``, for the runs that failed, were stopped or timed out (``result`` FAILURE;
-        ``failureReason`` says why)."""
-        return self._end_rule(
-            id,
-            result="FAILURE",
-            target=target,
-            description=description,
-            event_pattern=event_pattern,
-            rule_name=rule_name,
-            cross_stack_scope=cross_stack_scope,
-        )
+        ``failureReason`` says why).
+
+        :param options: ``EventOptions``, as for ``on_event``.
+        """
+        return self._end_rule(id, "FAILURE", options)
 
     def on_state_change(
         self,
@@ -360,36 +446,31 @@ class PersonalizeJob(JobMetrics, Construct):
         """``on_event`` under its earlier name (kept for existing apps, with the same rule), plus
         ``enabled``: False creates the rule disabled."""
         return self._end_rule(
-            id, target=target, description=description, rule_name=rule_name, enabled=enabled
+            id, None, {"target": target, "description": description, "rule_name": rule_name}, enabled=enabled
         )
 
     def _end_rule(
-        self,
-        id: str,
-        *,
-        result: str | None = None,
-        target: events.IRuleTarget | None,
-        description: str | None,
-        rule_name: str | None,
-        event_pattern: events.EventPattern | None = None,
-        cross_stack_scope: Construct | None = None,
-        enabled: bool = True,
+        self, id: str, result: str | None, options: EventOptions, *, enabled: bool = True
     ) -> events.Rule:
         # The rule lives beside the job, not inside it: a construct that depends on the job (waits for
         # its end) may well be the rule's target, and must not find the rule among its dependencies.
         scope = self.node.scope
         assert isinstance(scope, Construct)
-        given = event_pattern or events.EventPattern()
+        unknown = sorted(set(options) - set(EventOptions.__annotations__))
+        if unknown:
+            raise TypeError(f"{type(self).__name__}.on_event() got unexpected keyword arguments: {unknown}")
+        given = options.get("event_pattern") or events.EventPattern()
         detail: dict[str, Any] = {**(given.detail or {}), "jobArn": [self.job_arn]}
         if result is not None:
             detail["result"] = [result]
         rule = events.Rule(
             scope,
             f"{self.node.id}{id}",
-            description=description or f"End of the Personalize {self.kind.noun} {self.node.path}",
-            rule_name=rule_name,
+            description=options.get("description")
+            or f"End of the Personalize {self.kind.noun} {self.node.path}",
+            rule_name=options.get("rule_name"),
             enabled=enabled,
-            cross_stack_scope=cross_stack_scope,
+            cross_stack_scope=options.get("cross_stack_scope"),
             event_pattern=events.EventPattern(
                 account=given.account,
                 region=given.region,
@@ -399,6 +480,7 @@ class PersonalizeJob(JobMetrics, Construct):
                 detail=detail,
             ),
         )
+        target = options.get("target")
         if target is not None:
             rule.add_target(target)
         return rule

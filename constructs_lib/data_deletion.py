@@ -3,17 +3,19 @@ resource (what teams run for data-subject deletion requests)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from aws_cdk import Duration
 from constructs import Construct
 
-from constructs_lib import _reads
 from constructs_lib import _validation as v
 from constructs_lib._contract import contract
-from constructs_lib._job import DEFAULT_TIMEOUT, PersonalizeJob
-from constructs_lib.runtime import PersonalizeJobRuntime
+from constructs_lib._job import PersonalizeJob
 from constructs_lib.storage import BatchInferenceStorage
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from constructs_lib._job import JobOptions
 
 DATASET_GROUP = v.ArnKind(
     "dataset group", "dataset-group", 1, "arn:aws:personalize:us-east-1:123456789012:dataset-group/my-group"
@@ -32,6 +34,9 @@ class DataDeletionJob(PersonalizeJob):
     storage: BatchInferenceStorage
     """The storage whose input bucket holds the list of users and whose role Personalize assumes."""
 
+    kind = contract.DATA_DELETION
+    """``contract.DATA_DELETION``."""
+
     def __init__(
         self,
         scope: Construct,
@@ -40,12 +45,7 @@ class DataDeletionJob(PersonalizeJob):
         dataset_group_arn: str,
         data_path: str,
         storage: BatchInferenceStorage,
-        job_name: str | None = None,
-        tags: Mapping[str, str] | None = None,
-        run_token: str | None = None,
-        wait: bool = True,
-        timeout: Duration = DEFAULT_TIMEOUT,
-        runtime: PersonalizeJobRuntime | None = None,
+        **options: Unpack[JobOptions],
     ) -> None:
         """
         :param dataset_group_arn: The dataset group to erase the users from
@@ -55,25 +55,16 @@ class DataDeletionJob(PersonalizeJob):
         :param storage: The storage whose input bucket holds the list and whose role Personalize uses. Its
             input bucket must not use a customer managed KMS key (Personalize cannot read the list from
             one): bring an SSE-S3 bucket.
-        :param job_name: Explicit physical name; then a change of the definition is refused.
-            Default: ``<stack>-<id>-<hash>``.
-        :param tags: Tags on the job (at most 49); changed in place. Default: no tags.
-        :param run_token: Any change runs the deletion again on the same file (e.g. after new users were
-            written to it). Not with ``job_name``. Default: none.
-        :param wait: Hold the deployment until the deletion ends (it may take hours). Default: True.
-        :param timeout: How long to wait, from 5 minutes to 12 hours. Default: 6 hours.
-        :param runtime: The stack's ``PersonalizeJobRuntime``. Default: the stack's own.
+        :param options: ``JobOptions``: ``job_name``, ``tags``, ``run_token`` (any change runs the deletion
+            again on the same file, e.g. after new users were written to it), ``wait`` (a deletion may take
+            hours), ``timeout``, ``runtime``, ``schedule``, ``schedule_enabled``, ``skip_unchanged``.
         """
-        super().__init__(scope, id)
-        input_bucket = _reads.bucket_name(storage.input_bucket)
+        super().__init__(scope, id, options)
         errors = [
             *v.check_personalize_arn(
                 "dataset_group_arn", dataset_group_arn, DATASET_GROUP, v.stack_place(self._stack)
             ),
-            *v.check_input_path("data_path", data_path, input_bucket),
-            *self._common_errors(
-                job_name=job_name, tags=tags, run_token=run_token, wait=wait, timeout=timeout
-            ),
+            *self._input_errors("data_path", data_path, storage),
         ]
         if storage.input_key is not None:
             errors.append(
@@ -82,26 +73,12 @@ class DataDeletionJob(PersonalizeJob):
                 "'Deleting users'); bring an SSE-S3 input bucket: BatchInferenceStorage(..., input_bucket="
                 "s3.Bucket(..., encryption=s3.BucketEncryption.S3_MANAGED))"
             )
-        self._raise_if_errors(errors)
+        self._check(errors)
         v.warn_arn_region(self, {"dataset_group_arn": dataset_group_arn})
         self.storage = storage
-        runtime = runtime or PersonalizeJobRuntime.of(self._stack)
-        storage._job_reads_input(self)
-        grants = runtime.grant_pass_role(storage.role, owner=storage)
         self._build(
-            contract.DATA_DELETION,
-            {
-                "DatasetGroupArn": dataset_group_arn,
-                "DataLocation": f"s3://{input_bucket}/{data_path}",
-                "RoleArn": _reads.role_arn(storage.role),
-            },
-            job_name=job_name,
-            tags=tags,
-            run_token=run_token,
-            wait=wait,
-            timeout=timeout,
-            runtime=runtime,
-            depends_on=[storage, grants],
+            {"dataset_group_arn": dataset_group_arn},
+            storage=storage,
+            input=("data_location", data_path),
             source_resources=[dataset_group_arn],
-            made_from={"DataLocation": (input_bucket, data_path)},
         )

@@ -6,21 +6,16 @@ import enum
 import functools
 import hashlib
 import json
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import jsii
-from aws_cdk import Annotations, CfnResource, Duration, Fn, Reference, Stack, Tokenization
+from aws_cdk import Annotations, CfnResource, Fn, Reference, Stack, Tokenization
 from aws_cdk import aws_personalize as personalize
 from constructs import Construct, IValidation
 
 from constructs_lib import _validation as v
 from constructs_lib._contract import contract
-from constructs_lib._job import DEFAULT_TIMEOUT, PersonalizeJob
-from constructs_lib.runtime import PersonalizeJobRuntime
-
-# Recipes whose solution versions make user segments (batch segment jobs), not recommendations.
-SEGMENTATION_RECIPES = frozenset({"aws-item-affinity", "aws-item-attribute-affinity"})
+from constructs_lib._job import PersonalizeJob
 
 # Native resources a solution's ARN follows whose every property is create-only (CloudFormation's
 # resource schemas, createOnlyProperties; tests/test_solution_replacement.py holds this against
@@ -30,7 +25,9 @@ REPLACED_ON_ANY_CHANGE = (personalize.CfnSolution, personalize.CfnDatasetGroup)
 SOLUTION_CHANGED_WARNING = "constructs-lib:solutionChangedAfterVersion"
 
 if TYPE_CHECKING:
-    from aws_cdk import aws_scheduler as scheduler
+    from typing_extensions import Unpack
+
+    from constructs_lib._job import RunOptions
 
 
 class SolutionVersionTrainingMode(enum.Enum):
@@ -57,6 +54,9 @@ class SolutionVersion(PersonalizeJob):
     """The solution's recipe name (``aws-user-personalization``), when the solution is a ``CfnSolution``
     of this app with a literal recipe; None otherwise."""
 
+    kind = contract.SOLUTION_VERSION
+    """``contract.SOLUTION_VERSION``."""
+
     def __init__(
         self,
         scope: Construct,
@@ -64,64 +64,38 @@ class SolutionVersion(PersonalizeJob):
         *,
         solution_arn: str,
         training_mode: SolutionVersionTrainingMode | str = SolutionVersionTrainingMode.FULL,
-        tags: Mapping[str, str] | None = None,
-        run_token: str | None = None,
-        wait: bool = True,
-        timeout: Duration = DEFAULT_TIMEOUT,
-        runtime: PersonalizeJobRuntime | None = None,
-        schedule: scheduler.ScheduleExpression | None = None,
-        schedule_enabled: bool = True,
-        skip_unchanged: bool = True,
+        **options: Unpack[RunOptions],
     ) -> None:
         """
         :param solution_arn: The solution to train (``CfnSolution.attr_solution_arn`` or
             ``arn:aws:personalize:<region>:<account>:solution/<name>``).
         :param training_mode: ``SolutionVersionTrainingMode`` (or its string value). Default: FULL.
-        :param tags: Tags on the solution version (at most 49). Default: no tags.
-        :param run_token: Any change trains a new version. Default: none, a new version is trained only
-            when the solution or the training mode changes.
-        :param wait: Hold the deployment until the training ends. Default: True.
-        :param timeout: How long to wait, from 5 minutes to 12 hours. Default: 6 hours.
-        :param runtime: The stack's ``PersonalizeJobRuntime``. Default: the stack's own.
-        :param schedule: Runs the job again without a deploy on this EventBridge Scheduler expression
-            (``ScheduleExpression.rate``, ``.cron`` with a time zone, ``.at``): each run is a new job named
-            from its scheduled time, with the deployed definition, reported by the end event (``trigger``
-            ``schedule``); a failed run is an event, never a stack failure. Not with ``job_name``.
-            Default: the job runs only when a deploy changes it.
-        :param schedule_enabled: False pauses the schedule without removing it. Default: True.
-        :param skip_unchanged: A run without a deploy that would change nothing is skipped (a ``SKIPPED``
-            end event, nothing billed): see the README's "Schedules". False always runs. Default: True.
+        :param options: ``RunOptions`` (no ``job_name``: the service names a version): ``tags``,
+            ``run_token`` (any change trains a new version; default: a new version is trained only when
+            the solution or the training mode changes), ``wait``, ``timeout``, ``runtime``, ``schedule``,
+            ``schedule_enabled``, ``skip_unchanged``.
         """
-        super().__init__(scope, id)
+        super().__init__(scope, id, options, named=False)
         errors: list[str] = []
         mode = v.coerce_enum("training_mode", training_mode, SolutionVersionTrainingMode, errors)
-        errors += [
-            *v.check_personalize_arn("solution_arn", solution_arn, v.SOLUTION, v.stack_place(self._stack)),
-            *v.check_training_mode(
-                mode is SolutionVersionTrainingMode.UPDATE, recipe_of_solution(solution_arn)
-            ),
-            *self._common_errors(job_name=None, tags=tags, run_token=run_token, wait=wait, timeout=timeout),
-        ]
-        self._raise_if_errors(errors)
+        self.recipe = recipe_of_solution(solution_arn)
+        self._check(
+            [
+                *errors,
+                *v.check_personalize_arn(
+                    "solution_arn", solution_arn, v.SOLUTION, v.stack_place(self._stack)
+                ),
+                *v.check_training_mode(mode is SolutionVersionTrainingMode.UPDATE, self.recipe),
+            ]
+        )
         v.warn_arn_region(self, {"solution_arn": solution_arn})
         assert mode is not None
-        self.recipe = recipe_of_solution(solution_arn)
         self.solution_arn = solution_arn
         fingerprint = solution_fingerprint(solution_arn, self._stack)
         self._build(
-            contract.SOLUTION_VERSION,
-            {"SolutionArn": solution_arn, "TrainingMode": mode.value},
-            job_name=None,
-            tags=tags,
-            run_token=run_token,
-            wait=wait,
-            timeout=timeout,
-            runtime=runtime or PersonalizeJobRuntime.of(self._stack),
+            {"solution_arn": solution_arn, "training_mode": mode.value},
             source_resources=[solution_arn],
             replaced_source=fingerprint,
-            schedule=schedule,
-            schedule_enabled=schedule_enabled,
-            skip_unchanged=skip_unchanged,
         )
         if fingerprint is not None:
             self.node.add_validation(_SolutionUnchanged(self, fingerprint))
@@ -133,7 +107,7 @@ class SolutionVersion(PersonalizeJob):
     @functools.cached_property
     def solution_version_arn(self) -> str:
         """ARN of the trained version (a deploy-time token; changes with each training)."""
-        return self.resource.get_att_string("SolutionVersionArn")
+        return self._attribute(contract.ATTR_SOLUTION_VERSION_ARN)
 
 
 @jsii.implements(IValidation)

@@ -40,6 +40,17 @@ TAGS = "Tags"
 WAIT_HANDLE = "WaitHandle"
 TIMEOUT_SECONDS = "TimeoutSeconds"
 
+# --- attributes of a job resource (``Fn::GetAtt``) --------------------------------------------------
+
+ATTR_JOB_ARN = "JobArn"
+ATTR_JOB_NAME = "JobName"
+ATTR_STATUS = "Status"
+# Kinds with results in S3: this run's results, every run's prefix, the newest successful run's manifest.
+ATTR_OUTPUT_S3_URI = "OutputS3Uri"
+ATTR_RESULTS_PREFIX_URI = "ResultsPrefixUri"
+ATTR_MANIFEST_URI = "ManifestUri"
+ATTR_SOLUTION_VERSION_ARN = "SolutionVersionArn"
+
 # --- limits ------------------------------------------------------------------------------------------
 
 # The longest a CloudFormation WaitCondition holds a deployment.
@@ -154,8 +165,6 @@ class JobKind:
     arn_member: str  # the ARN, in the Create answer and the job's description
     name_member: str  # the name, in the Create request and the job's description
     fields: tuple[Field, ...]
-    # Properties that define a run: a change starts a new job. Also what the job name's hash covers.
-    defining: tuple[str, ...]
     quota: int  # pending or in-progress jobs of this kind per region, by default (adjustable)
     arn_resource: str | None = None  # "batch-inference-job": ARN = ...:{arn_resource}/{name}
     output: Output | None = None
@@ -175,11 +184,33 @@ class JobKind:
     blocks_delete_of: str | None = None
     # What a rollback cannot undo, said in its log line and end event (None: a rollback undoes it all).
     rollback_note: str | None = None
-    attributes: tuple[str, ...] = ("JobArn", "JobName", "Status")
+    attributes: tuple[str, ...] = (ATTR_JOB_ARN, ATTR_JOB_NAME, ATTR_STATUS)
     arn_attribute: str | None = None  # another name under which the ARN is an attribute
     # Members of the ended job's description that go into the end event's ``metrics`` (a data deletion
     # job's numDeleted): figures known only at the end, so never attributes of the resource.
     end_figures: tuple[str, ...] = ()
+
+    @property
+    def defining(self) -> tuple[str, ...]:
+        """Properties that define a run: a change starts a new job. Also what the job name's hash
+        covers. Every property of the kind is one (its fields, where its results go), and the run token
+        and an explicit name; tags, the wait handle and the timeout are not."""
+        return (*self.own_props(), RUN_TOKEN, JOB_NAME)
+
+    def own_props(self) -> tuple[str, ...]:
+        """The kind's own properties: its fields, then where its results go."""
+        output = (self.output.bucket_prop, self.output.prefix_prop) if self.output else ()
+        return (*(field.prop for field in self.fields), *output)
+
+    def properties(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The resource's kind-specific properties from ``values`` named after them in snake case
+        (``solution_version_arn`` for ``SolutionVersionArn``), in their order; None values left out.
+        The constructs write no property name of their own: a name the kind does not declare fails."""
+        names = {snake_case(prop): prop for prop in self.own_props()}
+        unknown = sorted(set(values) - set(names))
+        if unknown:
+            raise KeyError(f"{self.key} declares no property for {', '.join(unknown)}")
+        return {names[name]: value for name, value in values.items() if value is not None}
 
     def field(self, prop: str) -> Field:
         for candidate in self.fields:
@@ -260,7 +291,7 @@ _BATCH_INPUT = (
     Field("FilterArn", ("filterArn",)),
 )
 _BATCH_OUTPUT = Output("OutputBucket", "OutputPrefix", ("jobOutput", "s3DataDestination", "path"))
-_OUTPUT_ATTRIBUTES = ("OutputS3Uri", "ResultsPrefixUri", "ManifestUri")
+_OUTPUT_ATTRIBUTES = (ATTR_OUTPUT_S3_URI, ATTR_RESULTS_PREFIX_URI, ATTR_MANIFEST_URI)
 
 BATCH_INFERENCE = JobKind(
     key="batch-inference",
@@ -286,28 +317,11 @@ BATCH_INFERENCE = JobKind(
         ),
         Field("ThemeItemNameField", ("themeGenerationConfig", "fieldsForThemeGeneration", "itemName")),
     ),
-    defining=(
-        "SolutionVersionArn",
-        "InputPath",
-        "OutputBucket",
-        "OutputPrefix",
-        "RoleArn",
-        "InputKmsKeyArn",
-        "OutputKmsKeyArn",
-        "NumResults",
-        "FilterArn",
-        "ItemExplorationConfig",
-        "RankingInfluence",
-        "Mode",
-        "ThemeItemNameField",
-        RUN_TOKEN,
-        JOB_NAME,
-    ),
     quota=5,
     arn_resource="batch-inference-job",
     output=_BATCH_OUTPUT,
     role_prop="RoleArn",
-    attributes=("JobArn", "JobName", "Status", *_OUTPUT_ATTRIBUTES),
+    attributes=(ATTR_JOB_ARN, ATTR_JOB_NAME, ATTR_STATUS, *_OUTPUT_ATTRIBUTES),
 )
 
 BATCH_SEGMENT = JobKind(
@@ -321,24 +335,11 @@ BATCH_SEGMENT = JobKind(
     arn_member="batchSegmentJobArn",
     name_member="jobName",
     fields=(*_BATCH_INPUT, Field("NumResults", ("numResults",), type="integer", omitted=SERVICE_FILLS)),
-    defining=(
-        "SolutionVersionArn",
-        "InputPath",
-        "OutputBucket",
-        "OutputPrefix",
-        "RoleArn",
-        "InputKmsKeyArn",
-        "OutputKmsKeyArn",
-        "NumResults",
-        "FilterArn",
-        RUN_TOKEN,
-        JOB_NAME,
-    ),
     quota=5,
     arn_resource="batch-segment-job",
     output=_BATCH_OUTPUT,
     role_prop="RoleArn",
-    attributes=("JobArn", "JobName", "Status", *_OUTPUT_ATTRIBUTES),
+    attributes=(ATTR_JOB_ARN, ATTR_JOB_NAME, ATTR_STATUS, *_OUTPUT_ATTRIBUTES),
 )
 
 DATASET_IMPORT = JobKind(
@@ -357,7 +358,6 @@ DATASET_IMPORT = JobKind(
         _ROLE,
         Field("ImportMode", ("importMode",), choices=("FULL", "INCREMENTAL"), omitted="FULL"),
     ),
-    defining=("DatasetArn", "DataLocation", "RoleArn", "ImportMode", RUN_TOKEN, JOB_NAME),
     quota=5,
     arn_resource="dataset-import-job",
     role_prop="RoleArn",
@@ -383,7 +383,6 @@ SOLUTION_VERSION = JobKind(
         Field("SolutionArn", ("solutionArn",), required=True),
         Field("TrainingMode", ("trainingMode",), choices=("FULL", "UPDATE"), omitted="FULL"),
     ),
-    defining=("SolutionArn", "TrainingMode", RUN_TOKEN, JOB_NAME),
     quota=20,
     list_by_name="ListSolutionVersions",
     list_member="solutionVersions",
@@ -393,8 +392,8 @@ SOLUTION_VERSION = JobKind(
     metrics="GetSolutionMetrics",
     metrics_member="metrics",
     can_queue=False,
-    attributes=("JobArn", "JobName", "Status", "SolutionVersionArn"),
-    arn_attribute="SolutionVersionArn",
+    attributes=(ATTR_JOB_ARN, ATTR_JOB_NAME, ATTR_STATUS, ATTR_SOLUTION_VERSION_ARN),
+    arn_attribute=ATTR_SOLUTION_VERSION_ARN,
 )
 
 DATA_DELETION = JobKind(
@@ -413,7 +412,6 @@ DATA_DELETION = JobKind(
         Field("DataLocation", ("dataSource", "dataLocation"), required=True),
         _ROLE,
     ),
-    defining=("DatasetGroupArn", "DataLocation", "RoleArn", RUN_TOKEN, JOB_NAME),
     # The developer guide ("Deleting users"): at most 5 deletion jobs PENDING per dataset group.
     quota=5,
     arn_resource="data-deletion-job",
@@ -442,22 +440,12 @@ DATASET_EXPORT = JobKind(
         _ROLE,
         Field("OutputKmsKeyArn", ("jobOutput", "s3DataDestination", "kmsKeyArn")),
     ),
-    defining=(
-        "DatasetArn",
-        "IngestionMode",
-        "RoleArn",
-        "OutputBucket",
-        "OutputPrefix",
-        "OutputKmsKeyArn",
-        RUN_TOKEN,
-        JOB_NAME,
-    ),
     # Not in the quotas this project has on file: taken to be 5, like the other dataset jobs.
     quota=5,
     arn_resource="dataset-export-job",
     output=_BATCH_OUTPUT,
     role_prop="RoleArn",
-    attributes=("JobArn", "JobName", "Status", *_OUTPUT_ATTRIBUTES),
+    attributes=(ATTR_JOB_ARN, ATTR_JOB_NAME, ATTR_STATUS, *_OUTPUT_ATTRIBUTES),
 )
 
 KINDS: dict[str, JobKind] = {
