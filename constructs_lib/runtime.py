@@ -23,7 +23,8 @@ from constructs_lib import _reads
 from constructs_lib._assets import handler_code
 from constructs_lib._contract import contract
 from constructs_lib._validation import child_path, is_token, raise_if_errors
-from constructs_lib.compliance import Acknowledgements, nag_form
+from constructs_lib.compliance import COMPLIANCE_PACKS, Acknowledgements, nag_form
+from constructs_lib.storage import PERSONALIZE_PRINCIPAL
 
 # The runtime's construct id is public contract: renaming it would replace the functions and the state
 # machine of every deployed stack (and stop the monitors running in it).
@@ -35,7 +36,6 @@ FUNCTION_MEMORY_MB = 256
 PROVIDER_FRAMEWORK_MEMORY_MB = 128
 # CloudFormation fails the job resource when the handler has not answered by then (default: 1 hour).
 SERVICE_TIMEOUT = Duration.seconds(contract.SERVICE_TIMEOUT_SECONDS)
-PERSONALIZE = "personalize.amazonaws.com"
 # IAM's default quota of managed policies attached to one role, and how many the runtime attaches itself.
 MANAGED_POLICIES_PER_ROLE = 10
 SHARED_POLICIES = {"OnEvent": 1, "Check": 2}
@@ -383,11 +383,14 @@ class PersonalizeJobRuntime(Construct):
                 "PassJobRoles",
                 ["iam:PassRole"],
                 [role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": PERSONALIZE}},
+                conditions={"StringEquals": {"iam:PassedToService": PERSONALIZE_PRINCIPAL}},
                 owner=owner,
             )
         return self._placed_grants.grant(
-            needed, ["iam:PassRole"], [role_arn], {"StringEquals": {"iam:PassedToService": PERSONALIZE}}
+            needed,
+            ["iam:PassRole"],
+            [role_arn],
+            {"StringEquals": {"iam:PassedToService": PERSONALIZE_PRINCIPAL}},
         )
 
     def grant_results(
@@ -792,7 +795,7 @@ class PersonalizeJobRuntime(Construct):
         )
         for function in (self.on_event_function, self.check_function, framework):
             acks.add(function, "Serverless-LambdaDLQ", _SYNCHRONOUS)
-            for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
+            for pack in COMPLIANCE_PACKS:
                 acks.add(function, f"{pack}-LambdaDLQ", _SYNCHRONOUS)
                 acks.add(
                     function,

@@ -16,7 +16,7 @@ from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct, IValidation
 
 from constructs_lib._validation import check_role_arn, child_path, raise_if_errors
-from constructs_lib.compliance import Acknowledgements, nag_resource
+from constructs_lib.compliance import COMPLIANCE_PACKS, Acknowledgements, nag_resource
 
 PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
 # What the Personalize role needs on each key; CreateGrant goes in the key policy only.
@@ -30,8 +30,6 @@ ABORT_INCOMPLETE_UPLOADS = Duration.days(7)
 EMPTY_INPUT_WARNING = "constructs-lib:inputBucketEmptyOnFirstDeploy"
 # The BucketDeployment function unpacks the sample zip: aws-cdk-lib's default (128 MB) is slow for it.
 DEPLOYMENT_MEMORY_MB = 512
-# cdk-nag packs that share the S3 rules acknowledged below.
-COMPLIANCE_PACKS = ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
 
 
 def _source_account_condition() -> dict[str, dict[str, str]]:
