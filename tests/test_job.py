@@ -669,6 +669,22 @@ def test_vpc_places_every_runtime_function_in_it() -> None:
     assert any(s.get("Sid") == "UseVpc" and "ec2:CreateNetworkInterface" in s["Action"] for s in statements)
 
 
+def test_vpc_on_a_job_warns_that_it_belongs_to_the_runtime_and_is_still_honoured() -> None:
+    stack = cdk.Stack(cdk.App(), "JobVpc", env=ENV)
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=1)
+    job = BatchInferenceJob(stack, "Job", solution_version_arn=SOLUTION_VERSION_ARN, input_path="u/", vpc=vpc)
+    assert job.runtime.vpc is vpc
+    warnings = [
+        entry.data
+        for entry in job.node.metadata
+        if entry.type == "aws:cdk:warning" and "constructs-lib:jobVpcDeprecated" in str(entry.data)
+    ]
+    assert len(warnings) == 1 and "PersonalizeJobRuntime(stack, vpc=" in str(warnings[0])
+    plain = BatchInferenceJob(stack, "Plain", solution_version_arn=SOLUTION_VERSION_ARN, input_path="u/")
+    assert plain.runtime is job.runtime
+    assert not [entry for entry in plain.node.metadata if entry.type == "aws:cdk:warning"]
+
+
 def test_jobs_of_one_stack_must_share_the_vpc() -> None:
     stack = cdk.Stack(cdk.App(), "TwoVpcs", env=ENV)
     BatchInferenceJob(

@@ -25,6 +25,8 @@ from constructs_lib import (
     BatchInferenceJobMode,
     BatchInferenceStorage,
     BatchSegmentJob,
+    DataDeletionJob,
+    DatasetExportJob,
     DatasetImportJob,
     DatasetImportMode,
     PersonalizeJob,
@@ -33,6 +35,7 @@ from constructs_lib import (
     SolutionVersionTrainingMode,
 )
 from constructs_lib import _validation as v
+from constructs_lib._contract import contract
 from constructs_lib.compliance import nag_resource
 from examples.end_to_end import INTERACTIONS_SCHEMA, ITEM_AFFINITY, USER_PERSONALIZATION
 from tests.conftest import FILTER_ARN, SOLUTION_VERSION_ARN
@@ -986,3 +989,73 @@ def _joined(value: Any) -> str:
     if "Fn::Join" in value:
         return "".join(_joined(p) for p in value["Fn::Join"][1])
     return "<" + next(iter(value)) + ">"
+
+
+# ---------------------------------------------------------------- the shape of a kind (issue 21)
+
+
+KIND_CLASSES: list[type[PersonalizeJob]] = [
+    BatchInferenceJob,
+    BatchSegmentJob,
+    DatasetImportJob,
+    SolutionVersion,
+    DataDeletionJob,
+    DatasetExportJob,
+]
+
+
+@pytest.mark.parametrize("cls", KIND_CLASSES, ids=lambda cls: cls.__name__)
+def test_a_kinds_run_is_defined_by_every_property_it_declares(cls: type[PersonalizeJob]) -> None:
+    kind = cls.kind
+    own = [field.prop for field in kind.fields]
+    if kind.output is not None:
+        own += [kind.output.bucket_prop, kind.output.prefix_prop]
+    assert kind.defining == (*own, contract.RUN_TOKEN, contract.JOB_NAME)
+    assert set(kind.attributes) >= {contract.ATTR_JOB_ARN, contract.ATTR_JOB_NAME, contract.ATTR_STATUS}
+
+
+def test_a_kinds_properties_come_from_its_snake_case_names_and_refuse_others() -> None:
+    kind = contract.BATCH_INFERENCE
+    assert kind.properties({"solution_version_arn": "a", "num_results": None, "input_kms_key_arn": "k"}) == {
+        "SolutionVersionArn": "a",
+        "InputKmsKeyArn": "k",
+    }
+    with pytest.raises(KeyError, match="declares no property for dataset_arn"):
+        kind.properties({"dataset_arn": "d"})
+
+
+def test_an_unknown_keyword_is_a_type_error_naming_the_kind() -> None:
+    stack = _fresh_stack()
+    with pytest.raises(TypeError, match=r"SolutionVersion\(\) got unexpected keyword arguments: job_name"):
+        SolutionVersion(stack, "Version", solution_arn=SOLUTION_ARN, job_name="named")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"BatchSegmentJob\(\) got unexpected keyword arguments: mode"):
+        BatchSegmentJob(
+            stack, "Segments", solution_version_arn=SOLUTION_VERSION_ARN, input_path="i/", mode="x"
+        )  # type: ignore[call-arg]
+    with pytest.raises(
+        TypeError, match=r"BatchSegmentJob\(\) missing required keyword arguments: input_path"
+    ):
+        BatchSegmentJob(stack, "Segments2", solution_version_arn=SOLUTION_VERSION_ARN)  # type: ignore[call-arg]
+    job = BatchSegmentJob(stack, "Segments3", solution_version_arn=SOLUTION_VERSION_ARN, input_path="i/")
+    with pytest.raises(TypeError, match=r"on_event\(\) got unexpected keyword arguments: \['enabled'\]"):
+        job.on_event("Ended", enabled=False)  # type: ignore[call-arg]
+
+
+def test_options_reach_every_kind_the_same_way() -> None:
+    stack = _fresh_stack()
+    storage = BatchInferenceStorage(stack, "Storage")
+    options: dict[str, Any] = {"tags": {"team": "recs"}, "run_token": "7", "wait": False}
+    jobs = [
+        SolutionVersion(stack, "Version", solution_arn=SOLUTION_ARN, **options),
+        DatasetImportJob(
+            stack, "Import", dataset_arn=DATASET_ARN, data_path="d/", storage=storage, **options
+        ),
+        BatchSegmentJob(
+            stack, "Segments", solution_version_arn=SOLUTION_VERSION_ARN, input_path="i/", **options
+        ),
+    ]
+    for job in jobs:
+        properties = stack.resolve(job.resource.node.default_child._cfn_properties)  # type: ignore[union-attr]
+        assert properties["Tags"] == [{"Key": "team", "Value": "recs"}]
+        assert properties["RunToken"] == "7"
+        assert job.wait_condition is None
