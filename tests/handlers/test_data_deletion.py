@@ -11,6 +11,8 @@ from botocore.stub import ANY
 
 from .testkit import (
     DATASET_GROUP_ARN,
+    NEW_HANDLE,
+    OLD_HANDLE,
     PUT_EVENTS_OK,
     ROLE_ARN,
     T0,
@@ -174,3 +176,29 @@ def test_a_deletion_is_never_stopped_nor_waited_for_on_delete(stubs: Stubs) -> N
     event = cfn_event("Delete", PROPERTIES, physical_id=ARN, kind=KIND)
     handler.handle_event(event, stubs.clients, "req-1")
     assert [name for name in stubs.operations() if name.startswith(("Describe", "Stop"))] == []
+
+
+def test_a_rollback_to_an_earlier_deletion_says_the_erased_users_stay_erased(
+    stubs: Stubs, capsys: Any
+) -> None:
+    # deletion 1 -> deletion 2 (a new run_token) succeeded; the rollback moves the resource back to 1.
+    first = kind_properties(KIND, RunToken="1", WaitHandle=OLD_HANDLE)
+    second = kind_properties(KIND, RunToken="2", WaitHandle=NEW_HANDLE)
+    first_arn = arn_of(name_of(first, kind=KIND), KIND)
+    second_arn = arn_of(name_of(second, kind=KIND), KIND)
+    stubs.expect_first_delivery()
+    stubs.personalize.add_client_error("create_data_deletion_job", "ResourceAlreadyExistsException", "exists")
+    stubs.personalize.add_response(
+        "describe_data_deletion_job",
+        describe_response(request_of(first, kind=KIND), "COMPLETED", kind=KIND, numDeleted=3),
+        {"dataDeletionJobArn": first_arn},
+    )
+    stubs.expect_start()
+    stubs.expect_list_monitors()
+    event = cfn_event("Update", first, old_properties=second, physical_id=second_arn, kind=KIND)
+    assert handler.handle_event(event, stubs.clients, "req-1")["PhysicalResourceId"] == first_arn
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    (rollback,) = [line for line in lines if line["decision"] == "rollback"]
+    assert "Deleted users cannot be restored" in rollback["note"]
+    # One create, answered "already exists": the earlier deletion is adopted, nothing is deleted again.
+    assert len(stubs.params_of("CreateDataDeletionJob")) == 1
