@@ -51,7 +51,13 @@ RUN_EXECUTION_LABEL_LENGTH = 36
 # What the skip checks call besides the kinds' own calls (their IAM actions, in the trimmed model too).
 SKIP_CHECK_ACTIONS = ("ListDatasetImportJobs", "ListDatasets", "DescribeSolution")
 # An input path with more objects than this is not compared (it is run): at most 10 listing pages.
-MAX_COMPARED_OBJECTS = 10_000
+MAX_COMPARED_OBJECTS = 1_000  # Personalize reads at most 1,000 input files per job: one listing page
+# Pages of 100 a skip check reads of each Personalize listing (imports, versions) and of a group's
+# datasets; past them the check does not skip (it runs). The heaviest check, a training's, then makes
+# at most 1 + 2 + 1 + 1 + 2 x 5 datasets + 1 = 16 calls besides its listing of running monitors: within
+# the check function's 600 s at 32 s a call (tests/handlers/test_schedule_runs.py).
+MAX_LIST_PAGES = 2
+MAX_DATASETS = 5  # a dataset group holds at most one dataset of each of Personalize's 5 types
 
 
 def is_run_request(state: Mapping[str, Any]) -> bool:
@@ -229,12 +235,15 @@ def unchanged(
     clients: Clients, kind: contract.JobKind, props: JobProps
 ) -> tuple[str | None, dict[str, Any] | None]:
     """(why the run would change nothing, or None; the input a batch run compares and records)."""
-    if kind.output is not None:
-        return _batch_unchanged(clients, kind, props)
-    if kind is contract.DATASET_IMPORT:
-        return _import_unchanged(clients, props)
-    if kind is contract.SOLUTION_VERSION:
-        return _training_unchanged(clients, props), None
+    try:
+        if kind.output is not None:
+            return _batch_unchanged(clients, kind, props)
+        if kind is contract.DATASET_IMPORT:
+            return _import_unchanged(clients, props)
+        if kind is contract.SOLUTION_VERSION:
+            return _training_unchanged(clients, props), None
+    except Incomplete:  # a training's listings too long to read: it runs
+        return None, None
     return None, None
 
 
@@ -252,7 +261,10 @@ def _objects(clients: Clients, uri: str) -> list[dict[str, Any]] | None:
     """Keys, ETags and times under an ``s3://`` path (a key or a prefix); None past MAX_COMPARED_OBJECTS."""
     bucket, prefix = _split(uri)
     found: list[dict[str, Any]] = []
-    for page in clients.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+    pages = clients.s3.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=prefix, PaginationConfig={"MaxItems": MAX_COMPARED_OBJECTS + 1}
+    )
+    for page in pages:
         for item in page.get("Contents", []):
             if item["Key"].endswith("/"):
                 continue
@@ -334,13 +346,16 @@ def _import_unchanged(clients: Clients, props: JobProps) -> tuple[str | None, di
     if found is None or not found[1]:
         return None, found[0] if found else None
     compared, objects = found
-    last = _newest(
-        _listed(clients, "list_dataset_import_jobs", "datasetImportJobs", datasetArn=props.get("DatasetArn")),
-        "creationDateTime",
-    )
+    try:
+        listed = _listed(
+            clients, "list_dataset_import_jobs", "datasetImportJobs", datasetArn=props.get("DatasetArn")
+        )
+    except Incomplete:
+        return None, compared
+    last = _newest(listed, "creationDateTime")
     if last is None:
         return None, compared
-    arn = str(last.get("datasetImportJobArn") or "")
+    arn = str(last.get(contract.DATASET_IMPORT.arn_member) or "")
     tags = clients.personalize.list_tags_for_resource(resourceArn=arn).get("tags", []) if arn else []
     recorded = next((tag.get("tagValue") for tag in tags if tag.get("tagKey") == INPUT_TAG), None)
     started = last["creationDateTime"]
@@ -390,18 +405,22 @@ def _training_unchanged(clients: Clients, props: JobProps) -> str | None:
     )
 
 
+class Incomplete(Exception):
+    """A listing longer than a skip check reads: the check does not skip."""
+
+
 def _listed(clients: Clients, operation: str, member: str, **arguments: Any) -> list[dict[str, Any]]:
-    """Every item of a Personalize listing (at most 10 pages of 100)."""
+    """The items of a Personalize listing; Incomplete past MAX_LIST_PAGES pages of 100."""
     items: list[dict[str, Any]] = []
     token: str | None = None
     call = getattr(clients.personalize, operation)
-    for _ in range(10):
+    for _ in range(MAX_LIST_PAGES):
         page = call(**arguments, maxResults=100, **({"nextToken": token} if token else {}))
         items += list(page.get(member, []))
         token = page.get("nextToken")
         if not token:
-            break
-    return items
+            return items
+    raise Incomplete(f"{operation} has more than {MAX_LIST_PAGES * 100} items")
 
 
 def _active(item: Mapping[str, Any]) -> bool:

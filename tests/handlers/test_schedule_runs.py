@@ -566,3 +566,29 @@ def test_a_chained_run_uses_the_upstream_runs_new_version_and_is_named_after_it(
     assert run["createRequest"]["solutionVersionArn"] == NEW_VERSION
     assert (run["trigger"], run["upstreamArn"]) == ("chain", NEW_VERSION)
     assert run["input"]["sourceVersionArn"] == NEW_VERSION
+
+
+# --- time budget -----------------------------------------------------------------------------------------
+
+
+def test_the_heaviest_skip_check_fits_the_check_functions_timeout() -> None:
+    import aws_clients
+
+    # A training's: running monitors, its versions, its solution, the group's datasets, each dataset's
+    # imports, then the run's monitor started or the skip event put.
+    calls = 1 + scheduled.MAX_LIST_PAGES + 1 + 1 + scheduled.MAX_LIST_PAGES * scheduled.MAX_DATASETS + 1
+    assert calls * aws_clients.call_worst_case_seconds() <= contract.CHECK_TIMEOUT_SECONDS
+
+
+def test_a_training_whose_versions_are_too_many_to_read_runs(stubs: Stubs) -> None:
+    request = run_request(SOLUTION_VERSION)
+    expect_running_runs(stubs)
+    for token in (None, "page-2"):  # two full pages, and more to come: not read
+        stubs.personalize.add_response(
+            "list_solution_versions",
+            {"solutionVersions": [], "nextToken": "page-2" if token is None else "page-3"},
+            {"solutionArn": SOLUTION_ARN, "maxResults": 100, **({"nextToken": token} if token else {})},
+        )
+    expect_start(stubs, own_execution(request))
+    first_check(stubs, request)
+    assert stubs.params_of("DescribeSolution") == []
