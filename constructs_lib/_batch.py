@@ -19,15 +19,12 @@ from constructs_lib import _reads
 from constructs_lib import _validation as v
 from constructs_lib._contract import contract
 from constructs_lib._job import JobOptions, PersonalizeJob
+from constructs_lib._recipes import SEGMENTATION_RECIPES, solution_of_version, upstream_recipe
 from constructs_lib.runtime import PersonalizeJobRuntime
-from constructs_lib.solution_version import solution_of_version, upstream_recipe
 from constructs_lib.storage import BatchInferenceStorage
 
 if TYPE_CHECKING:
     from typing_extensions import Required
-
-# Recipes whose solution versions make user segments (batch segment jobs), not recommendations.
-SEGMENTATION_RECIPES = frozenset({"aws-item-affinity", "aws-item-attribute-affinity"})
 
 
 class ResultsJob(PersonalizeJob):

@@ -13,8 +13,8 @@ from constructs import Construct
 from constructs_lib import _validation as v
 from constructs_lib._batch import BatchJob, runtime_conflicts
 from constructs_lib._contract import contract
+from constructs_lib._recipes import upstream_recipe
 from constructs_lib.runtime import PersonalizeJobRuntime
-from constructs_lib.solution_version import upstream_recipe
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack

@@ -292,7 +292,7 @@ class PersonalizeJobRuntime(Construct):
     # ---------------------------------------------------------------- what jobs ask for
 
     def grant_jobs(
-        self, kind: Any, *, job_resources: Sequence[str], source_resources: Sequence[str]
+        self, kind: contract.JobKind, *, job_resources: Sequence[str], source_resources: Sequence[str]
     ) -> iam.Grant:
         """Let each function make the calls it makes for ``kind``'s jobs: on the jobs themselves, and the
         create (and listing) on the resources the jobs are made from.
@@ -335,8 +335,8 @@ class PersonalizeJobRuntime(Construct):
                     [f"personalize:{a}" for a in kind.source_actions()],
                     source_resources,
                 )
-        actions = [f"personalize:{a}" for a in (*kind.on_event_actions(), *kind.check_actions())]
-        grant = self._placed_grants.grant(needed, actions, job_resources)
+        granted = [f"personalize:{a}" for a in (*kind.on_event_actions(), *kind.check_actions())]
+        grant = self._placed_grants.grant(needed, granted, job_resources)
         if source_resources:
             sources = [f"personalize:{a}" for a in kind.source_actions()]
             grant = grant.combine(self._placed_grants.grant([], sources, source_resources))

@@ -9,13 +9,14 @@ import json
 from typing import TYPE_CHECKING
 
 import jsii
-from aws_cdk import Annotations, CfnResource, Fn, Reference, Stack, Tokenization
+from aws_cdk import Annotations, CfnResource, Reference, Stack, Tokenization
 from aws_cdk import aws_personalize as personalize
 from constructs import Construct, IValidation
 
 from constructs_lib import _validation as v
 from constructs_lib._contract import contract
 from constructs_lib._job import PersonalizeJob
+from constructs_lib._recipes import recipe_of_solution
 
 # Native resources a solution's ARN follows whose every property is create-only (CloudFormation's
 # resource schemas, createOnlyProperties; tests/test_solution_replacement.py holds this against
@@ -134,18 +135,6 @@ class _SolutionUnchanged:
         return []
 
 
-def recipe_of_solution(solution_arn: str) -> str | None:
-    """The recipe name of a solution defined in this app (a ``CfnSolution`` with a literal recipe)."""
-    if not v.is_token(solution_arn):
-        return None
-    for token in Tokenization.reverse_string(solution_arn).tokens:
-        if isinstance(token, Reference) and isinstance(token.target, personalize.CfnSolution):
-            recipe = token.target.recipe_arn
-            if recipe and not v.is_token(recipe):
-                return recipe.rpartition("/")[2]
-    return None
-
-
 def solution_fingerprint(solution_arn: str, stack: Stack) -> str | None:
     """What decides the ARN of a solution of ``stack`` that ``solution_arn`` references (a
     ``CfnSolution``'s ``Ref``/``Fn::GetAtt``): its properties as they are now, all of them create-only,
@@ -180,32 +169,3 @@ def solution_fingerprint(solution_arn: str, stack: Stack) -> str | None:
     if not material:
         return None
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def solution_of_version(solution_version_arn: str) -> str:
-    """The ARN of the solution a solution version belongs to: ``solution/<name>`` of
-    ``solution/<name>/<id>``. For a ``SolutionVersion``'s attribute, that construct's ``solution_arn``;
-    for another deploy-time value, the same cut made by CloudFormation."""
-    if not v.is_token(solution_version_arn):
-        return solution_version_arn.rsplit("/", 1)[0]
-    for token in Tokenization.reverse_string(solution_version_arn).tokens:
-        if not isinstance(token, Reference):
-            continue
-        for scope in token.target.node.scopes:
-            if isinstance(scope, SolutionVersion):
-                return scope.solution_arn
-    parts = Fn.split("/", solution_version_arn, 3)
-    return Fn.join("/", [Fn.select(0, parts), Fn.select(1, parts)])
-
-
-def upstream_recipe(solution_version_arn: str) -> str | None:
-    """The recipe behind a solution version ARN that is a ``SolutionVersion``'s attribute, when known."""
-    if not v.is_token(solution_version_arn):
-        return None
-    for token in Tokenization.reverse_string(solution_version_arn).tokens:
-        if not isinstance(token, Reference):
-            continue
-        for scope in token.target.node.scopes:
-            if isinstance(scope, SolutionVersion):
-                return scope.recipe
-    return None
