@@ -548,14 +548,18 @@ def stop_monitors(clients: Clients, job_arn: str, log: Logger, cause: str) -> No
 
 def response(props: JobProps, name: str, arn: str, status: str) -> Response:
     kind = props.kind
-    data: dict[str, Any] = {"JobArn": arn, "JobName": name, "Status": status}
+    data: dict[str, Any] = {
+        contract.ATTR_JOB_ARN: arn,
+        contract.ATTR_JOB_NAME: name,
+        contract.ATTR_STATUS: status,
+    }
     if kind.arn_attribute:
         data[kind.arn_attribute] = arn
     if kind.output is not None:
         location = definitions.manifest_location(props)
-        data["OutputS3Uri"] = definitions.output_s3_uri(props, name)
-        data["ResultsPrefixUri"] = definitions.results_prefix_uri(props)
-        data["ManifestUri"] = f"s3://{location[0]}/{location[1]}" if location else None
+        data[contract.ATTR_OUTPUT_S3_URI] = definitions.output_s3_uri(props, name)
+        data[contract.ATTR_RESULTS_PREFIX_URI] = definitions.results_prefix_uri(props)
+        data[contract.ATTR_MANIFEST_URI] = f"s3://{location[0]}/{location[1]}" if location else None
     return {"PhysicalResourceId": arn, "Data": data}
 
 
