@@ -562,20 +562,30 @@ class _StartsAfterEnds:
         job = self._job
         found: dict[str, str] = {}
         seen: set[str] = set()
-        pending: list[tuple[IConstruct, str]] = [
-            (dependency, "waits for it")
-            for scope in job.node.scopes
-            for dependency in scope.node.dependencies
-        ]
+        # What each scope waits for, read once: every construct's scopes start with the app and stack.
+        # Keyed by the kernel's reference, read without a round trip (a construct's Python proxies may
+        # differ from one read to the next).
+        scope_waits: dict[str, list[IConstruct]] = {}
+
+        def waits_of(construct: IConstruct) -> list[IConstruct]:
+            waited: list[IConstruct] = []
+            for scope in construct.node.scopes:
+                key = _kernel_ref(scope)
+                if key not in scope_waits:
+                    scope_waits[key] = scope.node.dependencies
+                waited += scope_waits[key]
+            return waited
+
+        pending: list[tuple[IConstruct, str]] = [(dependency, "waits for it") for dependency in waits_of(job)]
         pending += [
             (target, "is made from a resource that waits for it") for target in _referenced(self._given)
         ]
         while pending:
             construct, why = pending.pop()
-            path = construct.node.path
-            if path in seen:
+            key = _kernel_ref(construct)
+            if key in seen:
                 continue
-            seen.add(path)
+            seen.add(key)
             jobs = _jobs_in(construct)
             if jobs:
                 for before in jobs:
@@ -583,10 +593,14 @@ class _StartsAfterEnds:
                         found.setdefault(before.node.path, _unfinished(before, why))
                 continue
             # A resource or construct of the user's in between: what it waits for, this job waits for.
-            for scope in construct.node.scopes:
-                for dependency in scope.node.dependencies:
-                    pending.append((dependency, "waits for a resource that waits for it"))
+            for dependency in waits_of(construct):
+                pending.append((dependency, "waits for a resource that waits for it"))
         return [found[path] for path in sorted(found)]
+
+
+def _kernel_ref(construct: IConstruct) -> str:
+    """The jsii kernel's id of a construct's JavaScript object: one per construct."""
+    return str(construct.__jsii_ref__.ref)  # type: ignore[attr-defined]
 
 
 def _jobs_in(construct: IConstruct) -> list[PersonalizeJob]:
