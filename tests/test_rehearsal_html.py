@@ -45,6 +45,18 @@ def failed(end_to_end: Path) -> Result:
 
 
 @pytest.fixture(scope="module")
+def four_weeks(example_apps: Mapping[str, Any]) -> Result:
+    """examples/weekly.py for 29 days after its deploy, new interactions landing on day 15: two weeks
+    import and chain trainings and batch jobs, two are skipped (the schedules' own test says which)."""
+    return rehearse(example_apps["weekly"].outdir, days=29, update=False, new_input=[("WeeklyImport", 15)])
+
+
+@pytest.fixture(scope="module")
+def four_weeks_page(four_weeks: Result) -> str:
+    return html_report.render(four_weeks, source="examples/weekly.py")
+
+
+@pytest.fixture(scope="module")
 def green_page(green: Result, end_to_end: Path) -> str:
     return html_report.render(green, source=str(end_to_end))
 
@@ -206,7 +218,7 @@ def test_entry_kinds_and_triggers_it_does_not_know_are_drawn_generically(green: 
     assert 'fill="url(#hatch)"' in chart
     assert "Weekly-20260112T0900 (schedule)" in chart
     legend = page.split('<ul class="legend">')[1].split("</ul>")[0]
-    assert "schedule run (hatched); plain bars: deploy runs" in legend
+    assert "run without a deploy (schedule): hatched" in legend
     assert "marker: skip</li>" in legend
     skips = page.split("<h2>Skips</h2>")[1].split("</table>")[0]
     assert "skipped &lt;unchanged input&gt;" in skips and '<td class="nw">+8d ' in skips
@@ -242,6 +254,33 @@ def test_a_run_whose_entries_say_trigger_schedule_in_their_text_is_a_scheduled_r
     # A data deletion job's COMPLETED is its ACTIVE: the run is drawn in ACTIVE's colour.
     assert f'fill="{html_report.ACTIVE}" rx="2"><title>{key}: IN PROGRESS from ' in chart
     assert "ended COMPLETED at" in chart
+
+
+def test_weeks_of_schedules_draw_each_run_without_a_deploy_hatched_and_each_skip(
+    four_weeks: Result, four_weeks_page: str
+) -> None:
+    assert four_weeks.ok, four_weeks.report
+    without_deploy = [row for row in four_weeks.jobs if row.phase not in ("create", "update")]
+    assert {row.phase for row in without_deploy} == {"schedule", "chain"} and len(without_deploy) == 10
+    chart = _gantt(four_weeks_page)
+    for row in without_deploy:
+        label = f"{row.construct_id}: {row.kind} ({row.phase})"
+        assert f">  {label}</text>" in chart, label
+    # PENDING then IN PROGRESS, each hatched, for each of the ten; the deploy's own five are plain.
+    assert chart.count('fill="url(#hatch)"') == 20
+    legend = four_weeks_page.split('<ul class="legend">')[1].split("</ul>")[0]
+    assert "run without a deploy (schedule, chain): hatched" in legend
+    assert "marker: run skipped (skipped)" in legend and "marker: scheduled delivery (scheduled)" in legend
+    skips = re.findall(rf'fill="{html_report.SKIPPED}"><title>([^<]*)</title>', chart)
+    assert len(skips) == 2 and all("run skipped: Unchanged" in tip for tip in skips), skips
+    table = four_weeks_page.split("<h2>Skips</h2>")[1].split("</table>")[0]
+    assert table.count("run skipped: Unchanged") == 2
+    # Four quiet weeks shrink to bands: a two-hour chained training is still drawn wider than 60 px.
+    assert chart.count('class="idle"') >= 4
+    trainings = re.findall(
+        r'width="([\d.]+)"[^>]*><title>[^<]*RecommendationsVersion[^<]*: IN PROGRESS', chart
+    )
+    assert len(trainings) == 3 and min(float(w) for w in trainings) > 60, trainings
 
 
 def test_cli_writes_the_page_and_keeps_the_exit_code(
@@ -315,15 +354,36 @@ def _rgb(colour: str) -> tuple[int, int, int]:
     return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
 
 
-def test_the_page_renders_in_headless_chromium(failed_page: str, tmp_path: Path) -> None:
-    """The failed rehearsal's page, screenshotted at 1280x900: the bars' colours are on screen."""
+SEEN = {
+    # The failed rehearsal: its runs, the red one, the rolled-back create.
+    "failed": (
+        ("ACTIVE", html_report.ACTIVE, 5000),
+        ("CREATE FAILED", html_report.FAILED, 1000),  # one bar (the heading is of another red)
+        ("PENDING", html_report.PENDING, 300),
+        ("stack rollback", html_report.STACK_ROLLBACK, 5000),
+    ),
+    # Four weeks of schedules: the deploy's runs, the stack operations, the two skips' markers.
+    "four_weeks": (
+        ("ACTIVE", html_report.ACTIVE, 2000),
+        ("stack complete", html_report.STACK_COMPLETE, 1000),
+        ("skip markers", html_report.SKIPPED, 2 * 40),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", SEEN)
+def test_the_page_renders_in_headless_chromium(
+    name: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The page, screenshotted at 1280x900: a PNG of that size, not blank, the bars' colours on screen."""
+    rendered = request.getfixturevalue(f"{name}_page")
     if not Path(CHROMIUM).exists():
         pytest.fail(
             f"{CHROMIUM} is missing: `make test` installs it (scripts/prepare_tests.py: apt-get install -y "
             "chromium); install it to check the HTML report as a person sees it"
         )
     page, shot = tmp_path / "report.html", tmp_path / "report.png"
-    page.write_text(failed_page, encoding="utf-8")
+    page.write_text(rendered, encoding="utf-8")
     completed = subprocess.run(
         [
             CHROMIUM,
@@ -352,11 +412,6 @@ def test_the_page_renders_in_headless_chromium(failed_page: str, tmp_path: Path)
     white = pixels[bytes((255, 255, 255))]
     assert white < 0.95 * width * height, "the page is (nearly) blank"
     assert len(pixels) > 50, f"only {len(pixels)} colours: nothing drawn"
-    for name, colour, least in (
-        ("ACTIVE", html_report.ACTIVE, 5000),
-        ("CREATE FAILED", html_report.FAILED, 1000),  # one bar (the heading is of another red)
-        ("PENDING", html_report.PENDING, 300),
-        ("stack rollback", html_report.STACK_ROLLBACK, 5000),
-    ):
+    for what, colour, least in SEEN[name]:
         seen = pixels[bytes(_rgb(colour))]
-        assert seen >= least, f"{name} ({colour}): {seen} pixels on the screenshot"
+        assert seen >= least, f"{what} ({colour}): {seen} pixels on the screenshot"

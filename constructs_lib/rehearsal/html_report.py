@@ -52,7 +52,15 @@ _MARKERS = {
     "note": ("#9e9e9e", "note"),
     "status": ("#37474f", "job status change"),
 }
-_SPARE = ("#d81b60", "#5e35b1", "#00897b", "#c0ca33", "#6d4c41", "#3949ab", "#f4511e")
+# Markers for the entries of runs without a deploy (their ``run`` data), drawn tall.
+_RUN_MARKERS = {
+    "scheduled": ("#d81b60", "scheduled delivery"),
+    "skipped": (SKIPPED, "run skipped"),
+    "chained": ("#3949ab", "chained run requested"),
+    "new-input": ("#00897b", "new input landed"),
+    "paused": ("#6d4c41", "schedule paused"),
+}
+_SPARE = ("#f06292", "#ffb300", "#26a69a", "#7e57c2", "#8d6e63", "#c0ca33", "#5c6bc0")
 _STATUS = re.compile(r"(?:^status |created -> )([A-Z][A-Z_]*(?: [A-Z][A-Z_]*)*)")
 _SKIP = re.compile(r"\bskip", re.IGNORECASE)
 _TRIGGER = re.compile(r"\btrigger[\"']?\s*[=:]?\s*[\"']?(deploy|schedule|chain)\b", re.IGNORECASE)
@@ -101,18 +109,21 @@ class _Legend:
 
     def __init__(self) -> None:
         self.bars: dict[str, str] = {}  # colour -> meaning
-        self.hatch = ""
+        self.triggers: list[str] = []  # what started the runs drawn hatched (not a deploy)
         self.markers: dict[str, tuple[str, str]] = {}  # kind -> (colour, meaning)
 
     def bar(self, colour: str, meaning: str) -> None:
         self.bars.setdefault(colour, meaning)
 
-    def marker(self, kind: str) -> str:
-        if kind not in self.markers:
-            known = _MARKERS.get(kind)
-            colour, meaning = (known[0], f"{known[1]} ({kind})") if known else (_spare(self.markers), kind)
-            self.markers[kind] = (colour, meaning)
-        return self.markers[kind][0]
+    def marker(self, category: str) -> str:
+        """The colour of a marker of ``category`` (an entry's kind, or its ``run`` when it has one)."""
+        if category not in self.markers:
+            known = _MARKERS.get(category) or _RUN_MARKERS.get(category)
+            colour, meaning = (
+                (known[0], f"{known[1]} ({category})") if known else (_spare(self.markers), category)
+            )
+            self.markers[category] = (colour, meaning)
+        return self.markers[category][0]
 
 
 def _spare(taken: dict[str, tuple[str, str]]) -> str:
@@ -254,11 +265,16 @@ def _gantt(result: Result, groups: Sequence[_Group], rows: dict[str, JobResult],
             )
 
     def marker(entry: Entry) -> None:
-        colour = legend.marker(entry.kind)
+        category = str(entry.data.get("run") or entry.kind)
+        colour = legend.marker(category)
         left = x(entry.at)
         tip = escape(f"{_when(entry.at)} {entry.kind}: {entry.text}")
+        # What a run without a deploy went through (a delivery, a skip) and kinds it does not know stand
+        # tall; the routine ones (checks, requests) are ticks under the bar.
+        tall = category not in _MARKERS
+        top, width, height = (y + 4, 4, 14) if tall else (y + 16, 3, 5)
         body.append(
-            f'<rect x="{left - 1:.1f}" y="{y + 16}" width="3" height="5" fill="{colour}">'
+            f'<rect x="{left - width / 2:.1f}" y="{top}" width="{width}" height="{height}" fill="{colour}">'
             f"<title>{tip}</title></rect>"
         )
 
@@ -300,14 +316,16 @@ def _gantt(result: Result, groups: Sequence[_Group], rows: dict[str, JobResult],
         y += ROW
         for run in group.runs:
             row = rows.get(run.key)
-            trigger = run.trigger or ("schedule" if row and "sched" in row.phase else "deploy")
+            trigger = _trigger(run, row)
             what = f"{row.construct_id}: {row.kind}" if row else run.key
             phase = row.phase if row else ""
-            how = ", ".join(part for part in (phase, "" if trigger == "deploy" else trigger) if part)
+            how = ", ".join(
+                dict.fromkeys(part for part in (phase, "" if trigger == "deploy" else trigger) if part)
+            )
             label(f"  {what}" + (f" ({how})" if how else ""), f"{what}: {run.key} ({phase}, {trigger})")
             hatch = trigger != "deploy"
             if hatch:
-                legend.hatch = f"{trigger} run (hatched); plain bars: deploy runs"
+                legend.triggers.append(trigger)
             end = run.end if run.end is not None else span
             for (at, status), following in zip(run.changes, [*run.changes[1:], (end, "")], strict=True):
                 if status in _END_COLOURS:
@@ -350,9 +368,9 @@ def _axis(scale: _Scale, height: int) -> str:
     for index, (start, end, idle) in enumerate(scale.pieces):
         # A tick's label keeps clear of the idle band that follows its piece.
         before_band = index + 1 < len(scale.pieces) and scale.pieces[index + 1][2]
-        limit = scale.x(end) - 30 if before_band else float(WIDTH)
+        limit = scale.bounds(index)[1] - 30 if before_band else float(WIDTH)
         if idle:
-            left, right = scale.x(start), scale.x(end)
+            left, right = scale.bounds(index)
             text = f"nothing happens for {_duration(end - start)} ({_when(start)} to {_when(end)})"
             parts.append(
                 f'<rect x="{left:.1f}" y="{AXIS - 8}" width="{right - left:.1f}" '
@@ -363,16 +381,16 @@ def _axis(scale: _Scale, height: int) -> str:
             continue
         if index and scale.pieces[index - 1][2]:
             # After an idle band: the time the drawing resumes at, left-aligned on its edge.
-            left = scale.x(start)
+            left = scale.bounds(index)[0]
             parts.append(
                 f'<text class="tick resume" x="{left + 2:.1f}" y="{AXIS - 12}">'
                 f"{escape(_when(start, short=True))}</text>"
             )
-            last = left + 40
+            last = left + 70
         tick = math.ceil(start / step) * step
         while tick <= end:
             left = scale.x(tick)
-            if left - last >= 48 and left <= limit:
+            if left - last >= 72 and left <= limit:
                 parts.append(
                     f'<line x1="{left:.1f}" y1="{AXIS - 8}" x2="{left:.1f}" y2="{height}" class="grid"/>'
                     f'<text class="tick" x="{left:.1f}" y="{AXIS - 12}">'
@@ -390,7 +408,7 @@ class _Scale:
 
     IDLE = 6 * 3600.0
     BAND = 18.0
-    MOMENT = 64.0
+    MOMENT = 84.0
 
     def __init__(self, span: float, busy: list[tuple[float, float]], left: float, width: float) -> None:
         self.span, self.left = span, left
@@ -427,6 +445,11 @@ class _Scale:
             self.BAND if gap else room * w / (sum(weights) or 1)
             for (_, _, gap), w in zip(pieces, weights, strict=True)
         ]
+
+    def bounds(self, index: int) -> tuple[float, float]:
+        """The pixels the ``index``-th piece spans."""
+        left = self.left + sum(self._widths[:index])
+        return left, left + self._widths[index]
 
     def x(self, at: float) -> float:
         position = self.left
@@ -488,6 +511,15 @@ def _operation_colour(operation: StackOperation) -> tuple[str, str]:
     return STACK_FAILED, "stack operation refused or unfinished"
 
 
+def _trigger(run: _Run, row: JobResult | None) -> str:
+    """What started a run: what its entries say, else its phase (a deploy's create or update)."""
+    if run.trigger:
+        return run.trigger
+    if row is None or row.phase in ("create", "update"):
+        return "deploy"
+    return row.phase
+
+
 def _noun(run: _Run) -> str:
     first = run.entries[0].text
     head, _, _ = first.partition(f" {run.key}")
@@ -539,8 +571,11 @@ def _legend(legend: _Legend) -> str:
     items = [
         f'<li><span class="sw" style="background:{c}"></span>{escape(m)}</li>' for c, m in legend.bars.items()
     ]
-    if legend.hatch:
-        items.append(f'<li><span class="sw hatch"></span>{escape(legend.hatch)}</li>')
+    if legend.triggers:
+        triggers = ", ".join(dict.fromkeys(legend.triggers))
+        items.append(
+            f'<li><span class="sw hatch"></span>{escape(f"run without a deploy ({triggers}): hatched")}</li>'
+        )
     items.extend(
         f'<li><span class="mk" style="background:{colour}"></span>marker: {escape(meaning)}</li>'
         for colour, meaning in legend.markers.values()
@@ -593,7 +628,7 @@ def _runs_table(groups: Sequence[_Group], rows: dict[str, JobResult]) -> str:
                 (
                     f"{row.stack}/{row.construct_id}" if row else group.title,
                     row.kind if row else _noun(run),
-                    run.trigger or ("schedule" if row and "sched" in row.phase else "deploy"),
+                    _trigger(run, row),
                     row.phase if row else "-",
                     run.key,
                     run.final or "-",
