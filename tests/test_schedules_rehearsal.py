@@ -133,3 +133,10 @@ def test_cron_ranges_steps_and_names() -> None:
 def test_an_expression_the_rehearsal_cannot_read_says_so() -> None:
     with pytest.raises(ScheduleExpressionError, match="rate"):
         _times("every monday")
+
+
+def test_a_scheduled_option_naming_no_job_is_refused(weekly_out: Path) -> None:
+    from constructs_lib.rehearsal import RehearsalError
+
+    with pytest.raises(RehearsalError, match="--new-input Nope: no job has that construct id"):
+        rehearse(weekly_out, days=1, new_input=[("Nope", 1)])

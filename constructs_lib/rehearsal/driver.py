@@ -183,6 +183,8 @@ class Driver:
         named = [("--fail", wanted) for wanted in self.options.fail]
         named += [("--fail-update", wanted) for wanted in self.options.fail_update]
         named += [("--input-exists", wanted) for wanted in sorted(self.options.input_exists)]
+        named += [("--fail-scheduled", wanted) for wanted in self.options.fail_scheduled]
+        named += [("--new-input", wanted) for wanted, _ in self.options.new_input]
         if isinstance(self.options.update, str):
             named.append(("--update", self.options.update))
         templates = self._job_templates()
