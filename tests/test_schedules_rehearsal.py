@@ -140,3 +140,36 @@ def test_a_scheduled_option_naming_no_job_is_refused(weekly_out: Path) -> None:
 
     with pytest.raises(RehearsalError, match="--new-input Nope: no job has that construct id"):
         rehearse(weekly_out, days=1, new_input=[("Nope", 1)])
+
+
+def test_a_daily_batch_job_runs_skips_an_unchanged_day_and_runs_on_new_input(tmp_path: Path) -> None:
+    import aws_cdk as cdk
+    from aws_cdk import aws_scheduler as scheduler
+
+    from constructs_lib import BatchInferenceJob, BatchInferenceStorage
+
+    app = cdk.App(outdir=str(tmp_path))
+    stack = cdk.Stack(app, "Daily")
+    BatchInferenceJob(
+        stack,
+        "DailyRecs",
+        solution_version_arn="arn:aws:personalize:us-east-1:123456789012:solution/recs/1a2b3c4d",
+        input_path="users/",
+        storage=BatchInferenceStorage(stack, "Storage"),
+        schedule=scheduler.ScheduleExpression.rate(cdk.Duration.days(1)),
+    )
+    app.synth()
+    result = rehearse(
+        tmp_path, days=3.5, update=False, input_exists=["DailyRecs"], new_input=[("DailyRecs", 2.5)]
+    )
+    assert result.exit_code == 0, result.report
+    runs = [row for row in result.jobs if row.phase == "schedule"]
+    # Day 1: the deploy's run recorded no input, so it runs; day 2: the same objects and version, skipped
+    # (IAM enforced: the check lists users/ and reads latest.json); day 3: a new object under users/.
+    assert [row.status for row in runs] == ["ACTIVE", "ACTIVE"]
+    assert all(row.outputs for row in runs)
+    (skipped,) = _notes(result, "skipped")
+    deliveries = [data["scheduledTime"] for _, data in _notes(result, "scheduled")]
+    assert len(deliveries) == 3 and skipped[1]["scheduledTime"] == deliveries[1]
+    assert [time[:10] for time in deliveries] == ["2026-01-06", "2026-01-07", "2026-01-08"]
+    assert "solution version are those the last successful run" in str(skipped[1]["reason"])
