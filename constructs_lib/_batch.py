@@ -8,8 +8,7 @@ import functools
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import MISSING, dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -144,55 +143,47 @@ class BatchJobProps(JobOptions, total=False):
     """Filter applied to the recommendations or segments. Default: no filter."""
 
 
-@dataclass(frozen=True)
-class _BatchProps:
-    solution_version_arn: str
-    input_path: str
-    storage: BatchInferenceStorage | None = None
-    output_prefix: str | None = None
-    num_results: int | None = None
-    filter_arn: str | None = None
-
-
 class BatchJob(ResultsJob):
     """Base of ``BatchInferenceJob`` and ``BatchSegmentJob``: a solution version's answers for each
     record of an input in the storage's input bucket, written under a prefix of its output bucket."""
 
-    def __init__(self, scope: Construct, id: str, props: Mapping[str, Any]) -> None:
+    def __init__(self, scope: Construct, id: str, props: BatchJobProps) -> None:
         """For the batch kinds; nothing is created until ``_build_batch``.
 
         :param props: The ``BatchJobProps`` the kind was given.
         """
-        fields = _BatchProps.__dataclass_fields__
-        missing = [name for name, field in fields.items() if field.default is MISSING and name not in props]
+        missing = [name for name in ("solution_version_arn", "input_path") if name not in props]
         if missing:
             raise TypeError(
                 f"{type(self).__name__}() missing required keyword arguments: {', '.join(missing)}"
             )
-        super().__init__(scope, id, {name: value for name, value in props.items() if name not in fields})
-        self._batch = _BatchProps(**{name: value for name, value in props.items() if name in fields})
+        own = set(BatchJobProps.__annotations__) - set(JobOptions.__annotations__)
+        options = {name: value for name, value in props.items() if name not in own}
+        super().__init__(scope, id, cast("JobOptions", options))
+        self._batch = props
 
     def _batch_errors(self) -> list[str]:
         props = self._batch
+        version, filter_arn, storage = (
+            props["solution_version_arn"],
+            props.get("filter_arn"),
+            props.get("storage"),
+        )
         segments = self.kind is contract.BATCH_SEGMENT
         place = v.stack_place(self._stack)
         errors = [
-            *v.check_personalize_arn(
-                "solution_version_arn", props.solution_version_arn, v.SOLUTION_VERSION, place
-            ),
-            *v.check_personalize_arn("filter_arn", props.filter_arn, v.FILTER, place),
-            *self._input_errors("input_path", props.input_path, props.storage),
-            *self._results_errors(props.storage, props.output_prefix),
+            *v.check_personalize_arn("solution_version_arn", version, v.SOLUTION_VERSION, place),
+            *v.check_personalize_arn("filter_arn", filter_arn, v.FILTER, place),
+            *self._input_errors("input_path", props["input_path"], storage),
+            *self._results_errors(storage, props.get("output_prefix")),
             *(
-                v.check_num_results(props.num_results, v.MAX_SEGMENT_USERS, "per segment")
+                v.check_num_results(props.get("num_results"), v.MAX_SEGMENT_USERS, "per segment")
                 if segments
-                else v.check_num_results(props.num_results)
+                else v.check_num_results(props.get("num_results"))
             ),
         ]
-        v.warn_arn_region(
-            self, {"solution_version_arn": props.solution_version_arn, "filter_arn": props.filter_arn}
-        )
-        recipe = upstream_recipe(props.solution_version_arn)
+        v.warn_arn_region(self, {"solution_version_arn": version, "filter_arn": filter_arn})
+        recipe = upstream_recipe(version)
         if recipe is not None and (recipe in SEGMENTATION_RECIPES) != segments:
             errors.append(
                 f"solution_version_arn comes from a SolutionVersion of a solution with the recipe {recipe}, "
@@ -208,20 +199,20 @@ class BatchJob(ResultsJob):
         """``_build_results`` with the solution version, the input and the input key, and ``values``,
         the kind's own properties."""
         props = self._batch
-        storage = props.storage or BatchInferenceStorage(self, "Storage")
+        storage = props.get("storage") or BatchInferenceStorage(self, "Storage")
         input_key = storage.input_key
-        version = props.solution_version_arn
+        version = props["solution_version_arn"]
         self._build_results(
             {
                 "solution_version_arn": version,
                 **values,
-                "num_results": props.num_results,
-                "filter_arn": props.filter_arn,
+                "num_results": props.get("num_results"),
+                "filter_arn": props.get("filter_arn"),
                 "input_kms_key_arn": _reads.key_arn(input_key) if input_key else None,
             },
             storage=storage,
-            output_prefix=props.output_prefix,
-            input=("input_path", props.input_path),
+            output_prefix=props.get("output_prefix"),
+            input=("input_path", props["input_path"]),
             # IAM may authorize the create against the version or against its solution (the Service
             # Authorization Reference lists `solution*` without saying which ARN): both are granted.
             source_resources=[version, solution_of_version(version)],

@@ -7,7 +7,6 @@ import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 import jsii
@@ -79,37 +78,25 @@ class JobOptions(RunOptions, total=False):
     would need the same name. Default: ``<stack>-<id>-<hash>``, deterministic per stack and definition."""
 
 
-@dataclass(frozen=True)
-class _Options:
-    """``JobOptions`` with their defaults, checked together."""
+# What a job given none of the ``JobOptions`` gets (the others are None).
+_DEFAULTS: JobOptions = {
+    "wait": True,
+    "timeout": DEFAULT_TIMEOUT,
+    "schedule_enabled": True,
+    "skip_unchanged": True,
+}
 
-    job_name: str | None = None
-    tags: Mapping[str, str] | None = None
-    run_token: str | None = None
-    wait: bool = True
-    timeout: Duration = DEFAULT_TIMEOUT
-    runtime: PersonalizeJobRuntime | None = None
-    schedule: scheduler.ScheduleExpression | None = None
-    schedule_enabled: bool = True
-    skip_unchanged: bool = True
 
-    @classmethod
-    def of(cls, construct_name: str, options: Mapping[str, Any], *, named: bool) -> _Options:
-        known = set(cls.__dataclass_fields__) - (set() if named else {"job_name"})
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise TypeError(f"{construct_name}() got unexpected keyword arguments: {', '.join(unknown)}")
-        return cls(**options)
-
-    def errors(self) -> list[str]:
-        """The checks every kind makes; the kind adds its own and they are raised all at once."""
-        return [
-            *v.check_job_name(self.job_name, wait=self.wait),
-            *v.check_run_token(self.run_token, self.job_name),
-            *v.check_tags(self.tags),
-            *v.check_timeout(self.timeout),
-            *_schedule.schedule_errors(self.schedule, self.job_name),
-        ]
+def _options_errors(options: JobOptions) -> list[str]:
+    """The checks every kind makes; the kind adds its own and they are raised all at once."""
+    job_name, schedule = options.get("job_name"), options.get("schedule")
+    return [
+        *v.check_job_name(job_name, wait=options["wait"]),
+        *v.check_run_token(options.get("run_token"), job_name),
+        *v.check_tags(options.get("tags")),
+        *v.check_timeout(options["timeout"]),
+        *_schedule.schedule_errors(schedule, job_name),
+    ]
 
 
 class EventOptions(TypedDict, total=False):
@@ -160,14 +147,18 @@ class PersonalizeJob(JobMetrics, Construct):
     runtime: PersonalizeJobRuntime
     """The stack's runtime that creates and monitors the job."""
 
-    def __init__(self, scope: Construct, id: str, options: Mapping[str, Any], *, named: bool = True) -> None:
+    def __init__(self, scope: Construct, id: str, options: RunOptions, *, named: bool = True) -> None:
         """For the kinds; nothing is created until ``_build``.
 
         :param options: The ``JobOptions`` the kind was given.
         :param named: Whether the kind takes ``job_name`` (``SolutionVersion`` does not: the service
             names a version). Default: True.
         """
-        self._options = _Options.of(type(self).__name__, options, named=named)
+        known = set(JobOptions.__annotations__) - (set() if named else {"job_name"})
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise TypeError(f"{type(self).__name__}() got unexpected keyword arguments: {', '.join(unknown)}")
+        self._options: JobOptions = {**_DEFAULTS, **options}
         super().__init__(scope, id)
 
     # ---------------------------------------------------------------- for the subclasses
@@ -179,7 +170,7 @@ class PersonalizeJob(JobMetrics, Construct):
 
     def _check(self, errors: Iterable[str]) -> None:
         """Raise the kind's errors and those of its options at once, naming this construct's path."""
-        self._raise_if_errors([*errors, *self._options.errors()])
+        self._raise_if_errors([*errors, *_options_errors(self._options)])
 
     def _raise_if_errors(self, errors: Iterable[str]) -> None:
         """Raise every error at once, naming this construct's class and path."""
@@ -194,7 +185,7 @@ class PersonalizeJob(JobMetrics, Construct):
         """The runtime given in the options, or the stack's own (created if the stack has none yet)."""
         if "runtime" not in vars(self):
             self.runtime = (
-                self._options.runtime or PersonalizeJobRuntime.find(self._stack) or self._new_runtime()
+                self._options.get("runtime") or PersonalizeJobRuntime.find(self._stack) or self._new_runtime()
             )
         return self.runtime
 
@@ -238,8 +229,9 @@ class PersonalizeJob(JobMetrics, Construct):
         """
         kind = self.kind
         options = self._options
-        job_name, tags, run_token, wait = options.job_name, options.tags, options.run_token, options.wait
-        timeout = self.timeout = options.timeout
+        job_name, tags, run_token = options.get("job_name"), options.get("tags"), options.get("run_token")
+        wait = options["wait"]
+        timeout = self.timeout = options["timeout"]
         runtime = self._find_runtime()
         values, made_from = dict(values), dict(made_from or {})
         grants: list[IDependable] = []
@@ -340,9 +332,9 @@ class PersonalizeJob(JobMetrics, Construct):
             self,
             properties,
             upstream,
-            schedule=options.schedule,
-            enabled=options.schedule_enabled,
-            skip_unchanged=options.skip_unchanged,
+            schedule=options.get("schedule"),
+            enabled=options["schedule_enabled"],
+            skip_unchanged=options["skip_unchanged"],
             made_from=made_from,
         )
 

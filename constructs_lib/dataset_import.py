@@ -79,7 +79,7 @@ class DatasetImportJob(PersonalizeJob):
             ]
         )
         v.warn_arn_region(self, {"dataset_arn": dataset_arn})
-        if not self._options.wait and _dataset_of_stack(dataset_arn, self._stack):
+        if not self._options["wait"] and _dataset_of_stack(dataset_arn, self._stack):
             Annotations.of(self).add_warning_v2(
                 IMPORT_BEFORE_NATIVE_DELETE_WARNING,
                 "This import does not wait (wait=False) and writes into a CfnDataset of the same stack: "

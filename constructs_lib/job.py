@@ -80,7 +80,7 @@ class BatchInferenceJob(BatchJob):
         errors: list[str] = []
         found_mode = v.coerce_enum("mode", mode, BatchInferenceJobMode, errors)
         theme = found_mode is BatchInferenceJobMode.THEME_GENERATION
-        recipe = upstream_recipe(self._batch.solution_version_arn)
+        recipe = upstream_recipe(self._batch["solution_version_arn"])
         self._check(
             [
                 *errors,
@@ -89,7 +89,7 @@ class BatchInferenceJob(BatchJob):
                 *v.check_ranking_influence(ranking_influence),
                 *v.check_theme(theme, theme_item_name_field),
                 *(v.check_theme_generation(v.stack_place(self._stack), recipe) if theme else ()),
-                *runtime_conflicts(self, self._options.runtime, vpc, vpc_subnets),
+                *runtime_conflicts(self, self._options.get("runtime"), vpc, vpc_subnets),
             ]
         )
         assert found_mode is not None
