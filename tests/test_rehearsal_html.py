@@ -283,6 +283,32 @@ def test_weeks_of_schedules_draw_each_run_without_a_deploy_hatched_and_each_skip
     assert len(trainings) == 3 and min(float(w) for w in trainings) > 60, trainings
 
 
+def test_a_failed_run_without_a_deploy_is_named_in_the_title_though_the_verdict_stays_ok(
+    example_apps: Mapping[str, Any],
+) -> None:
+    result = rehearse(
+        example_apps["weekly"].outdir,
+        days=29,
+        update=False,
+        new_input=[("WeeklyImport", 15)],
+        fail_scheduled={"WeeklyAudiences": REASON},
+    )
+    assert result.ok  # a run without a deploy that fails is an event, not a stack failure
+    page = html_report.render(result)
+    title = _title(page)
+    assert title.startswith("Rehearsal OK: ")
+    assert title.endswith("; 2 runs without a deploy FAILED (events, not stack failures)")
+    failures = page.split("<h2>Failures</h2>")[1].split("<h2>")[0]
+    lines = re.findall(r"<li>FAILED: (PersonalizeWeekly/WeeklyAudiences \(chain\): [^<]*)</li>", failures)
+    assert len(lines) == 2, failures
+    assert all(
+        line.endswith("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; input too large")
+        for line in lines
+    )
+    assert "<script" not in page
+    assert _gantt(page).count(f'fill="{html_report.FAILED}"') == 2
+
+
 def test_cli_writes_the_page_and_keeps_the_exit_code(
     end_to_end: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -148,6 +148,13 @@ def render(result: Result, *, source: str = "") -> str:
     legend = _Legend()
     chart = _gantt(result, groups, rows, legend)
     title = f"Rehearsal {word}: {why}"
+    failed_runs = _failed_without_deploy(groups, rows)
+    if failed_runs:
+        # Not a stack failure (the verdict stands), but what a reader of the page must not miss.
+        count = len(failed_runs)
+        title += (
+            f"; {count} run{'s' if count > 1 else ''} without a deploy FAILED (events, not stack failures)"
+        )
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -160,7 +167,7 @@ def render(result: Result, *, source: str = "") -> str:
         f"({escape(EPOCH.strftime('%Y-%m-%d %H:%M UTC'))}). Hover a bar or a marker for its details.</p>",
         _legend(legend),
         chart,
-        _problems(result),
+        _problems(result, failed_runs),
         _runs_table(groups, rows),
         _operations_table(result.stack_operations),
         _skips(result.timeline),
@@ -583,15 +590,36 @@ def _legend(legend: _Legend) -> str:
     return f'<ul class="legend">{"".join(items)}</ul>'
 
 
-def _problems(result: Result) -> str:
-    parts = []
+def _failed_without_deploy(groups: Sequence[_Group], rows: dict[str, JobResult]) -> list[str]:
+    """One line per run without a deploy (scheduled, chained) that ended failed: an event, not a verdict."""
+    lines = []
+    for group in groups:
+        for run in group.runs:
+            row = rows.get(run.key)
+            trigger = _trigger(run, row)
+            if trigger == "deploy" or run.final not in ("CREATE FAILED", "FAILED"):
+                continue
+            what = f"{row.stack}/{row.construct_id}" if row else group.title
+            reason = (row.failure_reason if row else "") or _reason(run) or "no reason given"
+            ended = _when(run.end if run.end is not None else run.start)
+            lines.append(f"{what} ({trigger}): {run.key} ended {run.final} at {ended}: {reason}")
+    return lines
+
+
+def _problems(result: Result, failed_runs: Sequence[str]) -> str:
+    parts = ["<h2>Failures</h2>"]
     if result.failures or result.stuck:
         items = [*(f"STUCK: {p}" for p in result.stuck), *(f"FAILED: {f}" for f in result.failures)]
-        parts.append('<h2>Failures</h2><ul class="problems">')
+        parts.append('<ul class="problems">')
         parts.extend(f"<li>{escape(item)}</li>" for item in items)
         parts.append("</ul>")
     else:
-        parts.append("<h2>Failures</h2><p>None: every stack operation and waited job succeeded.</p>")
+        parts.append("<p>None that fails the deploy: every stack operation and waited job succeeded.</p>")
+    if failed_runs:
+        parts.append("<p>Runs without a deploy that failed (each an end event; the stack is unchanged):</p>")
+        parts.append('<ul class="problems">')
+        parts.extend(f"<li>FAILED: {escape(line)}</li>" for line in failed_runs)
+        parts.append("</ul>")
     if result.warnings:
         parts.append("<h2>Notes</h2><ul>")
         parts.extend(f"<li>{escape(warning)}</li>" for warning in result.warnings)
@@ -605,17 +633,21 @@ def _table(headings: Sequence[str], body: Iterable[Sequence[str]], css: str = ""
         "<tr>" + "".join(f"<td{_cell_class(cell)}>{escape(cell)}</td>" for cell in cells) + "</tr>"
         for cells in body
     )
-    return f'<table class="grid {css}"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+    return (
+        f'<div class="scroll"><table class="grid {css}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{rows}</tbody></table></div>"
+    )
 
 
 def _cell_class(cell: str) -> str:
-    """A status's colour; short cells (times, statuses) never wrap, long ones (names, reasons) anywhere."""
-    classes = ["nw" if len(cell) <= 20 else "wrap"]
+    """A status's colour; short cells (times, statuses) never wrap, long ones (names, reasons) anywhere,
+    the others where words end."""
+    classes = ["nw"] if len(cell) <= 15 else ["wrap"] if len(cell) > 24 else []
     if cell in ("ACTIVE", "SUCCEEDED") or (cell.endswith("_COMPLETE") and "ROLLBACK" not in cell):
         classes.append("good")
     elif "FAILED" in cell or "ROLLBACK" in cell or cell in ("STOPPED", "TIMED_OUT"):
         classes.append("badcell")
-    return f' class="{" ".join(classes)}"'
+    return f' class="{" ".join(classes)}"' if classes else ""
 
 
 def _runs_table(groups: Sequence[_Group], rows: dict[str, JobResult]) -> str:
@@ -624,12 +656,12 @@ def _runs_table(groups: Sequence[_Group], rows: dict[str, JobResult]) -> str:
         for run in group.runs:
             row = rows.get(run.key)
             end = run.end
+            trigger = _trigger(run, row)
             body.append(
                 (
-                    f"{row.stack}/{row.construct_id}" if row else group.title,
+                    row.construct_id if row else group.title,
                     row.kind if row else _noun(run),
-                    _trigger(run, row),
-                    row.phase if row else "-",
+                    f"deploy ({row.phase})" if row and trigger == "deploy" else trigger,
                     run.key,
                     run.final or "-",
                     _when(run.start),
@@ -643,15 +675,14 @@ def _runs_table(groups: Sequence[_Group], rows: dict[str, JobResult]) -> str:
     headings = (
         "job resource",
         "kind",
-        "trigger",
-        "phase",
+        "started by",
         "Personalize job",
         "status",
         "start",
         "end",
         "duration",
         "records",
-        "wait condition",
+        "wait",
         "failure reason",
     )
     return "<h2>Job runs</h2>" + (
@@ -751,8 +782,8 @@ h2{font-size:16px;margin:18px 0 6px;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:4px 0}
 ul.facts{list-style:none;padding:0;margin:4px 0;display:flex;flex-wrap:wrap;gap:2px 20px}
 table.grid{max-width:100%;font-size:13px}
-table.grid th,table.grid td{border:1px solid #ddd;padding:2px 6px;text-align:left;vertical-align:top}
-table.grid th,td.nw{white-space:nowrap}td.wrap{overflow-wrap:anywhere}
+table.grid th,table.grid td{border:1px solid #ddd;padding:2px 4px;text-align:left;vertical-align:top}
+td.nw{white-space:nowrap}div.scroll{overflow-x:auto}td.wrap{overflow-wrap:anywhere}
 table.grid th{background:#f5f5f5}
 td.good{color:#1b5e20;font-weight:600}td.badcell{color:#b71c1c;font-weight:600}
 ul.problems li{color:#b71c1c}
