@@ -326,7 +326,7 @@ class PersonalizeJob(JobMetrics, Construct):
         )
         resource_node.add_dependency(*dependencies)
         # What the user makes the job wait for (node.add_dependency) is known only once the app is built.
-        self.node.add_validation(_StartsAfterEnds(self, given))
+        self.node.add_validation(_StartsAfterEnds(self, given, _Walks.of(stack)))
         # Runs without a deploy (issue 22): the job's schedule; what its chained runs need (rules at synth).
         _schedule.attach(
             self,
@@ -541,34 +541,69 @@ def _unfinished(before: PersonalizeJob, why: str) -> str:
 
 
 @jsii.implements(IValidation)
+class _Walks:
+    """What the jobs' synth-time walks read (each construct's scopes' dependencies, the jobs a construct
+    stands for), kept for every job of a stack: their walks cross the same storage, policies, stack and
+    app. Registered on the stack, whose own validations run before those of its constructs
+    (aws-cdk-lib validates the tree in pre-order): each synthesis starts afresh, on the tree as it is."""
+
+    def __init__(self) -> None:
+        self.waits: dict[str, list[IConstruct]] = {}
+        self.waited: dict[str, list[IConstruct]] = {}
+        self.jobs: dict[str, list[PersonalizeJob]] = {}
+
+    def validate(self) -> list[str]:
+        self.waits.clear()
+        self.waited.clear()
+        self.jobs.clear()
+        return []
+
+    @staticmethod
+    def of(stack: Stack) -> _Walks:
+        def registered() -> _Walks:
+            walks = _Walks()
+            stack.node.add_validation(walks)
+            return walks
+
+        return _reads.once(stack, "job walks", registered)
+
+    def waits_of(self, construct: IConstruct) -> list[IConstruct]:
+        """What ``construct`` and its scopes wait for (``node.add_dependency``)."""
+        found = self.waited.get(_kernel_ref(construct))
+        if found is None:
+            found = self.waited[_kernel_ref(construct)] = []
+            for scope in construct.node.scopes:
+                key = _kernel_ref(scope)
+                if key not in self.waits:
+                    self.waits[key] = scope.node.dependencies
+                found += self.waits[key]
+        return found
+
+    def jobs_in(self, construct: IConstruct) -> list[PersonalizeJob]:
+        key = _kernel_ref(construct)
+        if key not in self.jobs:
+            self.jobs[key] = _jobs_in(construct)
+        return self.jobs[key]
+
+
+@jsii.implements(IValidation)
 class _StartsAfterEnds:
     """At synth: every job a job waits for (``node.add_dependency``, on it or a construct holding it, or
     on a resource it is made from, such as a ``CfnSolution`` created after an import) holds the
     deployment until its end: it has a WaitCondition."""
 
-    def __init__(self, job: PersonalizeJob, given: Sequence[Any]) -> None:
+    def __init__(self, job: PersonalizeJob, given: Sequence[Any], walks: _Walks) -> None:
         self._job = job
         self._given = given
+        self._walks = walks
 
     def validate(self) -> list[str]:
-        job = self._job
+        job, walks = self._job, self._walks
         found: dict[str, str] = {}
         seen: set[str] = set()
-        # What each scope waits for, read once: every construct's scopes start with the app and stack.
-        # Keyed by the kernel's reference, read without a round trip (a construct's Python proxies may
-        # differ from one read to the next).
-        scope_waits: dict[str, list[IConstruct]] = {}
-
-        def waits_of(construct: IConstruct) -> list[IConstruct]:
-            waited: list[IConstruct] = []
-            for scope in construct.node.scopes:
-                key = _kernel_ref(scope)
-                if key not in scope_waits:
-                    scope_waits[key] = scope.node.dependencies
-                waited += scope_waits[key]
-            return waited
-
-        pending: list[tuple[IConstruct, str]] = [(dependency, "waits for it") for dependency in waits_of(job)]
+        pending: list[tuple[IConstruct, str]] = [
+            (dependency, "waits for it") for dependency in walks.waits_of(job)
+        ]
         pending += [
             (target, "is made from a resource that waits for it") for target in _referenced(self._given)
         ]
@@ -578,20 +613,21 @@ class _StartsAfterEnds:
             if key in seen:
                 continue
             seen.add(key)
-            jobs = _jobs_in(construct)
+            jobs = walks.jobs_in(construct)
             if jobs:
                 for before in jobs:
                     if before is not job and before.wait_condition is None:
                         found.setdefault(before.node.path, _unfinished(before, why))
                 continue
             # A resource or construct of the user's in between: what it waits for, this job waits for.
-            for dependency in waits_of(construct):
+            for dependency in walks.waits_of(construct):
                 pending.append((dependency, "waits for a resource that waits for it"))
         return [found[path] for path in sorted(found)]
 
 
 def _kernel_ref(construct: IConstruct) -> str:
-    """The jsii kernel's id of a construct's JavaScript object: one per construct."""
+    """The jsii kernel's id of a construct's JavaScript object: one per construct, read without a round
+    trip (a construct's Python proxies may differ from one read to the next)."""
     return str(construct.__jsii_ref__.ref)  # type: ignore[attr-defined]
 
 
