@@ -470,7 +470,9 @@ class Driver:
         found = [run for run in self.runs if run.resource.key == job.key]
         return found[-1] if found else None
 
-    def _seed(self, state: StackState, logical_id: str, properties: Mapping[str, Any], kind: Any) -> None:
+    def _seed(
+        self, state: StackState, logical_id: str, properties: Mapping[str, Any], kind: contract.JobKind
+    ) -> None:
         """Sample input where a job reads, before it starts, only where a real deploy would find input it
         does not write itself: in a bucket the app brings, or where the user says it will be
         (``input_exists``). A bucket the deploy creates starts empty: its input comes from the app (a

@@ -119,7 +119,7 @@ class NativeResource:
 
 @dataclass
 class StandInJob:
-    kind: Any  # contract.JobKind
+    kind: contract.JobKind
     name: str
     arn: str
     request: dict[str, Any]
@@ -274,7 +274,7 @@ class PersonalizeStandIn:
         with self._lock:
             return next((job for job in self._jobs.values() if job.name == name), None)
 
-    def quota_of(self, kind: Any) -> int:
+    def quota_of(self, kind: contract.JobKind) -> int:
         return int(self.quota if self.quota is not None else kind.quota)
 
     # ------------------------------------------------------------------ the protocol
@@ -319,7 +319,7 @@ class PersonalizeStandIn:
                 job.throttled += 1
         raise ServiceError("ThrottlingException", "Rate exceeded")
 
-    def _create(self, kind: Any, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    def _create(self, kind: contract.JobKind, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
         _validate_create(kind, request)
         for member in ("datasetGroupArn", "datasetArn"):
             gone = request.get(member)
@@ -361,7 +361,7 @@ class PersonalizeStandIn:
         return {kind.arn_member: arn}
 
     @staticmethod
-    def _arn(kind: Any, request: dict[str, Any], name: str, caller: Caller) -> str:
+    def _arn(kind: contract.JobKind, request: dict[str, Any], name: str, caller: Caller) -> str:
         derived = kind.job_arn("aws", caller.region, caller.account, name)
         if derived is not None:
             return str(derived)
@@ -369,11 +369,11 @@ class PersonalizeStandIn:
         version = hashlib.sha256(f"{request['solutionArn']}|{name}".encode()).hexdigest()[:8]
         return f"{request['solutionArn']}/{version}"
 
-    def _describe(self, kind: Any, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    def _describe(self, kind: contract.JobKind, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
         job = self._find(request.get(kind.arn_member, ""), kind)
         return {kind.described: self._render(job)}
 
-    def _list(self, kind: Any, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    def _list(self, kind: contract.JobKind, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
         assert kind.list_parent is not None and kind.list_member is not None
         _, parameter = kind.list_parent
         parent = request.get(parameter)
@@ -393,7 +393,7 @@ class PersonalizeStandIn:
             answer["nextToken"] = str(start + size)
         return answer
 
-    def _stop(self, kind: Any, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    def _stop(self, kind: contract.JobKind, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
         job = self._find(request.get(kind.arn_member, ""), kind)
         if job.status not in RUNNING:
             raise ServiceError("ResourceInUseException", f"{job.arn} is {job.status}: nothing to stop")
@@ -402,7 +402,7 @@ class PersonalizeStandIn:
         self._timeline.add(job.name, "status", f"status {STOPPING} (stop requested)")
         return {}
 
-    def _metrics(self, kind: Any, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    def _metrics(self, kind: contract.JobKind, request: dict[str, Any], caller: Caller) -> dict[str, Any]:
         job = self._find(request.get(kind.arn_member, ""), kind)
         if job.status != ACTIVE:
             raise ServiceError("ResourceInUseException", f"{job.arn} is {job.status}, not ACTIVE")
@@ -436,7 +436,7 @@ class PersonalizeStandIn:
         job = self._find(request.get("resourceArn", ""))
         return {"tags": [{"tagKey": key, "tagValue": value} for key, value in sorted(job.tags.items())]}
 
-    def _find(self, arn: str, kind: Any = None) -> StandInJob:
+    def _find(self, arn: str, kind: contract.JobKind | None = None) -> StandInJob:
         job = self._jobs.get(arn)
         if job is None or (kind is not None and job.kind is not kind):
             raise ServiceError("ResourceNotFoundException", f"Could not find resource with ARN {arn}.")
@@ -725,7 +725,7 @@ def _object_arn(uri: str, suffix: str) -> str:
     return f"arn:aws:s3:::{bucket}/{prefix}{suffix}"
 
 
-def _validate_create(kind: Any, request: dict[str, Any]) -> None:
+def _validate_create(kind: contract.JobKind, request: dict[str, Any]) -> None:
     """What the service checks synchronously (the handler's botocore already checked the shapes)."""
     problems: list[str] = []
     name = str(request.get(kind.name_member, ""))
