@@ -39,7 +39,7 @@ SKIP_CHECK_LISTINGS = ("personalize:ListDatasetImportJobs", "personalize:ListDat
 
 
 def schedule_errors(schedule: Any, job_name: str | None) -> list[str]:
-    """What a job with ``schedule=`` cannot also be."""
+    """What a job with ``schedule=`` cannot also be (the job base's option checks call it)."""
     if schedule is None or job_name is None:
         return []
     return [
@@ -62,9 +62,6 @@ def attach(
     """The one call from the job base: the job's schedule. What a chained run needs is kept on the job
     (plain Python attributes, nothing in the template); the chain rules are added at synth by one aspect
     per stack, registered only once a job of the stack has a schedule."""
-    errors = schedule_errors(schedule, properties.get(contract.JOB_NAME))
-    if errors:
-        job._raise_if_errors(errors)
     job._run_definition = _RunDefinition(  # type: ignore[attr-defined]
         properties=dict(properties),
         upstream=tuple(upstream),
