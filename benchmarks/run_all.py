@@ -211,7 +211,11 @@ def baseline_note() -> str:
 def fixed_cost_note(fixed_resources: tuple[float, float]) -> str:
     ours, baseline = (number(count) for count in fixed_resources)
     return (
-        "Both stacks hold the same `BatchInferenceStorage` and use the repo's cdk.json feature flags. "
+        "Both stacks are written as a real app writes them, alike: the same account and region "
+        "(`env=`), the same `BatchInferenceStorage`, the jobs' input shipped into its bucket with "
+        "`storage.deploy_input` (a BucketDeployment: its function, role and custom resource, and the AWS CLI "
+        "layer asset staged into cdk.out), and the repo's cdk.json feature flags; neither synthesizes with "
+        "a warning (tests/test_synth_cost.py). "
         f"Resources that do not grow with N (N = {synth_compare.MARGINAL_FROM} less its jobs' share): "
         f"{ours} for the library, {baseline} for AwsCustomResource, the storage's included. Beyond the "
         "storage, the library's are the shared runtime a stack's first job creates (on-event and check "
