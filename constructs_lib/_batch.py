@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from constructs import Construct
+from constructs import Construct, IDependable
 
 from constructs_lib import _reads
 from constructs_lib import _validation as v
@@ -70,13 +70,12 @@ class ResultsJob(PersonalizeJob):
             made_from=made_from,
         )
 
-    def _grants(self, runtime: PersonalizeJobRuntime) -> list[iam.Grant]:
+    def _grants(self, runtime: PersonalizeJobRuntime) -> list[IDependable]:
         storage = self.storage
-        return [
-            runtime.grant_results(
-                bucket=storage.output_bucket, key=storage.output_key, prefix=self.output_prefix, owner=storage
-            )
-        ]
+        placed = runtime.place_results(
+            bucket=storage.output_bucket, key=storage.output_key, prefix=self.output_prefix, owner=storage
+        )
+        return list(placed.policies)
 
     def grant_read_results(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` list and read this job's results, every run's and the manifest (the objects

@@ -22,14 +22,13 @@ from aws_cdk import (
     Tokenization,
 )
 from aws_cdk import aws_events as events
-from aws_cdk import aws_iam as iam
 from constructs import Construct, IConstruct, IDependable, IValidation
 
 from constructs_lib import _reads, _schedule
 from constructs_lib import _validation as v
 from constructs_lib._contract import contract
 from constructs_lib._metrics import JobMetrics
-from constructs_lib.runtime import SERVICE_TIMEOUT, PersonalizeJobRuntime, stack_arn
+from constructs_lib.runtime import SERVICE_TIMEOUT, PersonalizeJobRuntime, Placed, stack_arn
 from constructs_lib.storage import BatchInferenceStorage
 
 if TYPE_CHECKING:
@@ -174,7 +173,9 @@ class PersonalizeJob(JobMetrics, Construct):
 
     def _raise_if_errors(self, errors: Iterable[str]) -> None:
         """Raise every error at once, naming this construct's class and path."""
-        v.raise_if_errors(type(self).__name__, errors, path=self.node.path)
+        found = [error for error in errors if error]
+        if found:  # the path only then: reading it crosses into jsii
+            v.raise_if_errors(type(self).__name__, found, path=self.node.path)
 
     def _input_errors(self, prop: str, path: str, storage: BatchInferenceStorage | None) -> list[str]:
         """The checks of ``prop``, a key or prefix in the storage's input bucket."""
@@ -243,7 +244,7 @@ class PersonalizeJob(JobMetrics, Construct):
                 storage._job_reads_input(self)
             if kind.role_prop is not None:
                 values[contract.snake_case(kind.role_prop)] = _reads.role_arn(storage.role)
-                grants += [storage, runtime.grant_pass_role(storage.role, owner=storage)]
+                grants += [storage, *runtime.place_pass_role(storage.role, owner=storage).policies]
             grants += self._grants(runtime)
         properties = kind.properties(values)
         made_from = kind.properties(made_from)
@@ -316,14 +317,8 @@ class PersonalizeJob(JobMetrics, Construct):
             )
             self.wait_condition.node.add_dependency(self.resource)
         # The grants on what the job is made from, in policies only the jobs made from it depend on.
-        dependencies.append(
-            self._grant(
-                runtime,
-                job_name,
-                prefix,
-                [_grantable(source, upstream, stack) for source in source_resources],
-            )
-        )
+        sources = [_grantable(source, upstream, stack) for source in source_resources]
+        dependencies += self._grant(runtime, job_name, prefix, sources).policies
         resource_node.add_dependency(*dependencies)
         # What the user makes the job wait for (node.add_dependency) is known only once the app is built.
         self.node.add_validation(_StartsAfterEnds(self, given, _Walks.of(stack)))
@@ -338,8 +333,9 @@ class PersonalizeJob(JobMetrics, Construct):
             made_from=made_from,
         )
 
-    def _grants(self, runtime: PersonalizeJobRuntime) -> list[iam.Grant]:
-        """What the kind grants the runtime besides passing the storage's role (its results, say)."""
+    def _grants(self, runtime: PersonalizeJobRuntime) -> list[IDependable]:
+        """What the kind grants the runtime besides passing the storage's role (its results, say): the
+        policies the job's resource must wait for."""
         return []
 
     def _grant(
@@ -348,7 +344,7 @@ class PersonalizeJob(JobMetrics, Construct):
         job_name: str | None,
         prefix: str,
         source_resources: Sequence[str],
-    ) -> iam.Grant:
+    ) -> Placed:
         kind = self.kind
         if kind.arn_resource is not None:
             # The stack's generated names, and an explicit name exactly. The generated names stay granted
@@ -356,9 +352,9 @@ class PersonalizeJob(JobMetrics, Construct):
             # updated before the resource, and the old job's monitor (a queued job's create included)
             # must keep working until the resource has moved on, or a failed update has moved it back.
             pattern = f"{_stack_prefix(self._stack)}*"
-            job_resources = [stack_arn(self, "personalize", f"{kind.arn_resource}/{pattern}")]
+            job_resources = [stack_arn(self._stack, "personalize", f"{kind.arn_resource}/{pattern}")]
             if job_name is not None:
-                job_resources.append(stack_arn(self, "personalize", f"{kind.arn_resource}/{job_name}"))
+                job_resources.append(stack_arn(self._stack, "personalize", f"{kind.arn_resource}/{job_name}"))
             runtime.acknowledge_job_pattern(
                 job_resources[0],
                 f"Job names are generated at deploy time as '<stack>-<id>-<hash>', so the jobs of this "
@@ -373,7 +369,7 @@ class PersonalizeJob(JobMetrics, Construct):
                     "Personalize names a solution version '<solution ARN>/<id>', the id chosen when it is "
                     "created: the wildcard covers the versions of this one solution.",
                 )
-        return runtime.grant_jobs(kind, job_resources=job_resources, source_resources=source_resources)
+        return runtime.place_jobs(kind, job_resources=job_resources, source_resources=source_resources)
 
     def source_pattern(self) -> str | None:
         """What a job made from this job's result is granted instead of that result's token (which would

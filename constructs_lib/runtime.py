@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aws_cdk import Aws, Duration, RemovalPolicy, Stack
@@ -75,8 +76,12 @@ def stack_arn(scope: IConstruct, service: str, resource: str) -> str:
     ``AWS::Region`` and ``AWS::AccountId`` and keep doing so."""
     partition, region, account = _pseudo_parameters()
     stack = scope if isinstance(scope, Stack) else Stack.of(scope)
-    return stack.format_arn(
-        service=service, resource=resource, partition=partition, region=region, account=account
+    return _reads.once(
+        stack,
+        f"arn {service} {resource}",
+        lambda: stack.format_arn(
+            service=service, resource=resource, partition=partition, region=region, account=account
+        ),
     )
 
 
@@ -109,6 +114,23 @@ class _RuntimeFunctions(iam.PrincipalBase):
 
     def add_to_principal_policy(self, statement: iam.PolicyStatement) -> iam.AddToPrincipalPolicyResult:
         return iam.AddToPrincipalPolicyResult(statement_added=True, policy_dependable=self._dependable)
+
+
+@dataclass(frozen=True)
+class Placed:
+    """What a runtime placed for a job: the policies the job's resource must wait for, and each grant
+    as asked (the policies holding it, actions, resources, conditions), turned into an ``iam.Grant`` only
+    for a caller who asks (the jobs depend on the policies alone: a grant costs jsii round trips)."""
+
+    policies: tuple[iam.ManagedPolicy, ...]
+    grants: tuple[tuple[tuple[iam.ManagedPolicy, ...], tuple[str, ...], tuple[str, ...], Any], ...]
+
+    def __add__(self, other: Placed) -> Placed:
+        return Placed(_distinct_tuple((*self.policies, *other.policies)), (*self.grants, *other.grants))
+
+
+def _distinct_tuple(policies: Sequence[iam.ManagedPolicy]) -> tuple[iam.ManagedPolicy, ...]:
+    return tuple({id(policy): policy for policy in policies}.values())
 
 
 class _PlacedGrants:
@@ -257,11 +279,13 @@ class PersonalizeJobRuntime(Construct):
             iam.PolicyStatement(
                 sid="PutEndEvents",
                 actions=["events:PutEvents"],
-                resources=[stack_arn(self, "events", "event-bus/default")],
+                resources=[stack_arn(self._stack, "events", "event-bus/default")],
             )
         )
         self.state_machine, self.monitor_policy = self._monitor()
-        self._executions = stack_arn(self, "states", f"execution:{self.state_machine.state_machine_name}:*")
+        self._executions = stack_arn(
+            self._stack, "states", f"execution:{self.state_machine.state_machine_name}:*"
+        )
         self.on_event_function, self.on_event_policy = self._function(
             "OnEventFunction",
             code,
@@ -294,13 +318,25 @@ class PersonalizeJobRuntime(Construct):
     def grant_jobs(
         self, kind: contract.JobKind, *, job_resources: Sequence[str], source_resources: Sequence[str]
     ) -> iam.Grant:
+        """Let each function make the calls it makes for ``kind``'s jobs (see ``place_jobs``).
+
+        :returns: The grant, which depends on the policies a job's resource must wait for:
+            ``grant.apply_before(job_resource)``.
+        """
+        return self.as_grant(
+            self.place_jobs(kind, job_resources=job_resources, source_resources=source_resources)
+        )
+
+    def place_jobs(
+        self, kind: contract.JobKind, *, job_resources: Sequence[str], source_resources: Sequence[str]
+    ) -> Placed:
         """Let each function make the calls it makes for ``kind``'s jobs: on the jobs themselves, and the
         create (and listing) on the resources the jobs are made from.
 
         Jobs of a kind widen shared statements rather than adding their own, so that a stack with many
         jobs keeps small policies. A resource of the stack (a ``CfnSolution``'s ARN, say) is granted in
         a policy of its own instead, which the functions' roles take but nothing of the runtime depends
-        on. The returned grant depends on those policies: ``grant.apply_before(job_resource)``.
+        on: the returned ``Placed`` names those policies.
         """
         title = "".join(part.title() for part in kind.key.split("-"))
         needed: list[iam.ManagedPolicy] = []
@@ -336,11 +372,19 @@ class PersonalizeJobRuntime(Construct):
                     source_resources,
                 )
         granted = [f"personalize:{a}" for a in (*kind.on_event_actions(), *kind.check_actions())]
-        grant = self._placed_grants.grant(needed, granted, job_resources)
+        placed = _placed(needed, (needed, granted, job_resources, None))
         if source_resources:
             sources = [f"personalize:{a}" for a in kind.source_actions()]
-            grant = grant.combine(self._placed_grants.grant([], sources, source_resources))
-        return grant
+            placed += _placed([], ([], sources, source_resources, None))
+        return placed
+
+    def as_grant(self, placed: Placed) -> iam.Grant:
+        """The ``iam.Grant`` of what the runtime placed (its grantee: the runtime's functions)."""
+        grants = [self._placed_grants.grant(*grant) for grant in placed.grants]
+        combined = grants[0]
+        for grant in grants[1:]:
+            combined = combined.combine(grant)
+        return combined
 
     @functools.cached_property
     def _placed_grants(self) -> _PlacedGrants:
@@ -349,7 +393,7 @@ class PersonalizeJobRuntime(Construct):
     @functools.cached_property
     def _any_solution(self) -> str:
         """Every solution of the account and region (and so every version): reads and the stop only."""
-        pattern = stack_arn(self, "personalize", "solution/*")
+        pattern = stack_arn(self._stack, "personalize", "solution/*")
         rule = f"AwsSolutions-IAM5[Resource::{nag_form(self._stack, pattern)}]"
         reads = (
             "a rollback after its solution was replaced goes back to a version of the old solution while "
@@ -375,6 +419,10 @@ class PersonalizeJobRuntime(Construct):
         :returns: The grant, which depends on the policies the job's resource must wait for (none for a
             role of another stack or account): ``grant.apply_before(job_resource)``.
         """
+        return self.as_grant(self.place_pass_role(role, owner=owner))
+
+    def place_pass_role(self, role: iam.IRole, *, owner: Construct | None = None) -> Placed:
+        """``grant_pass_role``'s placement, for a job (see ``Placed``)."""
         role_arn = _reads.role_arn(role)
         needed: list[iam.ManagedPolicy] = []
         for policy in (self.on_event_policy, self.check_policy):
@@ -386,11 +434,14 @@ class PersonalizeJobRuntime(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": PERSONALIZE_PRINCIPAL}},
                 owner=owner,
             )
-        return self._placed_grants.grant(
+        return _placed(
             needed,
-            ["iam:PassRole"],
-            [role_arn],
-            {"StringEquals": {"iam:PassedToService": PERSONALIZE_PRINCIPAL}},
+            (
+                needed,
+                ["iam:PassRole"],
+                [role_arn],
+                {"StringEquals": {"iam:PassedToService": PERSONALIZE_PRINCIPAL}},
+            ),
         )
 
     def grant_results(
@@ -402,6 +453,12 @@ class PersonalizeJobRuntime(Construct):
             ``grant_pass_role``. Default: the bucket.
         :returns: The grant, which depends on the policies the job's resource must wait for.
         """
+        return self.as_grant(self.place_results(bucket=bucket, key=key, prefix=prefix, owner=owner))
+
+    def place_results(
+        self, *, bucket: s3.IBucket, key: kms.IKey | None, prefix: str, owner: Construct | None = None
+    ) -> Placed:
+        """``grant_results``'s placement, for a job (see ``Placed``)."""
         policy = self.check_policy
         bucket_arn = _reads.bucket_arn(bucket)
         # Every grant here references the bucket (or its key): one placement for all of them.
@@ -412,10 +469,11 @@ class PersonalizeJobRuntime(Construct):
         self._widen(place, "ReadResults", ["s3:GetObject"], [results])
         manifest = bucket.arn_for_objects(f"{prefix}{contract.MANIFEST_NAME}")
         self._widen(place, "WriteManifests", ["s3:PutObject"], [manifest])
-        grant = (
-            self._placed_grants.grant(needed, ["s3:ListBucket"], [bucket_arn])
-            .combine(self._placed_grants.grant(needed, ["s3:GetObject"], [results]))
-            .combine(self._placed_grants.grant(needed, ["s3:PutObject"], [manifest]))
+        placed = _placed(
+            needed,
+            (needed, ["s3:ListBucket"], [bucket_arn], None),
+            (needed, ["s3:GetObject"], [results], None),
+            (needed, ["s3:PutObject"], [manifest], None),
         )
         if key is not None:
             key_arn = _reads.key_arn(key)
@@ -423,7 +481,7 @@ class PersonalizeJobRuntime(Construct):
             key_actions = ["kms:Decrypt", "kms:GenerateDataKey"]
             self._widen(key_place, "UseResultKeys", key_actions, [key_arn])
             key_needed = [key_place] if key_place is not policy else []
-            grant = grant.combine(self._placed_grants.grant(key_needed, key_actions, [key_arn]))
+            placed += _placed(key_needed, (key_needed, key_actions, [key_arn], None))
         self._acks.add(
             place,
             f"AwsSolutions-IAM5[Resource::{nag_form(self._stack, results)}]",
@@ -431,7 +489,7 @@ class PersonalizeJobRuntime(Construct):
             "job's own output prefix.",
         )
         self._acks.record()
-        return grant
+        return placed
 
     def acknowledge_job_pattern(self, pattern: str, reason: str) -> None:
         """Acknowledge the IAM5 finding of a wildcard resource granted to the functions for jobs (once:
@@ -827,6 +885,19 @@ def _references(resolved: Any) -> Iterable[str]:
     elif isinstance(resolved, list):
         for item in resolved:
             yield from _references(item)
+
+
+def _placed(
+    policies: Sequence[iam.ManagedPolicy],
+    *grants: tuple[Sequence[iam.ManagedPolicy], Sequence[str], Sequence[str], Mapping[str, Any] | None],
+) -> Placed:
+    return Placed(
+        _distinct_tuple(policies),
+        tuple(
+            (_distinct_tuple(held), tuple(actions), tuple(resources), conditions)
+            for held, actions, resources, conditions in grants
+        ),
+    )
 
 
 def _distinct(policies: Sequence[iam.ManagedPolicy]) -> list[iam.ManagedPolicy]:
