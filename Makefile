@@ -16,12 +16,13 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 REHEARSAL_ARGS ?=
 
 # make fuzz FUZZ_SEQUENCES=20000 FUZZ_SEED=1: more lifecycle sequences than make test runs (200), then
-# FUZZ_FAMILY_SEQUENCES of the job family's chain app (tests/fuzz/family.py; make test runs 15 fixed
+# FUZZ_FAMILY_SEQUENCES of the job family's chain app (tests/fuzz/family.py; make test runs 20 fixed
 # seeds), each summary with its sequences, steps, faults, violations and jobs started (per kind for the
-# family).
+# family); FUZZ_WORKERS processes share the seeds (default: one per core).
 FUZZ_SEQUENCES ?= 5000
 FUZZ_FAMILY_SEQUENCES ?= 5000
 FUZZ_SEED ?= 1
+FUZZ_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
 # make test TEST_WORKERS=1: the suite in one process (default: one worker per core).
 TEST_WORKERS ?= auto
@@ -76,8 +77,9 @@ bench: setup
 # Both runs, whatever the first found; fails when either found a violation.
 fuzz: setup
 	@status=0; \
-	  $(PY) -m tests.fuzz --sequences $(FUZZ_SEQUENCES) --seed $(FUZZ_SEED) || status=1; \
-	  $(PY) -m tests.fuzz --family --sequences $(FUZZ_FAMILY_SEQUENCES) --seed $(FUZZ_SEED) || status=1; \
+	  $(PY) -m tests.fuzz --sequences $(FUZZ_SEQUENCES) --seed $(FUZZ_SEED) --workers $(FUZZ_WORKERS) || status=1; \
+	  $(PY) -m tests.fuzz --family --sequences $(FUZZ_FAMILY_SEQUENCES) --seed $(FUZZ_SEED) \
+	    --workers $(FUZZ_WORKERS) || status=1; \
 	  exit $$status
 
 .PHONY: dist docs

@@ -10,7 +10,10 @@ training runs).
 
 A version changes what users change between deploys: a new import or training (run tokens), the import
 and training modes, ``wait`` on or off per kind, a renamed or re-recipe'd (replaced) ``CfnSolution``,
-the segment chain or the late native solution added or removed. Versions synth refuses (a job made from
+the segment chain or the late native solution added or removed, a second stack (``FamilyConsumer``)
+joined to the first by weak references: its job is made from the first stack's training (it runs again
+after each new training) and it reads the stable ``manifest_uri`` of the first stack's batch job. Versions
+synth refuses (a job made from
 the result of a job that does not wait) are not versions: a job whose source does not wait is made from
 a literal ARN instead. Every version shares stack and construct ids, so deploying one after another is
 an update of the same stack, as CloudFormation sees it.
@@ -29,6 +32,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 STACK = "Family"
+CONSUMER_STACK = "FamilyConsumer"
 # A version trained outside the app: what a job is made from when the app's own training does not wait.
 OUTSIDE_VERSION_ARN = f"arn:aws:personalize:{REGION}:{ACCOUNT}:solution/outside/1a2b3c4d"
 OUTSIDE_SEGMENT_VERSION_ARN = f"arn:aws:personalize:{REGION}:{ACCOUNT}:solution/outside-segments/5e6f7a8b"
@@ -52,6 +56,7 @@ SCHEMA = {
 IMPORT, TRAINING, SEGMENT_TRAINING = "Import", "Training", "SegmentTraining"
 INFERENCE, SEGMENTS = "Recommendations", "Audiences"
 SIBLING = "Sibling"
+CONSUMER = "Followers"  # the consumer stack's job, made from the first stack's training
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,7 @@ class FamilyVersion:
     segment_token: str | None = None
     segment_wait: bool = True
     late_native: bool = False
+    consumer: bool = False
 
     def label(self) -> str:
         changed = {key: value for key, value in asdict(self).items() if value != getattr(BASE, key)}
@@ -86,6 +92,8 @@ class FamilyVersion:
             found[INFERENCE] = TRAINING
         if self.segments and self.segment_wait:
             found[SEGMENTS] = SEGMENT_TRAINING
+        if self.consumer and self.training_wait:
+            found[CONSUMER] = TRAINING
         return found
 
     def waits(self) -> dict[str, bool]:
@@ -120,10 +128,18 @@ VERSIONS: tuple[FamilyVersion, ...] = (
     replace(BASE, late_native=True),  # a native solution created after a training ended
     replace(BASE, late_native=True, training_token="2", segment_wait=False),
 )
+# The two-stack versions: the scenarios draw them apart (tests/fuzz/family.py), so adding them changed
+# none of the earlier sequences.
+TWO_STACK_VERSIONS: tuple[FamilyVersion, ...] = (
+    replace(BASE, consumer=True),
+    replace(BASE, consumer=True, training_token="2"),  # a new training: the consumer's job runs again
+    replace(BASE, consumer=True, import_token="2", import_mode="INCREMENTAL"),  # the training stays
+)
+ALL_VERSIONS: tuple[FamilyVersion, ...] = VERSIONS + TWO_STACK_VERSIONS
 
 
 def build(app: object, version: FamilyVersion) -> None:
-    """The app of ``version``: one stack holding the whole chain."""
+    """The app of ``version``: one stack holding the whole chain (and the consumer stack)."""
     import aws_cdk as cdk
     from aws_cdk import aws_personalize as personalize
     from aws_cdk import aws_s3_deployment as s3deploy
@@ -180,7 +196,7 @@ def build(app: object, version: FamilyVersion) -> None:
     )
     if version.import_wait:
         training.node.add_dependency(load)
-    BatchInferenceJob(
+    recommendations = BatchInferenceJob(
         stack,
         INFERENCE,
         solution_version_arn=training.solution_version_arn if version.training_wait else OUTSIDE_VERSION_ARN,
@@ -242,12 +258,33 @@ def build(app: object, version: FamilyVersion) -> None:
     )
     sibling.node.add_dependency(training.resource)
 
+    if version.consumer:
+        consumer = cdk.Stack(app, CONSUMER_STACK, env=cdk.Environment(account=ACCOUNT, region=REGION))
+        consumer_storage = BatchInferenceStorage(
+            consumer, "Storage", removal_policy=cdk.RemovalPolicy.DESTROY
+        )
+        consumer_storage.deploy_input("SampleData", sources=[s3deploy.Source.asset(str(SAMPLE_DATA))])
+        BatchInferenceJob(
+            consumer,
+            CONSUMER,
+            solution_version_arn=(
+                training.solution_version_arn if version.training_wait else OUTSIDE_VERSION_ARN
+            ),
+            input_path="users/",
+            storage=consumer_storage,
+            num_results=10,
+        )
+        # The stable attribute: the same for every run of the first stack's job.
+        cdk.CfnOutput(consumer, "RecommendationsManifest", value=recommendations.manifest_uri)
+
 
 def synthesize_one(outdir: Path, version: FamilyVersion) -> Path:
     """The cloud assembly of ``version`` in ``outdir``."""
     import aws_cdk as cdk
 
-    app = cdk.App(outdir=str(outdir))
+    # Weak cross-stack references (Fn::GetStackOutput, what `cdk init` apps use): a chain across stacks
+    # through an export would be refused after the next training.
+    app = cdk.App(outdir=str(outdir), context={"@aws-cdk/core:defaultCrossStackReferences": "weak"})
     build(app, version)
     app.synth()
     (outdir / "version.json").write_text(json.dumps(asdict(version)))
@@ -255,7 +292,7 @@ def synthesize_one(outdir: Path, version: FamilyVersion) -> Path:
 
 
 def synthesize_all(
-    directory: Path, versions: Iterable[FamilyVersion] = VERSIONS
+    directory: Path, versions: Iterable[FamilyVersion] = ALL_VERSIONS
 ) -> dict[FamilyVersion, Path]:
     """Each version's cloud assembly under ``directory`` (one process, jsii started once)."""
     return {

@@ -8,15 +8,14 @@ bugs planted in the handler code that the invariants must catch.
 from __future__ import annotations
 
 import itertools
-import pickle
-import shutil
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
 from tests import shared
+from tests.fuzz.harness import PlantedAssemblies, chunk_of, made_on_first_use, outcomes_once
 from tests.fuzz.model import FAULTS, Fuzzer, Outcome, scenario
 from tests.variants import VERSIONS, Version
 
@@ -28,41 +27,23 @@ SEEDS = range(1, 201)
 CHUNKS = 4
 
 
-def chunk_seeds(index: int) -> range:
-    size = -(-len(SEEDS) // CHUNKS)
-    return SEEDS[index * size : (index + 1) * size]
+def chunk_seeds(index: int) -> Sequence[int]:
+    return chunk_of(SEEDS, CHUNKS, index)
 
 
 @pytest.fixture(scope="module")
 def fuzzer(lifecycle_assemblies: Mapping[Version, Path]) -> Iterator[Callable[[], Fuzzer]]:
-    """One fuzzer per worker, made only if a chunk is run here (not read from another worker)."""
-    made: list[Fuzzer] = []
-
-    def get() -> Fuzzer:
-        if not made:
-            made.append(Fuzzer(dict(lifecycle_assemblies)))
-        return made[0]
-
-    yield get
-    for one in made:
-        one.close()
+    with made_on_first_use(lambda: Fuzzer(dict(lifecycle_assemblies))) as get:
+        yield get
 
 
 @pytest.fixture(scope="module")
 def chunk_outcomes(
     tmp_path_factory: pytest.TempPathFactory, fuzzer: Callable[[], Fuzzer]
 ) -> Callable[[int], list[Outcome]]:
-    def outcomes(index: int) -> list[Outcome]:
-        def run(directory: Path) -> None:
-            found = [fuzzer().run(seed) for seed in chunk_seeds(index)]
-            (directory / "outcomes.pickle").write_bytes(pickle.dumps(found))
-
-        directory = shared.once(shared.root(tmp_path_factory), f"fuzz-chunk-{index}", run)
-        assert directory is not None
-        loaded: list[Outcome] = pickle.loads((directory / "outcomes.pickle").read_bytes())
-        return loaded
-
-    return outcomes
+    return outcomes_once(
+        shared.root(tmp_path_factory), "fuzz-chunk", chunk_seeds, lambda seed: fuzzer().run(seed)
+    )
 
 
 @pytest.mark.parametrize("index", range(CHUNKS))
@@ -103,25 +84,12 @@ def planted(lifecycle_assemblies: Mapping[Version, Path], tmp_path: Path) -> Ite
     planted.close()
 
 
-class PlantedFuzzer:
+class PlantedFuzzer(PlantedAssemblies[Version]):
     """The versions' assemblies copied, their handler code edited, fuzzed."""
 
     def __init__(self, assemblies: Mapping[Version, Path], directory: Path) -> None:
-        self.assemblies = {
-            version: Path(shutil.copytree(path, directory / path.name))
-            for version, path in assemblies.items()
-        }
+        super().__init__(assemblies, directory)
         self.fuzzer: Fuzzer | None = None
-
-    def plant(self, module: str, old: str, new: str) -> None:
-        edited = 0
-        for path in self.assemblies.values():
-            for source in path.glob(f"asset.*/{module}"):
-                text = source.read_text()
-                assert old in text, f"{source}: the code to plant a bug in has changed"
-                source.write_text(text.replace(old, new))
-                edited += 1
-        assert edited >= len(self.assemblies)
 
     def violations(self, seeds: Iterable[int], *, until: tuple[str, ...]) -> list[str]:
         """The violations of ``seeds`` in order, up to the first seed with one that contains any of
