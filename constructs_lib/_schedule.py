@@ -32,8 +32,9 @@ if TYPE_CHECKING:
 
 SCHEDULER_ROLE_ID = "SchedulerRole"
 SCHEDULED_RUNS_POLICY_ID = "ScheduledRunsPolicy"
-# The property a chained run replaces with the upstream run's new job ARN, by the upstream's kind.
-CHAINED_SOURCE_PROP = {contract.SOLUTION_VERSION.key: "SolutionVersionArn"}
+# Where a job reads its input, by the kinds' snake-case names (``JobKind.properties`` turns them into the
+# properties; a name no kind declares fails there): the skip check lists the objects under it.
+INPUT_NAMES = ("input_path", "data_location")
 # The skip checks' Personalize listings (lambda/scheduled.py SKIP_CHECK_ACTIONS): no resource type.
 SKIP_CHECK_LISTINGS = ("personalize:ListDatasetImportJobs", "personalize:ListDatasets")
 
@@ -68,7 +69,7 @@ def attach(
         skip_unchanged=skip_unchanged,
         input_locations=tuple(
             (str(parts[0]), str(parts[1]))
-            for key in ("InputPath", "DataLocation")
+            for key in (prop for name in INPUT_NAMES for prop in [declared(job.kind, name)] if prop)
             for parts in [made_from.get(key) or ()]
             if len(parts) == 2
         ),
@@ -126,10 +127,28 @@ class _ChainRuns:
                 before,
                 definition.properties,
                 skip_unchanged=definition.skip_unchanged,
-                source_prop=CHAINED_SOURCE_PROP.get(before.kind.key),
+                source_prop=chained_source_prop(node.kind, before.kind),
                 input_locations=definition.input_locations,
             )
             node._runs_without_deploy = True  # type: ignore[attr-defined]
+
+
+def declared(kind: contract.JobKind, name: str) -> str | None:
+    """The property ``kind`` declares under the snake-case ``name`` (``solution_arn`` ->
+    ``SolutionArn``), None when it declares none."""
+    try:
+        return next(iter(kind.properties({name: True})))
+    except KeyError:
+        return None
+
+
+def chained_source_prop(kind: contract.JobKind, upstream: contract.JobKind) -> str | None:
+    """The property of a ``kind`` job that a chained run replaces with the upstream run's new job ARN:
+    the one named as the upstream's ARN attribute (a ``SolutionVersion``'s ``SolutionVersionArn`` feeds a
+    batch job's). None when the upstream's runs give no such source (an import before a training)."""
+    if upstream.arn_attribute is None:
+        return None
+    return declared(kind, contract.snake_case(upstream.arn_attribute))
 
 
 def _imports_waited_for(job: PersonalizeJob) -> list[PersonalizeJob]:
@@ -384,6 +403,7 @@ def _grant_skip_checks(
     if job.kind is contract.SOLUTION_VERSION:
         policy.add_statements(
             iam.PolicyStatement(
-                actions=["personalize:DescribeSolution"], resources=[properties["SolutionArn"]]
+                actions=["personalize:DescribeSolution"],
+                resources=[properties[str(declared(contract.SOLUTION_VERSION, "solution_arn"))]],
             )
         )
