@@ -28,18 +28,16 @@ import functools
 import json
 import random
 import re
-import traceback
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from constructs_lib._contract import contract
-from constructs_lib.rehearsal.assembly import Assembly, read_assembly
-from constructs_lib.rehearsal.driver import Driver, JobRun, Options, StackOutcome
+from constructs_lib.rehearsal.driver import Driver, JobRun, StackOutcome
 from constructs_lib.rehearsal.engine import DELETE_COMPLETE, STUCK, VALIDATION_FAILED, Operation, StackState
 from constructs_lib.rehearsal.personalize import (
     ACTIVE,
@@ -68,9 +66,8 @@ from tests.family_variants import (
     VERSIONS,
     FamilyVersion,
 )
-from tests.fuzz.model import CLI_SECONDS, EXPECTED_REASONS, MAX_LATE_SECONDS, Invariants, Outcome
+from tests.fuzz.model import EXPECTED_REASONS, MAX_LATE_SECONDS, Fuzzer, Invariants, Outcome, Step
 from tests.fuzz.runner import run_sequences
-from tests.fuzz.transport import in_process
 
 # Short jobs keep sequences fast; a training still outlasts an import and a batch job.
 DURATIONS = {
@@ -140,21 +137,13 @@ STOPPED_OR_ENDED = ("CREATE STOPPING", *ENDED)
 
 
 @dataclass(frozen=True)
-class FamilyStep:
-    action: str  # "deploy", "advance", "delete"
-    version: int | None = None  # index into ALL_VERSIONS
-    minutes: float = 0
-    faults: tuple[str, ...] = ()
+class FamilyStep(Step):
+    """A step of a family sequence: ``version`` indexes ALL_VERSIONS."""
 
-    def describe(self) -> str:
-        if self.action == "deploy":
-            assert self.version is not None
-            text = f"deploy f{self.version:02d} ({ALL_VERSIONS[self.version].label()})"
-        elif self.action == "advance":
-            text = f"advance {self.minutes:.0f} min"
-        else:
-            text = "delete"
-        return text + (f" with {', '.join(self.faults)}" if self.faults else "")
+    PREFIX: ClassVar[str] = "f"
+
+    def version_label(self, index: int) -> str:
+        return ALL_VERSIONS[index].label()
 
 
 def scenario(seed: int) -> list[FamilyStep]:
@@ -204,76 +193,53 @@ class FamilyOutcome(Outcome):
     limits: int = 0
 
 
-class FamilyFuzzer:
+class FamilyFuzzer(Fuzzer):
     """Runs family sequences over the versions' assemblies, in one sandbox reset between sequences."""
 
-    def __init__(self, assemblies: Mapping[FamilyVersion, Path], *, loopback: bool = False) -> None:
-        self.assemblies: list[Assembly] = [read_assembly(assemblies[version]) for version in ALL_VERSIONS]
-        self.sandbox = Sandbox(region="us-east-1", durations=DURATIONS)
-        # False: the stand-ins answer the handlers' botocore calls in process (tests/fuzz/transport.py).
-        self.loopback = loopback
+    versions = ALL_VERSIONS
+    durations = DURATIONS
+    key_width = 40
 
-    def close(self) -> None:
-        self.sandbox.close()
+    def scenario(self, seed: int) -> Sequence[Step]:
+        return scenario(seed)
 
-    def run(self, seed: int, *, verbose: bool = False) -> FamilyOutcome:
-        steps = scenario(seed)
-        outcome = FamilyOutcome(seed, cast(Any, steps))
-        self.sandbox.reset(durations=DURATIONS)
-        driver = Driver(self.assemblies[0], Options(update=False), self.sandbox)
-        checker = FamilyInvariants(driver, outcome)
-        try:
-            with nullcontext() if self.loopback else in_process(self.sandbox.server, self.sandbox.s3):
-                self._steps(driver, checker, steps, outcome)
-        except Exception:  # an engine or stand-in crash is a finding too, with its seed
-            outcome.violations.append(f"crash: {traceback.format_exc()}")
+    def new_outcome(self, seed: int, steps: Sequence[Step]) -> Outcome:
+        return FamilyOutcome(seed, list(steps))
+
+    def new_checker(self, driver: Driver, outcome: Outcome) -> Invariants:
+        assert isinstance(outcome, FamilyOutcome)
+        return FamilyInvariants(driver, outcome)
+
+    def injected(self, driver: Driver, step: Step) -> AbstractContextManager[None]:
+        return _Injected(driver, step)
+
+    def before_step(self, driver: Driver, step: Step) -> None:
+        if step.action == "deploy" and not ALL_VERSIONS[step.version or 0].consumer:
+            self._destroy_consumer(driver)
+
+    def after_operation(self, checker: Invariants, stack_outcome: StackOutcome) -> None:
+        assert isinstance(checker, FamilyInvariants)
+        checker.recover_at_the_limit(stack_outcome)
+
+    def after_step(
+        self, checker: Invariants, index: int, step: Step, outcomes: Sequence[StackOutcome], started: float
+    ) -> None:
+        assert isinstance(checker, FamilyInvariants)
+        checker.after_family_step(index, outcomes, started)
+
+    def at_end(self, checker: Invariants, steps: Sequence[Step]) -> None:
+        assert isinstance(checker, FamilyInvariants)
+        checker.at_end()
+        checker.after_family_step(len(steps), [], self.sandbox.clock.elapsed)
+
+    def count_jobs(self, driver: Driver, outcome: Outcome) -> None:
+        assert isinstance(outcome, FamilyOutcome)
         ours = {run.job_name for run in driver.runs}
         mine = [job for job in self.sandbox.personalize.jobs() if job.name in ours]
         counted = Counter(job.kind.key for job in mine)
         outcome.ends = dict(Counter(f"{job.kind.key} {job.status}" for job in mine))
         outcome.jobs_by_kind = dict(counted)
         outcome.jobs = sum(counted.values())
-        if verbose:
-            outcome.log.append("timeline:")
-            outcome.log.extend(
-                f"+{entry.at / 60:7.1f} min  {entry.key:<40} {entry.kind:<7} {entry.text}"
-                for entry in self.sandbox.timeline.entries()
-            )
-        outcome.log.extend(f"VIOLATION {violation}" for violation in outcome.violations)
-        return outcome
-
-    def _steps(
-        self, driver: Driver, checker: FamilyInvariants, steps: Sequence[FamilyStep], outcome: Outcome
-    ) -> None:
-        clock = self.sandbox.clock
-        for index, step in enumerate(steps):
-            before = len(driver.outcomes)
-            if step.action != "advance":
-                driver.advance(CLI_SECONDS)
-            started = clock.elapsed
-            outcome.log.append(f"+{started / 60:7.1f} min  step {index}: {step.describe()}")
-            if step.action == "deploy" and not ALL_VERSIONS[step.version or 0].consumer:
-                self._destroy_consumer(driver)
-            with _Injected(driver, step):
-                if step.action == "deploy":
-                    assert step.version is not None
-                    driver.deploy(self.assemblies[step.version], "update" if driver.states else "create")
-                elif step.action == "advance":
-                    driver.advance(step.minutes * 60)
-                else:
-                    driver.delete()
-            outcome.faults += len(step.faults)
-            for stack_outcome in driver.outcomes[before:]:
-                operation = stack_outcome.operation
-                outcome.operations += 1
-                outcome.log.append(
-                    f"           {operation.kind.lower()} -> {operation.status} {operation.reason}"
-                )
-                checker.recover_at_the_limit(stack_outcome)
-            checker.after_family_step(index, driver.outcomes[before:], started)
-        driver.settle()
-        checker.at_end()
-        checker.after_family_step(len(steps), [], clock.elapsed)
 
     def _destroy_consumer(self, driver: Driver) -> None:
         """A version without the consumer stack: ``cdk destroy FamilyConsumer`` first, as its owner would
@@ -287,10 +253,10 @@ class FamilyFuzzer:
             )
 
 
-class _Injected:
+class _Injected(AbstractContextManager[None]):
     """The faults of one step, switched on for its duration (some outlast it, as they would)."""
 
-    def __init__(self, driver: Driver, step: FamilyStep) -> None:
+    def __init__(self, driver: Driver, step: Step) -> None:
         self.driver, self.step = driver, step
 
     def __enter__(self) -> None:

@@ -21,15 +21,15 @@ import functools
 import json
 import random
 import traceback
-from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from constructs_lib._contract import contract
 from constructs_lib.rehearsal.assembly import Assembly, read_assembly
-from constructs_lib.rehearsal.driver import Driver, Options
+from constructs_lib.rehearsal.driver import Driver, Options, StackOutcome
 from constructs_lib.rehearsal.engine import STUCK
 from constructs_lib.rehearsal.personalize import ENDED, Durations
 from constructs_lib.rehearsal.sandbox import Sandbox
@@ -73,14 +73,20 @@ CLI_SECONDS = 60
 @dataclass(frozen=True)
 class Step:
     action: str  # "deploy", "advance", "delete"
-    version: int | None = None  # index into VERSIONS
+    version: int | None = None  # index into VERSIONS (a subclass: into its own versions)
     minutes: float = 0
     faults: tuple[str, ...] = ()
+
+    # How a version is named in a step's description: "v03 (num_results=50)".
+    PREFIX: ClassVar[str] = "v"
+
+    def version_label(self, index: int) -> str:
+        return VERSIONS[index].label()
 
     def describe(self) -> str:
         if self.action == "deploy":
             assert self.version is not None
-            text = f"deploy v{self.version:02d} ({VERSIONS[self.version].label()})"
+            text = f"deploy {self.PREFIX}{self.version:02d} ({self.version_label(self.version)})"
         elif self.action == "advance":
             text = f"advance {self.minutes:.0f} min"
         else:
@@ -123,47 +129,87 @@ class Outcome:
 
 
 class Fuzzer:
-    """Runs sequences over the versions' assemblies, in one sandbox reset between sequences."""
+    """Runs sequences over the versions' assemblies, in one sandbox reset between sequences. A fuzzer of
+    another app (tests/fuzz/family.py) overrides the hooks below: its versions, scenarios, faults and
+    invariants."""
 
-    def __init__(self, assemblies: dict[Version, Path], *, loopback: bool = False) -> None:
-        self.assemblies: list[Assembly] = [read_assembly(assemblies[version]) for version in VERSIONS]
-        self.sandbox = Sandbox(region="us-east-1", durations=DURATIONS)
+    versions: tuple[Any, ...] = VERSIONS
+    durations: Mapping[str, Durations] = DURATIONS
+    key_width = 34  # the timeline's column of resource keys
+
+    def __init__(self, assemblies: Mapping[Any, Path], *, loopback: bool = False) -> None:
+        self.assemblies: list[Assembly] = [read_assembly(assemblies[version]) for version in self.versions]
+        self.sandbox = Sandbox(region="us-east-1", durations=self.durations)
         # False: the stand-ins answer the handlers' botocore calls in process (tests/fuzz/transport.py).
         self.loopback = loopback
 
     def close(self) -> None:
         self.sandbox.close()
 
+    # -- hooks
+
+    def scenario(self, seed: int) -> Sequence[Step]:
+        return scenario(seed)
+
+    def new_outcome(self, seed: int, steps: Sequence[Step]) -> Outcome:
+        return Outcome(seed, list(steps))
+
+    def new_checker(self, driver: Driver, outcome: Outcome) -> Invariants:
+        return Invariants(driver, outcome)
+
+    def injected(self, driver: Driver, step: Step) -> AbstractContextManager[None]:
+        return _injected(driver, step)
+
+    def before_step(self, driver: Driver, step: Step) -> None:
+        """Before a step's operation (after the CLI's minute)."""
+
+    def after_operation(self, checker: Invariants, stack_outcome: StackOutcome) -> None:
+        """Once a stack operation of the step has ended, before the step's invariants."""
+
+    def after_step(
+        self, checker: Invariants, index: int, step: Step, outcomes: Sequence[StackOutcome], started: float
+    ) -> None:
+        checker.after_step(index, step, outcomes)
+
+    def at_end(self, checker: Invariants, steps: Sequence[Step]) -> None:
+        checker.at_end()
+
+    def count_jobs(self, driver: Driver, outcome: Outcome) -> None:
+        outcome.jobs = len(self.sandbox.personalize.jobs())
+
+    # -- the sequence
+
     def run(self, seed: int, *, verbose: bool = False) -> Outcome:
-        steps = scenario(seed)
-        outcome = Outcome(seed, steps)
-        self.sandbox.reset(durations=DURATIONS)
+        steps = self.scenario(seed)
+        outcome = self.new_outcome(seed, steps)
+        self.sandbox.reset(durations=self.durations)
         driver = Driver(self.assemblies[0], Options(update=False), self.sandbox)
-        checker = Invariants(driver, outcome)
+        checker = self.new_checker(driver, outcome)
         try:
             with nullcontext() if self.loopback else in_process(self.sandbox.server, self.sandbox.s3):
-                self._steps(driver, checker, outcome)
+                self._steps(driver, checker, steps, outcome)
         except Exception:  # an engine or stand-in crash is a finding too, with its seed
             outcome.violations.append(f"crash: {traceback.format_exc()}")
-        outcome.jobs = len(self.sandbox.personalize.jobs())
+        self.count_jobs(driver, outcome)
         if verbose:
             outcome.log.append("timeline:")
             outcome.log.extend(
-                f"+{entry.at / 60:7.1f} min  {entry.key:<34} {entry.kind:<7} {entry.text}"
+                f"+{entry.at / 60:7.1f} min  {entry.key:<{self.key_width}} {entry.kind:<7} {entry.text}"
                 for entry in self.sandbox.timeline.entries()
             )
         outcome.log.extend(f"VIOLATION {violation}" for violation in outcome.violations)
         return outcome
 
-    def _steps(self, driver: Driver, checker: Invariants, outcome: Outcome) -> None:
-        for index, step in enumerate(outcome.steps):
+    def _steps(self, driver: Driver, checker: Invariants, steps: Sequence[Step], outcome: Outcome) -> None:
+        clock = self.sandbox.clock
+        for index, step in enumerate(steps):
             before = len(driver.outcomes)
             if step.action != "advance":
                 driver.advance(CLI_SECONDS)
-            outcome.log.append(
-                f"+{self.sandbox.clock.elapsed / 60:7.1f} min  step {index}: {step.describe()}"
-            )
-            with _injected(driver, step):
+            started = clock.elapsed
+            outcome.log.append(f"+{started / 60:7.1f} min  step {index}: {step.describe()}")
+            self.before_step(driver, step)
+            with self.injected(driver, step):
                 if step.action == "deploy":
                     assert step.version is not None
                     driver.deploy(self.assemblies[step.version], "update" if driver.states else "create")
@@ -178,12 +224,13 @@ class Fuzzer:
                 outcome.log.append(
                     f"           {operation.kind.lower()} -> {operation.status} {operation.reason}"
                 )
-            checker.after_step(index, step, driver.outcomes[before:])
+                self.after_operation(checker, stack_outcome)
+            self.after_step(checker, index, step, driver.outcomes[before:], started)
         driver.settle()
-        checker.at_end()
+        self.at_end(checker, steps)
 
 
-class _injected:
+class _injected(AbstractContextManager[None]):
     """The faults of one step, switched on for its duration (some outlast it, as they would)."""
 
     def __init__(self, driver: Driver, step: Step) -> None:
