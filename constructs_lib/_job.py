@@ -547,11 +547,13 @@ class _Walks:
         self.waits: dict[str, list[IConstruct]] = {}
         self.waited: dict[str, list[IConstruct]] = {}
         self.jobs: dict[str, list[PersonalizeJob]] = {}
+        self.references: dict[str, list[IConstruct]] = {}
 
     def validate(self) -> list[str]:
         self.waits.clear()
         self.waited.clear()
         self.jobs.clear()
+        self.references.clear()
         return []
 
     @staticmethod
@@ -574,6 +576,16 @@ class _Walks:
                     self.waits[key] = scope.node.dependencies
                 found += self.waits[key]
         return found
+
+    def referenced(self, values: Any) -> list[IConstruct]:
+        """``_referenced(values)``, each string read once: the stack's jobs share most of theirs (the
+        storage's bucket names, key and role ARNs)."""
+        targets: list[IConstruct] = []
+        for value in _strings(values):
+            if value not in self.references:
+                self.references[value] = _referenced(value)
+            targets += self.references[value]
+        return targets
 
     def jobs_in(self, construct: IConstruct) -> list[PersonalizeJob]:
         key = _kernel_ref(construct)
@@ -601,7 +613,7 @@ class _StartsAfterEnds:
             (dependency, "waits for it") for dependency in walks.waits_of(job)
         ]
         pending += [
-            (target, "is made from a resource that waits for it") for target in _referenced(self._given)
+            (target, "is made from a resource that waits for it") for target in walks.referenced(self._given)
         ]
         while pending:
             construct, why = pending.pop()
