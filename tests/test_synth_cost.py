@@ -26,8 +26,8 @@ ACKNOWLEDGED = "aws:cdk:acknowledged-rules"
 MAX_ROUND_TRIPS_PER_JOB = 45
 MAX_ROUND_TRIPS_FIRST_JOB = 320
 # During app.synth(): each job's check of what it waits for (_job.py _StartsAfterEnds) shares what it
-# reads with the stack's other jobs; 25 per job (it was 119, and grew with the stack's size).
-MAX_SYNTH_ROUND_TRIPS_PER_JOB = 30
+# reads with the stack's other jobs; 5 per job (it was 119, and grew with the stack's size).
+MAX_SYNTH_ROUND_TRIPS_PER_JOB = 10
 
 
 @contextmanager
