@@ -7,11 +7,12 @@ message to CloudFormation. Delete never fails. See docs/handler-contract.md.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, cast
 
 import contract
 import definitions
@@ -19,6 +20,7 @@ import lifecycle
 import monitor_ops
 import names
 import personalize_ops
+import scheduled
 from aws_clients import AwsError, Clients, call_worst_case_seconds, default_clients, describe_error
 from contract import JobKind
 from jsonlog import Logger, request_id_of
@@ -26,6 +28,9 @@ from monitor_state import MonitorState, initial_state
 from props import JobProps, parse_properties
 from schedule import normalize_status
 from sizes import ERROR_MESSAGE_LIMIT_BYTES, truncate_bytes
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
 
 Response = dict[str, Any]
 # A kind that cannot wait for a free slot tries this often, this far apart, before it fails (fewer when
@@ -448,10 +453,16 @@ def on_delete(
     function's time: a stopped training until it leaves CREATE STOPPING, an import (which cannot be
     stopped) until it ends. Past that time the Delete still succeeds and says what will be refused.
 
-    Reads only the physical id and the resource type, and never fails: whatever the stored properties
-    hold (an older or newer library may have written them), the resource can always be deleted. Touches
-    the job itself only to stop it or see it end: a cleanup Delete runs under the new template's policy,
-    which may not name the old job.
+    The resource's runs without a deploy (scheduled or chained, ``scheduled.py``) go with it: whether
+    this is a stack delete, a rollback of its create or the cleanup of a replaced physical id, the runs
+    of this logical resource are no longer wanted. Their monitors (named per resource) are stopped, a
+    training one of them started is stopped, and an import one of them started is waited for as the
+    job's own is (``stop_runs``), in the same listing of running monitors and within the same time.
+
+    Reads only the physical id, the resource type and the stack and logical ids, and never fails:
+    whatever the stored properties hold (an older or newer library may have written them), the resource
+    can always be deleted. Touches the job itself only to stop it or see it end: a cleanup Delete runs
+    under the new template's policy, which may not name the old job.
     """
     physical_id = str(event.get("PhysicalResourceId") or "")
     kind = contract.KINDS.get(str(event.get("ResourceType")))
@@ -459,7 +470,9 @@ def on_delete(
         log("delete", jobArn=physical_id, detail="no job to stop")
         return {"PhysicalResourceId": physical_id}
     log = log.bind(jobArn=physical_id)
+    clients = replace(clients, stepfunctions=cast("SFNClient", ListedOnce(clients.stepfunctions)))
     stop_monitors(clients, physical_id, log, "The job's CloudFormation resource was deleted.")
+    runs = stop_runs(event, clients, kind, log, remaining)
     if kind.stop is None and kind.blocks_delete_of is None:
         # Personalize cannot stop it: if it still runs (it may have been created by a check that raced
         # with this Delete), it runs to its end, its results land under its output path, and nothing
@@ -478,6 +491,15 @@ def on_delete(
             status = wait_for_end(clients, kind, physical_id, log, sleep, remaining)
     except AwsError as error:
         log("job-not-checked", detail=describe_error(error))
+    if runs:
+        try:
+            ends = wait_for_ends(clients, kind, runs, log, sleep, remaining)
+        except AwsError as error:
+            log("run-job-not-checked", detail=describe_error(error))
+            ends = dict.fromkeys(runs, contract.IN_PROGRESS)
+        for arn, ended in ends.items():
+            if ended in contract.RUNNING:
+                log("run-still-running", runJobArn=arn, status=ended, detail=still_running_detail(kind))
     if status in contract.RUNNING and kind.blocks_delete_of is not None:
         log("delete", status=status, detail=still_running_detail(kind))
     elif kind.stop is None:
@@ -487,6 +509,93 @@ def on_delete(
     return {"PhysicalResourceId": physical_id}
 
 
+class ListedOnce:
+    """The Step Functions client of one Delete: the monitor's running executions are listed once, and
+    the same pages serve the job's monitors (``stop_monitors``) and the resource's runs (``stop_runs``).
+    Every other call goes to the client."""
+
+    def __init__(self, client: SFNClient) -> None:
+        self._client = client
+        self._pages: dict[str, Any] = {}
+
+    def list_executions(self, **arguments: Any) -> Any:
+        key = names.canonical_json(arguments)
+        if key not in self._pages:
+            self._pages[key] = self._client.list_executions(**arguments)
+        return self._pages[key]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+RUN_STOPPED_CAUSE = "The job's CloudFormation resource was deleted: its runs without a deploy stop with it."
+
+
+def stop_runs(
+    event: Mapping[str, Any],
+    clients: Clients,
+    kind: JobKind,
+    log: Logger,
+    remaining: Callable[[], float] | None,
+) -> list[str]:
+    """Stop the monitors of this resource's runs without a deploy, then look at the job each started:
+    a training still running is stopped; the jobs that block the delete of what they are made from and
+    still run (or stop) are returned, to be waited for. Bounded (``scheduled.MAX_DELETE_LIST_PAGES``,
+    ``MAX_RUNS_SETTLED``) and within the function's time; errors are logged, never raised."""
+
+    def fits(calls: int) -> bool:
+        return time_left(remaining) >= (calls + 2) * CALL_SECONDS
+
+    stack_id, logical_id = str(event.get("StackId") or ""), str(event.get("LogicalResourceId") or "")
+    try:
+        machine = os.environ[contract.ENV_MONITOR_STATE_MACHINE_ARN]
+        executions = scheduled.running_runs(
+            clients.stepfunctions, machine, stack_id, logical_id, may_call=lambda: fits(1)
+        )
+    except (*AwsError, KeyError) as error:
+        detail = describe_error(error) if isinstance(error, AwsError) else str(error)
+        log("runs-not-stopped", detail=detail)
+        return []
+    stopped: list[str] = []
+    for execution in executions:
+        if not fits(1):
+            log("runs-not-stopped", execution=execution, detail="no time left in this Delete")
+            break
+        try:
+            monitor_ops.stop(clients.stepfunctions, execution, RUN_STOPPED_CAUSE)
+        except AwsError as error:
+            log("run-monitor-not-stopped", execution=execution, detail=describe_error(error))
+            continue
+        log("run-monitor-stopped", execution=execution)
+        stopped.append(execution)
+    if kind.stop is None and kind.blocks_delete_of is None:
+        return []  # nothing to stop or wait for: a run's job of this kind runs to its end, unwatched
+    waiting: list[str] = []
+    for execution in stopped[: scheduled.MAX_RUNS_SETTLED]:
+        if not fits(3):
+            log("run-job-not-checked", execution=execution, detail="no time left in this Delete")
+            break
+        try:
+            described = clients.stepfunctions.describe_execution(executionArn=execution)
+            state = json.loads(described.get("input") or "{}")
+            found = scheduled.run_job(clients, kind, state, may_call=lambda: fits(2)) if state else None
+            arn, job = found or ("", None)
+            if job is None:
+                log("run-job-none", execution=execution, detail="the run had not created its job")
+                continue
+            raw = str(job.get("status") or "")
+            status = normalize_status(raw)
+            if status in contract.RUNNING and kind.stop is not None and not is_stopping(raw):
+                personalize_ops.stop(clients.personalize, kind, arn)
+                log("run-job-stopped", execution=execution, runJobArn=arn, status=status)
+            if status in contract.RUNNING and kind.blocks_delete_of is not None:
+                waiting.append(arn)
+        except (*AwsError, ValueError) as error:
+            detail = describe_error(error) if isinstance(error, AwsError) else str(error)
+            log("run-job-not-checked", execution=execution, detail=detail)
+    return waiting
+
+
 # How often a Delete looks whether a job it waits for has left running.
 DELETE_POLL_SECONDS = 10.0
 
@@ -494,6 +603,32 @@ DELETE_POLL_SECONDS = 10.0
 def is_stopping(raw_status: str) -> bool:
     """CREATE STOPPING (in either spelling): already stopped, not ended yet; stopping it again fails."""
     return raw_status.replace("_", " ").upper() == "CREATE STOPPING"
+
+
+def wait_for_ends(
+    clients: Clients,
+    kind: JobKind,
+    arns: list[str],
+    log: Logger,
+    sleep: Callable[[float], None] | None,
+    remaining: Callable[[], float] | None,
+) -> dict[str, str | None]:
+    """``wait_for_end`` for several jobs at once (the runs' jobs): each is described every
+    DELETE_POLL_SECONDS until it has left running, while a wait and a call for each still running one
+    fit in the function's time; each one's last status."""
+    statuses: dict[str, str | None] = dict.fromkeys(arns, contract.IN_PROGRESS)
+    waited = 0.0
+    while True:
+        running = [arn for arn, status in statuses.items() if status in contract.RUNNING]
+        if not running or time_left(remaining) < DELETE_POLL_SECONDS + (len(running) + 1) * CALL_SECONDS:
+            return statuses
+        (sleep or time.sleep)(DELETE_POLL_SECONDS)
+        waited += DELETE_POLL_SECONDS
+        for arn in running:
+            job = personalize_ops.find(clients.personalize, kind, arn)
+            statuses[arn] = normalize_status(job.get("status")) if job else None
+            if statuses[arn] not in contract.RUNNING:
+                log("run-job-ended", runJobArn=arn, status=statuses[arn], waitedSeconds=waited)
 
 
 def wait_for_end(

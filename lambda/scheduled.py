@@ -27,18 +27,22 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import contract
 import definitions
 import monitor_ops
 import names
+import personalize_ops
 from aws_clients import AwsError, Clients, describe_error, error_code, error_kind
 from jsonlog import Logger
 from monitor_state import MonitorState, initial_state
 from props import JobProps, parse_properties
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
 
 TRIGGER_SCHEDULE = "schedule"
 TRIGGER_CHAIN = "chain"
@@ -58,6 +62,11 @@ MAX_COMPARED_OBJECTS = 1_000  # Personalize reads at most 1,000 input files per 
 # the check function's 600 s at 32 s a call (tests/handlers/test_schedule_runs.py).
 MAX_LIST_PAGES = 2
 MAX_DATASETS = 5  # a dataset group holds at most one dataset of each of Personalize's 5 types
+# A Delete of the job resource stops its runs (lambda/handler.py): it reads at most this many pages of the
+# monitor's running executions (1,000 each), and looks at the jobs of at most this many runs (a run never
+# starts while another of the same resource runs: one, or a few delivered at once).
+MAX_DELETE_LIST_PAGES = 5
+MAX_RUNS_SETTLED = 5
 
 
 def is_run_request(state: Mapping[str, Any]) -> bool:
@@ -226,6 +235,65 @@ def _other_runs(
         if not token:
             break
     return sorted(found, key=lambda name: name != own)
+
+
+# --- a Delete stops its resource's runs (lambda/handler.py on_delete) ---------------------------------
+
+
+def running_runs(
+    stepfunctions: SFNClient,
+    machine: str,
+    stack_id: str,
+    logical_id: str,
+    *,
+    may_call: Callable[[], bool] = lambda: True,
+) -> list[str]:
+    """ARNs of the running monitors of one resource's runs without a deploy (``run_execution_prefix``).
+
+    The same listing calls as ``monitor_ops.running_monitors`` (a Delete lists once and reads both in the
+    same pages), at most MAX_DELETE_LIST_PAGES pages, and none once ``may_call()`` is False."""
+    prefix = run_execution_prefix(stack_id, logical_id)
+    found: list[str] = []
+    token: str | None = None
+    for _ in range(MAX_DELETE_LIST_PAGES):
+        if not may_call():
+            break
+        arguments: dict[str, Any] = {
+            "stateMachineArn": machine,
+            "statusFilter": "RUNNING",
+            "maxResults": 1000,
+        }
+        if token:
+            arguments["nextToken"] = token
+        page = stepfunctions.list_executions(**arguments)
+        found += [item["executionArn"] for item in page["executions"] if item["name"].startswith(prefix)]
+        token = page.get("nextToken")
+        if not token:
+            break
+    return found
+
+
+def run_job(
+    clients: Clients,
+    kind: contract.JobKind,
+    state: Mapping[str, Any],
+    *,
+    may_call: Callable[[], bool] = lambda: True,
+) -> tuple[str, dict[str, Any] | None] | None:
+    """The job a run's monitor watches, from the monitor's input, and its description (None: not
+    created). A kind whose ARN the service gives (a training: its input has no ARN) is found by the
+    run's name among its solution's versions, within ``may_call`` (``personalize_ops.find_by_name``);
+    None when it was not found."""
+    arn = str(state.get("jobArn") or "")
+    if arn:
+        return arn, personalize_ops.find(clients.personalize, kind, arn)
+    request = state.get("createRequest")
+    if not isinstance(request, dict) or kind.list_by_name is None:
+        return None
+    lookup = personalize_ops.find_by_name(clients.personalize, kind, request, may_call=may_call)
+    if lookup.job is None:
+        return None
+    return str(lookup.job.get(kind.arn_member)), lookup.job
 
 
 # --- is anything new? -------------------------------------------------------------------------------
