@@ -70,6 +70,9 @@ def answer(server: LoopbackServer, request: AWSPreparedRequest) -> AWSResponse:
     return AWSResponse(request.url, status, headers, _Body(body))
 
 
+_s3_backends: dict[int, Any] = {}
+
+
 def s3_answer(app: Any, request: AWSPreparedRequest) -> AWSResponse:
     """moto's answer to an S3 request, from the WSGI application its server runs (one state per process:
     the same buckets), without the server's socket and thread."""
@@ -87,7 +90,12 @@ def s3_answer(app: Any, request: AWSPreparedRequest) -> AWSResponse:
         data=_request_body(request),
         base_url=f"{parts.scheme}://{parts.netloc}",
     ).get_environ()
-    body, status, answer_headers = run_wsgi_app(app, environ, buffered=True)
+    # moto's dispatcher looks for the service of every request among its modules on disk; every request
+    # here is S3's, so its application is looked up once.
+    backend = _s3_backends.get(id(app))
+    if backend is None:
+        backend = _s3_backends[id(app)] = app.get_application(environ)
+    body, status, answer_headers = run_wsgi_app(backend, environ, buffered=True)
     try:
         payload = b"".join(body)
     finally:
