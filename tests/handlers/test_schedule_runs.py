@@ -23,18 +23,26 @@ from .testkit import (
     STACK_ID,
     STATE_MACHINE_ARN,
     Stubs,
+    arn_of,
     at,
     base_properties,
+    cfn_event,
     describe_response,
+    execution_of,
     kind_properties,
+    name_of,
     props_of,
+    request_of,
     start_execution_response,
 )
 
 import contract  # isort: skip  (on sys.path once testkit is imported)
+import definitions  # isort: skip
+import handler  # isort: skip
 import monitor  # isort: skip
 import names  # isort: skip
 import scheduled  # isort: skip
+from monitor_state import initial_state  # isort: skip
 
 BI = contract.BATCH_INFERENCE
 SCHEDULED_TIME = "2026-12-07T08:00:00Z"
@@ -592,3 +600,241 @@ def test_a_training_whose_versions_are_too_many_to_read_runs(stubs: Stubs) -> No
     expect_start(stubs, own_execution(request))
     first_check(stubs, request)
     assert stubs.params_of("DescribeSolution") == []
+
+
+# --- a Delete of the job resource stops its runs -----------------------------------------------------------
+
+DEPLOY_VERSION = f"{SOLUTION_ARN}/0000dep1"
+RUN_VERSION = f"{SOLUTION_ARN}/0000run1"
+
+
+def run_monitor(kind: contract.JobKind, scheduled_time: str = SCHEDULED_TIME) -> tuple[str, dict[str, Any]]:
+    """A scheduled run's own monitor of this resource ("Job"), as ``scheduled.begin`` starts it: its
+    execution name and input (the job QUEUED, its Create request; a training's ARN not known yet)."""
+    props = props_of(kind_properties(kind), kind)
+    key = f"at:{scheduled_time}"
+    name = scheduled.run_job_name(props, STACK_ID, "Job", key)
+    state = initial_state(
+        props,
+        job_name=name,
+        job_arn=names.job_arn(kind, STACK_ID, name) or "",
+        status=contract.QUEUED,
+        stack_id=STACK_ID,
+        logical_id="Job",
+        create_request=definitions.build_create_request(props, name),
+    )
+    state.update({"trigger": "schedule", "scheduledTime": scheduled_time})  # type: ignore[typeddict-item]
+    return scheduled.run_execution_name(STACK_ID, "Job", key), dict(state)
+
+
+def expect_run_described(stubs: Stubs, execution: str, state: dict[str, Any]) -> None:
+    arn = names.execution_arn(STATE_MACHINE_ARN, execution)
+    stubs.stepfunctions.add_response(
+        "describe_execution",
+        {
+            "executionArn": arn,
+            "stateMachineArn": STATE_MACHINE_ARN,
+            "status": "ABORTED",
+            "startDate": YESTERDAY,
+            "input": json.dumps(state),
+        },
+        {"executionArn": arn},
+    )
+
+
+def expect_version(stubs: Stubs, arn: str, status: str, name: str | None = None) -> None:
+    request = request_of(kind_properties(SOLUTION_VERSION), kind=SOLUTION_VERSION)
+    stubs.personalize.add_response(
+        "describe_solution_version",
+        describe_response(
+            request, status, kind=SOLUTION_VERSION, arn=arn, **({"name": name} if name else {})
+        ),
+        {"solutionVersionArn": arn},
+    )
+
+
+def expect_stop_version(stubs: Stubs, arn: str) -> None:
+    stubs.personalize.add_response("stop_solution_version_creation", {}, {"solutionVersionArn": arn})
+
+
+def expect_import(stubs: Stubs, arn: str, status: str) -> None:
+    request = request_of(kind_properties(DATASET_IMPORT), kind=DATASET_IMPORT)
+    stubs.personalize.add_response(
+        "describe_dataset_import_job",
+        describe_response(request, status, kind=DATASET_IMPORT, arn=arn),
+        {"datasetImportJobArn": arn},
+    )
+
+
+def delete(
+    stubs: Stubs, kind: contract.JobKind, physical_id: str, slept: list[float] | None = None, **event: Any
+) -> dict[str, Any]:
+    properties = event.pop("properties", None) or kind_properties(kind)
+    request = cfn_event("Delete", properties, physical_id=physical_id, kind=kind, **event)
+    sleep = (slept if slept is not None else []).append
+    answer: dict[str, Any] = handler.handle_event(request, stubs.clients, "req-1", sleep=sleep)
+    return answer
+
+
+def test_a_delete_stops_a_scheduled_training_and_waits_until_it_has_stopped(stubs: Stubs) -> None:
+    # A stack delete while a chained or scheduled training runs: CloudFormation deletes the solution
+    # right after, which Personalize refuses while any of its versions trains.
+    execution, state = run_monitor(SOLUTION_VERSION)
+    deploy_monitor = execution_of(DEPLOY_VERSION)
+    stubs.expect_list_monitors(deploy_monitor, execution, "run-Other-0123abcd-ffffffffffff")
+    stubs.expect_stop(deploy_monitor)
+    stubs.expect_stop(execution)  # the run's monitor: it never reports, nor creates, anything more
+    expect_run_described(stubs, execution, state)
+    # The run's version, found by its name among the solution's newest versions.
+    stubs.personalize.add_response(
+        "list_solution_versions",
+        {"solutionVersions": [{"solutionVersionArn": RUN_VERSION, "trainingMode": "FULL"}]},
+        {"solutionArn": SOLUTION_ARN, "maxResults": 100},
+    )
+    expect_version(stubs, RUN_VERSION, "CREATE IN_PROGRESS", name=state["jobName"])
+    expect_stop_version(stubs, RUN_VERSION)
+    expect_version(stubs, DEPLOY_VERSION, "ACTIVE")  # the deploy's own version ended long ago
+    expect_version(stubs, RUN_VERSION, "CREATE STOPPING", name=state["jobName"])
+    expect_version(stubs, RUN_VERSION, "CREATE STOPPED", name=state["jobName"])
+    slept: list[float] = []
+    assert delete(stubs, SOLUTION_VERSION, DEPLOY_VERSION, slept) == {"PhysicalResourceId": DEPLOY_VERSION}
+    stopped = [params["executionArn"] for params in stubs.params_of("StopExecution")]
+    assert stopped == [names.execution_arn(STATE_MACHINE_ARN, name) for name in (deploy_monitor, execution)]
+    assert stubs.params_of("StopSolutionVersionCreation") == [{"solutionVersionArn": RUN_VERSION}]
+    assert slept == [handler.DELETE_POLL_SECONDS] * 2
+    # One listing served the deploy's monitors and the runs' (the other resource's run is left alone).
+    assert len(stubs.params_of("ListExecutions")) == 1
+
+
+def test_a_delete_waits_for_a_scheduled_import_it_cannot_stop(stubs: Stubs) -> None:
+    execution, state = run_monitor(DATASET_IMPORT)
+    deploy = arn_of(name_of(kind_properties(DATASET_IMPORT), kind=DATASET_IMPORT), DATASET_IMPORT)
+    stubs.expect_list_monitors(execution)
+    stubs.expect_stop(execution)
+    expect_run_described(stubs, execution, state)
+    expect_import(stubs, state["jobArn"], "CREATE IN_PROGRESS")
+    expect_import(stubs, deploy, "ACTIVE")
+    expect_import(stubs, state["jobArn"], "CREATE IN_PROGRESS")
+    expect_import(stubs, state["jobArn"], "ACTIVE")
+    slept: list[float] = []
+    assert delete(stubs, DATASET_IMPORT, deploy, slept) == {"PhysicalResourceId": deploy}
+    assert slept == [handler.DELETE_POLL_SECONDS] * 2  # until the import ended: the dataset can go
+    assert [name for name in stubs.operations() if name.startswith(("Stop", "Create"))] == ["StopExecution"]
+
+
+def test_a_delete_whose_runs_have_ended_stops_and_waits_for_nothing_more(stubs: Stubs) -> None:
+    # A finished run's monitor has ended: it is not listed as running, so the Delete makes no call for it.
+    stubs.expect_list_monitors("run-Other-0123abcd-ffffffffffff")  # another resource's run
+    expect_version(stubs, DEPLOY_VERSION, "ACTIVE")
+    slept: list[float] = []
+    assert delete(stubs, SOLUTION_VERSION, DEPLOY_VERSION, slept) == {"PhysicalResourceId": DEPLOY_VERSION}
+    assert stubs.operations() == ["ListExecutions", "DescribeSolutionVersion"] and slept == []
+
+
+def test_a_run_that_had_not_created_its_job_is_only_stopped(stubs: Stubs) -> None:
+    # Still queued (no free slot): its monitor stopped, the run's job is never created.
+    execution, state = run_monitor(DATASET_IMPORT)
+    deploy = arn_of(name_of(kind_properties(DATASET_IMPORT), kind=DATASET_IMPORT), DATASET_IMPORT)
+    stubs.expect_list_monitors(execution)
+    stubs.expect_stop(execution)
+    expect_run_described(stubs, execution, state)
+    stubs.personalize.add_client_error(
+        "describe_dataset_import_job", "ResourceNotFoundException", "no such job", 404
+    )
+    expect_import(stubs, deploy, "ACTIVE")
+    assert delete(stubs, DATASET_IMPORT, deploy) == {"PhysicalResourceId": deploy}
+
+
+def test_a_batch_runs_monitor_is_stopped_and_its_job_left_to_end(stubs: Stubs) -> None:
+    # A batch job cannot be stopped and blocks no delete: its run's monitor is stopped, nothing described.
+    execution, _ = run_monitor(BI)
+    deploy = arn_of(name_of(base_properties()))
+    stubs.expect_list_monitors(execution)
+    stubs.expect_stop(execution)
+    assert delete(stubs, BI, deploy) == {"PhysicalResourceId": deploy}
+    assert stubs.operations() == ["ListExecutions", "StopExecution"]
+
+
+def test_the_cleanup_delete_of_a_replaced_job_and_a_rollbacks_delete_stop_the_resources_runs(
+    stubs: Stubs,
+) -> None:
+    # Both name a job the resource has moved away from (a replacement's old physical id; the job of a
+    # create that is rolled back): the logical resource's runs are no longer wanted either way.
+    old = base_properties(NumResults="10")
+    for request_id, scheduled_time in (
+        ("cleanup-after-replacement", "2026-12-07T08:00:00Z"),
+        ("rollback-of-the-create", "2026-12-14T08:00:00Z"),
+    ):
+        execution, _ = run_monitor(BI, scheduled_time=scheduled_time)
+        stubs.expect_list_monitors(execution)
+        stubs.expect_stop(execution)
+        answer = delete(stubs, BI, arn_of(name_of(old)), properties=old, request_id=request_id)
+        assert answer == {"PhysicalResourceId": arn_of(name_of(old))}
+    assert len(stubs.params_of("StopExecution")) == 2
+
+
+def test_a_delete_delivered_twice_stops_the_run_once_and_answers_both_times(stubs: Stubs) -> None:
+    execution, state = run_monitor(SOLUTION_VERSION)
+    stubs.expect_list_monitors(execution)
+    stubs.expect_stop(execution)
+    expect_run_described(stubs, execution, state)
+    stubs.personalize.add_response(
+        "list_solution_versions",
+        {"solutionVersions": [{"solutionVersionArn": RUN_VERSION}]},
+        {"solutionArn": SOLUTION_ARN, "maxResults": 100},
+    )
+    expect_version(stubs, RUN_VERSION, "CREATE PENDING", name=state["jobName"])
+    expect_stop_version(stubs, RUN_VERSION)
+    expect_version(stubs, DEPLOY_VERSION, "ACTIVE")
+    expect_version(stubs, RUN_VERSION, "CREATE STOPPED", name=state["jobName"])
+    assert delete(stubs, SOLUTION_VERSION, DEPLOY_VERSION) == {"PhysicalResourceId": DEPLOY_VERSION}
+    # The second delivery: the run's monitor is no longer running, so nothing is stopped again.
+    stubs.expect_list_monitors()
+    expect_version(stubs, DEPLOY_VERSION, "ACTIVE")
+    assert delete(stubs, SOLUTION_VERSION, DEPLOY_VERSION) == {"PhysicalResourceId": DEPLOY_VERSION}
+    assert len(stubs.params_of("StopSolutionVersionCreation")) == 1
+    assert len(stubs.params_of("StopExecution")) == 1
+
+
+def test_a_run_monitor_that_ended_meanwhile_or_an_error_never_fails_the_delete(stubs: Stubs) -> None:
+    execution, _ = run_monitor(SOLUTION_VERSION)
+    other, _ = run_monitor(SOLUTION_VERSION, scheduled_time="2026-12-14T08:00:00Z")
+    stubs.expect_list_monitors(execution, other)
+    stubs.stepfunctions.add_client_error("stop_execution", "ExecutionDoesNotExist", "ended", 400)
+    stubs.expect_stop(other)
+    stubs.stepfunctions.add_client_error("describe_execution", "AccessDeniedException", "denied", 400)
+    expect_version(stubs, DEPLOY_VERSION, "ACTIVE")
+    assert delete(stubs, SOLUTION_VERSION, DEPLOY_VERSION) == {"PhysicalResourceId": DEPLOY_VERSION}
+    assert "StopSolutionVersionCreation" not in stubs.operations()
+
+
+def test_a_delete_with_runs_every_call_at_its_worst_answers_in_time(stubs: Stubs) -> None:
+    # The deploy's training and a run's both stopping and never leaving CREATE STOPPING: the runs are
+    # looked at while their calls fit, the waits stop in time for the answer.
+    from .test_time_budget import WorstCaseClock
+
+    clock = WorstCaseClock(stubs)
+    execution, state = run_monitor(SOLUTION_VERSION)
+    stubs.expect_list_monitors(execution)
+    stubs.expect_stop(execution)
+    expect_run_described(stubs, execution, state)
+    stubs.personalize.add_response(
+        "list_solution_versions",
+        {"solutionVersions": [{"solutionVersionArn": RUN_VERSION}]},
+        {"solutionArn": SOLUTION_ARN, "maxResults": 100},
+    )
+    expect_version(stubs, RUN_VERSION, "CREATE IN_PROGRESS", name=state["jobName"])
+    expect_stop_version(stubs, RUN_VERSION)
+    expect_version(stubs, DEPLOY_VERSION, "CREATE IN_PROGRESS")
+    expect_stop_version(stubs, DEPLOY_VERSION)
+    polls = 13  # 840 s - 8 calls at 32 s, then (10 s + a call) while 10 s and two calls still fit
+    for _ in range(polls):
+        expect_version(stubs, DEPLOY_VERSION, "CREATE STOPPING")
+    event = cfn_event(
+        "Delete", kind_properties(SOLUTION_VERSION), physical_id=DEPLOY_VERSION, kind=SOLUTION_VERSION
+    )
+    answer = handler.handle_event(event, stubs.clients, "req-1", sleep=clock.sleep, remaining=clock.remaining)
+    assert answer == {"PhysicalResourceId": DEPLOY_VERSION}
+    assert clock.elapsed() <= contract.ON_EVENT_TIMEOUT_SECONDS
+    assert clock.slept == polls * handler.DELETE_POLL_SECONDS  # no time was left to poll the run's
+    assert len(stubs.params_of("StopSolutionVersionCreation")) == 2
