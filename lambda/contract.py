@@ -39,6 +39,8 @@ RUN_ID = "RunId"
 TAGS = "Tags"
 WAIT_HANDLE = "WaitHandle"
 TIMEOUT_SECONDS = "TimeoutSeconds"
+# "true" on a scheduled batch job: its deploy runs record their input in latest.json as scheduled runs do.
+RECORD_INPUT = "RecordInput"
 
 # --- attributes of a job resource (``Fn::GetAtt``) --------------------------------------------------
 

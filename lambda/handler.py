@@ -171,6 +171,11 @@ def start_run(request: Request, props: JobProps, *, accept_failed: bool) -> Resp
             return done
     queued = outcome.kind == "queued"
     state = _state(request, props, name, job_arn, outcome.status, create_request if queued else None)
+    properties = request.event.get("ResourceProperties", {})
+    if outcome.kind != "adopted" and str(properties.get(contract.RECORD_INPUT)).lower() == "true":
+        # A new job only (an adopted one may have read other objects): the next scheduled run compares it.
+        run_id = request.event["ResourceProperties"].get(contract.RUN_ID)
+        state["recordInput"] = scheduled.input_to_record(kind, props, str(run_id) if run_id else None)
     if (
         accept_failed
         and outcome.kind == "adopted"

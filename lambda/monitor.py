@@ -65,6 +65,8 @@ def check(event: dict[str, Any], context: Any) -> MonitorState:
 def run_check(event: Mapping[str, Any], clients: Clients, request_id: str | None) -> MonitorState:
     state: MonitorState = dict(event["state"])  # type: ignore[assignment]
     if scheduled.is_run_request(state):  # a scheduled or chained run: skip it, or start its monitor
+        if "abort" in event:  # its first check failed: report it, never try the run again
+            return scheduled.aborted(event, clients, request_id)
         return scheduled.begin(event, clients, request_id)
     now = schedule.parse_time(event["now"])
     state["startedAt"] = state.get("startedAt") or event["now"]
@@ -79,6 +81,7 @@ def run_check(event: Mapping[str, Any], clients: Clients, request_id: str | None
         decision = Decision.end("FAILURE", schedule.monitor_failure_reason(kind.noun, event["abort"]))
     else:
         state["checks"] = int(state.get("checks") or 0) + 1
+        _record_deploy_input(current)
         decision = advance(current)
     log(
         "end" if decision.done else "wait",
@@ -94,6 +97,21 @@ def run_check(event: Mapping[str, Any], clients: Clients, request_id: str | None
     state["waitSeconds"] = decision.wait_seconds
     state["done"] = decision.done
     return state
+
+
+def _record_deploy_input(check: Check) -> None:
+    """A deploy run of a scheduled batch job lists its input once, at its first check, for latest.json
+    (``scheduled.input_to_record``); an error leaves it unrecorded (the next scheduled run then runs)."""
+    wanted = check.state.pop("recordInput", None)
+    if not isinstance(wanted, dict) or check.state.get("input"):
+        return
+    try:
+        found = scheduled.deploy_input(check.clients, wanted)
+    except AwsError as error:
+        check.log("input-unrecorded", detail=describe_error(error))
+        return
+    if found is not None:
+        check.state["input"] = found
 
 
 def advance(check: Check) -> Decision:

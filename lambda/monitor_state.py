@@ -46,6 +46,7 @@ class MonitorState(TypedDict, total=False):
     scheduledTime: str
     upstreamArn: str
     input: dict[str, Any]
+    recordInput: dict[str, Any] | None  # a scheduled job's deploy run: what to list for ``input``
 
 
 def initial_state(

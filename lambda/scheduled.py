@@ -36,6 +36,7 @@ import definitions
 import monitor_ops
 import names
 import personalize_ops
+import schedule
 from aws_clients import AwsError, Clients, describe_error, error_code, error_kind
 from jsonlog import Logger
 from monitor_state import MonitorState, initial_state
@@ -49,6 +50,9 @@ TRIGGER_CHAIN = "chain"
 TRIGGER_DEPLOY = "deploy"
 TRIGGERS = frozenset({TRIGGER_SCHEDULE, TRIGGER_CHAIN})
 SKIPPED = "SKIPPED"
+INPUT_PATH = "InputPath"
+# What a batch run's skip check compares with the last successful run's recorded input.
+COMPARED_INPUT = ("path", "fingerprint", "sourceVersionArn", "runId")
 # On an import started without a deploy: the fingerprint of the objects it reads.
 INPUT_TAG = "constructs-lib:input"
 RUN_EXECUTION_LABEL_LENGTH = 36
@@ -159,14 +163,14 @@ def begin(event: Mapping[str, Any], clients: Clients, request_id: str | None) ->
     if request.get("skipUnchanged", True) not in (False, "false", "False"):
         unchanged_reason: str | None = None
         try:
-            unchanged_reason, compared = unchanged(clients, kind, props)
+            unchanged_reason, compared = unchanged(clients, kind, props, run_id_of(request))
         except AwsError as error:
             log("unchanged-unknown", detail=describe_error(error))
         if unchanged_reason is not None:
             return _skip(clients, kind, request, log, ended, name, unchanged_reason)
     else:
         try:
-            compared = recorded_input(clients, kind, props)
+            compared = recorded_input(clients, kind, props, run_id_of(request))
         except AwsError as error:
             log("unchanged-unknown", detail=describe_error(error))
     create_request = definitions.build_create_request(props, name)
@@ -193,6 +197,24 @@ def begin(event: Mapping[str, Any], clients: Clients, request_id: str | None) ->
         return _skip(clients, kind, request, log, ended, name, reason, result="FAILURE")
     log(f"run-{started}", execution=own)
     return ended
+
+
+def aborted(event: Mapping[str, Any], clients: Clients, request_id: str | None) -> MonitorState:
+    """A run request whose first check failed (the state machine caught the error): a FAILURE end event
+    with the error, never a new attempt at the run."""
+    request = dict(event["state"])
+    fields = event_fields(request)
+    ended: MonitorState = {"done": True, "waitSeconds": 0, **fields}  # type: ignore[typeddict-item]
+    try:
+        kind = contract.kind_of(str(request.get("resourceType")))
+    except ValueError:  # no kind to report it under: the log says it
+        Logger(request_id, **fields)("run-failed", reason=str(event.get("abort")), eventSent=False)
+        ended.update({"result": "FAILURE", "reason": str(event.get("abort"))})
+        return ended
+    log = Logger(request_id, logicalId=request.get("logicalId"), resourceType=kind.resource_type, **fields)
+    abort = event.get("abort")
+    reason = schedule.monitor_failure_reason(kind.noun, abort if isinstance(abort, Mapping) else None)
+    return _skip(clients, kind, request, log, ended, None, reason, result="FAILURE")
 
 
 def event_fields(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -299,13 +321,26 @@ def run_job(
 # --- is anything new? -------------------------------------------------------------------------------
 
 
+def run_id_of(request: Mapping[str, Any]) -> str | None:
+    """The deployed definition's ``RunId`` (it changes exactly when the definition does)."""
+    value = dict(request.get("properties") or {}).get(contract.RUN_ID)
+    return str(value) if value else None
+
+
+def has_input_path(kind: contract.JobKind) -> bool:
+    """Whether a batch ``kind`` reads an input path the skip check can list (an export reads none)."""
+    return any(spec.prop == INPUT_PATH for spec in kind.fields)
+
+
 def unchanged(
-    clients: Clients, kind: contract.JobKind, props: JobProps
+    clients: Clients, kind: contract.JobKind, props: JobProps, run_id: str | None = None
 ) -> tuple[str | None, dict[str, Any] | None]:
     """(why the run would change nothing, or None; the input a batch run compares and records)."""
     try:
         if kind.output is not None:
-            return _batch_unchanged(clients, kind, props)
+            if not has_input_path(kind):
+                return None, None  # nothing to compare: it runs
+            return _batch_unchanged(clients, kind, props, run_id)
         if kind is contract.DATASET_IMPORT:
             return _import_unchanged(clients, props)
         if kind is contract.SOLUTION_VERSION:
@@ -315,10 +350,12 @@ def unchanged(
     return None, None
 
 
-def recorded_input(clients: Clients, kind: contract.JobKind, props: JobProps) -> dict[str, Any] | None:
+def recorded_input(
+    clients: Clients, kind: contract.JobKind, props: JobProps, run_id: str | None = None
+) -> dict[str, Any] | None:
     """What a forced run records of its input (batch runs and imports), for the next run to compare."""
     if kind.output is not None:
-        return _batch_input(clients, kind, props)
+        return _batch_input(clients, kind, props, run_id) if has_input_path(kind) else None
     if kind is contract.DATASET_IMPORT:
         found = _import_input(clients, props)
         return found[0] if found else None
@@ -353,8 +390,10 @@ def input_fingerprint(objects: Iterable[Mapping[str, Any]]) -> str:
     return hashlib.sha256(names.canonical_json(pairs).encode()).hexdigest()
 
 
-def _batch_input(clients: Clients, kind: contract.JobKind, props: JobProps) -> dict[str, Any] | None:
-    path = str(props.get(kind.field("InputPath").prop))
+def _batch_input(
+    clients: Clients, kind: contract.JobKind, props: JobProps, run_id: str | None
+) -> dict[str, Any] | None:
+    path = str(props.get(kind.field(INPUT_PATH).prop))
     objects = _objects(clients, path)
     if objects is None:
         return None
@@ -363,13 +402,42 @@ def _batch_input(clients: Clients, kind: contract.JobKind, props: JobProps) -> d
         "objects": len(objects),
         "fingerprint": input_fingerprint(objects),
         "sourceVersionArn": props.get("SolutionVersionArn"),
+        "runId": run_id,
+    }
+
+
+def input_to_record(kind: contract.JobKind, props: JobProps, run_id: str | None) -> dict[str, Any] | None:
+    """What the deploy run of a scheduled batch job (its resource has ``RecordInput``) records of its
+    input: its monitor lists the path at its first check (``deploy_input``) and latest.json keeps it like
+    a scheduled run's, so that the first scheduled run after the deploy skips when nothing changed (a
+    rate schedule fires as soon as it is created). None for a kind without an input path."""
+    if kind.output is None or not has_input_path(kind):
+        return None
+    return {
+        "path": str(props.get(INPUT_PATH)),
+        "sourceVersionArn": props.get("SolutionVersionArn"),
+        "runId": run_id,
+    }
+
+
+def deploy_input(clients: Clients, wanted: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The input a deploy run reads, as ``_batch_input`` records it; None past MAX_COMPARED_OBJECTS."""
+    objects = _objects(clients, str(wanted["path"]))
+    if objects is None:
+        return None
+    return {
+        "path": wanted["path"],
+        "objects": len(objects),
+        "fingerprint": input_fingerprint(objects),
+        "sourceVersionArn": wanted.get("sourceVersionArn"),
+        "runId": wanted.get("runId"),
     }
 
 
 def _batch_unchanged(
-    clients: Clients, kind: contract.JobKind, props: JobProps
+    clients: Clients, kind: contract.JobKind, props: JobProps, run_id: str | None
 ) -> tuple[str | None, dict[str, Any] | None]:
-    compared = _batch_input(clients, kind, props)
+    compared = _batch_input(clients, kind, props, run_id)
     if compared is None or not compared["objects"]:
         return None, compared  # too many to compare, or nothing to read: run (and fail, saying so)
     location = definitions.manifest_location(props)
@@ -387,13 +455,15 @@ def _batch_unchanged(
     recorded = last.get("input") if isinstance(last, dict) else None
     if last.get("result") != "SUCCESS" or not isinstance(recorded, dict):
         return None, compared
-    same = all(recorded.get(key) == compared[key] for key in ("path", "fingerprint", "sourceVersionArn"))
+    # The definition too (its RunId): an input recorded without one does not count as the same.
+    same = all(recorded.get(key) == compared[key] for key in COMPARED_INPUT)
     if not same:
         return None, compared
     return (
-        f"Unchanged: the {compared['objects']} input object(s) under {compared['path']} and the solution "
-        f"version are those the last successful run {last.get('jobName')} read (finished "
-        f"{last.get('finishedAt')}); its results in latest.json stand. skip_unchanged=False forces a run.",
+        f"Unchanged: the {compared['objects']} input object(s) under {compared['path']}, the solution "
+        f"version and the job's definition are those the last successful run {last.get('jobName')} read "
+        f"(finished {last.get('finishedAt')}); its results in latest.json stand. skip_unchanged=False "
+        "forces a run.",
         compared,
     )
 
@@ -420,7 +490,11 @@ def _import_unchanged(clients: Clients, props: JobProps) -> tuple[str | None, di
         )
     except Incomplete:
         return None, compared
-    last = _newest(listed, "creationDateTime")
+    # Only this resource's own imports (deploy and scheduled runs are all named ``{JobNamePrefix}-...``):
+    # another job's import into the same dataset says nothing of what this one read.
+    own = f"{contract.sanitize_name_part(props.job_name_prefix, contract.MAX_NAME_PREFIX_LENGTH)}-"
+    mine = [job for job in listed if str(job.get("jobName") or "").startswith(own)]
+    last = _newest(mine, "creationDateTime")
     if last is None:
         return None, compared
     arn = str(last.get(contract.DATASET_IMPORT.arn_member) or "")

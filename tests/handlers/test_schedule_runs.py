@@ -49,6 +49,7 @@ SCHEDULED_TIME = "2026-12-07T08:00:00Z"
 EXECUTION = names.execution_arn(STATE_MACHINE_ARN, "scheduler-delivery-1")
 NEW_VERSION = "arn:aws:personalize:us-east-1:123456789012:solution/recs/9f9f9f9f"
 WEEK_AGO = datetime(2026, 11, 30, 8, 0, tzinfo=timezone.utc)
+RUN_ID = "3f2a9c1d7e6b"
 YESTERDAY = datetime(2026, 12, 6, 8, 0, tzinfo=timezone.utc)
 
 
@@ -61,7 +62,7 @@ def run_request(kind: contract.JobKind = BI, **changes: Any) -> dict[str, Any]:
         "stackId": STACK_ID,
         "logicalId": "Job",
         "skipUnchanged": True,
-        "properties": kind_properties(kind, WaitHandle="https://handle.example/1"),
+        "properties": kind_properties(kind, WaitHandle="https://handle.example/1", RunId=RUN_ID),
     }
     request.update(changes)
     return request
@@ -129,7 +130,9 @@ def expect_latest(stubs: Stubs, document: dict[str, Any] | None) -> None:
 
 
 def recorded(
-    objects: dict[str, tuple[str, datetime]], version: str = base_properties()["SolutionVersionArn"]
+    objects: dict[str, tuple[str, datetime]],
+    version: str = base_properties()["SolutionVersionArn"],
+    run_id: str | None = None,
 ) -> dict[str, Any]:
     listed = [{"key": key, "etag": etag} for key, (etag, _) in objects.items()]
     return {
@@ -137,6 +140,7 @@ def recorded(
         "objects": len(objects),
         "fingerprint": scheduled.input_fingerprint(listed),
         "sourceVersionArn": version,
+        "runId": run_id or RUN_ID,
     }
 
 
@@ -276,6 +280,123 @@ def test_a_new_solution_version_runs_on_the_same_input(stubs: Stubs) -> None:
     assert stubs.params_of("PutEvents") == []
 
 
+def test_a_changed_definition_runs_on_the_same_input_and_version(stubs: Stubs) -> None:
+    # An update that changes only the definition (num_results, say) gives a new RunId: not the same run.
+    request = run_request()
+    expect_running_runs(stubs)
+    expect_input(stubs, "in-bucket", "users/", USERS)
+    expect_latest(stubs, {"result": "SUCCESS", "input": recorded(USERS, run_id="0000aaaa1111")})
+    expect_start(stubs, own_execution(request))
+    first_check(stubs, request)
+    assert stubs.params_of("PutEvents") == [] and started_state(stubs)["input"]["runId"] == RUN_ID
+
+
+def test_an_input_recorded_without_a_run_id_is_not_the_same_run(stubs: Stubs) -> None:
+    request = run_request()
+    expect_running_runs(stubs)
+    expect_input(stubs, "in-bucket", "users/", USERS)
+    old = {key: value for key, value in recorded(USERS).items() if key != "runId"}
+    expect_latest(stubs, {"result": "SUCCESS", "input": old})
+    expect_start(stubs, own_execution(request))
+    first_check(stubs, request)
+    assert stubs.params_of("PutEvents") == []
+
+
+def test_a_run_requests_failed_first_check_is_a_failure_event_not_a_second_attempt(stubs: Stubs) -> None:
+    # The state machine's Catch hands the failed first check back with "abort": no run request again.
+    stubs.events.add_response("put_events", PUT_EVENTS_OK)
+    event = {
+        "state": run_request(contract.DATASET_EXPORT),
+        "now": at(0),
+        "execution": EXECUTION,
+        "abort": {"Error": "KeyError", "Cause": "'InputPath'"},
+    }
+    state = dict(monitor.run_check(event, stubs.clients, "req-1"))
+    assert state["done"] is True and state["result"] == "FAILURE"
+    detail = skip_event(stubs)
+    assert (detail["result"], detail["trigger"], detail["kind"]) == ("FAILURE", "schedule", "dataset-export")
+    assert "KeyError" in detail["failureReason"] and "InputPath" in detail["failureReason"]
+    assert stubs.params_of("StartExecution") == [] and stubs.params_of("ListExecutions") == []
+
+
+def test_a_kind_without_an_input_path_is_never_compared_and_runs(stubs: Stubs) -> None:
+    request = run_request(contract.DATASET_EXPORT)
+    expect_running_runs(stubs)
+    expect_start(stubs, own_execution(request))
+    state = first_check(stubs, request)
+    assert "result" not in state and "input" not in started_state(stubs)
+    assert stubs.params_of("ListObjectsV2") == [] and stubs.params_of("GetObject") == []
+
+
+# --- the deploy run of a scheduled batch job records what it read --------------------------------------
+
+
+def test_the_deploy_run_of_a_scheduled_job_records_its_input_for_the_first_scheduled_run(
+    stubs: Stubs,
+) -> None:
+    # A rate schedule fires as soon as it is created (right after the deploy run): that run compares what
+    # the deploy run read, so it skips when nothing changed instead of repeating the deploy's job.
+    properties = base_properties(RunId=RUN_ID, RecordInput="true")
+    name = name_of(properties)
+    stubs.personalize.add_response("create_batch_inference_job", {"batchInferenceJobArn": arn_of(name)})
+    stubs.expect_start()
+    handler.handle_event(cfn_event("Create", properties), stubs.clients, "req-1")
+    state = stubs.monitor_input()
+    assert state["recordInput"] == {
+        "path": "s3://in-bucket/users/",
+        "sourceVersionArn": base_properties()["SolutionVersionArn"],
+        "runId": RUN_ID,
+    }
+    assert name == name_of(base_properties(RunId=RUN_ID))  # RecordInput names no run
+    expect_input(stubs, "in-bucket", "users/", USERS)
+    stubs.personalize.add_response(
+        "describe_batch_inference_job",
+        describe_response(request_of(properties), "IN_PROGRESS", arn=arn_of(name)),
+        {"batchInferenceJobArn": arn_of(name)},
+    )
+    checked = dict(monitor.run_check({"state": state, "now": at(0)}, stubs.clients, "r"))
+    assert checked["input"] == recorded(USERS) and "recordInput" not in checked
+    # What the scheduled run then compares: the same objects, version and definition, skipped.
+    request = run_request(properties=kind_properties(BI, RunId=RUN_ID, RecordInput="true"))
+    expect_running_runs(stubs)
+    expect_input(stubs, "in-bucket", "users/", USERS)
+    expect_latest(stubs, {"result": "SUCCESS", "jobName": name, "input": checked["input"]})
+    stubs.events.add_response("put_events", PUT_EVENTS_OK)
+    assert first_check(stubs, request)["result"] == "SKIPPED"
+
+
+def test_a_deploy_run_without_record_input_lists_nothing(stubs: Stubs) -> None:
+    properties = base_properties(RunId=RUN_ID)
+    name = name_of(properties)
+    stubs.personalize.add_response("create_batch_inference_job", {"batchInferenceJobArn": arn_of(name)})
+    stubs.expect_start()
+    handler.handle_event(cfn_event("Create", properties), stubs.clients, "req-1")
+    assert "recordInput" not in stubs.monitor_input()
+
+
+def test_a_deploy_runs_input_listing_denied_leaves_it_unrecorded_and_the_job_watched(stubs: Stubs) -> None:
+    state = {
+        **initial_state(
+            props_of(base_properties()),
+            job_name="RecsStack-Job-x",
+            job_arn=arn_of("x"),
+            status="IN PROGRESS",
+            stack_id=STACK_ID,
+            logical_id="Job",
+            create_request=None,
+        )
+    }
+    state["recordInput"] = {"path": "s3://in-bucket/users/", "sourceVersionArn": None, "runId": RUN_ID}
+    stubs.s3.add_client_error("list_objects_v2", "AccessDenied", "denied", 403)
+    stubs.personalize.add_response(
+        "describe_batch_inference_job",
+        describe_response(request_of(base_properties()), "IN_PROGRESS", arn=arn_of("x")),
+        {"batchInferenceJobArn": arn_of("x")},
+    )
+    checked = dict(monitor.run_check({"state": state, "now": at(0)}, stubs.clients, "r"))
+    assert "input" not in checked and checked["done"] is False and checked["status"] == "IN PROGRESS"
+
+
 def test_after_a_failed_run_the_same_input_runs_again(stubs: Stubs) -> None:
     request = run_request()
     expect_running_runs(stubs)
@@ -318,14 +439,30 @@ INTERACTIONS = {"interactions.csv": ('"e"', WEEK_AGO)}
 def expect_last_import(stubs: Stubs, created: datetime, tags: dict[str, str] | None = None) -> None:
     stubs.personalize.add_response(
         "list_dataset_import_jobs",
-        import_list(("imp-1", created)),
+        import_list(("RecsStack-Job-imp1", created)),
         {"datasetArn": DATASET_ARN, "maxResults": 100},
     )
     stubs.personalize.add_response(
         "list_tags_for_resource",
         {"tags": [{"tagKey": key, "tagValue": value} for key, value in (tags or {}).items()]},
-        {"resourceArn": f"{IMPORT_ARN_PREFIX}imp-1"},
+        {"resourceArn": f"{IMPORT_ARN_PREFIX}RecsStack-Job-imp1"},
     )
+
+
+def test_an_import_is_compared_with_its_own_imports_only(stubs: Stubs) -> None:
+    # Another job's import into the same dataset (newer, its objects older) says nothing of this one's.
+    request = run_request(DATASET_IMPORT)
+    expect_running_runs(stubs)
+    expect_input(stubs, "in-bucket", "interactions.csv", INTERACTIONS)
+    stubs.personalize.add_response(
+        "list_dataset_import_jobs",
+        import_list(("OtherStack-Backfill-0a1b2c3d4e5f", YESTERDAY)),
+        {"datasetArn": DATASET_ARN, "maxResults": 100},
+    )
+    expect_start(stubs, own_execution(request))
+    state = first_check(stubs, request)
+    assert "result" not in state and started_state(stubs)["jobName"].startswith("RecsStack-Job-")
+    assert stubs.params_of("ListTagsForResource") == [] and stubs.params_of("PutEvents") == []
 
 
 def interactions_fingerprint(objects: dict[str, tuple[str, datetime]]) -> str:
@@ -339,7 +476,11 @@ def test_an_import_whose_objects_are_older_than_the_last_deploy_import_is_skippe
     expect_last_import(stubs, YESTERDAY)  # a deploy's import: no fingerprint tag
     stubs.events.add_response("put_events", PUT_EVENTS_OK)
     state = first_check(stubs, request)
-    assert state["result"] == "SKIPPED" and "imp-1" in state["reason"] and "last modified" in state["reason"]
+    assert (
+        state["result"] == "SKIPPED"
+        and "RecsStack-Job-imp1" in state["reason"]
+        and "last modified" in state["reason"]
+    )
     assert stubs.params_of("CreateDatasetImportJob") == []
 
 
