@@ -264,6 +264,30 @@ def test_a_chained_job_that_does_not_run_again_is_caught(planted: PlantedFamily)
     assert any("it did not run again" in v for v in found), found
 
 
+def test_a_consumer_stacks_job_that_does_not_run_again_is_caught(planted: PlantedFamily) -> None:
+    # The same bug, met across stacks: the consumer stack's job keeps its job made from the old training.
+    planted.plant(
+        "handler.py",
+        "    if plan.changed:\n",
+        '    if plan.changed and "SolutionVersionArn" not in plan.changed:\n',
+    )
+    planted.plant("handler.py", "        if differences:\n", "        if differences and False:\n")
+    consumer = ALL_VERSIONS.index(replace(BASE, consumer=True))
+    retrained = ALL_VERSIONS.index(replace(BASE, consumer=True, training_token="2"))
+    seeds = seeds_where(
+        lambda steps: (
+            _short(steps, 4)
+            and _first_deploys(
+                steps,
+                lambda s: s.action == "deploy" and _calm(s) and s.version == consumer,
+                lambda s: s.action == "deploy" and _calm(s) and s.version == retrained,
+            )
+        )
+    )
+    found = planted.violations(seeds)
+    assert any("FamilyConsumer/Followers holds a job made from" in v for v in found), found
+
+
 def test_a_job_started_on_a_pending_version_is_caught(planted: PlantedFamily) -> None:
     # The monitor of a training reports success whatever the status: the jobs made from it start at once.
     planted.plant(
