@@ -173,3 +173,40 @@ def test_a_daily_batch_job_runs_skips_an_unchanged_day_and_runs_on_new_input(tmp
     assert len(deliveries) == 3 and skipped[1]["scheduledTime"] == deliveries[1]
     assert [time[:10] for time in deliveries] == ["2026-01-06", "2026-01-07", "2026-01-08"]
     assert "solution version are those the last successful run" in str(skipped[1]["reason"])
+
+
+# --- a stack delete while a run without a deploy runs ----------------------------------------------------
+
+STOPPED_OR_ENDED = ("ACTIVE", "CREATE FAILED", "CREATE STOPPED")
+
+
+@pytest.mark.parametrize(
+    ("days", "running"),
+    [
+        # Day 7, 05:00 UTC: the scheduled import (new data landed on day 1), then both chained trainings,
+        # which still train at 6.75 days: each training resource's Delete stops its run's version.
+        (6.75, {"RecommendationsVersion": "CREATE STOPPED", "SegmentationVersion": "CREATE STOPPED"}),
+        # 6.705 days: the scheduled import runs; the import resource's Delete waits for its end (it
+        # cannot be stopped), and its stopped monitor chains nothing after it.
+        (6.705, {"WeeklyImport": "ACTIVE"}),
+    ],
+)
+def test_a_stack_deleted_during_a_run_without_a_deploy_deletes_cleanly_and_leaves_nothing_running(
+    weekly_out: Path, days: float, running: dict[str, str]
+) -> None:
+    result = rehearse(weekly_out, days=days, update=False, new_input=[("WeeklyImport", 1)])
+    assert result.exit_code == 0 and not result.stuck, result.report
+    assert [operation.split(" -> ")[1] for operation in result.operations] == [
+        "CREATE_COMPLETE",
+        "DELETE_COMPLETE",
+    ]
+    runs = [row for row in result.jobs if row.phase in ("schedule", "chain")]
+    assert {row.construct_id: row.status for row in runs if row.construct_id in running} == running
+    # Nothing left running: every job the stand-in ran had stopped or ended when the stack was gone, and
+    # no monitor outlived its functions (a monitor left running fails on the deleted check function).
+    (deleted,) = [operation for operation in result.stack_operations if operation.kind == "DELETE"]
+    assert all(row.status in STOPPED_OR_ENDED for row in result.jobs), [(r.job_name, r.status) for r in runs]
+    assert all(row.ended_at is not None and row.ended_at <= deleted.ended_at for row in result.jobs)
+    assert not [warning for warning in result.warnings if "monitor execution" in warning], result.warnings
+    # The runs after the one the delete met never started (the chain rules went with their jobs).
+    assert len(runs) == 1 + (2 if "RecommendationsVersion" in running else 0)
