@@ -210,3 +210,43 @@ def test_a_stack_deleted_during_a_run_without_a_deploy_deletes_cleanly_and_leave
     assert not [warning for warning in result.warnings if "monitor execution" in warning], result.warnings
     # The runs after the one the delete met never started (the chain rules went with their jobs).
     assert len(runs) == 1 + (2 if "RecommendationsVersion" in running else 0)
+
+
+def test_the_delete_may_stop_and_list_the_runs_of_its_own_monitor_only(weekly_out: Path) -> None:
+    # What a Delete calls for its runs, checked by the rehearsal's offline IAM evaluator against the
+    # synthesized policies: the stack's monitor and its executions, nothing of another state machine.
+    import json
+
+    from constructs_lib.rehearsal.enforce import Enforcer
+    from constructs_lib.rehearsal.intrinsics import Resolver
+
+    template = json.loads((weekly_out / "PersonalizeWeekly.template.json").read_text())
+    resolver = Resolver(template, stack_name="PersonalizeWeekly", account="123456789012", region="us-east-1")
+    enforcer = Enforcer(lambda: [resolver])
+    (on_event,) = [arn for arn, label in enforcer.account.labels.items() if "OnEventFunctionRole" in label]
+    (machine,) = [
+        resolver.resolve({"Ref": logical_id})
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::StepFunctions::StateMachine"
+    ]
+    other = machine.rsplit(":", 1)[0] + ":SomeoneElsesMachine"
+
+    def denied(action: str, params: dict[str, str]) -> bool:
+        found = enforcer.check(on_event, action, params, region="us-east-1", account="123456789012")
+        return found is not None
+
+    def execution(of: str) -> str:
+        return f"{of.replace(':stateMachine:', ':execution:')}:run-Job-0123abcd-0123456789ab"
+
+    calls = [
+        ("states:ListExecutions", {"stateMachineArn": machine}),
+        ("states:StopExecution", {"executionArn": execution(machine)}),
+        ("states:DescribeExecution", {"executionArn": execution(machine)}),
+    ]
+    assert [denied(action, params) for action, params in calls] == [False, False, False]
+    elsewhere = [
+        ("states:ListExecutions", {"stateMachineArn": other}),
+        ("states:StopExecution", {"executionArn": execution(other)}),
+        ("states:DescribeExecution", {"executionArn": execution(other)}),
+    ]
+    assert [denied(action, params) for action, params in elsewhere] == [True, True, True]
