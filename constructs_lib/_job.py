@@ -169,7 +169,9 @@ class PersonalizeJob(JobMetrics, Construct):
 
     def _check(self, errors: Iterable[str]) -> None:
         """Raise the kind's errors and those of its options at once, naming this construct's path."""
-        self._raise_if_errors([*errors, *_options_errors(self._options)])
+        self._raise_if_errors(
+            [*errors, *_options_errors(self._options), *_schedule.option_errors(self.kind, self._options)]
+        )
 
     def _raise_if_errors(self, errors: Iterable[str]) -> None:
         """Raise every error at once, naming this construct's class and path."""
@@ -253,6 +255,8 @@ class PersonalizeJob(JobMetrics, Construct):
             properties[contract.RUN_TOKEN] = run_token
         if job_name is not None:
             properties[contract.JOB_NAME] = job_name
+        if options.get("schedule") is not None and _schedule.records_input(kind):
+            properties[contract.RECORD_INPUT] = "true"  # not in the RunId: only the deploy run's record
         tag_list = [{"Key": k, "Value": tags[k]} for k in sorted(tags)] if tags else None
         # What the job was given may reference other jobs; what is added below is the library's own
         # literal text (a sanitized name prefix, a number of seconds).

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import jsii
 from aws_cdk import Aspects, Aws, CfnResource, IAspect, Reference, Stack, Token, Tokenization
 from aws_cdk import aws_iam as iam
-from constructs import Construct, IConstruct
+from constructs import Construct, IConstruct, IValidation
 
 from constructs_lib._contract import contract
 from constructs_lib.compliance import Acknowledgements
@@ -50,6 +50,44 @@ def schedule_errors(schedule: Any, job_name: str | None) -> list[str]:
     ]
 
 
+# The kinds that take schedule= (issue 22): what runs again on new data. An export or a deletion has no
+# input to compare, and a recurring deletion or export is a decision to make each time.
+SCHEDULED_KINDS = ("dataset-import", "solution-version", "batch-inference", "batch-segment")
+
+
+def option_errors(kind: contract.JobKind, options: Mapping[str, Any]) -> list[str]:
+    """schedule=, schedule_enabled= and skip_unchanged= of a ``kind`` job (the job base's checks)."""
+    errors = [
+        f"{name}={options.get(name)!r}: must be True or False"
+        for name in ("schedule_enabled", "skip_unchanged")
+        if not isinstance(options.get(name), bool)
+    ]
+    schedule = options.get("schedule")
+    if schedule is None:
+        return errors
+    from aws_cdk import aws_scheduler as scheduler
+
+    if not isinstance(schedule, scheduler.ScheduleExpression):
+        errors.append(
+            f"schedule={schedule!r}: not an aws_scheduler.ScheduleExpression. Use "
+            "ScheduleExpression.rate(Duration.days(7)), ScheduleExpression.cron(...) (with a time zone) or "
+            "ScheduleExpression.at(...)"
+        )
+    if kind.key not in SCHEDULED_KINDS:
+        errors.append(
+            f"schedule= on a {kind.noun}: only dataset imports, trainings (SolutionVersion), batch inference "
+            "and batch segment jobs run on a schedule. Drop schedule= (a change of the job's definition or "
+            "run_token runs it again at a deploy)"
+        )
+    return errors
+
+
+def records_input(kind: contract.JobKind) -> bool:
+    """Whether a scheduled ``kind`` job's deploy runs record their input (``RecordInput``): a batch
+    kind reading an input path, whose first scheduled run compares what the deploy run read."""
+    return kind.output is not None and bool(declared(kind, "input_path"))
+
+
 def attach(
     job: PersonalizeJob,
     properties: Mapping[str, Any],
@@ -62,7 +100,7 @@ def attach(
 ) -> None:
     """The one call from the job base: the job's schedule. What a chained run needs is kept on the job
     (plain Python attributes, nothing in the template); the chain rules are added at synth by one aspect
-    per stack, registered only once a job of the stack has a schedule."""
+    per app, registered only once a job of the app has a schedule."""
     job._run_definition = _RunDefinition(  # type: ignore[attr-defined]
         properties=dict(properties),
         upstream=tuple(upstream),
@@ -76,6 +114,9 @@ def attach(
     )
     if schedule is None:
         return
+    for before in upstream:
+        if before.kind is contract.SOLUTION_VERSION and getattr(before, "_scheduled", False):
+            raise ValueError(_on_a_scheduled_version(job, before))
     definition = job._run_definition  # type: ignore[attr-defined]
     add_schedule(
         job,
@@ -85,11 +126,15 @@ def attach(
         skip_unchanged=skip_unchanged,
         input_locations=definition.input_locations,
     )
+    if records_input(job.kind):  # its deploy run lists the input with the check's policy
+        job.resource.node.add_dependency(scheduled_runs_policy(job.runtime))
     job._runs_without_deploy = True  # type: ignore[attr-defined]
-    stack = Stack.of(job)
-    if not getattr(stack, "_chains_scheduled_runs", False):
-        stack._chains_scheduled_runs = True  # type: ignore[attr-defined]
-        Aspects.of(stack).add(_ChainRuns())
+    job._scheduled = True  # type: ignore[attr-defined]
+    # On the app: a job of another stack made from this one is chained (or refused) too.
+    root = job.node.root
+    if not getattr(root, "_chains_scheduled_runs", False):
+        root._chains_scheduled_runs = True  # type: ignore[attr-defined]
+        Aspects.of(root).add(_ChainRuns())
 
 
 @dataclass(frozen=True)
@@ -116,11 +161,12 @@ class _ChainRuns:
         if definition is None:
             return
         node._chained = True  # type: ignore[attr-defined]
-        upstream = list(definition.upstream)
-        if node.kind is contract.SOLUTION_VERSION:
-            upstream += [job for job in _imports_waited_for(node) if job not in upstream]
-        for before in upstream:
+        for before in chain_upstream(node):
             if not runs_without_deploy(before):
+                continue
+            refused = _chain_refusal(node, before)
+            if refused is not None:
+                node.node.add_validation(_Refused(refused))
                 continue
             add_chain(
                 node,
@@ -131,6 +177,52 @@ class _ChainRuns:
                 input_locations=definition.input_locations,
             )
             node._runs_without_deploy = True  # type: ignore[attr-defined]
+
+
+@jsii.implements(IValidation)
+class _Refused:
+    """A combination found only once the app is built (at synth): the error ``synth`` raises."""
+
+    def __init__(self, error: str) -> None:
+        self._error = error
+
+    def validate(self) -> list[str]:
+        return [self._error]
+
+
+def _on_a_scheduled_version(job: PersonalizeJob, before: PersonalizeJob) -> str:
+    return (
+        f"schedule= on {job.node.path}, made from {before.node.path}, whose versions are trained without a "
+        "deploy: its own schedule would run it on the deployed version and overwrite latest.json with the "
+        f"old model's results. Drop schedule= here: it already runs after each new version of "
+        f"{before.node.id} (schedule the upstream instead)"
+    )
+
+
+def _chain_refusal(job: PersonalizeJob, before: PersonalizeJob) -> str | None:
+    """Why ``job`` cannot run after each run without a deploy of ``before`` (None: it can)."""
+    if getattr(job, "_scheduled", False) and before.kind is contract.SOLUTION_VERSION:
+        return _on_a_scheduled_version(job, before)
+    if Stack.of(before) is not Stack.of(job):
+        return (
+            f"{job.node.path} is made from {before.node.path} in another stack, which runs without a deploy: "
+            "the chain rule matches end events by the stack's own id, so it would never run. Put both jobs "
+            f"in one stack, or give {job.node.id} a schedule= of its own (not if made from a SolutionVersion)"
+        )
+    return None
+
+
+def chain_upstream(job: PersonalizeJob) -> list[PersonalizeJob]:
+    """The jobs ``job`` runs after: those it is made from, and a training's imports (read at synth)."""
+    found: list[PersonalizeJob] | None = getattr(job, "_chain_upstream", None)
+    if found is not None:
+        return found
+    definition: _RunDefinition | None = getattr(job, "_run_definition", None)
+    found = list(definition.upstream) if definition is not None else []
+    if job.kind is contract.SOLUTION_VERSION:
+        found += [before for before in _imports_waited_for(job) if before not in found]
+    job._chain_upstream = found  # type: ignore[attr-defined]
+    return found
 
 
 def declared(kind: contract.JobKind, name: str) -> str | None:
@@ -177,9 +269,14 @@ def _imports_waited_for(job: PersonalizeJob) -> list[PersonalizeJob]:
     return found
 
 
-def runs_without_deploy(job: PersonalizeJob) -> bool:
-    """Whether ``job`` runs on a schedule, or after a job that does."""
-    return bool(getattr(job, "_runs_without_deploy", False))
+def runs_without_deploy(job: PersonalizeJob, seen: frozenset[int] = frozenset()) -> bool:
+    """Whether ``job`` runs on a schedule, or after a job that does, over the whole upstream chain (in
+    whatever order the aspect visits the jobs)."""
+    if getattr(job, "_runs_without_deploy", False):
+        return True
+    if id(job) in seen or getattr(job, "_run_definition", None) is None:
+        return False
+    return any(runs_without_deploy(before, seen | {id(job)}) for before in chain_upstream(job))
 
 
 def run_request(

@@ -185,3 +185,127 @@ def test_schedule_with_a_job_name_is_refused_naming_both() -> None:
             job_name="weekly-import",
             schedule=scheduler.ScheduleExpression.rate(cdk.Duration.days(7)),
         )
+
+
+# --- the reviewer's findings (issue 22) -----------------------------------------------------------------
+
+
+def _batch(stack: cdk.Stack, id: str, version: str, **options: Any) -> BatchInferenceJob:
+    storage = stack.node.try_find_child("Storage") or BatchInferenceStorage(stack, "Storage")
+    assert isinstance(storage, BatchInferenceStorage)
+    return BatchInferenceJob(
+        stack, id, solution_version_arn=version, input_path="users/", storage=storage, **options
+    )
+
+
+DAILY = scheduler.ScheduleExpression.rate(cdk.Duration.days(1))
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (
+            {"schedule": "rate(1 day)"},
+            r"schedule='rate\(1 day\)': not an aws_scheduler.ScheduleExpression\. Use",
+        ),
+        ({"schedule": DAILY, "skip_unchanged": "no"}, r"skip_unchanged='no': must be True or False"),
+        ({"schedule": DAILY, "schedule_enabled": 0}, r"schedule_enabled=0: must be True or False"),
+    ],
+)
+def test_schedule_options_of_the_wrong_type_are_refused_naming_the_prop(
+    options: dict[str, Any], expected: str
+) -> None:
+    stack = cdk.Stack(cdk.App(), "Typed")
+    with pytest.raises(ValueError, match=expected):
+        _batch(stack, "Job", SOLUTION_VERSION_ARN, **options)
+
+
+def test_schedule_on_an_export_or_a_deletion_is_refused_at_synth() -> None:
+    from constructs_lib import DatasetExportJob
+
+    stack = cdk.Stack(cdk.App(), "Export")
+    with pytest.raises(ValueError, match=r"schedule= on a dataset export job: only dataset imports"):
+        DatasetExportJob(
+            stack,
+            "Export",
+            dataset_arn=DATASET_ARN,
+            storage=BatchInferenceStorage(stack, "Storage"),
+            schedule=DAILY,
+        )
+
+
+def test_a_scheduled_job_made_from_a_scheduled_training_is_refused() -> None:
+    from constructs_lib import SolutionVersion
+
+    stack = cdk.Stack(cdk.App(), "Twice")
+    version = SolutionVersion(
+        stack,
+        "Version",
+        solution_arn="arn:aws:personalize:us-east-1:123456789012:solution/recs",
+        schedule=DAILY,
+    )
+    with pytest.raises(ValueError, match=r"schedule= on Twice/Recs, made from Twice/Version.*Drop schedule="):
+        _batch(stack, "Recs", version.solution_version_arn, schedule=DAILY)
+
+
+def test_a_scheduled_batch_jobs_deploy_run_records_its_input_after_the_checks_policy(tmp_path: Path) -> None:
+    app = cdk.App(outdir=str(tmp_path))
+    stack = cdk.Stack(app, "Records")
+    _batch(stack, "Daily", SOLUTION_VERSION_ARN, schedule=DAILY)
+    _batch(stack, "Plain", SOLUTION_VERSION_ARN)
+    template = app.synth().get_stack_by_name("Records").template
+    jobs = _resources(template, "Custom::PersonalizeBatchInferenceJob")
+    daily = next(value for key, value in jobs.items() if key.startswith("Daily"))
+    plain = next(value for key, value in jobs.items() if key.startswith("Plain"))
+    assert daily["Properties"]["RecordInput"] == "true" and "RecordInput" not in plain["Properties"]
+    (policy,) = _resources(template, "AWS::IAM::ManagedPolicy").keys() & {
+        key
+        for key in template["Resources"]
+        if key.startswith("PersonalizeBatchInferenceRuntimeScheduledRunsPolicy")
+    }
+    assert policy in daily["DependsOn"]
+
+
+def test_chains_do_not_depend_on_the_order_the_jobs_are_visited_and_cross_stack_ones_are_refused(
+    tmp_path: Path,
+) -> None:
+    from constructs import Construct
+
+    from constructs_lib import SolutionVersion
+
+    app = cdk.App(outdir=str(tmp_path))
+    stack = cdk.Stack(app, "Order")
+    first = Construct(stack, "A")  # visited before B, which holds the training the batch job runs after
+    later = Construct(stack, "B")
+    storage = BatchInferenceStorage(stack, "Storage")
+    imported = DatasetImportJob(
+        later, "Import", dataset_arn=DATASET_ARN, data_path="i/", storage=storage, schedule=DAILY
+    )
+    version = SolutionVersion(
+        later, "Version", solution_arn="arn:aws:personalize:us-east-1:123456789012:solution/r"
+    )
+    version.node.add_dependency(imported)
+    BatchInferenceJob(
+        first, "Recs", solution_version_arn=version.solution_version_arn, input_path="u/", storage=storage
+    )
+    template = app.synth().get_stack_by_name("Order").template
+    rules = {key for key in _resources(template, "AWS::Events::Rule")}
+    assert any(key.startswith("ARecsAfterVersion") for key in rules), rules
+    assert any(key.startswith("BVersionAfterImport") for key in rules), rules
+
+    other_app = cdk.App(outdir=str(tmp_path / "cross"))
+    upstream = cdk.Stack(
+        other_app, "Upstream", env=cdk.Environment(account="123456789012", region="us-east-1")
+    )
+    downstream = cdk.Stack(
+        other_app, "Downstream", env=cdk.Environment(account="123456789012", region="us-east-1")
+    )
+    trained = SolutionVersion(
+        upstream,
+        "Version",
+        solution_arn="arn:aws:personalize:us-east-1:123456789012:solution/r",
+        schedule=DAILY,
+    )
+    _batch(downstream, "Recs", trained.solution_version_arn)
+    with pytest.raises(Exception, match=r"Downstream/Recs is made from Upstream/Version in another stack"):
+        other_app.synth()
