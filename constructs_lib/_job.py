@@ -404,7 +404,9 @@ class PersonalizeJob(JobMetrics, Construct):
         The rule is created beside the job with the id ``<job id><id>``. The event's detail carries
         kind, jobArn, jobName, status, result (SUCCESS or FAILURE), failureReason, outputS3Uri,
         manifestUri (for kinds with results in S3), metrics (solution versions), durationSeconds,
-        stackId and logicalId.
+        stackId and logicalId, trigger (deploy, schedule, chain) and scheduledTime. The rule matches every
+        run of the resource, deploy runs and runs without a deploy; with ``schedule=`` also the skipped
+        runs' events (result SKIPPED, with a reason), which ``on_success`` and ``on_failure`` leave out.
 
         :param options: ``EventOptions``: ``target``, ``description``, ``event_pattern`` (more to
             match), ``rule_name``, ``cross_stack_scope``.
@@ -452,7 +454,15 @@ class PersonalizeJob(JobMetrics, Construct):
         if unknown:
             raise TypeError(f"{type(self).__name__}.on_event() got unexpected keyword arguments: {unknown}")
         given = options.get("event_pattern") or events.EventPattern()
-        detail: dict[str, Any] = {**(given.detail or {}), "jobArn": [self.job_arn]}
+        # The resource's runs, not one job: the deploy run's and every run without a deploy (scheduled,
+        # chained) carry the stack's id and the resource's logical id, as the chain rules match them.
+        cfn = self.resource.node.default_child
+        assert isinstance(cfn, CfnResource)
+        detail: dict[str, Any] = {
+            **(given.detail or {}),
+            "stackId": [self._stack.stack_id],
+            "logicalId": [cfn.logical_id],
+        }
         if result is not None:
             detail["result"] = [result]
         rule = events.Rule(
@@ -475,6 +485,11 @@ class PersonalizeJob(JobMetrics, Construct):
         target = options.get("target")
         if target is not None:
             rule.add_target(target)
+        elsewhere = options.get("cross_stack_scope")
+        if elsewhere is not None and Stack.of(elsewhere) is not self._stack:
+            # The rule read the job's ARN from this stack before 0.2.0: keep that export while the
+            # other stack may still import it (CloudFormation refuses to delete an export in use).
+            self._stack.export_value(self.job_arn)
         return rule
 
 

@@ -416,6 +416,15 @@ def test_only_the_check_function_puts_events_on_the_default_bus(stacks: Stacks) 
 # ---------------------------------------------------------------- events
 
 
+def _own_runs(stack: cdk.Stack, job: BatchInferenceJob) -> dict[str, Any]:
+    """What a job's end rules match: every run of its resource (deploy, scheduled, chained), by the
+    stack's id and the resource's logical id, as the chain rules do (issue 22 review: not one jobArn)."""
+    return {
+        "stackId": [{"Ref": "AWS::StackId"}],
+        "logicalId": [stack.resolve(job.resource.node.default_child.logical_id)],
+    }
+
+
 def test_on_state_change_matches_this_jobs_end_events(stacks: Stacks) -> None:
     stacks.full_template.has_resource_properties(
         "AWS::Events::Rule",
@@ -423,7 +432,7 @@ def test_on_state_change_matches_this_jobs_end_events(stacks: Stacks) -> None:
             "EventPattern": {
                 "source": ["constructs_lib.personalize"],
                 "detail-type": ["Personalize Batch Inference Job State Change"],
-                "detail": {"jobArn": [stacks.full.resolve(stacks.job.job_arn)]},
+                "detail": _own_runs(stacks.full, stacks.job),
             },
             "Targets": [Match.object_like({"Arn": Match.any_value()})],
         },
@@ -438,25 +447,22 @@ def _rule_patterns(template: Template) -> dict[str, dict[str, Any]]:
 
 
 def test_on_success_and_on_failure_match_the_end_events_result(stacks: Stacks) -> None:
-    job_arn = stacks.events.resolve(stacks.events_job.job_arn)
+    own = _own_runs(stacks.events, stacks.events_job)
     patterns = _rule_patterns(stacks.events_template)
     (succeeded,) = [p for logical_id, p in patterns.items() if logical_id.startswith("JobSucceeded")]
     (failed,) = [p for logical_id, p in patterns.items() if logical_id.startswith("JobFailed")]
     assert succeeded == {
         "source": ["constructs_lib.personalize"],
         "detail-type": ["Personalize Batch Inference Job State Change"],
-        "detail": {"jobArn": [job_arn], "result": ["SUCCESS"]},
+        "detail": {**own, "result": ["SUCCESS"]},
     }
-    assert failed["detail"] == {"jobArn": [job_arn], "result": ["FAILURE"]}
+    assert failed["detail"] == {**own, "result": ["FAILURE"]}
 
 
 def test_on_event_adds_the_given_pattern_to_the_jobs_own(stacks: Stacks) -> None:
     patterns = _rule_patterns(stacks.events_template)
     (themed,) = [p for logical_id, p in patterns.items() if logical_id.startswith("JobThemed")]
-    assert themed["detail"] == {
-        "status": ["ACTIVE"],
-        "jobArn": [stacks.events.resolve(stacks.events_job.job_arn)],
-    }
+    assert themed["detail"] == {"status": ["ACTIVE"], **_own_runs(stacks.events, stacks.events_job)}
     assert themed["account"] == ["123456789012"]
     assert themed["source"] == ["constructs_lib.personalize"]
 

@@ -248,12 +248,17 @@ def test_a_scheduled_job_made_from_a_scheduled_training_is_refused() -> None:
         _batch(stack, "Recs", version.solution_version_arn, schedule=DAILY)
 
 
-def test_a_scheduled_batch_jobs_deploy_run_records_its_input_after_the_checks_policy(tmp_path: Path) -> None:
+def test_a_scheduled_batch_jobs_deploy_run_records_its_input_and_its_end_rules_see_every_run(
+    tmp_path: Path,
+) -> None:
     app = cdk.App(outdir=str(tmp_path))
     stack = cdk.Stack(app, "Records")
-    _batch(stack, "Daily", SOLUTION_VERSION_ARN, schedule=DAILY)
+    daily_job = _batch(stack, "Daily", SOLUTION_VERSION_ARN, schedule=DAILY)
+    daily_job.on_event("Ended")
+    daily_job.on_success("Succeeded")
     _batch(stack, "Plain", SOLUTION_VERSION_ARN)
     template = app.synth().get_stack_by_name("Records").template
+    _end_rules_see_scheduled_runs(template)
     jobs = _resources(template, "Custom::PersonalizeBatchInferenceJob")
     daily = next(value for key, value in jobs.items() if key.startswith("Daily"))
     plain = next(value for key, value in jobs.items() if key.startswith("Plain"))
@@ -264,6 +269,55 @@ def test_a_scheduled_batch_jobs_deploy_run_records_its_input_after_the_checks_po
         if key.startswith("PersonalizeBatchInferenceRuntimeScheduledRunsPolicy")
     }
     assert policy in daily["DependsOn"]
+
+
+def message_path_ok(artifact: Any, path: str) -> bool:
+    return any(
+        message.id == path or message.id.startswith(f"{path}/")
+        for message in artifact.messages
+        if "trainingAfterSeveralScheduledImports" in str(message.entry.data)
+    )
+
+
+def _end_rules_see_scheduled_runs(template: dict[str, Any]) -> None:
+    """on_event / on_success match the resource's scheduled runs (issue 22 review: not only the deploy
+    run's jobArn); on_event also sees a skipped run, on_success does not."""
+    from constructs_lib.rehearsal.events import matches
+
+    stack_id = "arn:aws:cloudformation:us-east-1:123456789012:stack/Records/1"
+    (logical_id,) = [
+        key for key in _resources(template, "Custom::PersonalizeBatchInferenceJob") if key.startswith("Daily")
+    ]
+    rules = _resources(template, "AWS::Events::Rule")
+    patterns = {
+        key: json.loads(
+            json.dumps(rule["Properties"]["EventPattern"]).replace(
+                '{"Ref": "AWS::StackId"}', json.dumps(stack_id)
+            )
+        )
+        for key, rule in rules.items()
+    }
+    (ended,) = [p for key, p in patterns.items() if key.startswith("DailyEnded")]
+    (succeeded,) = [p for key, p in patterns.items() if key.startswith("DailySucceeded")]
+
+    def event(result: str) -> dict[str, Any]:
+        return {
+            "source": "constructs_lib.personalize",
+            "detail-type": "Personalize Batch Inference Job State Change",
+            "detail": {
+                "jobArn": "arn:aws:personalize:us-east-1:123456789012:batch-inference-job/R-1",
+                "stackId": stack_id,
+                "logicalId": logical_id,
+                "result": result,
+                "trigger": "schedule",
+            },
+        }
+
+    assert matches(ended, event("SUCCESS")) and matches(succeeded, event("SUCCESS"))
+    assert matches(ended, event("SKIPPED")) and not matches(succeeded, event("SKIPPED"))
+    other = event("SUCCESS")
+    other["detail"]["logicalId"] = "PlainJob"
+    assert not matches(ended, other)
 
 
 def test_chains_do_not_depend_on_the_order_the_jobs_are_visited_and_cross_stack_ones_are_refused(
@@ -284,11 +338,28 @@ def test_chains_do_not_depend_on_the_order_the_jobs_are_visited_and_cross_stack_
     version = SolutionVersion(
         later, "Version", solution_arn="arn:aws:personalize:us-east-1:123456789012:solution/r"
     )
-    version.node.add_dependency(imported)
+    second = DatasetImportJob(
+        later,
+        "Items",
+        dataset_arn=DATASET_ARN.replace("INTERACTIONS", "ITEMS"),
+        data_path="t/",
+        storage=storage,
+        schedule=DAILY,
+    )
+    version.node.add_dependency(imported, second)
     BatchInferenceJob(
         first, "Recs", solution_version_arn=version.solution_version_arn, input_path="u/", storage=storage
     )
-    template = app.synth().get_stack_by_name("Order").template
+    artifact = app.synth().get_stack_by_name("Order")
+    template = artifact.template
+    # A training after two scheduled imports is told that an import ending while it trains is skipped.
+    (warning,) = [
+        message.entry.data
+        for message in artifact.messages
+        if "trainingAfterSeveralScheduledImports" in str(message.entry.data)
+    ]
+    assert "after each of 2 imports that run without a deploy (Import, Items)" in str(warning)
+    assert message_path_ok(artifact, "/Order/B/Version")
     rules = {key for key in _resources(template, "AWS::Events::Rule")}
     assert any(key.startswith("ARecsAfterVersion") for key in rules), rules
     assert any(key.startswith("BVersionAfterImport") for key in rules), rules
@@ -309,3 +380,20 @@ def test_chains_do_not_depend_on_the_order_the_jobs_are_visited_and_cross_stack_
     _batch(downstream, "Recs", trained.solution_version_arn)
     with pytest.raises(Exception, match=r"Downstream/Recs is made from Upstream/Version in another stack"):
         other_app.synth()
+
+
+def test_an_end_rule_in_another_stack_keeps_the_job_arn_export_it_imported_before(tmp_path: Path) -> None:
+    # Before 0.2.0 the rule matched the job's ARN, imported from the job's stack: CloudFormation refuses to
+    # delete an export another stack imports, so the export stays beside the stack id's.
+    app = cdk.App(outdir=str(tmp_path))
+    env = cdk.Environment(account="123456789012", region="us-east-1")
+    jobs, rules = cdk.Stack(app, "Jobs", env=env), cdk.Stack(app, "Rules", env=env)
+    _batch(jobs, "Job", SOLUTION_VERSION_ARN).on_event("Ended", cross_stack_scope=rules)
+    assembly = app.synth()
+    exported = [
+        json.dumps(output["Value"])
+        for output in assembly.get_stack_by_name("Jobs").template["Outputs"].values()
+    ]
+    assert any("JobArn" in value for value in exported) and any("AWS::StackId" in value for value in exported)
+    (rule,) = _resources(assembly.get_stack_by_name("Rules").template, "AWS::Events::Rule").values()
+    assert "Fn::ImportValue" in json.dumps(rule["Properties"]["EventPattern"]["detail"]["stackId"])
