@@ -113,8 +113,23 @@ def test_a_cron_in_a_time_zone_follows_its_daylight_saving_time() -> None:
     assert _times("cron(0 6 ? * MON *)", "Europe/Berlin") == ["2026-03-23T05:00:00Z", "2026-03-30T04:00:00Z"]
 
 
-def test_a_rate_counts_from_the_schedules_creation() -> None:
-    assert _times("rate(3 days)", days=7) == ["2026-03-26T00:00:00Z", "2026-03-29T00:00:00Z"]
+def test_a_rate_fires_at_the_schedules_creation_then_every_step() -> None:
+    # "Schedule types": a rate schedule without a StartDate starts invoking its target immediately.
+    assert _times("rate(3 days)", days=7) == [
+        "2026-03-23T00:00:00Z",
+        "2026-03-26T00:00:00Z",
+        "2026-03-29T00:00:00Z",
+    ]
+
+
+def test_a_cron_fires_once_when_the_clocks_go_back() -> None:
+    # Berlin leaves summer time on Sunday 25 October 2026: 02:30 local is first 00:30 UTC (CEST), then
+    # 01:30 UTC (CET). EventBridge Scheduler runs it once (Knowledge Center eventbridge-scheduler-adjust-dst).
+    start = datetime(2026, 10, 24, 12, 0, tzinfo=UTC)
+    times = occurrences(
+        "cron(30 2 * * ? *)", "Europe/Berlin", created=start, start=start, end=start + timedelta(days=2)
+    )
+    assert [scheduler_time(t) for t in times] == ["2026-10-25T00:30:00Z", "2026-10-26T01:30:00Z"]
 
 
 def test_an_at_schedule_fires_once_in_its_time_zone() -> None:
@@ -142,7 +157,7 @@ def test_a_scheduled_option_naming_no_job_is_refused(weekly_out: Path) -> None:
         rehearse(weekly_out, days=1, new_input=[("Nope", 1)])
 
 
-def test_a_daily_batch_job_runs_skips_an_unchanged_day_and_runs_on_new_input(tmp_path: Path) -> None:
+def test_a_daily_batch_job_skips_what_the_deploy_run_read_and_runs_on_new_input(tmp_path: Path) -> None:
     import aws_cdk as cdk
     from aws_cdk import aws_scheduler as scheduler
 
@@ -164,15 +179,18 @@ def test_a_daily_batch_job_runs_skips_an_unchanged_day_and_runs_on_new_input(tmp
     )
     assert result.exit_code == 0, result.report
     runs = [row for row in result.jobs if row.phase == "schedule"]
-    # Day 1: the deploy's run recorded no input, so it runs; day 2: the same objects and version, skipped
-    # (IAM enforced: the check lists users/ and reads latest.json); day 3: a new object under users/.
-    assert [row.status for row in runs] == ["ACTIVE", "ACTIVE"]
+    # IAM enforced: the deploy run's monitor and each check list users/ and read latest.json.
+    assert [row.status for row in runs] == ["ACTIVE"]
     assert all(row.outputs for row in runs)
-    (skipped,) = _notes(result, "skipped")
+    skipped = _notes(result, "skipped")
     deliveries = [data["scheduledTime"] for _, data in _notes(result, "scheduled")]
-    assert len(deliveries) == 3 and skipped[1]["scheduledTime"] == deliveries[1]
-    assert [time[:10] for time in deliveries] == ["2026-01-06", "2026-01-07", "2026-01-08"]
-    assert "solution version are those the last successful run" in str(skipped[1]["reason"])
+    # The rate schedule fires at its creation (right after the deploy run), then daily: the deploy run
+    # recorded what it read, so the first three deliveries skip, and the one after the new input runs.
+    assert [time[:10] for time in deliveries] == ["2026-01-05", "2026-01-06", "2026-01-07", "2026-01-08"]
+    assert [data["scheduledTime"] for _, data in skipped] == deliveries[:3]
+    deploy_run = next(row.job_name for row in result.jobs if row.phase not in ("schedule", "chain"))
+    assert f"the last successful run {deploy_run} read" in str(skipped[0][1]["reason"])
+    assert "the job's definition are those" in str(skipped[1][1]["reason"])
 
 
 # --- a stack delete while a run without a deploy runs ----------------------------------------------------

@@ -60,16 +60,20 @@ class ScheduleExpressionError(ValueError):
 def occurrences(
     expression: str, time_zone: str | None, *, created: datetime, start: datetime, end: datetime
 ) -> Iterator[datetime]:
-    """Every time (UTC) in ``(start, end]`` at which the schedule fires. A rate schedule counts from its
-    creation; cron and at are read in ``time_zone`` (default UTC)."""
+    """Every time (UTC) in ``(start, end]`` at which the schedule fires. A rate schedule (without a
+    StartDate, as this library makes them) fires at its creation, even at ``start``, then every step
+    ("Schedule types": without a StartDate it "starts invoking the target immediately"); cron and at are
+    read in ``time_zone`` (default UTC), and a local time the clocks go back over fires once, at its first
+    occurrence (Knowledge Center eventbridge-scheduler-adjust-dst: it "runs only once and doesn't
+    repeat its invocation"); a local time they skip does not fire."""
     zone = ZoneInfo(time_zone or "UTC")
     text = expression.strip()
     rate = _RATE.match(text)
     if rate:
         step = timedelta(seconds=int(rate[1]) * _UNIT_SECONDS[rate[2].rstrip("s")])
-        moment = created + step
+        moment = created
         while moment <= end:
-            if moment > start:
+            if moment > start or moment == created >= start:
                 yield moment
             moment += step
         return
@@ -89,6 +93,9 @@ def occurrences(
     moment = (start + timedelta(minutes=1)).replace(second=0, microsecond=0)
     while moment <= end:
         local = moment.astimezone(zone)
+        if local.fold:  # the repeated hour when the clocks go back: fired at its first occurrence
+            moment += timedelta(minutes=1)
+            continue
         weekday = (local.isoweekday() % 7) + 1  # SUN = 1 ... SAT = 7
         if (
             _field(minutes, local.minute, 0, 59)
