@@ -5,13 +5,21 @@ function may run (about 13 minutes); an import that does not wait for its end an
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_personalize as personalize
 from aws_cdk.assertions import Annotations, Match
 
+import constructs_lib._job as job_module
 from constructs_lib import BatchInferenceStorage, DatasetImportJob
+from constructs_lib._contract import contract
 from constructs_lib.dataset_import import IMPORT_BEFORE_NATIVE_DELETE_WARNING
+from constructs_lib.rehearsal import rehearse
+from constructs_lib.rehearsal.result import EXIT_OK
+from tests.apps import synthesize
 
 DATASET_ARN = "arn:aws:personalize:us-east-1:123456789012:dataset/shop/INTERACTIONS"
 
@@ -51,3 +59,27 @@ def test_an_unwaited_import_into_a_dataset_of_its_stack_warns_what_a_delete_meet
 def test_a_waited_import_or_a_dataset_outside_the_stack_does_not_warn(wait: bool, native: bool) -> None:
     warnings = _import_warnings(wait=wait, native=native)
     assert not [warning for warning in warnings if IMPORT_BEFORE_NATIVE_DELETE_WARNING in warning]
+
+
+@pytest.mark.slow
+def test_upgrading_to_the_longer_timeouts_runs_no_job_again(tmp_path: Path) -> None:
+    # The first deploy after the upgrade changes each job resource's ServiceTimeout (600 -> 900) and the
+    # on-event function's timeout (300 -> 840): CloudFormation sends every job resource an Update, and
+    # each keeps its job.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(job_module, "SERVICE_TIMEOUT", cdk.Duration.seconds(600))
+        patch.setattr(contract, "ON_EVENT_TIMEOUT_SECONDS", 300)
+        before = synthesize("end_to_end", tmp_path / "before", nag=False).outdir
+    after = synthesize("end_to_end", tmp_path / "after", nag=False).outdir
+    template = json.loads((before / "PersonalizeEndToEnd.template.json").read_text())
+    assert {"600"} == {
+        resource["Properties"]["ServiceTimeout"]
+        for resource in template["Resources"].values()
+        if "ServiceTimeout" in resource.get("Properties", {})
+    }
+    result = rehearse(before, update_to=after)
+    assert result.exit_code == EXIT_OK, result.report
+    assert [job.phase for job in result.jobs] == ["create"] * len(result.jobs)
+    assert len(result.personalize_jobs) == len(result.jobs)
+    # Each job resource received the Update (its ServiceTimeout changed) and kept its job.
+    assert sorted(result.changes) == sorted(f"{job.stack}/{job.construct_id}: kept" for job in result.jobs)
