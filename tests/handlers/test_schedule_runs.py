@@ -454,15 +454,24 @@ def test_an_import_is_compared_with_its_own_imports_only(stubs: Stubs) -> None:
     request = run_request(DATASET_IMPORT)
     expect_running_runs(stubs)
     expect_input(stubs, "in-bucket", "interactions.csv", INTERACTIONS)
+    # This resource's last import began before the objects were last modified: it runs (the foreign
+    # import, newer than the objects, would have skipped it).
+    before_the_objects = datetime(2026, 11, 29, 8, 0, tzinfo=timezone.utc)
     stubs.personalize.add_response(
         "list_dataset_import_jobs",
-        import_list(("OtherStack-Backfill-0a1b2c3d4e5f", YESTERDAY)),
+        import_list(
+            ("OtherStack-Backfill-0a1b2c3d4e5f", YESTERDAY), ("RecsStack-Job-imp1", before_the_objects)
+        ),
         {"datasetArn": DATASET_ARN, "maxResults": 100},
     )
+    stubs.personalize.add_response("list_tags_for_resource", {"tags": []})
     expect_start(stubs, own_execution(request))
     state = first_check(stubs, request)
     assert "result" not in state and started_state(stubs)["jobName"].startswith("RecsStack-Job-")
-    assert stubs.params_of("ListTagsForResource") == [] and stubs.params_of("PutEvents") == []
+    assert stubs.params_of("ListTagsForResource") == [
+        {"resourceArn": f"{IMPORT_ARN_PREFIX}RecsStack-Job-imp1"}
+    ]
+    assert stubs.params_of("PutEvents") == []
 
 
 def interactions_fingerprint(objects: dict[str, tuple[str, datetime]]) -> str:
