@@ -17,7 +17,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import jsii
-from aws_cdk import Annotations, Aspects, Aws, CfnResource, IAspect, Reference, Stack, Token, Tokenization
+from aws_cdk import (
+    Annotations,
+    Aspects,
+    Aws,
+    CfnResource,
+    IAspect,
+    Reference,
+    Stack,
+    Stage,
+    Token,
+    Tokenization,
+)
 from aws_cdk import aws_iam as iam
 from constructs import Construct, IConstruct, IValidation
 
@@ -101,7 +112,7 @@ def attach(
 ) -> None:
     """The one call from the job base: the job's schedule. What a chained run needs is kept on the job
     (plain Python attributes, nothing in the template); the chain rules are added at synth by one aspect
-    per app, registered only once a job of the app has a schedule."""
+    per stage (the app), registered only once a job of it has a schedule."""
     job._run_definition = _RunDefinition(  # type: ignore[attr-defined]
         properties=dict(properties),
         upstream=tuple(upstream),
@@ -131,11 +142,13 @@ def attach(
         job.resource.node.add_dependency(scheduled_runs_policy(job.runtime))
     job._runs_without_deploy = True  # type: ignore[attr-defined]
     job._scheduled = True  # type: ignore[attr-defined]
-    # On the app: a job of another stack made from this one is chained (or refused) too.
-    root = job.node.root
-    if not getattr(root, "_chains_scheduled_runs", False):
-        root._chains_scheduled_runs = True  # type: ignore[attr-defined]
-        Aspects.of(root).add(_ChainRuns())
+    # On the job's stage (the app, or the Stage holding its stack: aspects do not cross a Stage): a job
+    # of another stack made from this one is chained (or refused) too.
+    stage = Stage.of(job)
+    assert stage is not None  # a job is always in a stack, hence in an app
+    if not getattr(stage, "_chains_scheduled_runs", False):
+        stage._chains_scheduled_runs = True  # type: ignore[attr-defined]
+        Aspects.of(stage).add(_ChainRuns())
 
 
 @dataclass(frozen=True)

@@ -397,3 +397,27 @@ def test_an_end_rule_in_another_stack_keeps_the_job_arn_export_it_imported_befor
     assert any("JobArn" in value for value in exported) and any("AWS::StackId" in value for value in exported)
     (rule,) = _resources(assembly.get_stack_by_name("Rules").template, "AWS::Events::Rule").values()
     assert "Fn::ImportValue" in json.dumps(rule["Properties"]["EventPattern"]["detail"]["stackId"])
+
+
+def test_a_scheduled_job_in_a_stage_is_chained(tmp_path: Path) -> None:
+    # Aspects do not cross a Stage: the chain rules are added on the job's stage, not on the app.
+    from constructs_lib import SolutionVersion
+
+    app = cdk.App(outdir=str(tmp_path))
+    stage = cdk.Stage(app, "Prod")
+    stack = cdk.Stack(stage, "Recs")
+    imported = DatasetImportJob(
+        stack,
+        "Import",
+        dataset_arn=DATASET_ARN,
+        data_path="i/",
+        storage=BatchInferenceStorage(stack, "S"),
+        schedule=DAILY,
+    )
+    version = SolutionVersion(
+        stack, "Version", solution_arn="arn:aws:personalize:us-east-1:123456789012:solution/r"
+    )
+    version.node.add_dependency(imported)
+    app.synth()
+    template = stage.synth().get_stack_by_name(stack.stack_name).template
+    assert any(key.startswith("VersionAfterImport") for key in _resources(template, "AWS::Events::Rule"))
