@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 import jsii
 from aws_cdk import (
-    Annotations,
     Aspects,
     Aws,
     CfnResource,
@@ -42,7 +41,6 @@ if TYPE_CHECKING:
     from constructs_lib._job import PersonalizeJob
 
 SCHEDULER_ROLE_ID = "SchedulerRole"
-SEVERAL_IMPORTS_WARNING = "constructs-lib:trainingAfterSeveralScheduledImports"
 SCHEDULED_RUNS_POLICY_ID = "ScheduledRunsPolicy"
 # Where a job reads its input, by the kinds' snake-case names (``JobKind.properties`` turns them into the
 # properties; a name no kind declares fails there): the skip check lists the objects under it.
@@ -175,7 +173,6 @@ class _ChainRuns:
         if definition is None:
             return
         node._chained = True  # type: ignore[attr-defined]
-        _warn_several_imports(node)
         for before in chain_upstream(node):
             if not runs_without_deploy(before):
                 continue
@@ -225,29 +222,6 @@ def _chain_refusal(job: PersonalizeJob, before: PersonalizeJob) -> str | None:
             f"in one stack, or give {job.node.id} a schedule= of its own (not if made from a SolutionVersion)"
         )
     return None
-
-
-def _warn_several_imports(job: PersonalizeJob) -> None:
-    """A training chained after several imports that run without a deploy starts after the first of them
-    to end; one ending while it trains is skipped as an overlap, and the version misses its data until
-    the next run."""
-    if job.kind is not contract.SOLUTION_VERSION:
-        return
-    imports = sorted(
-        before.node.id
-        for before in chain_upstream(job)
-        if before.kind is contract.DATASET_IMPORT and runs_without_deploy(before)
-    )
-    if len(imports) < 2:
-        return
-    Annotations.of(job).add_warning_v2(
-        SEVERAL_IMPORTS_WARNING,
-        f"This training runs after each of {len(imports)} imports that run without a deploy "
-        f"({', '.join(imports)}): it starts after the first to end, and an import ending while it trains "
-        "does not start it again (a run never starts while another run of the job is in progress). Give "
-        "the imports one schedule= with the same time, in one import where you can, or schedule the "
-        "training itself after the imports' usual end (see the README's Schedules).",
-    )
 
 
 def chain_upstream(job: PersonalizeJob) -> list[PersonalizeJob]:

@@ -144,6 +144,16 @@ def try_create(check: Check) -> Decision:
         return schedule.decide_while_queued(check.noun, elapsed, timeout)
     if check.execution and not monitor_ops.is_running(check.clients.stepfunctions, check.execution):
         return Decision(done=True, reason="The monitor was stopped; the queued job is not created.")
+    if "after" in state:  # a chained training's run, waiting for the run of its resource in progress
+        try:
+            still = scheduled.waited(check.clients, check.execution, state, check.log)
+        except AwsError as error:
+            return on_error(check, error, RETRY_ON_CREATE)
+        if still is not None:
+            why = f"after the run in progress {still}, which started before its import ended"
+            return schedule.decide_while_queued(check.noun, elapsed, timeout, why)
+        if state.get("reason"):  # skipped: a run that ended meanwhile trained on every import
+            return Decision(done=True, reason=str(state["reason"]))
     request = state["createRequest"]
     try:
         outcome = personalize_ops.create_or_adopt(

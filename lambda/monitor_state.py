@@ -47,6 +47,8 @@ class MonitorState(TypedDict, total=False):
     upstreamArn: str
     input: dict[str, Any]
     recordInput: dict[str, Any] | None  # a scheduled job's deploy run: what to list for ``input``
+    after: list[str]  # a chained training's run: the runs in progress it waits for (scheduled.waited)
+    skipUnchanged: bool  # ... and whether it checks again for an unchanged input once they have ended
 
 
 def initial_state(

@@ -153,14 +153,20 @@ def begin(event: Mapping[str, Any], clients: Clients, request_id: str | None) ->
     if own in others:
         log("run-duplicate", execution=own, detail="this run's monitor already runs (a repeated delivery)")
         return ended
-    if others:
+    skip_unchanged = request.get("skipUnchanged", True) not in (False, "false", "False")
+    waits = bool(others) and request.get("trigger") == TRIGGER_CHAIN and kind is contract.SOLUTION_VERSION
+    if others and not waits:
         reason = (
             f"Another run of this {kind.noun} is in progress ({others[0]}); a run never starts while "
             "another run of the same job runs. The next scheduled run will look again."
         )
         return _skip(clients, kind, request, log, ended, name, reason)
     compared: dict[str, Any] | None = None
-    if request.get("skipUnchanged", True) not in (False, "false", "False"):
+    if waits:
+        # A training chained after an import that ended while another run of it trains: that run misses
+        # the import's data. This run waits for it (within its timeout), then checks again (``waited``).
+        log("run-waits", detail=f"waits for {', '.join(others)} to end")
+    elif skip_unchanged:
         unchanged_reason: str | None = None
         try:
             unchanged_reason, compared = unchanged(clients, kind, props, run_id_of(request))
@@ -190,6 +196,9 @@ def begin(event: Mapping[str, Any], clients: Clients, request_id: str | None) ->
     state.update(fields)  # type: ignore[typeddict-item]
     if compared is not None:
         state["input"] = compared
+    if waits:
+        state["after"] = others
+        state["skipUnchanged"] = skip_unchanged
     try:
         started = monitor_ops.start(clients.stepfunctions, machine, own, state)
     except AwsError as error:
@@ -257,6 +266,35 @@ def _other_runs(
         if not token:
             break
     return sorted(found, key=lambda name: name != own)
+
+
+def waited(clients: Clients, execution: str | None, state: MonitorState, log: Logger) -> str | None:
+    """A chained training's run that waits for the runs of its resource in progress when it was asked
+    for (``after``): the name of one still running (it waits on), or None once they have all ended. Then,
+    with skipUnchanged, it is skipped (a SKIPPED event, ``state["reason"]``) when a run that ended
+    meanwhile already trained on every import; the caller creates nothing then."""
+    after = list(state.get("after") or [])
+    if after and execution:
+        page = clients.stepfunctions.list_executions(
+            stateMachineArn=state_machine_of(execution), statusFilter="RUNNING", maxResults=1000
+        )
+        running = {item["name"] for item in page["executions"]}
+        still = [name for name in after if name in running]
+        if still:
+            return still[0]
+    state.pop("after", None)
+    request = state.get("createRequest") or {}
+    if state.pop("skipUnchanged", True) and request.get("solutionArn"):
+        try:
+            reason = _training_unchanged(clients, str(request["solutionArn"]))
+        except (*AwsError, Incomplete) as error:
+            log("unchanged-unknown", detail=str(error))
+            reason = None
+        if reason is not None:
+            ended: MonitorState = {"done": True, "waitSeconds": 0}
+            _skip(clients, contract.SOLUTION_VERSION, state, log, ended, state.get("jobName"), reason)
+            state["reason"] = reason
+    return None
 
 
 # --- a Delete stops its resource's runs (lambda/handler.py on_delete) ---------------------------------
@@ -344,7 +382,7 @@ def unchanged(
         if kind is contract.DATASET_IMPORT:
             return _import_unchanged(clients, props)
         if kind is contract.SOLUTION_VERSION:
-            return _training_unchanged(clients, props), None
+            return _training_unchanged(clients, str(props.get("SolutionArn"))), None
     except Incomplete:  # a training's listings too long to read: it runs
         return None, None
     return None, None
@@ -517,9 +555,8 @@ def _import_unchanged(clients: Clients, props: JobProps) -> tuple[str | None, di
     )
 
 
-def _training_unchanged(clients: Clients, props: JobProps) -> str | None:
+def _training_unchanged(clients: Clients, solution: str) -> str | None:
     """No import into the solution's dataset group has finished since its last ACTIVE version began."""
-    solution = str(props.get("SolutionArn"))
     kind = contract.SOLUTION_VERSION
     assert kind.list_by_name is not None and kind.list_member is not None
     versions = _listed(

@@ -726,6 +726,81 @@ def test_a_chained_run_uses_the_upstream_runs_new_version_and_is_named_after_it(
     assert run["input"]["sourceVersionArn"] == NEW_VERSION
 
 
+# --- a chained training after an import that ended while another run of it trains ----------------------
+
+
+def expect_monitor_running(stubs: Stubs) -> None:
+    stubs.stepfunctions.add_response(
+        "describe_execution",
+        {
+            "executionArn": EXECUTION,
+            "stateMachineArn": STATE_MACHINE_ARN,
+            "status": "RUNNING",
+            "startDate": YESTERDAY,
+        },
+        {"executionArn": EXECUTION},
+    )
+
+
+def waiting_run(stubs: Stubs, other: str) -> dict[str, Any]:
+    """A training chained after an import while ``other``, a run of the same training, is in progress."""
+    request = run_request(
+        SOLUTION_VERSION, trigger="chain", upstreamArn=f"{IMPORT_ARN_PREFIX}RecsStack-Imp-2"
+    )
+    request.pop("scheduledTime")
+    expect_running_runs(stubs, other)
+    expect_start(stubs, own_execution(request))
+    ended = first_check(stubs, request)
+    assert ended["done"] is True and "result" not in ended
+    run = started_state(stubs)
+    stubs.calls.clear()
+    return run
+
+
+def test_a_chained_training_waits_for_the_run_in_progress_instead_of_missing_the_import(stubs: Stubs) -> None:
+    other = scheduled.run_execution_name(STACK_ID, "Job", f"after:{IMPORT_ARN_PREFIX}RecsStack-Imp-1")
+    run = waiting_run(stubs, other)
+    assert (run["after"], run["skipUnchanged"], run["status"]) == ([other], True, "QUEUED")
+    # Its monitor: the earlier run still trains, so it waits (QUEUED), creating nothing.
+    expect_monitor_running(stubs)
+    expect_running_runs(stubs, other)
+    waiting = first_check(stubs, run)
+    assert (waiting["done"], waiting["status"], waiting["after"]) == (False, "QUEUED", [other])
+    assert waiting["waitSeconds"] > 0 and stubs.params_of("CreateSolutionVersion") == []
+    # That run has ended, before this import: the versions it made miss the import, so this one trains.
+    expect_monitor_running(stubs)
+    expect_running_runs(stubs)
+    expect_training_history(stubs, version_created=WEEK_AGO, import_created=YESTERDAY)
+    created = f"{SOLUTION_ARN}/cccc3333"
+    stubs.personalize.add_response(
+        "create_solution_version", {"solutionVersionArn": created}, run["createRequest"]
+    )
+    state = first_check(stubs, waiting)
+    assert state["jobArn"] == created and "after" not in state and stubs.params_of("PutEvents") == []
+
+
+def test_a_waiting_training_whose_import_a_later_run_trained_on_is_skipped(stubs: Stubs) -> None:
+    other = scheduled.run_execution_name(STACK_ID, "Job", f"after:{IMPORT_ARN_PREFIX}RecsStack-Imp-1")
+    run = waiting_run(stubs, other)
+    expect_monitor_running(stubs)
+    expect_running_runs(stubs)
+    # A version began after the last import ended (the run it waited for, or one after it): skipped.
+    expect_training_history(stubs, version_created=YESTERDAY, import_created=WEEK_AGO)
+    stubs.events.add_response("put_events", PUT_EVENTS_OK)
+    state = first_check(stubs, run)
+    assert state["done"] is True and "no import" in state["reason"]
+    detail = skip_event(stubs)
+    assert (detail["result"], detail["trigger"], detail["jobName"]) == ("SKIPPED", "chain", run["jobName"])
+    assert stubs.params_of("CreateSolutionVersion") == []
+
+
+def test_a_scheduled_run_meeting_a_run_in_progress_is_still_skipped(stubs: Stubs) -> None:
+    request = run_request(SOLUTION_VERSION)
+    expect_running_runs(stubs, scheduled.run_execution_name(STACK_ID, "Job", "at:2026-11-30T08:00:00Z"))
+    stubs.events.add_response("put_events", PUT_EVENTS_OK)
+    assert first_check(stubs, request)["result"] == "SKIPPED"
+
+
 # --- time budget -----------------------------------------------------------------------------------------
 
 
