@@ -268,3 +268,92 @@ def test_the_delete_may_stop_and_list_the_runs_of_its_own_monitor_only(weekly_ou
         ("states:DescribeExecution", {"executionArn": execution(other)}),
     ]
     assert [denied(action, params) for action, params in elsewhere] == [True, True, True]
+
+
+def test_a_training_after_two_scheduled_imports_trains_again_after_the_one_that_ended_while_it_trained(
+    tmp_path: Path,
+) -> None:
+    import json as json_module
+
+    import aws_cdk as cdk
+    from aws_cdk import aws_personalize as personalize
+    from aws_cdk import aws_scheduler as scheduler
+
+    from constructs_lib import BatchInferenceStorage, DatasetImportJob, SolutionVersion
+    from examples.weekly import INTERACTIONS_SCHEMA, USER_PERSONALIZATION
+
+    app = cdk.App(outdir=str(tmp_path))
+    stack = cdk.Stack(app, "TwoImports")
+    group = personalize.CfnDatasetGroup(stack, "Group", name="two-imports")
+    datasets = []
+    for id, kind, schema_text in (
+        ("Interactions", "Interactions", INTERACTIONS_SCHEMA),
+        (
+            "Items",
+            "Items",
+            {
+                "type": "record",
+                "name": "Items",
+                "namespace": "com.amazonaws.personalize.schema",
+                "fields": [{"name": "ITEM_ID", "type": "string"}],
+                "version": "1.0",
+            },
+        ),
+    ):
+        schema = personalize.CfnSchema(
+            stack, f"{id}Schema", name=f"two-{id}", schema=json_module.dumps(schema_text)
+        )
+        datasets.append(
+            personalize.CfnDataset(
+                stack,
+                id,
+                dataset_group_arn=group.attr_dataset_group_arn,
+                dataset_type=kind,
+                name=f"two-{id}",
+                schema_arn=schema.attr_schema_arn,
+            )
+        )
+    storage = BatchInferenceStorage(stack, "Storage")
+    # 06:00 and 07:00 UTC: the first import ends at about 06:22 and its training trains until about 08:30;
+    # the second ends at about 07:22, while that training trains.
+    imports = [
+        DatasetImportJob(
+            stack,
+            id,
+            dataset_arn=dataset.attr_dataset_arn,
+            data_path=path,
+            storage=storage,
+            schedule=scheduler.ScheduleExpression.cron(minute="0", hour=hour),
+        )
+        for id, dataset, path, hour in (
+            ("InteractionsImport", datasets[0], "interactions/", "6"),
+            ("ItemsImport", datasets[1], "items/", "7"),
+        )
+    ]
+    solution = personalize.CfnSolution(
+        stack,
+        "Solution",
+        dataset_group_arn=group.attr_dataset_group_arn,
+        name="two-solution",
+        recipe_arn=USER_PERSONALIZATION,
+    )
+    solution.node.add_dependency(*datasets)
+    version = SolutionVersion(stack, "Version", solution_arn=solution.attr_solution_arn)
+    version.node.add_dependency(*imports)
+    app.synth()
+    result = rehearse(
+        tmp_path,
+        days=1.2,
+        update=False,
+        input_exists=["InteractionsImport", "ItemsImport"],
+        new_input=[("InteractionsImport", 0.5), ("ItemsImport", 0.5)],
+    )
+    assert result.exit_code == 0, result.report
+    imported = [row for row in result.jobs if row.phase == "schedule"]
+    trained = [row for row in result.jobs if row.phase == "chain" and row.construct_id == "Version"]
+    assert sorted(row.construct_id for row in imported) == ["InteractionsImport", "ItemsImport"]
+    assert all(row.status == "ACTIVE" for row in imported)
+    # Two trainings: after the first import, and, waiting for it, once more after the second import.
+    assert [row.status for row in trained] == ["ACTIVE", "ACTIVE"], result.report
+    assert trained[1].created_at is not None and trained[0].ended_at is not None
+    assert trained[1].created_at >= trained[0].ended_at  # created only once the first had ended
