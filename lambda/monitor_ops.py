@@ -9,7 +9,7 @@ running monitor of that job: at most one polls it, signals and reports its end.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 import names
@@ -21,12 +21,21 @@ if TYPE_CHECKING:
 StartResult = Literal["started", "exists"]
 
 
-def running_monitors(stepfunctions: SFNClient, state_machine_arn: str, job_arn: str) -> list[str]:
-    """ARNs of the running executions of the monitor for ``job_arn``."""
-    prefix = names.execution_prefix(job_arn)
-    found: list[str] = []
+def running_executions(
+    stepfunctions: SFNClient,
+    state_machine_arn: str,
+    prefixes: tuple[str, ...],
+    *,
+    max_pages: int | None = None,
+    may_call: Callable[[], bool] = lambda: True,
+) -> list[dict[str, Any]]:
+    """The running executions of the monitor whose names start with one of ``prefixes`` (each as
+    ListExecutions gives it: ``name``, ``executionArn``), page after page: at most ``max_pages`` of them
+    (None: all), and none once ``may_call()`` is False."""
+    found: list[dict[str, Any]] = []
     token: str | None = None
-    while True:
+    pages = 0
+    while (max_pages is None or pages < max_pages) and may_call():
         arguments: dict[str, Any] = {
             "stateMachineArn": state_machine_arn,
             "statusFilter": "RUNNING",
@@ -35,10 +44,18 @@ def running_monitors(stepfunctions: SFNClient, state_machine_arn: str, job_arn: 
         if token:
             arguments["nextToken"] = token
         page = stepfunctions.list_executions(**arguments)
-        found += [item["executionArn"] for item in page["executions"] if item["name"].startswith(prefix)]
+        pages += 1
+        found += [dict(item) for item in page["executions"] if item["name"].startswith(prefixes)]
         token = page.get("nextToken")
         if not token:
-            return found
+            break
+    return found
+
+
+def running_monitors(stepfunctions: SFNClient, state_machine_arn: str, job_arn: str) -> list[str]:
+    """ARNs of the running executions of the monitor for ``job_arn``."""
+    prefixes = (names.execution_prefix(job_arn),)
+    return [item["executionArn"] for item in running_executions(stepfunctions, state_machine_arn, prefixes)]
 
 
 def stop(stepfunctions: SFNClient, execution_arn: str, cause: str) -> None:

@@ -250,21 +250,8 @@ def _other_runs(
     deploy_arn = names.job_arn(kind, stack_id, names.derive_job_name(props, stack_id, logical_id))
     if deploy_arn is not None:
         prefixes.append(names.execution_prefix(deploy_arn))
-    found: list[str] = []
-    token: str | None = None
-    while True:
-        arguments: dict[str, Any] = {
-            "stateMachineArn": machine,
-            "statusFilter": "RUNNING",
-            "maxResults": 1000,
-        }
-        if token:
-            arguments["nextToken"] = token
-        page = clients.stepfunctions.list_executions(**arguments)
-        found += [item["name"] for item in page["executions"] if item["name"].startswith(tuple(prefixes))]
-        token = page.get("nextToken")
-        if not token:
-            break
+    executions = monitor_ops.running_executions(clients.stepfunctions, machine, tuple(prefixes))
+    found = [item["name"] for item in executions]
     return sorted(found, key=lambda name: name != own)
 
 
@@ -312,25 +299,11 @@ def running_runs(
 
     The same listing calls as ``monitor_ops.running_monitors`` (a Delete lists once and reads both in the
     same pages), at most MAX_DELETE_LIST_PAGES pages, and none once ``may_call()`` is False."""
-    prefix = run_execution_prefix(stack_id, logical_id)
-    found: list[str] = []
-    token: str | None = None
-    for _ in range(MAX_DELETE_LIST_PAGES):
-        if not may_call():
-            break
-        arguments: dict[str, Any] = {
-            "stateMachineArn": machine,
-            "statusFilter": "RUNNING",
-            "maxResults": 1000,
-        }
-        if token:
-            arguments["nextToken"] = token
-        page = stepfunctions.list_executions(**arguments)
-        found += [item["executionArn"] for item in page["executions"] if item["name"].startswith(prefix)]
-        token = page.get("nextToken")
-        if not token:
-            break
-    return found
+    prefixes = (run_execution_prefix(stack_id, logical_id),)
+    executions = monitor_ops.running_executions(
+        stepfunctions, machine, prefixes, max_pages=MAX_DELETE_LIST_PAGES, may_call=may_call
+    )
+    return [item["executionArn"] for item in executions]
 
 
 def run_job(
