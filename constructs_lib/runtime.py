@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,6 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
-from aws_cdk import aws_stepfunctions_tasks as tasks
 from aws_cdk import custom_resources as cr
 from constructs import Construct, DependencyGroup, IConstruct
 
@@ -32,7 +32,7 @@ from constructs_lib.storage import PERSONALIZE_PRINCIPAL
 RUNTIME_ID = "PersonalizeBatchInferenceRuntime"
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 # Longer than the longest job timeout (12 h), so a monitor always gets to report.
-MONITOR_TIMEOUT = Duration.hours(13)
+MONITOR_TIMEOUT_SECONDS = 13 * 3600
 FUNCTION_MEMORY_MB = 256
 PROVIDER_FRAMEWORK_MEMORY_MB = 128
 # CloudFormation fails the job resource when the handler has not answered by then (default: 1 hour).
@@ -68,6 +68,70 @@ _SYNCHRONOUS = (
     "and Step Functions invokes the check and retries it; a dead-letter queue only receives failed "
     "asynchronous invocations."
 )
+
+
+# What LambdaInvoke(retry_on_service_exceptions=True) retries, as it wrote them.
+_LAMBDA_SERVICE_ERRORS = [
+    "Lambda.ClientExecutionTimeoutException",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+]
+
+
+def monitor_definition(check_arn: str) -> str:
+    """The monitor's Amazon States Language, written as aws_stepfunctions_tasks.LambdaInvoke
+    (payload_response_only, retry_on_service_exceptions) and the state classes wrote it, key for key and
+    in the same order: deployed state machines see no change. Written here rather than built from those
+    classes because importing aws_stepfunctions_tasks and a construct per state cost every synth about
+    0.2 s of CPU (issue 23). ``check_arn`` is a token: it renders as Fn::Join around Fn::GetAtt."""
+
+    def invoke(payload: dict[str, str]) -> dict[str, Any]:
+        return {"Type": "Task", "Resource": check_arn, "Parameters": payload}
+
+    retry = [
+        {"ErrorEquals": _LAMBDA_SERVICE_ERRORS, "IntervalSeconds": 2, "MaxAttempts": 6, "BackoffRate": 2},
+        {
+            "ErrorEquals": ["Lambda.TooManyRequestsException", "Lambda.ResourceNotReadyException"],
+            "IntervalSeconds": 5,
+            "MaxAttempts": 8,
+            "BackoffRate": 2,
+        },
+        {"ErrorEquals": ["States.TaskFailed", "States.Timeout"], "IntervalSeconds": 10, "MaxAttempts": 2},
+    ]
+    payload = {"state.$": "$", "now.$": "$$.State.EnteredTime", "execution.$": "$$.Execution.Id"}
+    definition = {
+        "StartAt": "Check",
+        "States": {
+            "Check": {
+                "Next": "JobEnded",
+                "Retry": retry,
+                "Catch": [
+                    {"ErrorEquals": ["States.ALL"], "ResultPath": "$.caught", "Next": "ReportMonitorFailure"}
+                ],
+                **invoke(payload),
+            },
+            "WaitForNextCheck": {"Type": "Wait", "SecondsPath": "$.waitSeconds", "Next": "Check"},
+            "JobEnded": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.done", "BooleanEquals": True, "Next": "Reported"}],
+                "Default": "WaitForNextCheck",
+            },
+            "Reported": {"Type": "Succeed"},
+            "ReportMonitorFailure": {
+                "Next": "MonitorFailed",
+                "Retry": retry,
+                **invoke({**payload, "abort.$": "$.caught"}),
+            },
+            "MonitorFailed": {
+                "Type": "Fail",
+                "Cause": "The monitor stopped on an error; the job was reported FAILED",
+            },
+        },
+        "TimeoutSeconds": MONITOR_TIMEOUT_SECONDS,
+        "Comment": "Polls one Personalize job until it ends, then reports it",
+    }
+    return json.dumps(definition, separators=(",", ":"))
 
 
 def stack_arn(scope: IConstruct, service: str, resource: str) -> str:
@@ -695,60 +759,16 @@ class PersonalizeJobRuntime(Construct):
         """Check -> JobEnded? -> WaitForNextCheck -> Check. The check answers ``waitSeconds`` and ``done``;
         whatever the loop cannot handle (throttled or inactive function, a timeout, a bug) is reported as
         the job's FAILURE at once, instead of leaving the stack waiting for the WaitCondition."""
-        now = sfn.JsonPath.string_at("$$.State.EnteredTime")
-        execution = sfn.JsonPath.string_at("$$.Execution.Id")
-
-        def invoke(id: str, payload: dict[str, Any]) -> tasks.LambdaInvoke:
-            task = tasks.LambdaInvoke(
-                self,
-                id,
-                lambda_function=self.check_function,
-                payload=sfn.TaskInput.from_object(payload),
-                payload_response_only=True,
-                retry_on_service_exceptions=True,
-            )
-            task.add_retry(
-                errors=["Lambda.TooManyRequestsException", "Lambda.ResourceNotReadyException"],
-                interval=Duration.seconds(5),
-                max_attempts=8,
-                backoff_rate=2,
-            )
-            task.add_retry(
-                errors=[sfn.Errors.TASKS_FAILED, sfn.Errors.TIMEOUT],
-                interval=Duration.seconds(10),
-                max_attempts=2,
-            )
-            return task
-
-        state = sfn.JsonPath.entire_payload
-        check = invoke("Check", {"state": state, "now": now, "execution": execution})
-        report = invoke(
-            "ReportMonitorFailure",
-            {"state": state, "now": now, "execution": execution, "abort": sfn.JsonPath.object_at("$.caught")},
-        )
-        check.add_catch(report, errors=[sfn.Errors.ALL], result_path="$.caught")
-        report.next(
-            sfn.Fail(
-                self, "MonitorFailed", cause="The monitor stopped on an error; the job was reported FAILED"
-            )
-        )
-        wait = sfn.Wait(self, "WaitForNextCheck", time=sfn.WaitTime.seconds_path("$.waitSeconds"))
-        ended = sfn.Choice(self, "JobEnded").when(
-            sfn.Condition.boolean_equals("$.done", True), sfn.Succeed(self, "Reported")
-        )
-        ended.otherwise(wait.next(check))
+        # Log group and role first: the same construct order as before, so the same logical IDs.
         # Under /aws/vendedlogs/: Step Functions then needs no entry of its own in the account's
         # CloudWatch Logs resource policy (5,120 characters, shared by every stack in the region).
         log_group = self._log_group(
             "MonitorLogs", f"/aws/vendedlogs/states/{Aws.STACK_NAME}-personalize-job-monitor"
         )
         role, policy = self._role("Monitor", "states.amazonaws.com")
+        check_arn = self.check_function.function_arn
         policy.add_statements(
-            iam.PolicyStatement(
-                sid="InvokeCheck",
-                actions=["lambda:InvokeFunction"],
-                resources=[self.check_function.function_arn],
-            ),
+            iam.PolicyStatement(sid="InvokeCheck", actions=["lambda:InvokeFunction"], resources=[check_arn]),
             iam.PolicyStatement(
                 sid="DeliverLogsAndTraces", actions=STATE_MACHINE_DELIVERY_ACTIONS, resources=["*"]
             ),
@@ -757,9 +777,7 @@ class PersonalizeJobRuntime(Construct):
             self,
             "Monitor",
             role=role.without_policy_updates(),
-            comment="Polls one Personalize job until it ends, then reports it",
-            definition_body=sfn.DefinitionBody.from_chainable(check.next(ended)),
-            timeout=MONITOR_TIMEOUT,
+            definition_body=sfn.DefinitionBody.from_string(monitor_definition(check_arn)),
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL),
         )
