@@ -57,6 +57,9 @@ IMPORT, TRAINING, SEGMENT_TRAINING = "Import", "Training", "SegmentTraining"
 INFERENCE, SEGMENTS = "Recommendations", "Audiences"
 SIBLING = "Sibling"
 CONSUMER = "Followers"  # the consumer stack's job, made from the first stack's training
+DELETION, EXPORT = "EraseUsers", "ExportInteractions"  # the data lifecycle kinds' jobs
+ERASE_REQUESTS = Path(__file__).resolve().parent.parent / "examples" / "data" / "data_lifecycle"
+REQUESTS_BUCKET = "family-privacy-requests"
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,14 @@ class FamilyVersion:
     segment_wait: bool = True
     late_native: bool = False
     consumer: bool = False
+    # The data lifecycle kinds (issue 21): a DataDeletionJob after the import (erasing the users listed in
+    # a privacy team's file, on a run token) and a DatasetExportJob of the interactions after it.
+    deletion: bool = False
+    deletion_token: str | None = None
+    deletion_wait: bool = True
+    export: bool = False
+    export_token: str | None = None
+    export_wait: bool = True
 
     def label(self) -> str:
         changed = {key: value for key, value in asdict(self).items() if value != getattr(BASE, key)}
@@ -135,7 +146,16 @@ TWO_STACK_VERSIONS: tuple[FamilyVersion, ...] = (
     replace(BASE, consumer=True, training_token="2"),  # a new training: the consumer's job runs again
     replace(BASE, consumer=True, import_token="2", import_mode="INCREMENTAL"),  # the training stays
 )
-ALL_VERSIONS: tuple[FamilyVersion, ...] = VERSIONS + TWO_STACK_VERSIONS
+# The data lifecycle versions (issue 21), drawn apart too: a deletion after the import and an export after
+# the deletion, each with ``wait`` on and off; a new deletion with a new export; the export removed.
+LIFECYCLE_VERSIONS: tuple[FamilyVersion, ...] = (
+    replace(BASE, deletion=True, deletion_token="1", export=True),
+    replace(BASE, deletion=True, deletion_token="2", export=True, export_token="2"),
+    replace(BASE, deletion=True, deletion_token="2", deletion_wait=False, export=True),
+    replace(BASE, deletion=True, deletion_token="1", export=True, export_token="3", export_wait=False),
+    replace(BASE, deletion=True, deletion_token="3"),
+)
+ALL_VERSIONS: tuple[FamilyVersion, ...] = VERSIONS + TWO_STACK_VERSIONS + LIFECYCLE_VERSIONS
 
 
 def build(app: object, version: FamilyVersion) -> None:
@@ -258,6 +278,8 @@ def build(app: object, version: FamilyVersion) -> None:
     )
     sibling.node.add_dependency(training.resource)
 
+    build_data_lifecycle(stack, version, group=group, dataset=dataset, storage=storage, load=load)
+
     if version.consumer:
         consumer = cdk.Stack(app, CONSUMER_STACK, env=cdk.Environment(account=ACCOUNT, region=REGION))
         consumer_storage = BatchInferenceStorage(
@@ -276,6 +298,57 @@ def build(app: object, version: FamilyVersion) -> None:
         )
         # The stable attribute: the same for every run of the first stack's job.
         cdk.CfnOutput(consumer, "RecommendationsManifest", value=recommendations.manifest_uri)
+
+
+def build_data_lifecycle(
+    stack: object, version: FamilyVersion, *, group: object, dataset: object, storage: object, load: object
+) -> None:
+    """The data lifecycle jobs of ``version``: a deletion after the import, reading its list of users from
+    a privacy team's SSE-S3 bucket (Personalize cannot read it from a KMS-encrypted one), and an export of
+    the interactions after the deletion (after the import when the deletion does not wait: synth refuses
+    an order after a job that does not wait)."""
+    import aws_cdk as cdk
+    from aws_cdk import aws_personalize as personalize
+    from aws_cdk import aws_s3 as s3
+    from aws_cdk import aws_s3_deployment as s3deploy
+
+    from constructs_lib import BatchInferenceStorage, DataDeletionJob, DatasetExportJob, DatasetImportJob
+
+    assert isinstance(stack, cdk.Stack) and isinstance(storage, BatchInferenceStorage)
+    assert isinstance(group, personalize.CfnDatasetGroup) and isinstance(dataset, personalize.CfnDataset)
+    assert isinstance(load, DatasetImportJob)
+    erase: DataDeletionJob | None = None
+    if version.deletion:
+        requests = s3.Bucket.from_bucket_name(stack, "RequestsBucket", REQUESTS_BUCKET)
+        privacy = BatchInferenceStorage(
+            stack, "PrivacyRequests", input_bucket=requests, output_bucket=requests
+        )
+        privacy.deploy_input("EraseRequests", sources=[s3deploy.Source.asset(str(ERASE_REQUESTS))])
+        erase = DataDeletionJob(
+            stack,
+            DELETION,
+            dataset_group_arn=group.attr_dataset_group_arn,
+            data_path="erase/users.csv",
+            storage=privacy,
+            run_token=version.deletion_token,
+            wait=version.deletion_wait,
+        )
+        if version.import_wait:
+            erase.node.add_dependency(load)
+    if version.export:
+        export = DatasetExportJob(
+            stack,
+            EXPORT,
+            dataset_arn=dataset.attr_dataset_arn,
+            storage=storage,
+            ingestion_mode="ALL",
+            run_token=version.export_token,
+            wait=version.export_wait,
+        )
+        if erase is not None and version.deletion_wait:
+            export.node.add_dependency(erase)
+        elif version.import_wait:  # synth refuses an order after a job that does not wait
+            export.node.add_dependency(load)
 
 
 def synthesize_one(outdir: Path, version: FamilyVersion) -> Path:

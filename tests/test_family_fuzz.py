@@ -16,6 +16,7 @@ import pytest
 
 from tests import shared
 from tests.family_variants import ALL_VERSIONS, BASE, FamilyVersion, synthesize_one
+from tests.fuzz.data_lifecycle import LIFECYCLE_FAULTS, LIFECYCLE_SEEDS
 from tests.fuzz.family import (
     FAULTS,
     SLOW_IMPORT_FAULT,
@@ -86,9 +87,12 @@ def test_every_family_sequence_keeps_every_invariant(
 
 
 def test_the_family_sequences_walk_every_version_and_fault() -> None:
-    steps = [step for seed in SEEDS for step in scenario(seed)]
+    # The data lifecycle versions are walked by their own seeds (tests/test_family_fuzz_data_lifecycle.py).
+    steps = [step for seed in (*SEEDS, *LIFECYCLE_SEEDS) for step in scenario(seed)]
     assert {step.version for step in steps if step.action == "deploy"} == set(range(len(ALL_VERSIONS)))
-    assert {*FAULTS, SLOW_IMPORT_FAULT} <= {fault for step in steps for fault in step.faults}
+    assert {*FAULTS, SLOW_IMPORT_FAULT, *LIFECYCLE_FAULTS} <= {
+        fault for step in steps for fault in step.faults
+    }
 
 
 def test_the_family_sequences_start_every_kind_and_roll_back(

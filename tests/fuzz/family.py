@@ -66,6 +66,13 @@ from tests.family_variants import (
     VERSIONS,
     FamilyVersion,
 )
+from tests.fuzz.data_lifecycle import (
+    LIFECYCLE_DURATIONS,
+    LIFECYCLE_REASONS,
+    DataLifecycleChecks,
+    draw_data_lifecycle,
+    lifecycle_injections,
+)
 from tests.fuzz.model import EXPECTED_REASONS, MAX_LATE_SECONDS, Fuzzer, Invariants, Outcome, Step
 from tests.fuzz.runner import run_sequences
 
@@ -75,6 +82,7 @@ DURATIONS = {
     contract.SOLUTION_VERSION.key: Durations(60, 420),
     contract.BATCH_INFERENCE.key: Durations(30, 150),
     contract.BATCH_SEGMENT.key: Durations(30, 150),
+    **LIFECYCLE_DURATIONS,  # a deletion outlasts an export
 }
 KIND_OF = {
     IMPORT: contract.DATASET_IMPORT,
@@ -129,6 +137,7 @@ EXPECTED_REASONS_FAMILY = (
     "already ran and failed",  # a definition whose run failed, deployed again
     "No data in dataset group",  # a training that does not wait for the import, on a new stack
     "could not be started: LimitExceededException",  # quota-full-training: a training cannot queue
+    *LIFECYCLE_REASONS,  # a deletion or an export outliving its dataset group or dataset
 )
 # Refusals whose reason is in the templates before anything starts.
 KNOWN_BEFORE = ("would be replaced", "Circular dependency")
@@ -169,12 +178,13 @@ def scenario(seed: int) -> list[FamilyStep]:
         for step in steps
     ]
     two = random.Random(f"family-two-stacks-{seed}")
-    return [
+    steps = [
         replace(step, version=len(VERSIONS) + two.randrange(len(TWO_STACK_VERSIONS)))
         if step.action == "deploy" and two.random() < 0.12
         else step
         for step in steps
     ]
+    return draw_data_lifecycle(seed, steps)
 
 
 def _faults(rng: random.Random, only: Sequence[str] = FAULTS) -> tuple[str, ...]:
@@ -263,6 +273,7 @@ class _Injected(AbstractContextManager[None]):
         driver, faults = self.driver, self.step.faults
         sandbox = driver.sandbox
         driver.inject = {_FAILS[fault]: FAILED_REASON for fault in faults if fault in _FAILS}
+        driver.inject.update(lifecycle_injections(faults))
         for fault, kind in _QUOTAS.items():
             if fault in faults:
                 sandbox.personalize.occupied[kind.key] = kind.quota
@@ -356,6 +367,7 @@ class FamilyInvariants(Invariants):
         self.stacks: dict[str, StackState] = {}
         self.at_the_limit: set[int] = set()  # id() of the operations stuck at the documented limit
         self._watch(driver)
+        self.data_lifecycle = DataLifecycleChecks(self, driver)
 
     def _watch(self, driver: Driver) -> None:
         engine, clock = driver.engine, self.sandbox.clock
@@ -450,6 +462,7 @@ class FamilyInvariants(Invariants):
         self._deleted_trainings_stopped(index)
         self._no_delete_refused(index, outcomes)
         self._refusals_bill_nothing(index, outcomes, started, now)
+        self.data_lifecycle.after_step(index, outcomes)
 
     # -- helpers
 
