@@ -172,6 +172,8 @@ def _apply_environment(current: Mapping[str, str], wanted: Mapping[str, str]) ->
 
 
 TIMED_OUT = "Sandbox.Timedout"
+# An invocation holding the simulated clock longer than this is recorded in LambdaRuntime.held.
+HELD_SECONDS = 60.0
 
 
 class LambdaRuntime:
@@ -187,6 +189,9 @@ class LambdaRuntime:
         self._content_keys: dict[Path, str] = {}
         self._requests = 0
         self.invocations = 0
+        self.held: list[tuple[float, float]] = []
+        """(start, end) of every invocation that held the simulated clock longer than a minute: nothing
+        else runs while one waits (docs/rehearsal-fidelity.md, "not modelled")."""
         self.enforcer: Enforcer | None = None
         self._logs_checked: set[tuple[str, str]] = set()
         # Faults to inject: (handler, error type) raised by the next invocation of that handler.
@@ -197,6 +202,7 @@ class LambdaRuntime:
         self._clock = clock
         self._requests = 0
         self.invocations = 0
+        self.held = []
         self.enforcer = None
         self._logs_checked.clear()
         self.faults.clear()
@@ -221,6 +227,7 @@ class LambdaRuntime:
                 raise InvocationError(function.logical_id, fault[1], f"injected {fault[1]} (rehearsal)", [])
         context = self._context(function)
         output = io.StringIO()
+        started = self._clock.elapsed
         self._check_logs(function)
         checked = (
             self.enforcer.calls_of(function.role_arn, region=function.region, account=function.account)
@@ -244,6 +251,8 @@ class LambdaRuntime:
                     ) from error
                 finally:
                     self._clock.sleep(self._invocation_seconds)
+                    if self._clock.elapsed - started > HELD_SECONDS:
+                        self.held.append((started, self._clock.elapsed))
         if fault is not None:
             # Timed out after its work was done: what it changed stays changed, its answer is lost.
             raise InvocationError(
