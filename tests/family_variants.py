@@ -27,6 +27,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
@@ -88,6 +89,10 @@ class FamilyVersion:
     export: bool = False
     export_token: str | None = None
     export_wait: bool = True
+    # The import on an EventBridge Scheduler expression (issue 22): it drives the chain import -> trainings
+    # -> batch jobs without a deploy; ``schedule_enabled=False`` pauses it.
+    schedule: str | None = None
+    schedule_enabled: bool = True
 
     def label(self) -> str:
         changed = {key: value for key, value in asdict(self).items() if value != getattr(BASE, key)}
@@ -146,6 +151,14 @@ TWO_STACK_VERSIONS: tuple[FamilyVersion, ...] = (
     replace(BASE, consumer=True, training_token="2"),  # a new training: the consumer's job runs again
     replace(BASE, consumer=True, import_token="2", import_mode="INCREMENTAL"),  # the training stays
 )
+# The scheduled versions (issue 22), drawn apart too (tests/fuzz/family.py): the daily import drives the
+# chain; paused; and scheduled with a new training (an update that changes what the next runs chain to).
+DAILY = "rate(1 day)"
+SCHEDULE_VERSIONS: tuple[FamilyVersion, ...] = (
+    replace(BASE, schedule=DAILY),
+    replace(BASE, schedule=DAILY, schedule_enabled=False),
+    replace(BASE, schedule=DAILY, training_token="2"),
+)
 # The data lifecycle versions (issue 21), drawn apart too: a deletion after the import and an export after
 # the deletion, each with ``wait`` on and off; a new deletion with a new export; the export removed.
 LIFECYCLE_VERSIONS: tuple[FamilyVersion, ...] = (
@@ -155,7 +168,9 @@ LIFECYCLE_VERSIONS: tuple[FamilyVersion, ...] = (
     replace(BASE, deletion=True, deletion_token="1", export=True, export_token="3", export_wait=False),
     replace(BASE, deletion=True, deletion_token="3"),
 )
-ALL_VERSIONS: tuple[FamilyVersion, ...] = VERSIONS + TWO_STACK_VERSIONS + LIFECYCLE_VERSIONS
+ALL_VERSIONS: tuple[FamilyVersion, ...] = (
+    VERSIONS + TWO_STACK_VERSIONS + SCHEDULE_VERSIONS + LIFECYCLE_VERSIONS
+)
 
 
 def build(app: object, version: FamilyVersion) -> None:
@@ -163,6 +178,7 @@ def build(app: object, version: FamilyVersion) -> None:
     import aws_cdk as cdk
     from aws_cdk import aws_personalize as personalize
     from aws_cdk import aws_s3_deployment as s3deploy
+    from aws_cdk import aws_scheduler as scheduler
     from aws_cdk import aws_sqs as sqs
 
     from constructs_lib import (
@@ -187,6 +203,12 @@ def build(app: object, version: FamilyVersion) -> None:
     )
     storage = BatchInferenceStorage(stack, "Storage", removal_policy=cdk.RemovalPolicy.DESTROY)
     storage.deploy_input("SampleData", sources=[s3deploy.Source.asset(str(SAMPLE_DATA))])
+    scheduled: dict[str, Any] = {}
+    if version.schedule is not None:
+        scheduled = {
+            "schedule": scheduler.ScheduleExpression.expression(version.schedule),
+            "schedule_enabled": version.schedule_enabled,
+        }
     load = DatasetImportJob(
         stack,
         IMPORT,
@@ -196,6 +218,7 @@ def build(app: object, version: FamilyVersion) -> None:
         import_mode=version.import_mode,
         run_token=version.import_token,
         wait=version.import_wait,
+        **scheduled,
     )
 
     solution = personalize.CfnSolution(

@@ -19,6 +19,7 @@ from tests.family_variants import ALL_VERSIONS, BASE, FamilyVersion, synthesize_
 from tests.fuzz.data_lifecycle import LIFECYCLE_FAULTS, LIFECYCLE_SEEDS
 from tests.fuzz.family import (
     FAULTS,
+    SCHEDULE_FAULTS,
     SLOW_IMPORT_FAULT,
     FamilyFuzzer,
     FamilyOutcome,
@@ -38,7 +39,34 @@ pytestmark = pytest.mark.slow
 # stack, then a new training with it (the consumer's job runs again once), then the same again (it does
 # not). make fuzz runs seeds 1 to 5,000. A defect found but not fixed yet goes in as a strict xfail of its
 # seed (`python -m tests.fuzz --family --replay SEED` prints its steps and timeline).
-SEEDS = (495, 227, 109, 4354, 49, 3197, 55, 22, 112, 313, 408, 487, 43, 14041, 64, 800, 4, 61, 13, 282)
+# 5, 27 and 39 deploy the scheduled versions (issue 22) and let days pass: 5 fails a scheduled run,
+# delivers each time twice and deletes while a scheduled import runs; 27 pauses the schedule; 39 deletes
+# while the import of a repeated delivery on new input runs.
+SEEDS = (
+    495,
+    227,
+    109,
+    4354,
+    49,
+    3197,
+    55,
+    22,
+    112,
+    313,
+    408,
+    487,
+    43,
+    14041,
+    64,
+    800,
+    4,
+    61,
+    13,
+    282,
+    5,
+    27,
+    39,
+)
 CHUNKS = 2
 
 
@@ -90,9 +118,19 @@ def test_the_family_sequences_walk_every_version_and_fault() -> None:
     # The data lifecycle versions are walked by their own seeds (tests/test_family_fuzz_data_lifecycle.py).
     steps = [step for seed in (*SEEDS, *LIFECYCLE_SEEDS) for step in scenario(seed)]
     assert {step.version for step in steps if step.action == "deploy"} == set(range(len(ALL_VERSIONS)))
-    assert {*FAULTS, SLOW_IMPORT_FAULT, *LIFECYCLE_FAULTS} <= {
+    assert {*FAULTS, *SCHEDULE_FAULTS, SLOW_IMPORT_FAULT, *LIFECYCLE_FAULTS} <= {
         fault for step in steps for fault in step.faults
     }
+    assert any(step.action == "days" and step.new_input for step in steps)
+
+
+def test_the_scheduled_sequences_deliver_run_chain_and_skip(
+    chunk_outcomes: Callable[[int], list[FamilyOutcome]],
+) -> None:
+    outcomes = [outcome for index in range(CHUNKS) for outcome in chunk_outcomes(index)]
+    assert sum(outcome.deliveries for outcome in outcomes) >= 5
+    assert sum(outcome.scheduled_runs for outcome in outcomes) >= 5
+    assert sum(outcome.skips for outcome in outcomes) >= 1
 
 
 def test_the_family_sequences_start_every_kind_and_roll_back(
@@ -310,3 +348,52 @@ def test_a_job_started_on_a_pending_version_is_caught(planted: PlantedFamily) ->
     )
     found = planted.violations(seeds)
     assert any("which was not ACTIVE then" in v for v in found), found
+
+
+# --- runs without a deploy (issue 22) ---------------------------------------------------------------------
+
+_SCHEDULED = {i for i, version in enumerate(ALL_VERSIONS) if version.schedule and version.schedule_enabled}
+
+
+def _scheduled_days(
+    *, most: int, new_input: bool, faults: bool = False, then: str | None = None
+) -> list[int]:
+    """A short sequence: a calm deploy of a running schedule, days just past a delivery (with or without
+    new input and scheduled faults), then ``then``."""
+
+    def wanted(steps: list[FamilyStep]) -> bool:
+        return (
+            _short(steps, most)
+            and _first_deploys(
+                steps,
+                lambda s: s.action == "deploy" and _calm(s) and s.version in _SCHEDULED,
+                lambda s: (
+                    s.action == "days"
+                    and s.minutes >= 2 * 1440
+                    and s.new_input == new_input
+                    and bool(s.faults) == faults
+                ),
+            )
+            and (then is None or steps[2].action == then)
+        )
+
+    return seeds_where(wanted)
+
+
+def test_a_delete_that_leaves_scheduled_runs_running_is_caught(planted: PlantedFamily) -> None:
+    planted.plant(
+        "handler.py", "monitor_ops.stop(clients.stepfunctions, execution, RUN_STOPPED_CAUSE)", "None"
+    )
+    found = planted.violations(_scheduled_days(most=4, new_input=True, then="delete"))
+    assert any("still runs after Family was deleted" in v for v in found), found
+
+
+def test_an_import_skipped_though_its_input_changed_is_caught(planted: PlantedFamily) -> None:
+    # The skip ignores the fingerprint (keys and ETags) the last scheduled import recorded.
+    planted.plant(
+        "scheduled.py",
+        '        if recorded != compared["fingerprint"]:\n',
+        "        if False:\n",
+    )
+    found = planted.violations(_scheduled_days(most=4, new_input=True))
+    assert any("though new input landed" in v for v in found), found
