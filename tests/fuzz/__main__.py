@@ -130,6 +130,11 @@ def family_main(args: argparse.Namespace, seeds: list[int]) -> int:
         f"{sum(o.limits for o in outcomes)} stack operation(s) stuck at the documented limit (an import "
         "outlasting its Delete's wait), deleted again once the import ended"
     )
+    print(
+        f"runs without a deploy: {sum(o.deliveries for o in outcomes)} scheduled deliveries, "
+        f"{sum(o.scheduled_runs for o in outcomes)} scheduled and chained runs, "
+        f"{sum(o.skips for o in outcomes)} skipped"
+    )
     _print_failed(failed, "python -m tests.fuzz --family --replay")
     return 1 if failed else 0
 
