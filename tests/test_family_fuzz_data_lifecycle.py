@@ -54,6 +54,23 @@ def test_every_data_lifecycle_sequence_keeps_every_invariant(lifecycle_outcomes:
     )
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "known finding (seeds 94, 99): an export (or deletion) that does not wait, removed from the app "
+        "while it runs, loses its monitor's IAM grants in the update (the runtime's grant policies are "
+        "updated in place) before its resource's Delete stops the monitor in the cleanup: the monitor is "
+        "denied Describe (and the manifest write) and reports the job FAILED; the job adopted again later "
+        "reports a second end event"
+    ),
+)
+def test_an_unwaited_export_removed_while_it_runs_keeps_its_monitors_grants(
+    lifecycle_fuzzer: Callable[[], FamilyFuzzer],
+) -> None:
+    outcome = lifecycle_fuzzer().run(94)
+    assert not outcome.violations, outcome.violations[0]
+
+
 def test_the_data_lifecycle_seeds_walk_every_lifecycle_version_and_fault() -> None:
     steps = [step for seed in LIFECYCLE_SEEDS for step in scenario(seed)]
     lifecycle = set(range(FIRST_LIFECYCLE, FIRST_LIFECYCLE + len(LIFECYCLE_VERSIONS)))

@@ -111,6 +111,7 @@ class DataLifecycleChecks:
         self.sandbox = driver.sandbox
         # (what, how long it took, the job's status before, after) of each Delete of the two kinds.
         self.deletes: list[tuple[str, float, str | None, str | None]] = []
+        self.checked_until = 0.0  # when the last step's checks ran
         self._watch_deletes()
 
     def violation(self, text: str) -> None:
@@ -148,13 +149,17 @@ class DataLifecycleChecks:
         return {job.arn: job for job in self.sandbox.personalize.jobs()}
 
     def after_step(self, index: int, outcomes: Sequence[StackOutcome]) -> None:
-        self._exports_hold_no_erased_users(index)
+        # The templates the stacks hold are the ones this step's exports started under, unless it rolled
+        # back.
+        forward = all(o.operation.status in ("CREATE_COMPLETE", "UPDATE_COMPLETE") for o in outcomes)
+        self._exports_hold_no_erased_users(index, forward)
+        self.checked_until = self.sandbox.clock.elapsed
         self._rollbacks_carry_their_note(index, outcomes)
         self._deleted_counted_once(index)
         self._deletes_never_wait(index)
 
     # -- 11
-    def _exports_hold_no_erased_users(self, index: int) -> None:
+    def _exports_hold_no_erased_users(self, index: int, forward: bool) -> None:
         jobs = self._jobs()
         ours = {run.job_arn for run in self.driver.runs if run.job_arn}
         deletions = [job for job in jobs.values() if job.kind is DELETION_KIND and job.arn in ours]
@@ -174,13 +179,15 @@ class DataLifecycleChecks:
                             f"{deletion.name} before it started "
                             f"(+{deletion.updated_at / 60:.1f} min)"
                         )
-            self._ordered_after_its_deletion(index, export, jobs)
+            if forward and export.created_at >= self.checked_until:
+                self._ordered_after_its_deletion(index, export, jobs)
 
     def _ordered_after_its_deletion(
         self, index: int, export: StandInJob, jobs: Mapping[str, StandInJob]
     ) -> None:
-        """An export held by a stack that orders it after a deletion that waits: the deletion's latest run
-        started before the export had COMPLETED when the export started."""
+        """An export started in this step, held by a stack that orders it after a deletion that waits (in
+        the template it started under): the deletion's latest run started before the export had COMPLETED
+        when the export started."""
         for state in self.driver.states.values():
             held = {
                 resource.logical_id: resource
