@@ -6,6 +6,7 @@ function may run (about 13 minutes); an import that does not wait for its end an
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -19,7 +20,7 @@ from constructs_lib._contract import contract
 from constructs_lib.dataset_import import IMPORT_BEFORE_NATIVE_DELETE_WARNING
 from constructs_lib.rehearsal import rehearse
 from constructs_lib.rehearsal.result import EXIT_OK
-from tests.apps import synthesize
+from tests.apps import SynthesizedApp, synthesize
 
 DATASET_ARN = "arn:aws:personalize:us-east-1:123456789012:dataset/shop/INTERACTIONS"
 
@@ -62,7 +63,9 @@ def test_a_waited_import_or_a_dataset_outside_the_stack_does_not_warn(wait: bool
 
 
 @pytest.mark.slow
-def test_upgrading_to_the_longer_timeouts_runs_no_job_again(tmp_path: Path) -> None:
+def test_upgrading_to_the_longer_timeouts_runs_no_job_again(
+    tmp_path: Path, example_apps: Mapping[str, SynthesizedApp]
+) -> None:
     # The first deploy after the upgrade changes each job resource's ServiceTimeout (600 -> 900) and the
     # on-event function's timeout (300 -> 840): CloudFormation sends every job resource an Update, and
     # each keeps its job.
@@ -70,7 +73,7 @@ def test_upgrading_to_the_longer_timeouts_runs_no_job_again(tmp_path: Path) -> N
         patch.setattr(job_module, "SERVICE_TIMEOUT", cdk.Duration.seconds(600))
         patch.setattr(contract, "ON_EVENT_TIMEOUT_SECONDS", 300)
         before = synthesize("end_to_end", tmp_path / "before", nag=False).outdir
-    after = synthesize("end_to_end", tmp_path / "after", nag=False).outdir
+    after = example_apps["end_to_end"].outdir  # the app as the library makes it now (the session's synth)
     template = json.loads((before / "PersonalizeEndToEnd.template.json").read_text())
     assert {"600"} == {
         resource["Properties"]["ServiceTimeout"]

@@ -7,7 +7,7 @@ again (rehearsed below)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 
 import aws_cdk as cdk
@@ -20,7 +20,7 @@ from constructs_lib import BatchInferenceJob, BatchInferenceStorage, SolutionVer
 from constructs_lib.rehearsal import Result, rehearse
 from constructs_lib.rehearsal.result import EXIT_OK
 from examples.end_to_end import USER_PERSONALIZATION
-from tests.apps import synthesize
+from tests.apps import SynthesizedApp, synthesize
 
 ENV = cdk.Environment(account="123456789012", region="us-east-1")
 SOLUTION_ARN = "arn:aws:personalize:us-east-1:123456789012:solution/recs"
@@ -141,14 +141,16 @@ def test_every_property_of_the_fingerprinted_resources_is_create_only() -> None:
 
 
 @pytest.fixture(scope="module")
-def upgrade(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Result]:
+def upgrade(
+    tmp_path_factory: pytest.TempPathFactory, example_apps: Mapping[str, SynthesizedApp]
+) -> Iterator[Result]:
     """examples/end_to_end.py as the library made it before the fingerprint (its versions' WaitConditions
     named as in 0.1), updated to the app as it is made now."""
     root = tmp_path_factory.mktemp("solution-replacement")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(solution_version_module, "solution_fingerprint", lambda *args: None)
         before = synthesize("end_to_end", root / "before", nag=False).outdir
-    after = synthesize("end_to_end", root / "after", nag=False).outdir
+    after = example_apps["end_to_end"].outdir  # the app as the library makes it now (the session's synth)
     yield rehearse(before, update_to=after)
 
 
