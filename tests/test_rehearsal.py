@@ -10,6 +10,7 @@ import runpy
 import shlex
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -20,7 +21,7 @@ from constructs_lib import BatchInferenceJob, BatchInferenceStorage
 from constructs_lib.rehearsal import MissingDependencyError, RehearsalError, Result, rehearse
 from constructs_lib.rehearsal._deps import require
 from constructs_lib.rehearsal.personalize import _output_line
-from tests.apps import CDK_CONTEXT, REPO, synthesize
+from tests.apps import CDK_CONTEXT, REPO, SynthesizedApp, synthesize
 from tests.conftest import SOLUTION_VERSION_ARN
 
 pytestmark = pytest.mark.slow
@@ -43,8 +44,14 @@ def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def shared_storage_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return synthesize("shared_storage", tmp_path_factory.mktemp("shared"), nag=False).outdir
+def shared_storage_out(example_apps: Mapping[str, SynthesizedApp]) -> Path:
+    """The session's synth of the example (tests/shared.py): the rehearsal only reads it."""
+    return Path(example_apps["shared_storage"].outdir)
+
+
+@pytest.fixture(scope="module")
+def shared_storage(shared_storage_out: Path) -> Result:
+    return rehearse(shared_storage_out, update=False)
 
 
 @pytest.fixture(scope="module")
@@ -122,8 +129,8 @@ def test_demo_update_starts_a_new_job_and_deletes_the_replaced_one(demo: Result)
     assert f"Delete of {updated.job_arn} -> DELETE_COMPLETE" in demo.report
 
 
-def test_shared_storage_example_ends_both_jobs_active(shared_storage_out: Path) -> None:
-    result = rehearse(shared_storage_out, update=False)
+def test_shared_storage_example_ends_both_jobs_active(shared_storage: Result) -> None:
+    result = shared_storage
     assert result.exit_code == 0, result.report
     assert {job.construct_id for job in result.jobs} == {"WeeklyRecommendations", "FreshRecommendations"}
     assert _statuses(result) == ["ACTIVE", "ACTIVE"]
@@ -179,9 +186,8 @@ def test_input_exists_with_an_id_the_app_does_not_have_is_refused(demo_out: Path
         rehearse(demo_out, input_exists=("Nope",))
 
 
-def test_a_brought_bucket_gets_sample_input(tmp_path: Path) -> None:
-    outdir = synthesize("bring_your_own", tmp_path / "byo", nag=False).outdir
-    result = rehearse(outdir, records=9, update=False)
+def test_a_brought_bucket_gets_sample_input(example_apps: Mapping[str, SynthesizedApp]) -> None:
+    result = rehearse(example_apps["bring_your_own"].outdir, records=9, update=False)
     assert result.exit_code == 0, result.report
     assert [job.records for job in result.jobs] == [9]
 
@@ -209,8 +215,8 @@ def test_usage_snippet_fails_its_first_deploy_until_its_input_is_there(usage_out
     assert uploaded.exit_code == 0, uploaded.report
 
 
-def test_shared_storage_state_change_rule_matches_its_jobs_event(shared_storage_out: Path) -> None:
-    result = rehearse(shared_storage_out, update=False)
+def test_shared_storage_state_change_rule_matches_its_jobs_event(shared_storage: Result) -> None:
+    result = shared_storage
     assert "matched rule WeeklyRecommendationsEnded" in result.report
 
 
