@@ -232,6 +232,20 @@ def test_a_run_that_writes_no_manifest_is_caught(planted: PlantedFamily) -> None
     assert any("latest.json names nothing, not the run the stack holds" in v for v in found), found
 
 
+def _deployed_then_deleted(versions: set[int]) -> list[int]:
+    """Seeds whose short sequence first deploys one of ``versions`` calmly, then deletes the stack."""
+    return seeds_where(
+        lambda steps: (
+            _short(steps, 3)
+            and _first_deploys(
+                steps,
+                lambda s: s.action == "deploy" and _calm(s) and s.version in versions,
+                lambda s: s.action == "delete",
+            )
+        )
+    )
+
+
 def test_a_delete_that_stops_no_training_is_caught(planted: PlantedFamily) -> None:
     planted.plant(
         "handler.py",
@@ -239,16 +253,7 @@ def test_a_delete_that_stops_no_training_is_caught(planted: PlantedFamily) -> No
         "None",
     )
     unwaited = {i for i, version in enumerate(ALL_VERSIONS) if not version.training_wait}
-    seeds = seeds_where(
-        lambda steps: (
-            _short(steps, 3)
-            and _first_deploys(
-                steps,
-                lambda s: s.action == "deploy" and _calm(s) and s.version in unwaited,
-                lambda s: s.action == "delete",
-            )
-        )
-    )
+    seeds = _deployed_then_deleted(unwaited)
     found = planted.violations(seeds)
     assert any("though its resource is gone" in v for v in found), found
 
@@ -262,16 +267,7 @@ def test_a_delete_that_does_not_wait_for_a_running_import_is_caught(planted: Pla
         "status = status",
     )
     unwaited = {i for i, version in enumerate(ALL_VERSIONS) if not version.import_wait}
-    seeds = seeds_where(
-        lambda steps: (
-            _short(steps, 3)
-            and _first_deploys(
-                steps,
-                lambda s: s.action == "deploy" and _calm(s) and s.version in unwaited,
-                lambda s: s.action == "delete",
-            )
-        )
-    )
+    seeds = _deployed_then_deleted(unwaited)
     found = planted.violations(seeds)
     assert any("a native delete was refused while a job ran" in v and "import" in v for v in found), found
 
