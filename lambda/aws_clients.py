@@ -8,8 +8,8 @@ credentials and every other service still come from the runtime's own botocore. 
 at run time.
 
 Endpoints are never passed explicitly: ``AWS_ENDPOINT_URL_PERSONALIZE``, ``AWS_ENDPOINT_URL_SFN``,
-``AWS_ENDPOINT_URL_EVENTBRIDGE``, ``AWS_ENDPOINT_URL_S3`` (or ``AWS_ENDPOINT_URL``) redirect the clients,
-as in any boto3 program.
+``AWS_ENDPOINT_URL_EVENTBRIDGE``, ``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL_CLOUDFORMATION`` (or
+``AWS_ENDPOINT_URL``) redirect the clients, as in any boto3 program.
 """
 
 from __future__ import annotations
@@ -83,6 +83,9 @@ class Clients:
     stepfunctions: SFNClient
     events: EventBridgeClient
     s3: S3Client
+    # The monitor asks for its stack's status when a check is denied (monitor_ops.stack_status). Typed
+    # loosely: mypy_boto3_cloudformation is not a dependency for one call, whose answer is read defensively.
+    cloudformation: Any
 
 
 def make_session() -> boto3.Session:
@@ -100,6 +103,7 @@ def make_clients(session: boto3.Session | None = None) -> Clients:
         stepfunctions=session.client("stepfunctions", config=CLIENT_CONFIG),
         events=session.client("events", config=CLIENT_CONFIG),
         s3=session.client("s3", config=CLIENT_CONFIG),
+        cloudformation=session.client("cloudformation", config=CLIENT_CONFIG),
     )
 
 

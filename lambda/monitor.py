@@ -31,7 +31,8 @@ from schedule import Decision
 
 # Error kinds after which the same call is simply made again at the next check.
 RETRY_ON_CREATE = frozenset({"transient", "queue"})
-# not_found: just created; propagation: a policy just changed (bounded by the consecutive errors allowed)
+# not_found: just created; propagation: a policy just changed (bounded by the consecutive errors allowed,
+# unless the job's stack is changing: see on_error)
 RETRY_ON_DESCRIBE = frozenset({"transient", "queue", "not_found", "propagation"})
 # How long a create may meet access denied (a role or policy not in effect yet) before the job fails.
 MAX_PROPAGATION_SECONDS = 300
@@ -196,6 +197,15 @@ def on_error(check: Check, error: Exception, retryable: frozenset[str]) -> Decis
     if error_kind(error) not in retryable:
         return Decision.end("FAILURE", f"The {check.noun} could not be started or checked: {reason}")
     state = check.state
+    if error_kind(error) == "propagation":
+        # The stack's update may have taken this job's statements away before its cleanup stops this
+        # monitor: a denial while the stack changes is not one of the errors in a row.
+        stack_status = monitor_ops.stack_status(check.clients.cloudformation, state.get("stackId"))
+        if stack_status is not None and schedule.denial_is_transitional(stack_status):
+            check.log("denied-while-stack-changes", stackStatus=stack_status, detail=reason)
+            return schedule.decide_while_stack_changes(
+                check.noun, stack_status, reason, state["status"], check.elapsed, check.timeout
+            )
     state["consecutiveErrors"] = int(state.get("consecutiveErrors") or 0) + 1
     return schedule.decide_on_retryable_error(
         check.noun, state["consecutiveErrors"], reason, state["status"], check.elapsed, check.timeout

@@ -97,3 +97,16 @@ def is_running(stepfunctions: SFNClient, execution_arn: str) -> bool:
         return stepfunctions.describe_execution(executionArn=execution_arn)["status"] == "RUNNING"
     except AwsError as error:
         return error_code(error) != "ExecutionDoesNotExist"
+
+
+def stack_status(cloudformation: Any, stack_id: str | None) -> str | None:
+    """The status of the job's stack (``UPDATE_COMPLETE_CLEANUP_IN_PROGRESS``, as CloudFormation spells
+    it), from DescribeStacks on its StackId; None when there is no StackId or it cannot be told."""
+    if not stack_id:
+        return None
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack_id).get("Stacks") or []
+    except AwsError:
+        return None
+    status = stacks[0].get("StackStatus") if stacks else None
+    return str(status) if status else None

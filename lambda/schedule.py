@@ -103,6 +103,21 @@ def decide_on_retryable_error(
     return _wait_or_time_out(noun, status, elapsed_seconds, timeout_seconds, f" (last error: {error})")
 
 
+def denial_is_transitional(stack_status: str | None) -> bool:
+    """Whether an access denied meets a stack that is changing: an update (whose shared policies lose a
+    removed job's statements before its cleanup deletes the job's resource and stops this monitor), its
+    cleanup, a rollback or a delete. Such a denial is not counted toward MAX_CONSECUTIVE_ERRORS."""
+    return stack_status is not None and stack_status.endswith("_IN_PROGRESS")
+
+
+def decide_while_stack_changes(
+    noun: str, stack_status: str, error: str, status: str, elapsed_seconds: float, timeout_seconds: int
+) -> Decision:
+    """A check denied while the stack changes: check again later, bounded by the run's timeout only."""
+    note = f" (denied while its stack was {stack_status}: {error})"
+    return _wait_or_time_out(noun, status, elapsed_seconds, timeout_seconds, note)
+
+
 def parse_time(value: str) -> datetime:
     """ISO 8601 (Step Functions' ``$$.State.EnteredTime``, with ``Z``) -> an aware datetime."""
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -54,16 +54,19 @@ def stubs(aws_session: boto3.Session) -> Iterator[Stubs]:
         stepfunctions=Stubber(clients.stepfunctions),
         events=Stubber(clients.events),
         s3=Stubber(clients.s3),
+        cloudformation=Stubber(clients.cloudformation),
     )
 
     def record(params: dict[str, Any], model: Any, **_: Any) -> None:
         result.calls.append((model.name, copy.deepcopy(params)))
 
-    for client in (clients.personalize, clients.stepfunctions, clients.events, clients.s3):
+    every = (clients.personalize, clients.stepfunctions, clients.events, clients.s3, clients.cloudformation)
+    for client in every:
         client.meta.events.register("before-parameter-build", record)
-    with result.personalize, result.stepfunctions, result.events, result.s3:
+    with result.personalize, result.stepfunctions, result.events, result.s3, result.cloudformation:
         yield result
-    for stubber in (result.personalize, result.stepfunctions, result.events, result.s3):
+    stubbers = (result.personalize, result.stepfunctions, result.events, result.s3, result.cloudformation)
+    for stubber in stubbers:
         stubber.assert_no_pending_responses()
 
 

@@ -13,6 +13,7 @@ from botocore.stub import ANY
 
 from .testkit import (
     PUT_EVENTS_OK,
+    STACK_ID,
     STATE_MACHINE_ARN,
     T0,
     HandleServer,
@@ -339,18 +340,79 @@ def test_errors_that_keep_coming_end_with_failure_and_the_error(stubs: Stubs) ->
 
 
 def test_access_denied_on_describe_is_tried_again_a_bounded_number_of_times(stubs: Stubs) -> None:
-    # A policy that just changed (a job renamed, its old job's monitor still running) denies for a while.
+    # A policy that just changed (a job renamed, its old job's monitor still running) denies for a while;
+    # the stack is settled, so each denial counts.
     stubs.personalize.add_client_error(
         "describe_batch_inference_job", "AccessDeniedException", "not authorized"
     )
+    stubs.expect_stack_status("UPDATE_COMPLETE")
     state = run(stubs, started(), 120)
     assert (state["done"], state["consecutiveErrors"]) == (False, 1)
     stubs.personalize.add_client_error(
         "describe_batch_inference_job", "AccessDeniedException", "not authorized"
     )
+    stubs.expect_stack_status("UPDATE_COMPLETE")
     expect_report(stubs)
     state = run(stubs, started(consecutive_errors=4), 600)
     assert state["result"] == "FAILURE" and "5 errors in a row" in state["reason"]
+
+
+@pytest.mark.parametrize(
+    "stack_status",
+    [
+        "UPDATE_IN_PROGRESS",
+        "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+        "UPDATE_ROLLBACK_IN_PROGRESS",
+        "DELETE_IN_PROGRESS",
+    ],
+)
+def test_access_denied_while_the_stack_changes_is_not_counted(
+    stubs: Stubs, stack_status: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A wait=False job removed by an update: the shared policies lose its statements in the update, and
+    # its resource (whose Delete stops this monitor) goes only in the cleanup. Four denials were counted
+    # before the update began; a fifth while the stack changes is not the one that fails the run.
+    stubs.personalize.add_client_error(
+        "describe_batch_inference_job", "AccessDeniedException", "not authorized"
+    )
+    stubs.expect_stack_status(stack_status)
+    state = run(stubs, started(consecutive_errors=4), 600)
+    assert (state["done"], state["consecutiveErrors"], state["waitSeconds"]) == (False, 4, 60)
+    assert "result" not in state
+    assert stubs.params_of("DescribeStacks") == [{"StackName": STACK_ID}]
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert any(
+        record.get("decision") == "denied-while-stack-changes" and record.get("stackStatus") == stack_status
+        for record in logged
+    )
+
+
+def test_access_denied_while_the_stack_changes_still_ends_at_the_timeout(stubs: Stubs) -> None:
+    stubs.personalize.add_client_error(
+        "describe_batch_inference_job", "AccessDeniedException", "not authorized"
+    )
+    stubs.expect_stack_status("UPDATE_IN_PROGRESS")
+    expect_report(stubs)
+    state = run(stubs, started(), 6 * HOUR)
+    assert state["result"] == "FAILURE" and "timeout" in state["reason"]
+    assert "UPDATE_IN_PROGRESS" in state["reason"]
+
+
+def test_access_denied_counts_when_the_stack_status_cannot_be_read(stubs: Stubs) -> None:
+    stubs.personalize.add_client_error(
+        "describe_batch_inference_job", "AccessDeniedException", "not authorized"
+    )
+    stubs.cloudformation.add_client_error("describe_stacks", "AccessDenied", "not authorized", 403)
+    expect_report(stubs)
+    state = run(stubs, started(consecutive_errors=4), 600)
+    assert state["result"] == "FAILURE" and "5 errors in a row" in state["reason"]
+
+
+def test_other_retryable_errors_never_ask_for_the_stack(stubs: Stubs) -> None:
+    stubs.personalize.add_client_error("describe_batch_inference_job", "ThrottlingException", "slow down")
+    state = run(stubs, started(), 120)
+    assert (state["done"], state["consecutiveErrors"]) == (False, 1)
+    assert stubs.params_of("DescribeStacks") == []
 
 
 def test_non_transient_describe_error_ends_with_failure_at_once(stubs: Stubs) -> None:

@@ -228,6 +228,43 @@ def test_errors_past_the_timeout_end_with_failure_naming_the_last_error() -> Non
     assert "timeout" in decision.reason and "last error: InternalFailure: oops" in decision.reason
 
 
+@pytest.mark.parametrize(
+    ("stack_status", "transitional"),
+    [
+        ("UPDATE_IN_PROGRESS", True),
+        ("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", True),
+        ("UPDATE_ROLLBACK_IN_PROGRESS", True),
+        ("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", True),
+        ("DELETE_IN_PROGRESS", True),
+        ("ROLLBACK_IN_PROGRESS", True),
+        ("UPDATE_COMPLETE", False),
+        ("CREATE_COMPLETE", False),
+        ("UPDATE_ROLLBACK_FAILED", False),
+        ("DELETE_FAILED", False),
+        (None, False),
+    ],
+)
+def test_a_denial_is_transitional_only_while_the_stack_changes(
+    stack_status: str | None, transitional: bool
+) -> None:
+    assert schedule.denial_is_transitional(stack_status) is transitional
+
+
+def test_a_denial_while_the_stack_changes_waits_with_the_usual_schedule() -> None:
+    decision = schedule.decide_while_stack_changes(
+        NOUN, "UPDATE_IN_PROGRESS", "AccessDeniedException: no", "IN PROGRESS", 30 * MINUTE, HOUR
+    )
+    assert (decision.done, decision.wait_seconds) == (False, 120)
+
+
+def test_a_denial_while_the_stack_changes_still_ends_at_the_timeout() -> None:
+    decision = schedule.decide_while_stack_changes(
+        NOUN, "UPDATE_IN_PROGRESS", "AccessDeniedException: no", "IN PROGRESS", HOUR, HOUR
+    )
+    assert decision.result == "FAILURE"
+    assert "timeout" in decision.reason and "denied while its stack was UPDATE_IN_PROGRESS" in decision.reason
+
+
 def test_monitor_failure_reason_names_the_error_and_its_cause() -> None:
     reason = schedule.monitor_failure_reason(NOUN, {"Error": "Lambda.Unknown", "Cause": "out of memory"})
     assert reason == "The monitor of the batch inference job stopped on Lambda.Unknown: out of memory"

@@ -151,6 +151,7 @@ class Stubs:
     stepfunctions: Stubber
     events: Stubber
     s3: Stubber
+    cloudformation: Stubber
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def params_of(self, operation: str) -> list[dict[str, Any]]:
@@ -159,6 +160,25 @@ class Stubs:
 
     def operations(self) -> list[str]:
         return [name for name, _ in self.calls]
+
+    # -- CloudFormation, as the monitor asks it after a denied check
+
+    def expect_stack_status(self, status: str, stack_id: str = STACK_ID) -> None:
+        """DescribeStacks of the job's stack answers with ``status``."""
+        self.cloudformation.add_response(
+            "describe_stacks",
+            {
+                "Stacks": [
+                    {
+                        "StackName": "RecsStack",
+                        "StackId": stack_id,
+                        "CreationTime": datetime(2024, 5, 1, tzinfo=timezone.utc),
+                        "StackStatus": status,
+                    }
+                ]
+            },
+            {"StackName": stack_id},
+        )
 
     # -- Step Functions, as the handler calls it
 
