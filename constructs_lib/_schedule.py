@@ -42,6 +42,9 @@ if TYPE_CHECKING:
 
 SCHEDULER_ROLE_ID = "SchedulerRole"
 SCHEDULED_RUNS_POLICY_ID = "ScheduledRunsPolicy"
+# The schedule group the jobs' schedules are in (aws_scheduler.Schedule without schedule_group), as its
+# ARN's resource part: what the scheduler role's trust names as aws:SourceArn.
+SCHEDULE_GROUP_ARN_RESOURCE = "schedule-group/default"
 # Where a job reads its input, by the kinds' snake-case names (``JobKind.properties`` turns them into the
 # properties; a name no kind declares fails there): the skip check lists the objects under it.
 INPUT_NAMES = ("input_path", "data_location")
@@ -422,7 +425,11 @@ def _runtime_child(runtime: PersonalizeJobRuntime, id: str) -> Any:
     return runtime.node.try_find_child(id)
 
 
-def _starter_role(runtime: PersonalizeJobRuntime, id: str, service: str, why: str) -> iam.Role:
+def _starter_role(
+    runtime: PersonalizeJobRuntime, id: str, service: str, why: str, source_arn: str
+) -> iam.Role:
+    """A role ``service`` assumes to start the monitor, for the sources ``source_arn`` (an ARN pattern)
+    of this account only (confused-deputy prevention)."""
     found = _runtime_child(runtime, id)
     if isinstance(found, iam.Role):
         return found
@@ -442,7 +449,11 @@ def _starter_role(runtime: PersonalizeJobRuntime, id: str, service: str, why: st
         runtime,
         id,
         assumed_by=iam.ServicePrincipal(
-            service, conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+            service,
+            conditions={
+                "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                "ArnLike": {"aws:SourceArn": source_arn},
+            },
         ),
         description=f"{why} of {runtime.node.path}",
         managed_policies=[policy],
@@ -450,13 +461,34 @@ def _starter_role(runtime: PersonalizeJobRuntime, id: str, service: str, why: st
 
 
 def scheduler_role(runtime: PersonalizeJobRuntime) -> iam.Role:
-    """The role EventBridge Scheduler assumes for every schedule of the stack: start the monitor."""
-    return _starter_role(runtime, SCHEDULER_ROLE_ID, "scheduler.amazonaws.com", "The job schedules")
+    """The role EventBridge Scheduler assumes for every schedule of the stack: start the monitor.
+
+    Trusted for the schedules of the ``default`` group (the jobs' schedules name no group) of this
+    account and region: EventBridge Scheduler user guide, "Set up the execution role" and "Confused
+    deputy prevention", give ``aws:SourceArn`` the schedule group's ARN."""
+    return _starter_role(
+        runtime,
+        SCHEDULER_ROLE_ID,
+        "scheduler.amazonaws.com",
+        "The job schedules",
+        f"arn:{Aws.PARTITION}:scheduler:{Aws.REGION}:{Aws.ACCOUNT_ID}:{SCHEDULE_GROUP_ARN_RESOURCE}",
+    )
 
 
 def events_role(runtime: PersonalizeJobRuntime) -> iam.Role:
-    """The role EventBridge assumes for every chain rule of the stack: start the monitor."""
-    return _starter_role(runtime, "ChainRulesRole", "events.amazonaws.com", "The chain rules")
+    """The role EventBridge assumes for every chain rule of the stack: start the monitor.
+
+    Trusted for rules on the default bus of this account and region (EventBridge user guide, "Using IAM
+    policy conditions" and confused-deputy prevention: ``aws:SourceArn`` is the rule's ARN). Not the
+    rules' own ARNs: each rule's target names this role, so a role naming its rules would close a
+    circle, and CloudFormation generates the rules' names (their stack name part is truncated)."""
+    return _starter_role(
+        runtime,
+        "ChainRulesRole",
+        "events.amazonaws.com",
+        "The chain rules",
+        f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/*",
+    )
 
 
 def scheduled_runs_policy(runtime: PersonalizeJobRuntime) -> iam.ManagedPolicy:
@@ -481,6 +513,7 @@ def scheduled_runs_policy(runtime: PersonalizeJobRuntime) -> iam.ManagedPolicy:
         ],
     )
     policy.attach_to_role(runtime._roles["CheckFunction"])  # the function's own role (not its view)
+    runtime.count_managed_policy("Check")
     acks = Acknowledgements()
     acks.add(
         policy,

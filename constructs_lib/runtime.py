@@ -616,19 +616,25 @@ class PersonalizeJobRuntime(Construct):
         )
         place.attach_to_role(self._roles[f"{which}Function"])
         self._placed_policies[(id(policy), key)] = place
+        self.count_managed_policy(which)
+        return place
+
+    def count_managed_policy(self, which: str) -> None:
+        """One more managed policy attached to the ``which`` (``OnEvent`` or ``Check``) function's role
+        besides its SHARED_POLICIES (a placed policy, the scheduled runs' policy): the quota warning once
+        the role holds more than MANAGED_POLICIES_PER_ROLE."""
         self._placed_count[which] = self._placed_count.get(which, 0) + 1
-        if self._placed_count[which] == MANAGED_POLICIES_PER_ROLE - SHARED_POLICIES[which] + 1:
+        if SHARED_POLICIES[which] + self._placed_count[which] == MANAGED_POLICIES_PER_ROLE + 1:
             from aws_cdk import Annotations
 
             Annotations.of(self).add_warning_v2(
                 "constructs-lib:managedPolicyQuota",
                 f"The {which} function's role takes more than {MANAGED_POLICIES_PER_ROLE} managed policies: "
-                "one for the runtime and one for each resource of this stack that jobs are made from (a "
-                "solution, a dataset, a storage). IAM allows 10 per role by default: ask for a higher "
-                "'Managed policies per role' quota (up to 20) in Service Quotas, or spread the jobs over "
-                "more stacks.",
+                "one for the runtime, one for each resource of this stack that jobs are made from (a "
+                "solution, a dataset, a storage) and, on the check function's, one for the runs of "
+                "scheduled jobs. IAM allows 10 per role by default: ask for a higher 'Managed policies per "
+                "role' quota (up to 20) in Service Quotas, or spread the jobs over more stacks.",
             )
-        return place
 
     def _stack_references(self, value: str) -> tuple[str, ...]:
         """The resources of the stack that ``value`` references, as CloudFormation names them (sorted);

@@ -74,7 +74,7 @@ def test_the_scheduler_role_may_only_start_the_monitor(weekly_template: dict[str
     role = weekly_template["Resources"][role_id]["Properties"]
     (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert statement["Principal"] == {"Service": "scheduler.amazonaws.com"}
-    assert "aws:SourceAccount" in statement["Condition"]["StringEquals"]
+    _trusts_only_sources_of_the_account(statement, ":scheduler:", ":schedule-group/default")
     assert "Policies" not in role
     (policy_ref,) = role["ManagedPolicyArns"]
     policy = weekly_template["Resources"][policy_ref["Ref"]]["Properties"]["PolicyDocument"]
@@ -86,6 +86,32 @@ def test_the_scheduler_role_may_only_start_the_monitor(weekly_template: dict[str
             "Sid": "StartMonitor",
         }
     ]
+
+
+def _trusts_only_sources_of_the_account(statement: dict[str, Any], service: str, resource: str) -> None:
+    """Confused-deputy prevention: the source account, and the source ARN of this account and region."""
+    account = {"Ref": "AWS::AccountId"}
+    assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": account}
+    ((key, pattern),) = statement["Condition"]["ArnLike"].items()
+    (parts,) = pattern["Fn::Join"][1:]
+    assert key == "aws:SourceArn"
+    partition, region = {"Ref": "AWS::Partition"}, {"Ref": "AWS::Region"}
+    assert parts == ["arn:", partition, service, region, ":", account, resource]
+
+
+def test_the_chain_rules_role_is_trusted_by_rules_of_the_account_only(
+    weekly_template: dict[str, Any],
+) -> None:
+    (role_id,) = {
+        target["RoleArn"]["Fn::GetAtt"][0]
+        for rule in _resources(weekly_template, "AWS::Events::Rule").values()
+        for target in rule["Properties"]["Targets"]
+        if "RoleArn" in target
+    }
+    role = weekly_template["Resources"][role_id]["Properties"]
+    (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    _trusts_only_sources_of_the_account(statement, ":events:", ":rule/*")
 
 
 def test_the_check_may_start_runs_and_list_what_it_compares(weekly_template: dict[str, Any]) -> None:
@@ -406,3 +432,38 @@ def test_a_scheduled_job_in_a_stage_is_chained(tmp_path: Path) -> None:
     app.synth()
     template = stage.synth().get_stack_by_name(stack.stack_name).template
     assert any(key.startswith("VersionAfterImport") for key in _resources(template, "AWS::Events::Rule"))
+
+
+def test_the_scheduled_runs_policy_counts_towards_the_check_roles_managed_policy_quota() -> None:
+    """The check function's role holds its own two policies, the scheduled runs' policy and one per
+    solution its trainings are made from: 7 solutions make IAM's default of 10, an 8th is one too many."""
+    from aws_cdk import aws_personalize as personalize
+    from aws_cdk.assertions import Annotations, Match
+
+    from constructs_lib import SolutionVersion
+    from examples.end_to_end import USER_PERSONALIZATION
+
+    stack = cdk.Stack(
+        cdk.App(), "ScheduledQuota", env=cdk.Environment(account="123456789012", region="us-east-1")
+    )
+    group = personalize.CfnDatasetGroup(stack, "Group", name="quota")
+
+    def version(index: int, **options: Any) -> None:
+        solution = personalize.CfnSolution(
+            stack, f"Solution{index}", dataset_group_arn=group.attr_dataset_group_arn, name=f"quota-{index}",
+            recipe_arn=USER_PERSONALIZATION,
+        )  # fmt: skip
+        SolutionVersion(stack, f"Version{index}", solution_arn=solution.attr_solution_arn, **options)
+
+    version(0, schedule=scheduler.ScheduleExpression.rate(cdk.Duration.days(7)))
+    for index in range(1, 7):
+        version(index)
+    quota = Match.string_like_regexp("managedPolicyQuota")
+    assert not Annotations.from_stack(stack).find_warning("*", quota)
+    version(7)
+    Annotations.from_stack(stack).has_warning(
+        "/ScheduledQuota/PersonalizeBatchInferenceRuntime",
+        Match.string_like_regexp(
+            r"Check function's role takes more than 10 managed policies.*scheduled jobs"
+        ),
+    )
