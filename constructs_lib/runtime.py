@@ -344,7 +344,15 @@ class PersonalizeJobRuntime(Construct):
                 sid="PutEndEvents",
                 actions=["events:PutEvents"],
                 resources=[stack_arn(self._stack, "events", "event-bus/default")],
-            )
+            ),
+            # A check denied while the stack changes (an update takes a removed job's statements before
+            # its cleanup stops the job's monitor) is not counted as an error: the monitor asks for its
+            # own stack's status. A statement no job changes, so it holds throughout an update.
+            iam.PolicyStatement(
+                sid="ReadOwnStackStatus",
+                actions=["cloudformation:DescribeStacks"],
+                resources=[Aws.STACK_ID],
+            ),
         )
         self.state_machine, self.monitor_policy = self._monitor()
         self._executions = stack_arn(

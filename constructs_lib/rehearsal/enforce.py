@@ -171,7 +171,10 @@ class Enforcer:
                 if denial is not None:
                     answer: Any = {
                         "Error": {
-                            "Code": "AccessDeniedException" if service != "s3" else "AccessDenied",
+                            # The query protocol services (CloudFormation) say AccessDenied, as S3 does.
+                            "Code": "AccessDenied"
+                            if service in ("s3", "cloudformation")
+                            else "AccessDeniedException",
                             "Message": f"User: {denial.principal} is not authorized to perform: "
                             f"{denial.action} on resource: {denial.resource}",
                         },

@@ -790,6 +790,7 @@ class _Run:
             operation.status = state.status = CREATE_COMPLETE
             return
         # UPDATE_COMPLETE_CLEANUP_IN_PROGRESS: removed resources, then the old physical ids of replacements.
+        state.status = "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"
         removed = [
             logical_id
             for logical_id in _reverse_order(self.previous.template, self.previous.resources)
@@ -862,6 +863,7 @@ class _Run:
         self.waiting.clear()
         if self.previous is None:
             # ROLLBACK_IN_PROGRESS after a failed create: everything created is deleted.
+            state.status = "ROLLBACK_IN_PROGRESS"
             failed = False
             for logical_id in reversed(self.created):
                 if not self.engine.delete_resource(
@@ -871,6 +873,7 @@ class _Run:
             operation.status = state.status = ROLLBACK_FAILED if failed else ROLLBACK_COMPLETE
             return
         operation.rollback_reason = operation.reason
+        state.status = "UPDATE_ROLLBACK_IN_PROGRESS"
         stuck = False
         to_delete: list[ResourceState] = []
         # A rollback is an update to the previous template: what the job resources depend on (their
@@ -907,6 +910,7 @@ class _Run:
             return
         # UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS: what the update created, and the new ids of
         # resources the update replaced.
+        state.status = "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS"
         for logical_id in reversed(self.created):
             resource = state.resources.pop(logical_id)
             self.engine.delete_resource(state, resource, new_model, operation, "rollback cleanup: Delete")

@@ -701,6 +701,14 @@ def _log_stream(call: _Call) -> list[tuple[str, str]]:
     ]
 
 
+def _stack(call: _Call) -> list[tuple[str, str]]:
+    # DescribeStacks names a stack by its StackId (an ARN) or its name; no name: every stack (ListStacks).
+    if not call.has("StackName"):
+        return []
+    name = str(call.param("StackName"))
+    return [("stack", name if name.startswith("arn:") else call.arn("stack", StackName=name))]
+
+
 def _role(call: _Call) -> list[tuple[str, str]]:
     # iam:PassRole is not an API call: the caller gives the ARN of the role being passed as `RoleArn`.
     return [("role", str(call.param("RoleArn")))]
@@ -729,6 +737,7 @@ _BUILDERS: dict[str, Callable[[_Call], list[tuple[str, str]]]] = {
     "personalize:UntagResource": _tagged,
     "personalize:ListTagsForResource": _tagged,
     "iam:PassRole": _role,
+    "cloudformation:DescribeStacks": _stack,
     "states:StartExecution": _given_arn("statemachine", "stateMachineArn"),
     "states:StopExecution": _given_arn("execution", "executionArn"),
     "states:DescribeExecution": _execution,

@@ -1,6 +1,6 @@
 """Everything the rehearsal starts, on loopback only, and stops again: the simulated clock, S3 (moto),
-the Personalize / Step Functions / EventBridge stand-ins, the WaitCondition handle receiver, and the
-Lambda runtime whose boto3 clients are pointed at them with `AWS_ENDPOINT_URL_*`.
+the Personalize / Step Functions / EventBridge / CloudFormation stand-ins, the WaitCondition handle
+receiver, and the Lambda runtime whose boto3 clients are pointed at them with `AWS_ENDPOINT_URL_*`.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from types import TracebackType
 
 from constructs_lib.rehearsal.clock import Scheduler, SimClock
+from constructs_lib.rehearsal.cloudformation import CloudFormationStandIn
 from constructs_lib.rehearsal.events import EventBridgeSink
 from constructs_lib.rehearsal.lambdas import LambdaRuntime
 from constructs_lib.rehearsal.personalize import Durations, PersonalizeStandIn
@@ -32,6 +33,7 @@ class Sandbox:
         try:
             self._fresh(quota=quota, throttle=throttle, durations=durations)
             self.server = LoopbackServer([self.personalize, self.stepfunctions, self.events], self.signals)
+            self.server.query = self.cloudformation
             self.server.start()
         except BaseException:
             self.s3.stop()
@@ -52,6 +54,8 @@ class Sandbox:
             durations=durations,
         )
         self.stepfunctions = StepFunctionsStandIn(self.scheduler)
+        # Its source (the engine's stacks) is set by the driver that owns the engine.
+        self.cloudformation = CloudFormationStandIn()
         self.events = EventBridgeSink(self.clock)
         self.signals = SignalReceiver(self.clock)
 
@@ -63,6 +67,7 @@ class Sandbox:
         self.s3.reset()
         self._fresh(quota=quota, throttle=throttle, durations=durations)
         self.server.replace([self.personalize, self.stepfunctions, self.events], self.signals)
+        self.server.query = self.cloudformation
         self.signals.base_url = self.server.url
         self.runtime.reset(self.clock)
 

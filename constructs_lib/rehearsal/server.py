@@ -56,10 +56,18 @@ class PutReceiver(Protocol):
     def receive(self, path: str, content_type: str | None, body: bytes) -> tuple[int, str]: ...
 
 
+class QueryService(Protocol):
+    """A stand-in speaking the AWS query protocol (a form-encoded POST with ``Action``; an XML answer)."""
+
+    def answer(self, body: bytes) -> tuple[int, str]: ...
+
+
 class LoopbackServer:
     def __init__(self, services: list[JsonService], put_receiver: PutReceiver) -> None:
         self._services = {service.target_prefix: service for service in services}
         self._put_receiver = put_receiver
+        # CloudFormation (the only query protocol service the handlers call): set by the sandbox.
+        self.query: QueryService | None = None
         self._httpd = ThreadingHTTPServer((LOOPBACK, 0), _handler_class(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
@@ -98,6 +106,13 @@ class LoopbackServer:
             payload = {"__type": "SerializationException", "message": str(error)}
             return 400, payload, service.content_type
 
+    def answer_query(self, body: bytes) -> tuple[int, str, str]:
+        """A query protocol request (no ``X-Amz-Target``): the status, the XML and its content type."""
+        if self.query is None:
+            return 400, "<ErrorResponse><Error><Code>InvalidAction</Code></Error></ErrorResponse>", "text/xml"
+        status, text = self.query.answer(body)
+        return status, text, "text/xml"
+
     def answer_put(self, path: str, content_type: str | None, body: bytes) -> tuple[int, str]:
         return self._put_receiver.receive(path, content_type, body)
 
@@ -118,6 +133,10 @@ def _handler_class(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             body = self._body()
+            if not self.headers.get("X-Amz-Target"):
+                status, text, content_type = server.answer_query(body)
+                self._send(status, text.encode(), content_type)
+                return
             status, payload, content_type = server.answer_json(
                 self.headers.get("X-Amz-Target", ""), body, self.headers.get("Authorization", "")
             )

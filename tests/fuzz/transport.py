@@ -1,5 +1,6 @@
 """The fuzzers' shortcut past the loopback socket: a botocore request to the sandbox's stand-in server is
-answered in this process, by the same code the server runs (``LoopbackServer.answer_json``), so the
+answered in this process, by the same code the server runs (``LoopbackServer.answer_json``, and
+``answer_query`` for CloudFormation's query protocol), so the
 request is still signed, serialized and parsed by botocore and checked against the service model; only
 the HTTP round trip through another thread is left out (a third of a sequence's time). S3 requests go to
 moto's WSGI application in process, the one its server runs.
@@ -56,6 +57,16 @@ def _request_body(request: AWSPreparedRequest) -> bytes:
 def _header(request: AWSPreparedRequest, name: str) -> str:
     value = request.headers.get(name, "")
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def query_answer(server: LoopbackServer, request: AWSPreparedRequest) -> AWSResponse:
+    """The stand-ins' answer to a query protocol request (CloudFormation's), as the server would send it."""
+    status, text, content_type = server.answer_query(_request_body(request))
+    body = text.encode()
+    headers = HTTPHeaderDict(
+        {"Content-Type": content_type, "Content-Length": str(len(body)), "x-amzn-RequestId": "in-process"}
+    )
+    return AWSResponse(request.url, status, headers, _Body(body))
 
 
 def answer(server: LoopbackServer, request: AWSPreparedRequest) -> AWSResponse:
@@ -120,9 +131,11 @@ def in_process(server: LoopbackServer, s3: S3Sandbox | None = None) -> Iterator[
     with ThreadPoolExecutor(1, thread_name_prefix="fuzz-stand-ins") as answering:
 
         def send(session: URLLib3Session, request: AWSPreparedRequest) -> AWSResponse:
-            ours = request.url.startswith(base) and "X-Amz-Target" in request.headers
-            if request.method == "POST" and ours:
+            ours = request.url.startswith(base) and request.method == "POST"
+            if ours and "X-Amz-Target" in request.headers:
                 return answering.submit(answer, server, request).result()
+            if ours:  # the query protocol (CloudFormation): no X-Amz-Target
+                return answering.submit(query_answer, server, request).result()
             if s3_base is not None and request.url.startswith(s3_base):
                 return s3_answer(s3_app, request)
             return real_send(session, request)
