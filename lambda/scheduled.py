@@ -13,7 +13,9 @@ run (the scheduled time, or the upstream run's job ARN). The first check turns i
    solution version equal those the last successful run recorded in ``latest.json``; an import whose
    objects were all last modified before the dataset's last successful import started; a training with no
    import of its dataset group finished since its solution's last ACTIVE version was created. A skipped
-   run puts a ``SKIPPED`` end event and calls no Personalize create.
+   run puts a ``SKIPPED`` end event and calls no Personalize create. It first takes the name its run's
+   monitor would have had (``claim_skip``: an execution that ends at its first check), so a repeated
+   delivery meets ``ExecutionAlreadyExists`` as it would after a run, and sends no second event.
 4. Otherwise it starts the run's own monitor execution, named per resource and key
    (``run_execution_name``): a repeated delivery meets ``ExecutionAlreadyExists`` and does nothing. That
    monitor creates the job (it starts QUEUED, so the quota is shared with deploy runs), watches it like a
@@ -28,6 +30,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +53,8 @@ TRIGGER_CHAIN = "chain"
 TRIGGER_DEPLOY = "deploy"
 TRIGGERS = frozenset({TRIGGER_SCHEDULE, TRIGGER_CHAIN})
 SKIPPED = "SKIPPED"
+# In the input of the execution a skipped run's name is taken with (``claim_skip``): what was skipped.
+SKIP_CLAIM = "skipClaim"
 INPUT_PATH = "InputPath"
 # What a batch run's skip check compares with the last successful run's recorded input.
 COMPARED_INPUT = ("path", "fingerprint", "sourceVersionArn", "runId")
@@ -136,15 +141,22 @@ def begin(event: Mapping[str, Any], clients: Clients, request_id: str | None) ->
     fields = event_fields(request)
     log = Logger(request_id, logicalId=logical_id, resourceType=kind.resource_type, **fields)
     ended: MonitorState = {"done": True, "waitSeconds": 0, **fields}  # type: ignore[typeddict-item]
+    if isinstance(request.get(SKIP_CLAIM), dict):  # the execution holding a skipped run's name: ends
+        claim = request[SKIP_CLAIM]
+        log("run-skip-claimed", reason=claim.get("reason"), claimedBy=claim.get("by"))
+        ended.update({"result": SKIPPED, "reason": str(claim.get("reason") or "")})
+        return ended
+    machine = state_machine_of(str(event.get("execution") or ""))
+    own = run_execution_name(stack_id, logical_id, key)
+    claim_of = Claim(machine, own, str(event.get("execution") or request_id or ""))
     try:
         props = run_props(kind, request)
     except ValueError as error:
-        return _skip(clients, kind, request, log, ended, None, f"The run's definition is not valid: {error}")
+        reason = f"The run's definition is not valid: {error}"
+        return _skip(clients, kind, request, log, ended, None, reason, claim=claim_of)
     name = run_job_name(props, stack_id, logical_id, key)
     arn = names.job_arn(kind, stack_id, name)
     log = log.bind(jobName=name, jobArn=arn)
-    machine = state_machine_of(str(event.get("execution") or ""))
-    own = run_execution_name(stack_id, logical_id, key)
     try:
         others = _other_runs(clients, kind, props, stack_id, logical_id, machine, own)
     except AwsError as error:
@@ -160,7 +172,7 @@ def begin(event: Mapping[str, Any], clients: Clients, request_id: str | None) ->
             f"Another run of this {kind.noun} is in progress ({others[0]}); a run never starts while "
             "another run of the same job runs. The next scheduled run will look again."
         )
-        return _skip(clients, kind, request, log, ended, name, reason)
+        return _skip(clients, kind, request, log, ended, name, reason, claim=claim_of)
     compared: dict[str, Any] | None = None
     if waits:
         # A training chained after an import that ended while another run of it trains: that run misses
@@ -173,7 +185,7 @@ def begin(event: Mapping[str, Any], clients: Clients, request_id: str | None) ->
         except AwsError as error:
             log("unchanged-unknown", detail=describe_error(error))
         if unchanged_reason is not None:
-            return _skip(clients, kind, request, log, ended, name, unchanged_reason)
+            return _skip(clients, kind, request, log, ended, name, unchanged_reason, claim=claim_of)
     else:
         try:
             compared = recorded_input(clients, kind, props, run_id_of(request))
@@ -214,6 +226,10 @@ def aborted(event: Mapping[str, Any], clients: Clients, request_id: str | None) 
     request = dict(event["state"])
     fields = event_fields(request)
     ended: MonitorState = {"done": True, "waitSeconds": 0, **fields}  # type: ignore[typeddict-item]
+    if isinstance(request.get(SKIP_CLAIM), dict):  # a skip's claim: its SKIPPED event was sent already
+        Logger(request_id, **fields)("run-skip-claimed", reason=str(event.get("abort")), eventSent=False)
+        ended.update({"result": SKIPPED, "reason": str(request[SKIP_CLAIM].get("reason") or "")})
+        return ended
     try:
         kind = contract.kind_of(str(request.get("resourceType")))
     except ValueError:  # no kind to report it under: the log says it
@@ -587,6 +603,33 @@ def _newest(items: list[dict[str, Any]], at: str) -> dict[str, Any] | None:
 # --- the skip event --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Claim:
+    """What makes a skip's event sent once per run key: the run's own execution name (``own``) on the
+    monitor (``machine``), taken by the delivery ``by`` (its execution's ARN)."""
+
+    machine: str
+    own: str
+    by: str
+
+
+def claim_skip(
+    clients: Clients, claim: Claim, request: Mapping[str, Any], name: str | None, reason: str
+) -> monitor_ops.StartResult:
+    """Start the run's own execution (``run_execution_name``) as a skip's claim, as a run starts it:
+    "exists" when a delivery of the same scheduled time (or upstream run) already started it, skipped or
+    run; then this delivery sends nothing. The claim's input names the delivery (``by``): Step Functions
+    answers a StartExecution whose name and input equal a running execution's as a success, never when
+    the input differs. Its first check ends it at once (``begin``); a Delete meets no job in it."""
+    state = {
+        key: request[key]
+        for key in ("trigger", "scheduledTime", "upstreamArn", "resourceType", "stackId", "logicalId")
+        if request.get(key) is not None
+    }
+    state[SKIP_CLAIM] = {"result": SKIPPED, "jobName": name, "reason": reason, "by": claim.by}
+    return monitor_ops.start(clients.stepfunctions, claim.machine, claim.own, state)
+
+
 def _skip(
     clients: Clients,
     kind: contract.JobKind,
@@ -597,8 +640,24 @@ def _skip(
     reason: str,
     *,
     result: str = SKIPPED,
+    claim: Claim | None = None,
 ) -> MonitorState:
-    """No job: log why and put the kind's end event with ``result`` SKIPPED (or FAILURE)."""
+    """No job: log why and put the kind's end event with ``result`` SKIPPED (or FAILURE).
+
+    With ``claim`` (a run request's skip), the run's own execution name is taken first, so that a
+    delivery the scheduler (or a chain rule) repeats sends no second SKIPPED event: the name is the one
+    a run would have started, so one scheduled time gives one run or one skip. When the claim cannot be
+    made (an error other than the name taken), the event is still sent: a skip reported twice is
+    better than a skip never reported."""
+    if claim is not None:
+        try:
+            taken = claim_skip(clients, claim, request, name, reason)
+        except AwsError as error:
+            log("skip-unclaimed", execution=claim.own, detail=describe_error(error))
+            taken = "started"
+        if taken == "exists":
+            log("run-duplicate", execution=claim.own, detail="this run was skipped or run already")
+            return ended
     detail: dict[str, Any] = {
         "kind": kind.key,
         "jobArn": None,

@@ -158,6 +158,11 @@ def started_state(stubs: Stubs) -> dict[str, Any]:
     return state
 
 
+def expect_claim(stubs: Stubs) -> None:
+    """A skip takes its run's own execution name first (``scheduled.claim_skip``)."""
+    expect_start(stubs, own_execution(run_request()))
+
+
 def skip_event(stubs: Stubs) -> dict[str, Any]:
     (params,) = stubs.params_of("PutEvents")
     (entry,) = params["Entries"]
@@ -222,6 +227,7 @@ def test_a_run_never_starts_while_another_run_of_the_job_is_in_progress(stubs: S
     request = run_request()
     other = scheduled.run_execution_name(STACK_ID, "Job", "at:2026-11-30T08:00:00Z")
     expect_running_runs(stubs, other, "unrelated-monitor-12345678-abcdefabcdef")
+    expect_claim(stubs)
     stubs.events.add_response("put_events", PUT_EVENTS_OK)
     state = first_check(stubs, request)
     assert state["result"] == "SKIPPED" and other in state["reason"]
@@ -232,7 +238,8 @@ def test_a_run_never_starts_while_another_run_of_the_job_is_in_progress(stubs: S
         SCHEDULED_TIME,
     )
     assert detail["failureReason"] is None and other in detail["reason"]
-    assert stubs.params_of("StartExecution") == []
+    claim = started_state(stubs)  # the run's own name, taken by the skip: no job, no monitor loop
+    assert claim["skipClaim"]["result"] == "SKIPPED" and "createRequest" not in claim
 
 
 def test_the_deploy_run_of_the_same_definition_in_progress_also_skips(stubs: Stubs) -> None:
@@ -242,6 +249,7 @@ def test_the_deploy_run_of_the_same_definition_in_progress_also_skips(stubs: Stu
     )
     assert deploy_arn is not None
     expect_running_runs(stubs, names.execution_name(deploy_arn, "cfn-request"))
+    expect_claim(stubs)
     stubs.events.add_response("put_events", PUT_EVENTS_OK)
     assert first_check(stubs, request)["result"] == "SKIPPED"
 
@@ -251,12 +259,13 @@ def test_unchanged_input_and_version_skip_the_batch_run_without_any_personalize_
     expect_running_runs(stubs)
     expect_input(stubs, "in-bucket", "users/", USERS)
     expect_latest(stubs, {"result": "SUCCESS", "jobName": "RecsStack-Job-old", "input": recorded(USERS)})
+    expect_claim(stubs)
     stubs.events.add_response("put_events", PUT_EVENTS_OK)
     state = first_check(stubs, request)
     assert state["result"] == "SKIPPED" and "RecsStack-Job-old" in state["reason"]
     assert skip_event(stubs)["result"] == "SKIPPED"
     assert [name for name, _ in stubs.calls if name.startswith("Create")] == []
-    assert stubs.params_of("StartExecution") == []
+    assert started_state(stubs)["skipClaim"]["reason"] == state["reason"]
 
 
 def test_a_changed_object_runs(stubs: Stubs) -> None:
@@ -361,6 +370,7 @@ def test_the_deploy_run_of_a_scheduled_job_records_its_input_for_the_first_sched
     expect_running_runs(stubs)
     expect_input(stubs, "in-bucket", "users/", USERS)
     expect_latest(stubs, {"result": "SUCCESS", "jobName": name, "input": checked["input"]})
+    expect_claim(stubs)
     stubs.events.add_response("put_events", PUT_EVENTS_OK)
     assert first_check(stubs, request)["result"] == "SKIPPED"
 
@@ -483,6 +493,7 @@ def test_an_import_whose_objects_are_older_than_the_last_deploy_import_is_skippe
     expect_running_runs(stubs)
     expect_input(stubs, "in-bucket", "interactions.csv", INTERACTIONS)
     expect_last_import(stubs, YESTERDAY)  # a deploy's import: no fingerprint tag
+    expect_claim(stubs)
     stubs.events.add_response("put_events", PUT_EVENTS_OK)
     state = first_check(stubs, request)
     assert (
@@ -513,6 +524,7 @@ def test_an_import_whose_objects_carry_the_last_runs_fingerprint_is_skipped_howe
     expect_running_runs(stubs)
     expect_input(stubs, "in-bucket", "interactions.csv", rewritten)
     expect_last_import(stubs, WEEK_AGO, {scheduled.INPUT_TAG: interactions_fingerprint(INTERACTIONS)})
+    expect_claim(stubs)
     stubs.events.add_response("put_events", PUT_EVENTS_OK)
     state = first_check(stubs, run_request(DATASET_IMPORT))
     assert state["result"] == "SKIPPED" and "ETags" in state["reason"]
@@ -564,6 +576,7 @@ def test_a_training_with_no_import_finished_since_the_last_version_is_skipped(st
     request = run_request(SOLUTION_VERSION)
     expect_running_runs(stubs)
     expect_training_history(stubs, version_created=YESTERDAY, import_created=WEEK_AGO)
+    expect_claim(stubs)
     stubs.events.add_response("put_events", PUT_EVENTS_OK)
     state = first_check(stubs, request)
     assert state["result"] == "SKIPPED" and "no import" in state["reason"]
@@ -797,6 +810,7 @@ def test_a_waiting_training_whose_import_a_later_run_trained_on_is_skipped(stubs
 def test_a_scheduled_run_meeting_a_run_in_progress_is_still_skipped(stubs: Stubs) -> None:
     request = run_request(SOLUTION_VERSION)
     expect_running_runs(stubs, scheduled.run_execution_name(STACK_ID, "Job", "at:2026-11-30T08:00:00Z"))
+    expect_claim(stubs)
     stubs.events.add_response("put_events", PUT_EVENTS_OK)
     assert first_check(stubs, request)["result"] == "SKIPPED"
 
