@@ -165,7 +165,12 @@ def try_create(check: Check) -> Decision:
     state["consecutiveErrors"] = 0
     state["status"] = outcome.status
     if outcome.kind == "queued":
-        if outcome.error_kind == "propagation":
+        if outcome.error_kind == "propagation" and _stack_changing(check, outcome.detail):
+            # Denied while the stack changes: its update may have taken this job's statements (its
+            # cleanup then stops this monitor, or its rollback gives them back). The time allowed for a
+            # policy to come into effect starts again once the stack has settled.
+            state.pop("propagationSince", None)
+        elif outcome.error_kind == "propagation":
             since = state.setdefault("propagationSince", elapsed)
             if elapsed - since >= MAX_PROPAGATION_SECONDS:
                 return Decision.end("FAILURE", f"The {check.noun} could not be created: {outcome.detail}")
@@ -200,9 +205,8 @@ def on_error(check: Check, error: Exception, retryable: frozenset[str]) -> Decis
     if error_kind(error) == "propagation":
         # The stack's update may have taken this job's statements away before its cleanup stops this
         # monitor: a denial while the stack changes is not one of the errors in a row.
-        stack_status = monitor_ops.stack_status(check.clients.cloudformation, state.get("stackId"))
-        if stack_status is not None and schedule.denial_is_transitional(stack_status):
-            check.log("denied-while-stack-changes", stackStatus=stack_status, detail=reason)
+        stack_status = _stack_changing(check, reason)
+        if stack_status:
             return schedule.decide_while_stack_changes(
                 check.noun, stack_status, reason, state["status"], check.elapsed, check.timeout
             )
@@ -210,6 +214,16 @@ def on_error(check: Check, error: Exception, retryable: frozenset[str]) -> Decis
     return schedule.decide_on_retryable_error(
         check.noun, state["consecutiveErrors"], reason, state["status"], check.elapsed, check.timeout
     )
+
+
+def _stack_changing(check: Check, denial: str) -> str:
+    """The status of the job's stack when it is changing (``*_IN_PROGRESS``: an update, its cleanup, a
+    rollback, a delete), logged with the denial that made the monitor ask; "" otherwise or when unknown."""
+    stack_status = monitor_ops.stack_status(check.clients.cloudformation, check.state.get("stackId"))
+    if stack_status is None or not schedule.denial_is_transitional(stack_status):
+        return ""
+    check.log("denied-while-stack-changes", stackStatus=stack_status, detail=denial)
+    return stack_status
 
 
 def finish(check: Check, decision: Decision) -> None:

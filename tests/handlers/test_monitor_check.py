@@ -508,11 +508,34 @@ def test_access_denied_on_create_is_tried_again_for_five_minutes_then_fails(stub
         stubs.personalize.add_client_error(
             "create_batch_inference_job", "AccessDeniedException", "not authorized to perform iam:PassRole"
         )
+        stubs.expect_stack_status("UPDATE_COMPLETE")
         if seconds == 360:
             stubs.events.add_response("put_events", PUT_EVENTS_OK)
         state = run(stubs, state, seconds)
     assert state["result"] == "FAILURE"
     assert "not authorized to perform iam:PassRole" in state["reason"]
+
+
+def test_access_denied_on_create_while_the_stack_changes_waits_past_five_minutes(stubs: Stubs) -> None:
+    # A queued wait=False job removed by an update that then rolls back (found by make fuzz, seed 4960):
+    # its create is denied while the stack is UPDATE_IN_PROGRESS; the rollback gives the grant back.
+    state = started(created=False, status="QUEUED")
+    for seconds, stack_status in ((60, "UPDATE_IN_PROGRESS"), (420, "UPDATE_ROLLBACK_IN_PROGRESS")):
+        expect_running(stubs)
+        stubs.personalize.add_client_error(
+            "create_batch_inference_job", "AccessDeniedException", "not authorized to perform iam:PassRole"
+        )
+        stubs.expect_stack_status(stack_status)
+        state = run(stubs, state, seconds)
+        assert (state["done"], state.get("result"), "propagationSince" in state) == (False, None, False)
+    # Settled again and still denied: the five minutes start now.
+    expect_running(stubs)
+    stubs.personalize.add_client_error(
+        "create_batch_inference_job", "AccessDeniedException", "not authorized to perform iam:PassRole"
+    )
+    stubs.expect_stack_status("UPDATE_ROLLBACK_COMPLETE")
+    state = run(stubs, state, 480)
+    assert (state["done"], state["propagationSince"]) == (False, 480)
 
 
 def test_check_entry_point_uses_the_default_clients(stubs: Stubs, monkeypatch: pytest.MonkeyPatch) -> None:
