@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -357,3 +358,207 @@ def test_a_training_after_two_scheduled_imports_trains_again_after_the_one_that_
     assert [row.status for row in trained] == ["ACTIVE", "ACTIVE"], result.report
     assert trained[1].created_at is not None and trained[0].ended_at is not None
     assert trained[1].created_at >= trained[0].ended_at  # created only once the first had ended
+
+
+# --- each schedule from its own start, across windows, updates, pauses and rollbacks (Scheduler) -----
+
+DAILY = "DailyRecs"
+
+
+def _daily_app(
+    outdir: Path, *, days: int = 1, path: str = "users/", enabled: bool = True, after: bool = False
+) -> Path:
+    """A batch job on a rate schedule (skip_unchanged off: every delivery runs); ``after``: a queue that
+    CloudFormation creates after the schedule (to fail an update once the schedule has changed)."""
+    import aws_cdk as cdk
+    from aws_cdk import aws_scheduler as scheduler
+
+    from constructs_lib import BatchInferenceJob, BatchInferenceStorage
+
+    app = cdk.App(outdir=str(outdir))
+    stack = cdk.Stack(app, "Daily")
+    job = BatchInferenceJob(
+        stack,
+        DAILY,
+        solution_version_arn="arn:aws:personalize:us-east-1:123456789012:solution/recs/1a2b3c4d",
+        input_path=path,
+        storage=BatchInferenceStorage(stack, "Storage"),
+        schedule=scheduler.ScheduleExpression.rate(cdk.Duration.days(days)),
+        schedule_enabled=enabled,
+        skip_unchanged=False,
+    )
+    if after:
+        queue = cdk.CfnResource(stack, "After", type="AWS::SQS::Queue")
+        queue.node.add_dependency(job.node.find_child("Schedule"))
+    app.synth()
+    return outdir
+
+
+@pytest.fixture(scope="module")
+def daily_versions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The versions a team deploys one after another (one jsii process, four small apps)."""
+    base = tmp_path_factory.mktemp("daily-versions")
+    return {
+        "v1": _daily_app(base / "v1"),
+        "paused": _daily_app(base / "paused", enabled=False),
+        "v2": _daily_app(base / "v2", days=2, path="users-v2/"),
+        "failing": _daily_app(base / "failing", days=2, after=True),
+    }
+
+
+class _Session:
+    """A deployed v1, its Recurring, and helpers to read what the scheduler delivered."""
+
+    def __init__(self, versions: dict[str, Path], sandbox: object) -> None:
+        from constructs_lib.rehearsal.assembly import read_assembly
+        from constructs_lib.rehearsal.driver import Driver, Options
+        from constructs_lib.rehearsal.recurring import Recurring
+
+        self.assemblies = {name: read_assembly(path) for name, path in versions.items()}
+        options = Options(update=False, input_exists=frozenset({DAILY}))
+        self.driver = Driver(self.assemblies["v1"], options, sandbox)  # type: ignore[arg-type]
+        self.sandbox = sandbox
+        (outcome,) = self.driver.deploy(self.assemblies["v1"], "create")
+        assert outcome.operation.status == "CREATE_COMPLETE"
+        self.driver.phase = "days"
+        self.recurring = self.driver.recurring = Recurring(self.driver)
+
+    def deploy(self, version: str) -> str:
+        (outcome,) = self.driver.deploy(self.assemblies[version], "update")
+        self.driver.phase = "days"
+        return outcome.operation.status
+
+    def schedule_changed_at(self) -> datetime:
+        """When CloudFormation last created or updated the schedule (its rate's start)."""
+        state = self.driver.states["Daily"]
+        (resource,) = [r for r in state.resources.values() if r.type == "AWS::Scheduler::Schedule"]
+        clock = self.sandbox.clock  # type: ignore[attr-defined]
+        return clock.start + timedelta(seconds=resource.data["changedAt"])  # type: ignore[no-any-return]
+
+    def delivered(self) -> list[tuple[str, str, str]]:
+        """(scheduled time, expression, the job's input path) of each delivery, in order."""
+        return [
+            (
+                str(entry.data["scheduledTime"]),
+                str(entry.data["expression"]),
+                str(dict(entry.data["definition"]).get("InputPath", "")),
+            )
+            for entry in self.sandbox.timeline.entries()  # type: ignore[attr-defined]
+            if entry.data.get("run") == "scheduled"
+        ]
+
+    def notes(self, run: str) -> list[dict[str, object]]:
+        return [
+            entry.data
+            for entry in self.sandbox.timeline.entries()  # type: ignore[attr-defined]
+            if entry.data.get("run") == run
+        ]
+
+    def close(self) -> None:
+        self.driver.delete()
+        self.driver.settle()
+
+
+@pytest.fixture
+def daily(daily_versions: dict[str, Path]) -> Iterator[_Session]:
+    from constructs_lib.rehearsal.sandbox import Sandbox
+
+    with Sandbox(region="us-east-1") as sandbox:
+        session = _Session(daily_versions, sandbox)
+        try:
+            yield session
+        finally:
+            session.close()
+
+
+def _at(moment: datetime, days: float = 0) -> str:
+    return scheduler_time(moment + timedelta(days=days))
+
+
+def test_a_rate_schedule_fires_from_its_own_start_not_at_each_window(daily: _Session) -> None:
+    # Three windows back to back (0.5, 0.5, 1.25 days): a rate(1 day) created with the stack fires at its
+    # creation and every day after it, whatever the windows.
+    created = daily.schedule_changed_at()
+    for days in (0.5, 0.5, 1.25):
+        daily.recurring.run_days(days)
+    assert [time for time, _, _ in daily.delivered()] == [_at(created), _at(created, 1), _at(created, 2)]
+    assert daily.recurring.missed == 0 and not daily.driver.warnings
+
+
+def test_an_update_between_windows_restarts_the_rate_and_flags_the_time_it_missed(daily: _Session) -> None:
+    # The window ends 20 minutes before the second daily time; the update (a new job definition and
+    # rate(2 days)) runs its job for about 50 minutes first, so that time falls outside every window.
+    created = daily.schedule_changed_at()
+    daily.recurring.run_days(1 - 20 / 1440)
+    assert daily.deploy("v2") == "UPDATE_COMPLETE"
+    updated = daily.schedule_changed_at()
+    daily.recurring.run_days(2.5)
+    assert daily.delivered() == [
+        (_at(created), "rate(1 day)", "s3://" + daily.delivered()[0][2].split("s3://", 1)[-1]),
+        (_at(updated), "rate(2 days)", daily.delivered()[1][2]),
+        (_at(updated, 2), "rate(2 days)", daily.delivered()[1][2]),
+    ]
+    assert daily.delivered()[0][2].endswith("/users/") and daily.delivered()[1][2].endswith("/users-v2/")
+    # The time during the update is flagged, never delivered late.
+    assert [note["scheduledTime"] for note in daily.notes("missed")] == [_at(created, 1)]
+    assert daily.recurring.missed == 1
+    assert any("1 scheduled time(s) fell outside" in warning for warning in daily.driver.warnings)
+
+
+def test_a_delivery_during_an_update_reads_the_schedule_as_it_then_stands(daily: _Session) -> None:
+    # The window opens 20 minutes before the second daily time, with the update in it: that time comes
+    # while the new definition's deploy run runs (the schedule, after it, still holds the old one); once
+    # CloudFormation updates the schedule, rate(2 days) starts, at once, with the new definition.
+    created = daily.schedule_changed_at()
+    daily.recurring.run_days(1 - 20 / 1440)
+    statuses: list[str] = []
+    daily.recurring.run_days(0.5, during=lambda: statuses.append(daily.deploy("v2")))
+    updated = daily.schedule_changed_at()
+    assert statuses == ["UPDATE_COMPLETE"]
+    assert _at(created, 1) < _at(updated)
+    times = [(time, expression, path.rsplit("/", 2)[-2]) for time, expression, path in daily.delivered()]
+    assert times == [
+        (_at(created), "rate(1 day)", "users"),
+        (_at(created, 1), "rate(1 day)", "users"),
+        (_at(updated), "rate(2 days)", "users-v2"),
+    ]
+    assert daily.recurring.missed == 0
+    # The delivery during the update started a run of the old definition: its job reads users/.
+    runs = [run for run in daily.driver.runs if run.phase == "schedule"]
+    assert runs, daily.notes("scheduled")
+
+
+def test_a_paused_schedule_delivers_nothing_and_resumes_from_its_enabling_without_catching_up(
+    daily: _Session,
+) -> None:
+    created = daily.schedule_changed_at()
+    daily.recurring.run_days(0.5)
+    assert daily.deploy("paused") == "UPDATE_COMPLETE"
+    daily.recurring.run_days(2)  # two daily times pass while it is DISABLED
+    assert len(daily.notes("paused")) == 1
+    assert daily.deploy("v1") == "UPDATE_COMPLETE"  # ENABLED again: an UpdateSchedule
+    enabled = daily.schedule_changed_at()
+    daily.recurring.run_days(1.5)
+    assert [time for time, _, _ in daily.delivered()] == [_at(created), _at(enabled), _at(enabled, 1)]
+    assert daily.recurring.missed == 0  # paused times are not missed ones: nothing is owed
+
+
+def test_a_rolled_back_update_restores_the_previous_schedule_and_deliveries_follow_it(
+    daily: _Session,
+) -> None:
+    # The update changes the schedule to rate(2 days), then the queue created after it fails: the
+    # rollback gives the schedule back its rate(1 day), which starts again from the rollback.
+    created = daily.schedule_changed_at()
+    daily.recurring.run_days(0.5)
+    daily.driver.engine.faults.fail_resources = {"After"}
+    statuses: list[str] = []
+    daily.recurring.run_days(1.6, during=lambda: statuses.append(daily.deploy("failing")))
+    assert statuses == ["UPDATE_ROLLBACK_COMPLETE"]
+    restored = daily.schedule_changed_at()
+    delivered = [(time, expression) for time, expression, _ in daily.delivered()]
+    # The new definition held the schedule for a moment (it delivered once, as Scheduler would), then
+    # the restored one: from the rollback, daily; the day-one time of the original start never comes.
+    assert delivered[0] == (_at(created), "rate(1 day)")
+    assert delivered[1][1] == "rate(2 days)" and delivered[1][0] <= _at(restored)
+    assert delivered[2:] == [(_at(restored), "rate(1 day)"), (_at(restored, 1), "rate(1 day)")]
+    assert _at(created, 1) not in [time for time, _ in delivered]

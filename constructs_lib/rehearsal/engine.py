@@ -67,6 +67,9 @@ DELETED = "DELETE_COMPLETE"  # a WaitCondition deleted while it waited (a rollba
 INJECTED_FAILURE = "Resource handler returned message: injected failure (rehearsal)"
 
 
+SCHEDULE_TYPE = "AWS::Scheduler::Schedule"
+
+
 class EngineError(Exception):
     """The rehearsal cannot model what the template asks for."""
 
@@ -179,6 +182,9 @@ class Engine:
         self._on_answer = on_answer
         self._on_wait = on_wait
         self._on_seed = on_seed
+        # Called when an AWS::Scheduler::Schedule is created or updated (a rollback included): the
+        # rehearsal's scheduler reads its definition from then on (recurring.py).
+        self.on_schedule: Callable[[StackState, ResourceState], None] | None = None
 
     # ------------------------------------------------------------------ stacks
 
@@ -458,6 +464,8 @@ class _Run:
         self.updated: list[tuple[str, ResourceState]] = []  # logical id, its state before the update
         self.failed = ""
         self.waiting: set[str] = set()
+        # Schedules the update created or changed: logical id, the definition before (None: created).
+        self.rescheduled: list[tuple[str, dict[str, Any] | None]] = []
 
     # ------------------------------------------------------------------ the forward pass
 
@@ -757,7 +765,24 @@ class _Run:
                 self.sandbox.personalize.register_native(kind, resource.physical_id, properties)
             state.resources[logical_id] = resource
             self.created.append(logical_id)
+        if kind == SCHEDULE_TYPE and (existing is None or self._changes(logical_id, template)):
+            self._schedule(state.resources[logical_id], template, existing)
         self._complete(logical_id)
+
+    def _schedule(
+        self, resource: ResourceState, template: Mapping[str, Any], existing: ResourceState | None
+    ) -> None:
+        """A schedule created or updated (CreateSchedule, UpdateSchedule): its definition, and when."""
+        self.rescheduled.append(
+            (resource.logical_id, None if existing is None else dict(resource.properties))
+        )
+        try:
+            resource.properties = self.state.resolver.resolve(dict(template.get("Properties", {})))
+        except UnresolvableError:
+            resource.properties = {}  # read from the template when it delivers
+        resource.data = {"changedAt": self.sandbox.clock.elapsed}
+        if self.engine.on_schedule is not None:
+            self.engine.on_schedule(self.state, resource)
 
     def _deploy_files(self, logical_id: str, template: Mapping[str, Any]) -> None:
         """A `BucketDeployment`: its assets' files written into the destination bucket, as its handler
@@ -908,6 +933,14 @@ class _Run:
         if stuck:
             operation.status = state.status = UPDATE_ROLLBACK_FAILED
             return
+        # Each schedule the update changed gets its previous definition back (an UpdateSchedule).
+        for logical_id, definition in reversed(self.rescheduled):
+            resource = state.resources[logical_id]
+            if definition is not None:
+                resource.properties = definition
+                resource.data = {"changedAt": self.sandbox.clock.elapsed}
+                if self.engine.on_schedule is not None:
+                    self.engine.on_schedule(state, resource)
         # UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS: what the update created, and the new ids of
         # resources the update replaced.
         state.status = "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS"

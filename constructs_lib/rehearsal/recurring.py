@@ -16,12 +16,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from constructs_lib._contract import contract
+from constructs_lib.rehearsal.clock import Timer
 from constructs_lib.rehearsal.events import ReceivedEvent, matches
 from constructs_lib.rehearsal.personalize import DATASET, SOLUTION, PersonalizeStandIn
 from constructs_lib.rehearsal.s3 import sample_body
@@ -31,7 +32,7 @@ from constructs_lib.rehearsal.stepfunctions import Execution
 if TYPE_CHECKING:
     from constructs_lib.rehearsal.discovery import JobResource
     from constructs_lib.rehearsal.driver import Driver
-    from constructs_lib.rehearsal.engine import StackState
+    from constructs_lib.rehearsal.engine import ResourceState, StackState
 
 SCHEDULE_TYPE = "AWS::Scheduler::Schedule"
 RULE_TYPE = "AWS::Events::Rule"
@@ -60,8 +61,8 @@ class ScheduleExpressionError(ValueError):
 def occurrences(
     expression: str, time_zone: str | None, *, created: datetime, start: datetime, end: datetime
 ) -> Iterator[datetime]:
-    """Every time (UTC) in ``(start, end]`` at which the schedule fires. A rate schedule (without a
-    StartDate, as this library makes them) fires at its creation, even at ``start``, then every step
+    """Every time (UTC) in ``(start, end]`` at which the schedule fires. A rate schedule fires at its
+    start ``created`` (its creation or last update, or its StartDate), even at ``start``, then every step
     ("Schedule types": without a StartDate it "starts invoking the target immediately"); cron and at are
     read in ``time_zone`` (default UTC), and a local time the clocks go back over fires once, at its first
     occurrence (Knowledge Center eventbridge-scheduler-adjust-dst: it "runs only once and doesn't
@@ -72,6 +73,8 @@ def occurrences(
     if rate:
         step = timedelta(seconds=int(rate[1]) * _UNIT_SECONDS[rate[2].rstrip("s")])
         moment = created
+        if moment < start:  # the steps before the window: skipped, not walked
+            moment += step * ((start - moment) // step)
         while moment <= end:
             if moment > start or moment == created >= start:
                 yield moment
@@ -152,33 +155,80 @@ class _Rule:
     targets: tuple[dict[str, Any], ...]
 
 
+@dataclass
+class _Track:
+    """One deployed schedule as the rehearsal's scheduler follows it."""
+
+    state: StackState
+    resource: ResourceState  # as the engine holds it: its definition and when it last changed
+    covered: datetime  # its times up to here are accounted for (delivered, paused or missed)
+    definition: dict[str, Any] = field(default_factory=dict)  # as last read (before a change)
+    anchor: datetime | None = None  # ... and its start then
+    generation: int = 0  # bumped at each change: a delivery planned before it is dropped
+    timers: list[Timer] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return self.state.key(self.resource.logical_id)
+
+
 class Recurring:
-    """The schedules and chain rules of the deployed stacks, delivered on the simulated clock."""
+    """The schedules and chain rules of the deployed stacks, delivered on the simulated clock.
+
+    Each schedule is followed from its own start (when its ``AWS::Scheduler::Schedule`` was created or
+    last updated, a rollback included, or its ``StartDate``), across every ``run_days`` window. A window
+    delivers the times that fall in it, with the definition the schedule holds at each: a stack operation
+    run inside the window (``run_days(days, during=...)``) changes the schedule when CloudFormation
+    reaches it, so a delivery before that reads the old definition and one after the new. Times that fall
+    outside every window (during a deploy between two windows) are not delivered: each is flagged on the
+    timeline (``run`` = ``missed``) and in the warnings."""
 
     def __init__(self, driver: Driver) -> None:
         self._driver = driver
         self._rules: list[_Rule] = []
         self._seen_executions: set[str] = set()
+        self._tracks: dict[str, _Track] = {}
+        self._horizon: datetime | None = None  # the end of the window under way (None: no window)
         self.deliveries = 0
         self.skips = 0
+        self.missed = 0  # scheduled times outside every window (flagged, not delivered)
+        self._warned = 0  # ... of which a warning already told
+        driver.engine.on_schedule = self._changed
 
     @property
     def _sandbox(self) -> Any:
         return self._driver.sandbox
 
-    def run_days(self, days: float) -> None:
-        """Let ``days`` simulated days pass: deliver what fires meanwhile, and let its runs end."""
+    def run_days(self, days: float, *, during: Callable[[], object] | None = None) -> None:
+        """Let ``days`` simulated days pass: deliver what fires meanwhile, and let its runs end.
+        ``during`` (a stack operation, such as ``lambda: driver.deploy(assembly, "update")``) runs at the
+        window's start, while the schedules deliver."""
         clock = self._sandbox.clock
         start = clock.now()
         end = start + timedelta(days=days)
         self._rules = [rule for state in self._driver.states.values() for rule in _rules_of(state)]
+        self._horizon = end
         for state in list(self._driver.states.values()):
-            for logical_id, resource in state.template.get("Resources", {}).items():
-                if resource.get("Type") == SCHEDULE_TYPE:
-                    self._plan(state, logical_id, resource, start, end)
+            for resource in list(state.resources.values()):
+                if resource.type == SCHEDULE_TYPE and resource.status != "DELETE_COMPLETE":
+                    self._plan(self._track(state, resource), end)
         for wanted, day in self._driver.options.new_input:
             self._plan_new_input(wanted, day)
-        self._driver.advance(days * DAY)
+        try:
+            if during is not None:
+                during()
+            if clock.now() < end:
+                self._driver.advance((end - clock.now()).total_seconds())
+        finally:
+            self._horizon = None
+        for track in self._tracks.values():
+            track.covered = max(track.covered, clock.now())
+        missed, self._warned = self.missed - self._warned, self.missed
+        if missed:
+            self._driver.warnings.append(
+                f"{missed} scheduled time(s) fell outside the --days windows (during a stack operation "
+                "between two windows) and were not delivered: see the timeline's 'missed' notes"
+            )
         self._sandbox.timeline.add(
             "recurring",
             "note",
@@ -187,6 +237,128 @@ class Recurring:
             run="days",
             days=days,
         )
+
+    # --- the schedules as Scheduler holds them -----------------------------------------------------
+
+    def _track(self, state: StackState, resource: ResourceState) -> _Track:
+        """The schedule's track; a new one for a schedule created again (a new stack, a replacement)."""
+        key = state.key(resource.logical_id)
+        track = self._tracks.get(key)
+        if track is None or track.resource is not resource:
+            # Its own start counts: a rate schedule fires at it.
+            start = self._start_of(state, resource)
+            definition = self._definition(state, resource)
+            covered = start - timedelta(microseconds=1)
+            track = self._tracks[key] = _Track(state, resource, covered, definition, start)
+        return track
+
+    def _definition(self, state: StackState, resource: ResourceState) -> dict[str, Any]:
+        """The schedule's properties as the engine last applied them (resolved)."""
+        if resource.properties:
+            return resource.properties
+        template = state.template.get("Resources", {}).get(resource.logical_id, {})
+        return dict(state.resolver.resolve(dict(template.get("Properties", {}))))
+
+    def _start_of(self, state: StackState, resource: ResourceState) -> datetime:
+        """When the schedule starts: its StartDate, else its creation or last update (UpdateSchedule
+        sets every field it is not given to its default: no StartDate, so it starts again then)."""
+        start_date = self._definition(state, resource).get("StartDate")
+        if start_date:
+            return _utc(str(start_date))
+        clock = self._sandbox.clock
+        changed = resource.data.get("changedAt")
+        moment: datetime = clock.now() if changed is None else clock.start + timedelta(seconds=float(changed))
+        return moment
+
+    def _changed(self, state: StackState, resource: ResourceState) -> None:
+        """The engine created or updated a schedule (CreateSchedule, UpdateSchedule, a rollback's): the
+        times planned from the old definition are dropped; inside a window, the new ones are planned."""
+        track = self._track(state, resource)
+        for timer in track.timers:
+            timer.cancel()
+        track.timers.clear()
+        track.generation += 1
+        now = self._sandbox.clock.now()
+        if self._horizon is None and track.definition is not resource.properties:
+            # Outside a window: the old definition's times since the last one were not delivered.
+            self._flag_missed(track, now)
+        track.definition = self._definition(state, resource)
+        track.anchor = self._start_of(state, resource)
+        track.covered = min(self._start_of(state, resource), now) - timedelta(microseconds=1)
+        if self._horizon is not None and now <= self._horizon:
+            self._plan(track, self._horizon)
+
+    def _alive(self, track: _Track) -> bool:
+        state = track.state
+        return (
+            self._driver.engine.stacks.get(state.name) is state
+            and state.resources.get(track.resource.logical_id) is track.resource
+            and track.resource.status != "DELETE_COMPLETE"
+        )
+
+    def _plan(self, track: _Track, end: datetime) -> None:
+        """Plan the track's times up to ``end``. Times that fell before now: the last minute's are
+        delivered now (Scheduler's 60-second precision), older ones were missed (outside a window)."""
+        state, resource = track.state, track.resource
+        clock = self._sandbox.clock
+        now = clock.now()
+        properties = self._definition(state, resource)
+        if str(properties.get("State") or "ENABLED") != "ENABLED":
+            # Paused: nothing is delivered, nor caught up once enabled again (that is an update).
+            self._sandbox.timeline.add(
+                track.key, "note", "schedule DISABLED (paused): no deliveries", run="paused"
+            )
+            track.covered = max(track.covered, end)
+            return
+        start = self._start_of(state, resource)
+        track.definition, track.anchor = properties, start
+        expression = str(properties["ScheduleExpression"])
+        zone = properties.get("ScheduleExpressionTimezone")
+        end_date = _utc(str(properties["EndDate"])) if properties.get("EndDate") else None
+        generation = track.generation
+        for moment in occurrences(expression, zone, created=start, start=track.covered, end=end):
+            if moment < start or (end_date is not None and moment > end_date):
+                continue
+            if moment < now - timedelta(seconds=60):
+                self._missed(track, moment)
+                continue
+            offset = (max(moment, now) - clock.start).total_seconds()
+            track.timers.append(
+                self._sandbox.scheduler.at(
+                    offset, lambda moment=moment: self._fire(track, generation, moment)
+                )
+            )
+        track.covered = max(track.covered, end)
+
+    def _flag_missed(self, track: _Track, until: datetime) -> None:
+        """The times of the track's last definition after its last accounted one and before ``until``,
+        outside every window: flagged."""
+        definition, anchor = track.definition, track.anchor
+        if not definition or anchor is None or str(definition.get("State") or "ENABLED") != "ENABLED":
+            return
+        expression = str(definition["ScheduleExpression"])
+        zone = definition.get("ScheduleExpressionTimezone")
+        for moment in occurrences(expression, zone, created=anchor, start=track.covered, end=until):
+            if anchor <= moment < until:
+                self._missed(track, moment)
+
+    def _missed(self, track: _Track, moment: datetime) -> None:
+        self.missed += 1
+        track.covered = max(track.covered, moment)
+        self._sandbox.timeline.add(
+            track.key,
+            "note",
+            f"scheduled time {scheduler_time(moment)} fell outside the --days windows: not delivered by "
+            "the rehearsal",
+            run="missed",
+            scheduledTime=scheduler_time(moment),
+        )
+
+    def _fire(self, track: _Track, generation: int, moment: datetime) -> None:
+        """A planned time comes: delivered with the definition the schedule holds now."""
+        if generation != track.generation or not self._alive(track):
+            return
+        self._deliver_schedule(track.state, self._definition(track.state, track.resource), moment)
 
     def _plan_new_input(self, wanted: str, day: float) -> None:
         """New data lands under the input path of job ``wanted`` on ``day`` after the deploy (as whatever
@@ -214,23 +386,6 @@ class Recurring:
                 offset = self._sandbox.clock.elapsed + day * DAY
                 self._sandbox.scheduler.at(offset, land)
 
-    def _plan(
-        self, state: StackState, logical_id: str, resource: dict[str, Any], start: datetime, end: datetime
-    ) -> None:
-        properties = state.resolver.resolve(dict(resource.get("Properties", {})))
-        key = state.key(logical_id)
-        if str(properties.get("State") or "ENABLED") != "ENABLED":
-            self._sandbox.timeline.add(key, "note", "schedule DISABLED (paused): no deliveries", run="paused")
-            return
-        expression = str(properties["ScheduleExpression"])
-        zone = properties.get("ScheduleExpressionTimezone")
-        clock = self._sandbox.clock
-        for moment in occurrences(expression, zone, created=start, start=start, end=end):
-            offset = (moment - clock.start).total_seconds()
-            self._sandbox.scheduler.at(
-                offset, lambda moment=moment: self._deliver_schedule(state, properties, moment)
-            )
-
     def _deliver_schedule(self, state: StackState, properties: dict[str, Any], moment: datetime) -> None:
         target = properties["Target"]
         text = str(target.get("Input") or "{}").replace(SCHEDULED_TIME, scheduler_time(moment))
@@ -244,6 +399,9 @@ class Recurring:
             run="scheduled",
             trigger="schedule",
             scheduledTime=scheduler_time(moment),
+            # The definition delivered (the schedule's as it stood then): its expression and job.
+            expression=properties.get("ScheduleExpression"),
+            definition=request.get("properties"),
         )
         self._start(key, str(target.get("RoleArn") or ""), str(target["Arn"]), text)
 
@@ -371,6 +529,12 @@ def _transformed(target: dict[str, Any], document: dict[str, Any]) -> str:
             text = text.replace(quoted, json.dumps(value if isinstance(value, str) else json.dumps(value)))
         text = text.replace(f"<{name}>", json.dumps(value))
     return text
+
+
+def _utc(text: str) -> datetime:
+    """A StartDate or EndDate (ISO 8601; UTC when it names no offset)."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 def _stack_name(stack_id: str) -> str:
