@@ -93,6 +93,14 @@ class FamilyVersion:
     # -> batch jobs without a deploy; ``schedule_enabled=False`` pauses it.
     schedule: str | None = None
     schedule_enabled: bool = True
+    # Schedules on the other kinds directly (issue 22): the training, the batch inference job and the batch
+    # segment job each on an expression of its own (``schedule_enabled`` and ``skip_unchanged`` apply to
+    # every schedule of the version); the inference job's number of results (a change of its definition).
+    training_schedule: str | None = None
+    inference_schedule: str | None = None
+    segment_schedule: str | None = None
+    skip_unchanged: bool = True
+    inference_results: int | None = None
 
     def label(self) -> str:
         changed = {key: value for key, value in asdict(self).items() if value != getattr(BASE, key)}
@@ -100,6 +108,16 @@ class FamilyVersion:
             ",".join(f"{key}={str(value).rpartition('/')[2]}" for key, value in sorted(changed.items()))
             or "base"
         )
+
+    def schedules(self) -> dict[str, str]:
+        """Each scheduled job's expression, by construct id (paused or not: ``schedule_enabled``)."""
+        found = {
+            IMPORT: self.schedule,
+            TRAINING: self.training_schedule,
+            INFERENCE: self.inference_schedule,
+            SEGMENTS: self.segment_schedule if self.segments else None,
+        }
+        return {construct: expression for construct, expression in found.items() if expression}
 
     def chained(self) -> dict[str, str]:
         """Each job made from another job's result in this version: construct id -> its source's id."""
@@ -168,8 +186,26 @@ LIFECYCLE_VERSIONS: tuple[FamilyVersion, ...] = (
     replace(BASE, deletion=True, deletion_token="1", export=True, export_token="3", export_wait=False),
     replace(BASE, deletion=True, deletion_token="3"),
 )
+# Schedules on each kind directly (issue 22), drawn apart too: the training daily (its chain follows each
+# new version); the batch jobs daily, forced (``skip_unchanged=False``: every delivery is a new job) or
+# comparing their input; paused; and the batch jobs forced with another schedule and another
+# definition of the inference job (an update whose rollback restores the daily schedule).
+TWICE_A_DAY = "rate(12 hours)"
+KIND_SCHEDULE_VERSIONS: tuple[FamilyVersion, ...] = (
+    replace(BASE, training_schedule=DAILY, skip_unchanged=False),
+    replace(BASE, inference_schedule=DAILY, segment_schedule=DAILY, skip_unchanged=False),
+    replace(BASE, inference_schedule=DAILY, segment_schedule=DAILY),
+    replace(BASE, inference_schedule=DAILY, segment_schedule=DAILY, schedule_enabled=False),
+    replace(
+        BASE,
+        inference_schedule=TWICE_A_DAY,
+        segment_schedule=DAILY,
+        skip_unchanged=False,
+        inference_results=50,
+    ),
+)
 ALL_VERSIONS: tuple[FamilyVersion, ...] = (
-    VERSIONS + TWO_STACK_VERSIONS + SCHEDULE_VERSIONS + LIFECYCLE_VERSIONS
+    VERSIONS + TWO_STACK_VERSIONS + SCHEDULE_VERSIONS + LIFECYCLE_VERSIONS + KIND_SCHEDULE_VERSIONS
 )
 
 
@@ -203,12 +239,19 @@ def build(app: object, version: FamilyVersion) -> None:
     )
     storage = BatchInferenceStorage(stack, "Storage", removal_policy=cdk.RemovalPolicy.DESTROY)
     storage.deploy_input("SampleData", sources=[s3deploy.Source.asset(str(SAMPLE_DATA))])
-    scheduled: dict[str, Any] = {}
-    if version.schedule is not None:
-        scheduled = {
-            "schedule": scheduler.ScheduleExpression.expression(version.schedule),
+
+    def scheduled_on(expression: str | None) -> dict[str, Any]:
+        if expression is None:
+            return {}
+        found: dict[str, Any] = {
+            "schedule": scheduler.ScheduleExpression.expression(expression),
             "schedule_enabled": version.schedule_enabled,
         }
+        if not version.skip_unchanged:
+            found["skip_unchanged"] = False
+        return found
+
+    scheduled = scheduled_on(version.schedule)
     load = DatasetImportJob(
         stack,
         IMPORT,
@@ -236,6 +279,7 @@ def build(app: object, version: FamilyVersion) -> None:
         training_mode=version.training_mode,
         run_token=version.training_token,
         wait=version.training_wait,
+        **scheduled_on(version.training_schedule),
     )
     if version.import_wait:
         training.node.add_dependency(load)
@@ -246,6 +290,8 @@ def build(app: object, version: FamilyVersion) -> None:
         input_path="users/",
         storage=storage,
         wait=version.inference_wait,
+        num_results=version.inference_results,
+        **scheduled_on(version.inference_schedule),
     )
 
     if version.segments:
@@ -276,6 +322,7 @@ def build(app: object, version: FamilyVersion) -> None:
             storage=storage,
             num_results=100,
             wait=version.segment_wait,
+            **scheduled_on(version.segment_schedule),
         )
 
     if version.late_native:

@@ -41,7 +41,11 @@ pytestmark = pytest.mark.slow
 # seed (`python -m tests.fuzz --family --replay SEED` prints its steps and timeline).
 # 5, 27 and 39 deploy the scheduled versions (issue 22) and let days pass: 5 fails a scheduled run,
 # delivers each time twice and deletes while a scheduled import runs; 27 pauses the schedule; 39 deletes
-# while the import of a repeated delivery on new input runs.
+# while the import of a repeated delivery on new input runs. The schedules on each kind directly
+# (KIND_SCHEDULE_VERSIONS): 587 runs the batch jobs forced (one twice a day, with 50 results) and each
+# time delivered again up to hours later; 2261 pauses them; 144 updates the stack while the scheduled
+# training's run trains; 5127 rolls back an update that changed the batch jobs' schedules and definition
+# (the days after it follow the restored ones); 475 schedules the batch jobs daily with new input.
 SEEDS = (
     495,
     227,
@@ -66,6 +70,11 @@ SEEDS = (
     5,
     27,
     39,
+    587,
+    2261,
+    144,
+    5127,
+    475,
 )
 CHUNKS = 2
 
@@ -382,6 +391,58 @@ def test_a_delete_that_leaves_scheduled_runs_running_is_caught(planted: PlantedF
     )
     found = planted.violations(_scheduled_days(most=4, new_input=True, then="delete"))
     assert any("still runs after Family was deleted" in v for v in found), found
+
+
+def test_a_run_named_from_its_delivery_time_is_caught(planted: PlantedFamily) -> None:
+    # The run is named from the time its delivery arrives, not from the scheduled time: a delivery that
+    # Scheduler repeats minutes or hours later, once the first run has ended, starts a second job.
+    planted.plant(
+        "scheduled.py",
+        "    key = run_key(request)\n",
+        '    key = run_key({**request, "scheduledTime": event.get("now")})\n',
+    )
+    # 587: forced batch runs (skip_unchanged=False) over 2 days, each time delivered again, some hours later.
+    found = planted.violations([587])
+    assert any("2 jobs for Family/Recommendations" in v and "run scheduled at" in v for v in found), found
+
+
+def test_a_paused_schedule_that_delivers_is_caught(planted: PlantedFamily) -> None:
+    # schedule_enabled=False lost on its way to the template: the schedule stays ENABLED.
+    planted.plant_template('"State": "DISABLED"', '"State": "ENABLED"')
+    paused = {i for i, v in enumerate(ALL_VERSIONS) if v.schedules() and not v.schedule_enabled}
+    seeds = seeds_where(
+        lambda steps: (
+            _short(steps, 4)
+            and _first_deploys(
+                steps,
+                lambda s: s.action == "deploy" and s.version in paused,
+                lambda s: s.action == "days",
+            )
+        )
+    )
+    found = planted.violations(seeds)
+    assert any("(paused) was delivered its run scheduled at" in v for v in found), found
+
+
+def test_a_rollback_that_keeps_the_new_schedule_is_caught(planted: PlantedFamily) -> None:
+    # The rehearsed rollback leaves the schedules as the failed update made them (5127: an update to the
+    # inference job twice a day with 50 results fails; the days after it must follow the daily schedule).
+    planted.fuzzer = FamilyFuzzer(planted.assemblies)
+    planted.fuzzer.rollback_keeps_schedules = True
+    found = planted.fuzzer.run(5127).violations
+    assert any("Recommendations's scheduled times are [43200] s apart" in v for v in found), found
+
+
+def test_a_scheduled_run_not_made_as_the_stack_defines_it_is_caught(planted: PlantedFamily) -> None:
+    # A scheduled run drops the number of results its deployed definition asks for.
+    planted.plant(
+        "scheduled.py",
+        'if key not in (contract.WAIT_HANDLE, "ServiceToken")',
+        'if key not in (contract.WAIT_HANDLE, "ServiceToken", "NumResults")',
+    )
+    # 587: the inference job twice a day with 50 results, for 2 days.
+    found = planted.violations([587])
+    assert any("asks for None results, not the 50 the stack held" in v for v in found), found
 
 
 def test_an_import_skipped_though_its_input_changed_is_caught(planted: PlantedFamily) -> None:

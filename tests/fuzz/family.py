@@ -25,6 +25,7 @@ Every invariant of the lifecycle fuzzer (tests/fuzz/model.py) holds after every 
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import random
 import re
@@ -47,7 +48,7 @@ from constructs_lib.rehearsal.personalize import (
     Durations,
     StandInJob,
 )
-from constructs_lib.rehearsal.recurring import Recurring, _Rule, _rules_of
+from constructs_lib.rehearsal.recurring import SCHEDULE_TYPE, Recurring, _Rule, _rules_of
 from constructs_lib.rehearsal.sandbox import Sandbox
 from constructs_lib.rehearsal.server import ServiceError
 from tests.family_variants import (
@@ -56,6 +57,7 @@ from tests.family_variants import (
     CONSUMER_STACK,
     IMPORT,
     INFERENCE,
+    KIND_SCHEDULE_VERSIONS,
     OUTSIDE_SEGMENT_VERSION_ARN,
     OUTSIDE_VERSION_ARN,
     SCHEDULE_VERSIONS,
@@ -211,7 +213,7 @@ def scenario(seed: int) -> list[FamilyStep]:
     steps = draw_data_lifecycle(seed, steps)
     schedules = random.Random(f"family-schedules-792-{seed}")
     if schedules.random() < SCHEDULED_SHARE:
-        return _scheduled(steps, schedules)
+        return _on_every_kind(seed, _scheduled(steps, schedules))
     return steps
 
 
@@ -221,6 +223,25 @@ FIRST_SCHEDULED = ALL_VERSIONS.index(SCHEDULE_VERSIONS[0])
 # How long a "days" step lets pass: just past a delivery (the next step meets the scheduled import and
 # its chain running), or half a day past it (they have ended).
 DAYS = (1.005, 2.005, 1.5)
+
+
+# The schedules on each kind directly (KIND_SCHEDULE_VERSIONS) take the place of some deploys of the
+# import's, on a stream of their own; its salt (557) is the first that leaves every fixed seed of
+# tests/test_family_fuzz.py and tests/test_family_fuzz_data_lifecycle.py as it was.
+FIRST_KIND_SCHEDULED = ALL_VERSIONS.index(KIND_SCHEDULE_VERSIONS[0])
+KIND_SCHEDULED_SALT = 557
+_IMPORT_SCHEDULED = range(FIRST_SCHEDULED, FIRST_SCHEDULED + len(SCHEDULE_VERSIONS))
+
+
+def _on_every_kind(seed: int, steps: list[FamilyStep], salt: int | None = None) -> list[FamilyStep]:
+    """``steps`` with half their deploys of a scheduled import turned into schedules on the other kinds."""
+    rng = random.Random(f"family-schedule-kinds-{KIND_SCHEDULED_SALT if salt is None else salt}-{seed}")
+    return [
+        replace(step, version=FIRST_KIND_SCHEDULED + rng.randrange(len(KIND_SCHEDULE_VERSIONS)))
+        if step.action == "deploy" and step.version in _IMPORT_SCHEDULED and rng.random() < 0.5
+        else step
+        for step in steps
+    ]
 
 
 def _scheduled(steps: list[FamilyStep], rng: random.Random) -> list[FamilyStep]:
@@ -270,6 +291,9 @@ class FamilyFuzzer(Fuzzer):
     versions = ALL_VERSIONS
     durations = DURATIONS
     key_width = 40
+    # A planted bug of tests/test_family_fuzz.py (of the rehearsed CloudFormation, not of the library): a
+    # rolled-back update leaves the stack with the schedules of the update it rolled back.
+    rollback_keeps_schedules = False
 
     def scenario(self, seed: int) -> Sequence[Step]:
         return scenario(seed)
@@ -279,7 +303,8 @@ class FamilyFuzzer(Fuzzer):
 
     def new_checker(self, driver: Driver, outcome: Outcome) -> Invariants:
         assert isinstance(outcome, FamilyOutcome)
-        return FamilyInvariants(driver, outcome)
+        self.checker = FamilyInvariants(driver, outcome)
+        return self.checker
 
     def injected(self, driver: Driver, step: Step) -> AbstractContextManager[None]:
         return _Injected(driver, step)
@@ -298,19 +323,31 @@ class FamilyFuzzer(Fuzzer):
             recurring = driver.recurring = _LiveRecurring(driver)
         days = step.minutes / 1440
         options = driver.options
+        held = self.checker.held_version
+        # The import's path, and the batch jobs' input paths where they are scheduled themselves.
+        scheduled = [IMPORT, *(c for c in (INFERENCE, SEGMENTS) if held and c in held.schedules())]
         landings: tuple[tuple[str, float], ...] = ()
         if step.new_input:
             # Each landing under its own key (the day's digits): new objects, unlike every one before.
             recurring.landed += 1
-            landings = tuple((IMPORT, day + 0.5 + recurring.landed * 1e-4) for day in range(int(days)))
-        failing = {IMPORT: SCHEDULED_FAILED} if "scheduled-fails" in step.faults else {}
+            landings = tuple(
+                (wanted, day + 0.5 + recurring.landed * 1e-4)
+                for day in range(int(days))
+                for wanted in scheduled
+            )
+        failed = {IMPORT, *scheduled, *(held.schedules() if held else ())}
+        failing = dict.fromkeys(sorted(failed), SCHEDULED_FAILED) if "scheduled-fails" in step.faults else {}
         driver.options = replace(options, new_input=landings, fail_scheduled=failing)
         recurring.redeliver = "redelivered" in step.faults
         phase, driver.phase = driver.phase, "days"
+        start = self.sandbox.clock.elapsed
         try:
             recurring.run_days(days)
         finally:
             driver.options, driver.phase, recurring.redeliver = options, phase, False
+        self.checker.windows.append(
+            DaysWindow(start, self.sandbox.clock.elapsed, held, self.checker.sources())
+        )
 
     def after_operation(self, checker: Invariants, stack_outcome: StackOutcome) -> None:
         assert isinstance(checker, FamilyInvariants)
@@ -320,11 +357,15 @@ class FamilyFuzzer(Fuzzer):
         self, checker: Invariants, index: int, step: Step, outcomes: Sequence[StackOutcome], started: float
     ) -> None:
         assert isinstance(checker, FamilyInvariants)
+        if self.rollback_keeps_schedules:
+            self._keep_failed_schedules(checker.driver, step, outcomes)
+        checker.hold(step, outcomes)
         checker.after_family_step(index, outcomes, started)
 
     def at_end(self, checker: Invariants, steps: Sequence[Step]) -> None:
         assert isinstance(checker, FamilyInvariants)
         checker.at_end()
+        checker.days_followed_the_held_schedules()
         checker.after_family_step(len(steps), [], self.sandbox.clock.elapsed)
 
     def count_jobs(self, driver: Driver, outcome: Outcome) -> None:
@@ -341,6 +382,29 @@ class FamilyFuzzer(Fuzzer):
             outcome.skips = recurring.skips
         outcome.scheduled_runs = sum(run.phase in ("schedule", "chain") for run in driver.runs)
 
+    def _keep_failed_schedules(self, driver: Driver, step: Step, outcomes: Sequence[StackOutcome]) -> None:
+        """The planted bug: each schedule of the stack takes the definition the rolled-back update gave it
+        (paused where that update had none), as if the rollback had not restored it."""
+        state = driver.states.get(STACK)
+        rolled_back = any(
+            o.stack == STACK and o.operation.status == "UPDATE_ROLLBACK_COMPLETE" for o in outcomes
+        )
+        if state is None or not rolled_back or step.version is None:
+            return
+        failed = next(s for s in self.assemblies[step.version].stacks if s.stack_name == STACK).template
+        for resource in list(state.resources.values()):
+            if resource.type != SCHEDULE_TYPE or resource.status == DELETE_COMPLETE:
+                continue
+            given = failed["Resources"].get(resource.logical_id)
+            if given is None:
+                resource.properties = {**resource.properties, "State": "DISABLED"}
+            else:
+                resource.properties = state.resolver.resolve(dict(given.get("Properties", {})))
+            resource.data = {"changedAt": self.sandbox.clock.elapsed}
+            on_schedule = getattr(driver.engine, "on_schedule", None)
+            if on_schedule is not None:
+                on_schedule(state, resource)
+
     def _destroy_consumer(self, driver: Driver) -> None:
         """A version without the consumer stack: ``cdk destroy FamilyConsumer`` first, as its owner would
         before removing a stack from the app (``cdk deploy`` leaves a stack the app no longer has)."""
@@ -353,10 +417,28 @@ class FamilyFuzzer(Fuzzer):
             )
 
 
+# How much later EventBridge Scheduler may deliver a scheduled time again (at-least-once delivery; its
+# retry policy retries for up to 24 hours by default): at once, seconds, minutes or hours later.
+REDELIVERY_DELAYS = (0.0, 40.0, 15 * 60.0, 3 * 3600.0, 9 * 3600.0)
+
+
+@dataclass(frozen=True)
+class DaysWindow:
+    """A "days" step: when it began and ended, the version the stack held meanwhile (None: no stack), and
+    the solution versions its jobs were made from then (construct id -> ARN)."""
+
+    start: float
+    end: float
+    version: FamilyVersion | None
+    sources: Mapping[str, str]
+
+
 class _LiveRecurring(Recurring):
     """The rehearsal's deliveries over a sequence of steps: the chain rules are those of the stacks that
     exist at each event (a deleted or updated stack's rules deliver nothing more, as in EventBridge), and
-    with ``redeliver`` every scheduled time is delivered twice, as Scheduler's at-least-once delivery may."""
+    with ``redeliver`` every scheduled time is delivered again, as Scheduler's at-least-once delivery may:
+    at once or up to hours later (REDELIVERY_DELAYS, drawn from the time and the resource), the same
+    payload, unless the stack has been deleted meanwhile (its schedule with it)."""
 
     def __init__(self, driver: Driver) -> None:
         super().__init__(driver)
@@ -376,6 +458,16 @@ class _LiveRecurring(Recurring):
             return  # the stack was deleted meanwhile: so was its schedule
         super()._deliver_schedule(state, properties, moment)
         if self.redeliver:
+            rng = random.Random(f"{moment.isoformat()}-{state.name}-{properties['Target'].get('Input')}")
+            delay = rng.choice(REDELIVERY_DELAYS)
+            again = functools.partial(self._redeliver, state, properties, moment)
+            if delay:
+                self._sandbox.scheduler.after(delay, again)
+            else:
+                again()
+
+    def _redeliver(self, state: StackState, properties: dict[str, Any], moment: datetime) -> None:
+        if self._driver.states.get(state.name) is state:
             super()._deliver_schedule(state, properties, moment)
 
 
@@ -483,6 +575,9 @@ class FamilyInvariants(Invariants):
         self.stacks: dict[str, StackState] = {}
         self.at_the_limit: set[int] = set()  # id() of the operations stuck at the documented limit
         self.failures_seen = 0  # the rehearsal's failures (a delivery's) seen by the last step
+        # The version the first stack holds (None: none deployed), and the "days" steps (issue 22).
+        self.held_version: FamilyVersion | None = None
+        self.windows: list[DaysWindow] = []
         self._watch(driver)
         self.data_lifecycle = DataLifecycleChecks(self, driver)
 
@@ -518,6 +613,28 @@ class FamilyInvariants(Invariants):
         engine.delete_resource = deleting  # type: ignore[method-assign]
         engine.create = creating  # type: ignore[method-assign]
         engine.delete = deleting_stack  # type: ignore[method-assign]
+
+    def hold(self, step: Step, outcomes: Sequence[StackOutcome]) -> None:
+        """The version the first stack holds after ``step``: a deploy's that completed; a rolled-back
+        update's predecessor; none once the stack is gone."""
+        if STACK not in self.driver.states:
+            self.held_version = None
+            return
+        for stack_outcome in outcomes:
+            status = stack_outcome.operation.status
+            if stack_outcome.stack == STACK and status in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+                self.held_version = ALL_VERSIONS[step.version or 0]
+
+    def sources(self) -> dict[str, str]:
+        """The solution version each batch job of the first stack is made from now (construct id -> ARN)."""
+        state = self.driver.states.get(STACK)
+        if state is None:
+            return {}
+        return {
+            construct: str(resource.properties.get("SolutionVersionArn"))
+            for construct, resource in self._by_construct(state).items()
+            if construct in (INFERENCE, SEGMENTS)
+        }
 
     def tolerated(self, operation: Any) -> bool:
         return id(operation) in self.at_the_limit
@@ -597,6 +714,80 @@ class FamilyInvariants(Invariants):
         self._no_skip_of_changed_input(index)
 
     # -- 11 (issue 22): runs without a deploy
+    def days_followed_the_held_schedules(self) -> None:
+        """In each "days" step, the schedules delivered are those of the version the stack held then (after
+        a rollback: the restored one's): a paused or absent schedule delivers nothing; each scheduled job
+        is delivered at least once a period, its scheduled times one period apart; and each scheduled
+        batch run's job is made with the definition the stack held at its delivery (its source version,
+        its number of results)."""
+        logical = {
+            job.logical_id: job.construct_id
+            for model in self.driver.models.values()
+            for job in model.jobs.values()
+        }
+        first: dict[tuple[str, str], float] = {}  # (resource key, scheduled time) -> its first delivery
+        for entry in self.sandbox.timeline.entries():
+            if entry.data.get("run") == "scheduled":
+                first.setdefault((entry.key, str(entry.data.get("scheduledTime"))), entry.at)
+        jobs = {job.name: job for job in self.sandbox.personalize.jobs()}
+        made = {
+            (str(request.get("logicalId")), str(request.get("scheduledTime"))): jobs[str(request["jobName"])]
+            for request in self._run_requests()
+            if str(request.get("jobName")) in jobs and _stack_name(request) == STACK
+        }
+        for number, window in enumerate(self.windows, start=1):
+            version = window.version
+            wanted = version.schedules() if version is not None and version.schedule_enabled else {}
+            label = f"days step {number} ({version.label() if version else 'no stack'})"
+            delivered: dict[str, list[str]] = {}
+            for (key, moment), at in first.items():
+                stack, _, logical_id = key.partition("/")
+                if stack != STACK or not window.start < at <= window.end:
+                    continue
+                construct = logical.get(logical_id, logical_id)
+                delivered.setdefault(construct, []).append(moment)
+                if construct not in wanted:
+                    why = (
+                        "paused"
+                        if version is not None and version.schedule_enabled is False
+                        else "not scheduled"
+                    )
+                    self.violation(
+                        f"{label}: {construct} ({why}) was delivered its run scheduled at {moment}"
+                    )
+                    continue
+                job = made.get((logical_id, moment))
+                if job is not None and construct in (INFERENCE, SEGMENTS):
+                    self._run_as_defined(label, construct, moment, job, window)
+            for construct, expression in wanted.items():
+                period = _rate_seconds(expression)
+                times = sorted({_iso_epoch(moment) or 0.0 for moment in delivered.get(construct, [])})
+                if not times and window.end - window.start >= period + MAX_LATE_SECONDS:
+                    self.violation(f"{label}: {construct}'s schedule ({expression}) delivered nothing")
+                gaps = {round(later - earlier) for earlier, later in itertools.pairwise(times)}
+                if gaps - {round(period)}:
+                    self.violation(
+                        f"{label}: {construct}'s scheduled times are {sorted(gaps)} s apart, not its "
+                        f"schedule's {expression}"
+                    )
+
+    def _run_as_defined(
+        self, label: str, construct: str, moment: str, job: StandInJob, window: DaysWindow
+    ) -> None:
+        version = window.version
+        assert version is not None
+        source = window.sources.get(construct)
+        if source is not None and job.request.get("solutionVersionArn") != source:
+            self.violation(
+                f"{label}: {construct}'s run scheduled at {moment} ({job.name}) is made from "
+                f"{job.request.get('solutionVersionArn')}, not from {source}, the source the stack held"
+            )
+        if construct == INFERENCE and job.request.get("numResults") != version.inference_results:
+            self.violation(
+                f"{label}: {construct}'s run scheduled at {moment} ({job.name}) asks for "
+                f"{job.request.get('numResults')} results, not the {version.inference_results} the stack held"
+            )
+
     def _run_requests(self) -> list[dict[str, Any]]:
         """The input of every monitor execution of a scheduled run (its request, then its job's)."""
         found = []
@@ -839,12 +1030,17 @@ class FamilyInvariants(Invariants):
                 )
                 if resource_key is None:
                     continue
+                # A job on its own schedule runs again on the same training, and a new definition of the
+                # job (its number of results) runs again too: each other run counts.
                 made_from = Counter(
-                    str(jobs[run.job_arn].request.get("solutionVersionArn"))
+                    (
+                        str(jobs[run.job_arn].request.get("solutionVersionArn")),
+                        jobs[run.job_arn].request.get("numResults"),
+                    )
                     for run in self._runs(resource_key, state.instance)
-                    if run.job_arn in jobs
+                    if run.job_arn in jobs and run.phase != "schedule"
                 )
-                for arn, count in made_from.items():
+                for (arn, _), count in made_from.items():
                     training = jobs.get(arn)
                     if count > 1 and training is not None and training.kind is contract.SOLUTION_VERSION:
                         self.violation(
@@ -949,6 +1145,12 @@ class FamilyInvariants(Invariants):
                     f"step {index}: {operation.kind} of {operation.stack} was refused "
                     f"({operation.reason[:160]}), after it had started {', '.join(billed)}"
                 )
+
+
+def _rate_seconds(expression: str) -> float:
+    """``rate(N unit)`` in seconds (the versions' schedules are rates)."""
+    count, unit = expression.removeprefix("rate(").removesuffix(")").split()
+    return int(count) * {"minute": 60, "hour": 3600, "day": 86_400}[unit.rstrip("s")]
 
 
 def _stack_name(request: Mapping[str, Any]) -> str:

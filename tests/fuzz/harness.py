@@ -94,3 +94,14 @@ class PlantedAssemblies(Generic[K]):
                 source.write_text(text.replace(old, new))
                 edited += 1
         assert edited >= len(self.assemblies)
+
+    def plant_template(self, old: str, new: str) -> None:
+        """Replace ``old`` by ``new`` in every copied template (as a construct's bug would synthesize)."""
+        edited = 0
+        for path in self.assemblies.values():
+            for template in path.glob("*.template.json"):
+                text = template.read_text()
+                if old in text:
+                    template.write_text(text.replace(old, new))
+                    edited += 1
+        assert edited, f"no template holds {old}"
