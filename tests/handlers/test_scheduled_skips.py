@@ -19,6 +19,7 @@ from .test_schedule_runs import (
     expect_input,
     expect_latest,
     expect_running_runs,
+    expect_start,
     first_check,
     own_execution,
     recorded,
@@ -128,3 +129,21 @@ def test_a_skip_whose_claim_cannot_be_made_still_reports_it(stubs: Stubs) -> Non
     stubs.events.add_response("put_events", PUT_EVENTS_OK)
     state = first_check(stubs, request)
     assert state["result"] == "SKIPPED" and [event["result"] for event in sent_events(stubs)] == ["SKIPPED"]
+
+
+def test_a_chain_rules_repeated_delivery_of_a_skipped_run_sends_one_event(stubs: Stubs) -> None:
+    # EventBridge delivers a rule's target at least once too: the key is the upstream run's job ARN.
+    upstream = "arn:aws:personalize:us-east-1:123456789012:solution/recs/9f9f9f9f"
+    request = run_request(trigger="chain", upstreamArn=upstream, sourceProp="SolutionVersionArn")
+    request.pop("scheduledTime")
+    other = scheduled.run_execution_name(STACK_ID, "Job", "at:2026-11-30T08:00:00Z")
+    expect_running_runs(stubs, other)
+    expect_start(stubs, own_execution(request))
+    stubs.events.add_response("put_events", PUT_EVENTS_OK)
+    assert first_check(stubs, request)["result"] == "SKIPPED"
+    expect_running_runs(stubs, other)
+    expect_name_taken(stubs, request)
+    assert "result" not in delivered(stubs, request, SECOND_DELIVERY)
+    (event,) = sent_events(stubs)
+    assert (event["result"], event["trigger"], event["upstreamArn"]) == ("SKIPPED", "chain", upstream)
+    assert own_execution(request) != own_execution(run_request())  # named after the upstream run
