@@ -218,7 +218,14 @@ def on_error(check: Check, error: Exception, retryable: frozenset[str]) -> Decis
 
 def _stack_changing(check: Check, denial: str) -> str:
     """The status of the job's stack when it is changing (``*_IN_PROGRESS``: an update, its cleanup, a
-    rollback, a delete), logged with the denial that made the monitor ask; "" otherwise or when unknown."""
+    rollback, a delete), logged with the denial that made the monitor ask; "" otherwise or when unknown.
+
+    Only for a run the stack does not wait for (no WaitCondition handle: ``wait=False``, a scheduled
+    run): a run the stack waits for is what keeps the stack in progress, so its denials count as before
+    and a permission really missing fails it within minutes, not at its timeout.
+    """
+    if check.state.get("waitHandle"):
+        return ""
     stack_status = monitor_ops.stack_status(check.clients.cloudformation, check.state.get("stackId"))
     if stack_status is None or not schedule.denial_is_transitional(stack_status):
         return ""

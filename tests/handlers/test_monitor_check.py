@@ -12,6 +12,7 @@ from botocore.response import StreamingBody
 from botocore.stub import ANY
 
 from .testkit import (
+    HANDLE,
     PUT_EVENTS_OK,
     STACK_ID,
     STATE_MACHINE_ARN,
@@ -385,6 +386,17 @@ def test_access_denied_while_the_stack_changes_is_not_counted(
         record.get("decision") == "denied-while-stack-changes" and record.get("stackStatus") == stack_status
         for record in logged
     )
+
+
+def test_access_denied_counts_for_a_run_the_stack_waits_for(stubs: Stubs) -> None:
+    # The stack is in progress because it waits for this run: a missing permission fails it as before,
+    # without asking CloudFormation.
+    stubs.personalize.add_client_error(
+        "describe_batch_inference_job", "AccessDeniedException", "not authorized"
+    )
+    state = run(stubs, started(consecutive_errors=1, wait_handle=HANDLE), 600)
+    assert (state["done"], state["consecutiveErrors"]) == (False, 2)
+    assert stubs.params_of("DescribeStacks") == []
 
 
 def test_access_denied_while_the_stack_changes_still_ends_at_the_timeout(stubs: Stubs) -> None:
