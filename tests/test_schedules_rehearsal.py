@@ -366,7 +366,13 @@ DAILY = "DailyRecs"
 
 
 def _daily_app(
-    outdir: Path, *, days: int = 1, path: str = "users/", enabled: bool = True, after: bool = False
+    outdir: Path,
+    *,
+    days: int = 1,
+    path: str = "users/",
+    enabled: bool = True,
+    after: bool = False,
+    window: tuple[datetime, datetime] | None = None,
 ) -> Path:
     """A batch job on a rate schedule (skip_unchanged off: every delivery runs); ``after``: a queue that
     CloudFormation creates after the schedule (to fail an update once the schedule has changed)."""
@@ -387,6 +393,11 @@ def _daily_app(
         schedule_enabled=enabled,
         skip_unchanged=False,
     )
+    if window is not None:  # the schedule's StartDate and EndDate
+        cfn = job.node.find_child("Schedule").node.default_child
+        assert isinstance(cfn, cdk.CfnResource)
+        cfn.add_property_override("StartDate", window[0].strftime("%Y-%m-%dT%H:%M:%SZ"))
+        cfn.add_property_override("EndDate", window[1].strftime("%Y-%m-%dT%H:%M:%SZ"))
     if after:
         queue = cdk.CfnResource(stack, "After", type="AWS::SQS::Queue")
         queue.node.add_dependency(job.node.find_child("Schedule"))
@@ -403,6 +414,10 @@ def daily_versions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "paused": _daily_app(base / "paused", enabled=False),
         "v2": _daily_app(base / "v2", days=2, path="users-v2/"),
         "failing": _daily_app(base / "failing", days=2, after=True),
+        "window": _daily_app(
+            base / "window",
+            window=(datetime(2026, 1, 8, 0, 0, tzinfo=UTC), datetime(2026, 1, 9, 12, 0, tzinfo=UTC)),
+        ),
     }
 
 
@@ -562,3 +577,14 @@ def test_a_rolled_back_update_restores_the_previous_schedule_and_deliveries_foll
     assert delivered[1][1] == "rate(2 days)" and delivered[1][0] <= _at(restored)
     assert delivered[2:] == [(_at(restored), "rate(1 day)"), (_at(restored, 1), "rate(1 day)")]
     assert _at(created, 1) not in [time for time, _ in delivered]
+
+
+def test_a_rate_schedule_with_a_start_date_starts_there_and_stops_at_its_end_date(daily: _Session) -> None:
+    # "Schedule types": with a StartDate, the first occurrence is at it; none after the EndDate. The
+    # deploy is on Monday 5 January; the window's schedule starts on the 8th and ends on the 9th at noon.
+    assert daily.deploy("window") == "UPDATE_COMPLETE"
+    daily.recurring.run_days(6)
+    times = [time for time, _, _ in daily.delivered()]
+    assert times == ["2026-01-08T00:00:00Z", "2026-01-09T00:00:00Z"]
+    # The update changed the schedule in the second v1 created it: nothing of v1's fell before it.
+    assert daily.recurring.missed == 0

@@ -194,6 +194,10 @@ class Recurring:
         self.missed = 0  # scheduled times outside every window (flagged, not delivered)
         self._warned = 0  # ... of which a warning already told
         driver.engine.on_schedule = self._changed
+        for state in driver.states.values():  # the schedules deployed before it: followed from their start
+            for resource in state.resources.values():
+                if resource.type == SCHEDULE_TYPE and resource.status != "DELETE_COMPLETE":
+                    self._track(state, resource)
 
     @property
     def _sandbox(self) -> Any:
