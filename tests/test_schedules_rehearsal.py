@@ -373,6 +373,7 @@ def _daily_app(
     enabled: bool = True,
     after: bool = False,
     window: tuple[datetime, datetime] | None = None,
+    cron_hour: str | None = None,
 ) -> Path:
     """A batch job on a rate schedule (skip_unchanged off: every delivery runs); ``after``: a queue that
     CloudFormation creates after the schedule (to fail an update once the schedule has changed)."""
@@ -389,7 +390,11 @@ def _daily_app(
         solution_version_arn="arn:aws:personalize:us-east-1:123456789012:solution/recs/1a2b3c4d",
         input_path=path,
         storage=BatchInferenceStorage(stack, "Storage"),
-        schedule=scheduler.ScheduleExpression.rate(cdk.Duration.days(days)),
+        schedule=(
+            scheduler.ScheduleExpression.cron(minute="0", hour=cron_hour)
+            if cron_hour is not None
+            else scheduler.ScheduleExpression.rate(cdk.Duration.days(days))
+        ),
         schedule_enabled=enabled,
         skip_unchanged=False,
     )
@@ -418,6 +423,8 @@ def daily_versions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             base / "window",
             window=(datetime(2026, 1, 8, 0, 0, tzinfo=UTC), datetime(2026, 1, 9, 12, 0, tzinfo=UTC)),
         ),
+        "cron": _daily_app(base / "cron", cron_hour="6"),
+        "cron-paused": _daily_app(base / "cron-paused", cron_hour="6", enabled=False),
     }
 
 
@@ -587,4 +594,17 @@ def test_a_rate_schedule_with_a_start_date_starts_there_and_stops_at_its_end_dat
     times = [time for time, _, _ in daily.delivered()]
     assert times == ["2026-01-08T00:00:00Z", "2026-01-09T00:00:00Z"]
     # The update changed the schedule in the second v1 created it: nothing of v1's fell before it.
+    assert daily.recurring.missed == 0
+
+
+def test_a_paused_cron_schedule_resumes_at_its_next_time_after_its_enabling(daily: _Session) -> None:
+    # Daily at 06:00 UTC; the deploy is on Monday 5 January at about 09:50. Paused over the 6th and the
+    # 7th, enabled again on the 7th at about 10:00: the next time is the 8th at 06:00, nothing before.
+    assert daily.deploy("cron") == "UPDATE_COMPLETE"
+    daily.recurring.run_days(0.75)  # to about 03:50 on the 6th
+    assert daily.deploy("cron-paused") == "UPDATE_COMPLETE"
+    daily.recurring.run_days(1.25)  # the 6th's and the 7th's 06:00 pass while paused
+    assert daily.deploy("cron") == "UPDATE_COMPLETE"
+    daily.recurring.run_days(1.5)
+    assert [time for time, _, _ in daily.delivered()] == ["2026-01-08T06:00:00Z"]
     assert daily.recurring.missed == 0
