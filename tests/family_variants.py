@@ -177,15 +177,6 @@ SCHEDULE_VERSIONS: tuple[FamilyVersion, ...] = (
     replace(BASE, schedule=DAILY, schedule_enabled=False),
     replace(BASE, schedule=DAILY, training_token="2"),
 )
-# The data lifecycle versions (issue 21), drawn apart too: a deletion after the import and an export after
-# the deletion, each with ``wait`` on and off; a new deletion with a new export; the export removed.
-LIFECYCLE_VERSIONS: tuple[FamilyVersion, ...] = (
-    replace(BASE, deletion=True, deletion_token="1", export=True),
-    replace(BASE, deletion=True, deletion_token="2", export=True, export_token="2"),
-    replace(BASE, deletion=True, deletion_token="2", deletion_wait=False, export=True),
-    replace(BASE, deletion=True, deletion_token="1", export=True, export_token="3", export_wait=False),
-    replace(BASE, deletion=True, deletion_token="3"),
-)
 # Schedules on each kind directly (issue 22), drawn apart too: the training daily (its chain follows each
 # new version); the batch jobs daily, forced (``skip_unchanged=False``: every delivery is a new job) or
 # comparing their input; paused; and the batch jobs forced with another schedule and another
@@ -204,8 +195,17 @@ KIND_SCHEDULE_VERSIONS: tuple[FamilyVersion, ...] = (
         inference_results=50,
     ),
 )
+# The data lifecycle versions (issue 21), drawn apart too: a deletion after the import and an export after
+# the deletion, each with ``wait`` on and off; a new deletion with a new export; the export removed.
+LIFECYCLE_VERSIONS: tuple[FamilyVersion, ...] = (
+    replace(BASE, deletion=True, deletion_token="1", export=True),
+    replace(BASE, deletion=True, deletion_token="2", export=True, export_token="2"),
+    replace(BASE, deletion=True, deletion_token="2", deletion_wait=False, export=True),
+    replace(BASE, deletion=True, deletion_token="1", export=True, export_token="3", export_wait=False),
+    replace(BASE, deletion=True, deletion_token="3"),
+)
 ALL_VERSIONS: tuple[FamilyVersion, ...] = (
-    VERSIONS + TWO_STACK_VERSIONS + SCHEDULE_VERSIONS + LIFECYCLE_VERSIONS + KIND_SCHEDULE_VERSIONS
+    VERSIONS + TWO_STACK_VERSIONS + SCHEDULE_VERSIONS + KIND_SCHEDULE_VERSIONS + LIFECYCLE_VERSIONS
 )
 
 
