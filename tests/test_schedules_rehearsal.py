@@ -545,9 +545,15 @@ def test_a_delivery_during_an_update_reads_the_schedule_as_it_then_stands(daily:
         (_at(updated), "rate(2 days)", "users-v2"),
     ]
     assert daily.recurring.missed == 0
-    # The delivery during the update started a run of the old definition: its job reads users/.
-    runs = [run for run in daily.driver.runs if run.phase == "schedule"]
-    assert runs, daily.notes("scheduled")
+    # Each delivery's run is made from the definition it carried: the one during the update reads users/
+    # (the job resource already held users-v2/, the schedule not yet), the one after it users-v2/.
+    personalize = daily.sandbox.personalize  # type: ignore[attr-defined]
+    read = [
+        personalize.job(run.job_name).request["jobInput"]["s3DataSource"]["path"].rsplit("/", 2)[-2]
+        for run in daily.driver.runs
+        if run.phase == "schedule" and run.job_name
+    ]
+    assert read == ["users", "users", "users-v2"], read
 
 
 def test_a_paused_schedule_delivers_nothing_and_resumes_from_its_enabling_without_catching_up(
