@@ -225,7 +225,11 @@ class Recurring:
                 self._driver.advance((end - clock.now()).total_seconds())
         finally:
             self._horizon = None
-        for track in self._tracks.values():
+        for key, track in list(self._tracks.items()):
+            if not self._alive(track):
+                del self._tracks[key]  # deleted with its stack, or by an update
+                continue
+            self._flag_missed(track, clock.now())  # after the window's end, if ``during`` outlasted it
             track.covered = max(track.covered, clock.now())
         missed, self._warned = self.missed - self._warned, self.missed
         if missed:
@@ -283,9 +287,9 @@ class Recurring:
         track.timers.clear()
         track.generation += 1
         now = self._sandbox.clock.now()
-        if self._horizon is None and track.definition is not resource.properties:
-            # Outside a window: the old definition's times since the last one were not delivered.
-            self._flag_missed(track, now)
+        # The old definition's times since the last accounted one, outside a window, were not delivered
+        # (inside one, every time up to its end is planned already).
+        self._flag_missed(track, now)
         track.definition = self._definition(state, resource)
         track.anchor = self._start_of(state, resource)
         track.covered = min(self._start_of(state, resource), now) - timedelta(microseconds=1)
