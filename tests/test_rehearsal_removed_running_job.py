@@ -6,6 +6,7 @@ and the update completes."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,10 +58,15 @@ def _build(outdir: Path, *, keep_unwaited: bool, num_results: int) -> Path:
 
 
 @pytest.fixture(scope="module")
-def result(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Result]:
+def assemblies(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("removed-running-job")
     old = _build(root / "old", keep_unwaited=True, num_results=25)
-    new = _build(root / "new", keep_unwaited=False, num_results=50)
+    return old, _build(root / "new", keep_unwaited=False, num_results=50)
+
+
+@pytest.fixture(scope="module")
+def result(assemblies: tuple[Path, Path]) -> Iterator[Result]:
+    old, new = assemblies
     yield rehearse(old, update_to=new, update=False)
 
 
@@ -88,3 +94,26 @@ def test_the_monitor_waited_while_the_stack_changed_and_the_cleanup_stopped_it(r
     checks = [entry.at for entry in unwaited if entry.kind == "check"]
     assert len(checks) > 5 and max(checks) < cleanup, text  # past five denials, then no check after it
     assert result.failures == ()
+
+
+def test_the_check_function_may_describe_its_own_stack_only_in_a_statement_no_job_changes(
+    assemblies: tuple[Path, Path],
+) -> None:
+    for assembly in assemblies:
+        resources = json.loads((assembly / f"{STACK}.template.json").read_text())["Resources"]
+        found = [
+            (logical_id, statement)
+            for logical_id, resource in resources.items()
+            if resource["Type"] == "AWS::IAM::ManagedPolicy"
+            for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+            if "cloudformation:DescribeStacks" in json.dumps(statement["Action"])
+        ]
+        ((logical_id, statement),) = found
+        # The check function's own policy (not a per-resource grants policy), on this stack's StackId.
+        assert "CheckFunctionPolicy" in logical_id
+        assert statement == {
+            "Sid": "ReadOwnStackStatus",
+            "Effect": "Allow",
+            "Action": "cloudformation:DescribeStacks",
+            "Resource": {"Ref": "AWS::StackId"},
+        }
