@@ -467,8 +467,32 @@ class _LiveRecurring(Recurring):
                 again()
 
     def _redeliver(self, state: StackState, properties: dict[str, Any], moment: datetime) -> None:
-        if self._driver.states.get(state.name) is state:
+        """The same payload again, while the job's schedule exists (an update that removed it deleted it,
+        and its role with it: Scheduler retries no deleted schedule)."""
+        if self._driver.states.get(state.name) is state and _logical_id(properties) in _scheduled_jobs(state):
             super()._deliver_schedule(state, properties, moment)
+
+
+def _logical_id(properties: Mapping[str, Any]) -> str | None:
+    """The job a schedule's target input names."""
+    try:
+        request = json.loads(str(dict(properties.get("Target") or {}).get("Input") or "{}"))
+    except json.JSONDecodeError:
+        return None
+    return str(request.get("logicalId")) if isinstance(request, dict) else None
+
+
+def _scheduled_jobs(state: StackState) -> set[str | None]:
+    """The logical ids of the jobs whose schedule the stack holds now."""
+    found: set[str | None] = set()
+    for resource in state.resources.values():
+        if resource.type != SCHEDULE_TYPE or resource.status == DELETE_COMPLETE:
+            continue
+        properties = resource.properties or state.resolver.resolve(
+            dict(state.template.get("Resources", {}).get(resource.logical_id, {}).get("Properties", {}))
+        )
+        found.add(_logical_id(properties))
+    return found
 
 
 class _Injected(AbstractContextManager[None]):
