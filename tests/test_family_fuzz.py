@@ -454,3 +454,30 @@ def test_an_import_skipped_though_its_input_changed_is_caught(planted: PlantedFa
     )
     found = planted.violations(_scheduled_days(most=4, new_input=True))
     assert any("though new input landed" in v for v in found), found
+
+
+def test_a_batch_run_skipped_though_its_input_changed_is_caught(planted: PlantedFamily) -> None:
+    # The batch jobs' skip compares everything the last successful run recorded but the fingerprint of
+    # its input objects (keys and ETags): new users under the input path are not seen.
+    planted.plant(
+        "scheduled.py",
+        "same = all(recorded.get(key) == compared[key] for key in COMPARED_INPUT)",
+        'same = all(recorded.get(key) == compared[key] for key in COMPARED_INPUT if key != "fingerprint")',
+    )
+    compared = {
+        i
+        for i, v in enumerate(ALL_VERSIONS)
+        if v.inference_schedule and v.skip_unchanged and v.schedule_enabled
+    }
+    seeds = seeds_where(
+        lambda steps: (
+            _short(steps, 5)
+            and _first_deploys(
+                steps,
+                lambda s: s.action == "deploy" and _calm(s) and s.version in compared,
+                lambda s: s.action == "days" and s.new_input,
+            )
+        )
+    )
+    found = planted.violations(seeds)
+    assert any("Recommendations" in v and "though new input landed" in v for v in found), found
