@@ -235,7 +235,7 @@ class Recurring:
         if missed:
             self._driver.warnings.append(
                 f"{missed} scheduled time(s) fell outside the --days windows (during a stack operation "
-                "between two windows) and were not delivered: see the timeline's 'missed' notes"
+                "before the window) and were not delivered: see the timeline's 'missed' notes"
             )
         self._sandbox.timeline.add(
             "recurring",
