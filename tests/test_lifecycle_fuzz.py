@@ -141,14 +141,19 @@ def test_a_monitor_that_reports_an_end_twice_is_caught(planted: PlantedFuzzer) -
     assert any("end events for" in violation for violation in found), found
 
 
-def test_a_replacement_that_stops_no_old_monitor_is_caught(planted: PlantedFuzzer) -> None:
+def test_a_replacement_that_stops_no_old_monitor_is_stopped_by_the_cleanup_and_reports_nothing(
+    planted: PlantedFuzzer,
+) -> None:
     # The old job's monitor keeps running under a policy that names only the new job (weekly-recs, not
-    # waited for, renamed nightly-recs), and is denied until it gives up.
+    # waited for, renamed nightly-recs) and is denied. Until issue 20 it gave up after five denials and
+    # reported a failure its job never had, which caught this bug; now a denial while the stack changes is
+    # not counted (the same window every removed or replaced unwaited job's monitor goes through), and the
+    # cleanup's Delete of the old physical id stops the monitor: the stop at the Update is defence in
+    # depth, and without it nothing goes wrong. (A Delete that stops no monitor is caught above.)
     planted.plant(
         "handler.py",
         "            stop_monitors(\n                request.clients,",
         "            (lambda *_: None)(\n                request.clients,",
     )
-    found = planted.violations(renaming_seeds(10), until=("IAM", "end events for"))
-    # Denied until its bound, it reports a failure its job never had (or the denial itself shows).
-    assert any("IAM" in violation or "end events for" in violation for violation in found), found
+    found = planted.violations(renaming_seeds(3), until=("IAM", "end events for"))
+    assert found == []
