@@ -18,6 +18,13 @@ Every invariant of the lifecycle fuzzer (tests/fuzz/model.py) holds after every 
    DELETE_COMPLETE; counted apart (``limits``), not a violation.
 10. Refusals: an update refused for a reason known before it started (a template that cannot be
     deployed, a replacement the resource cannot wait for) bills no job.
+11. Runs without a deploy (issue 22; schedules on the import, the training and the batch jobs): at most
+    one job per (resource, scheduled time), however late Scheduler repeats a delivery; every delivery
+    starts its run; no scheduled run is skipped when new input landed under its path since its last
+    successful run began; in each "days" step the schedules deliver as the version the stack holds
+    (after a rollback: the restored one) defines them: a paused one nothing, the others at least once a
+    period and one period apart; a scheduled batch run is made with the definition the stack held at its
+    delivery (its source version, its number of results).
 
 ``python -m tests.fuzz --family --replay SEED`` runs one sequence again and prints every step.
 """
