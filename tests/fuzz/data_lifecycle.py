@@ -186,8 +186,18 @@ class DataLifecycleChecks:
         self, index: int, export: StandInJob, jobs: Mapping[str, StandInJob]
     ) -> None:
         """An export started in this step, held by a stack that orders it after a deletion that waits (in
-        the template it started under): the deletion's latest run started before the export had COMPLETED
-        when the export started."""
+        the template it started under): the run that deletion's resource holds had COMPLETED when the
+        export started.
+
+        The run the resource holds, not the construct's latest run: ``DependsOn`` orders the export after
+        the deletion's resource and its WaitCondition in this template (CFN UG "DependsOn attribute";
+        docs/rehearsal-fidelity.md, "Resources are created in dependency order"), and a deploy back to a
+        token whose run has COMPLETED adopts that run (docs/handler-contract.md, "Request handling":
+        ``ResourceAlreadyExistsException`` -> adopt) and signals at once. A later run of the same
+        construct that an update removed or rolled back keeps running (Personalize has no
+        StopDataDeletionJob; invariant 14), and no stack orders anything after it (seeds 403 and 586:
+        the export rightly starts while that orphan runs; the guide's advice to run no jobs while a
+        deletion runs is not modelled, docs/rehearsal-fidelity.md "What the stand-ins do not model")."""
         for state in self.driver.states.values():
             held = {
                 resource.logical_id: resource
@@ -205,17 +215,15 @@ class DataLifecycleChecks:
                 waits = job_resource.wait_logical_id is not None and job_resource.wait_logical_id in depends
                 if not waits:
                     continue
-                runs = [
-                    jobs[str(run.job_arn)]
-                    for run in self.driver.runs
-                    if run.resource.key == job_resource.key
-                    and run.instance == state.instance
-                    and run.job_arn in jobs
-                ]
-                before = [job for job in runs if job.created_at <= export.created_at]
-                if not before:
+                resource = state.resources.get(job_resource.logical_id)
+                deletion = jobs.get(resource.physical_id) if resource and resource.physical_id else None
+                if deletion is None:
+                    self.violation(
+                        f"step {index}: the export {export.name} started at +{export.created_at / 60:.1f} "
+                        f"min, ordered after {state.name}/{job_resource.construct_id}, which holds no "
+                        f"deletion run ({resource.physical_id if resource else 'no resource'})"
+                    )
                     continue
-                deletion = max(before, key=lambda job: job.created_at)
                 if deletion.status != ACTIVE or deletion.updated_at > export.created_at:
                     self.violation(
                         f"step {index}: the export {export.name} started at "
