@@ -141,19 +141,34 @@ def test_a_monitor_that_reports_an_end_twice_is_caught(planted: PlantedFuzzer) -
     assert any("end events for" in violation for violation in found), found
 
 
-def test_a_replacement_that_stops_no_old_monitor_is_stopped_by_the_cleanup_and_reports_nothing(
-    planted: PlantedFuzzer,
-) -> None:
-    # The old job's monitor keeps running under a policy that names only the new job (weekly-recs, not
-    # waited for, renamed nightly-recs) and is denied. Until issue 20 it gave up after five denials and
-    # reported a failure its job never had, which caught this bug; now a denial while the stack changes is
-    # not counted (the same window every removed or replaced unwaited job's monitor goes through), and the
-    # cleanup's Delete of the old physical id stops the monitor: the stop at the Update is defence in
-    # depth, and without it nothing goes wrong. (A Delete that stops no monitor is caught above.)
+def test_a_replacement_that_stops_no_old_monitor_is_caught(planted: PlantedFuzzer) -> None:
+    # The old job (weekly-recs, not waited for, renamed nightly-recs) keeps its monitor: neither the
+    # Update that moves the resource on nor the cleanup's Delete of the old physical id stops it. Since
+    # issue 20 the monitor waits out its denials while the stack changes, so it reports nothing wrong and
+    # only polls on, for a job the stack no longer holds: invariant 7 sees it once the update has ended.
     planted.plant(
         "handler.py",
         "            stop_monitors(\n                request.clients,",
         "            (lambda *_: None)(\n                request.clients,",
     )
-    found = planted.violations(renaming_seeds(3), until=("IAM", "end events for"))
+    planted.plant(
+        "handler.py",
+        'stop_monitors(clients, physical_id, log, "The job\'s CloudFormation resource was deleted.")',
+        "pass",
+    )
+    found = planted.violations(renaming_seeds(3), until=("no longer holds its job",))
+    assert any("no longer holds its job" in violation for violation in found), found
+
+
+def test_a_replacement_whose_update_stops_no_old_monitor_is_stopped_by_the_cleanup(
+    planted: PlantedFuzzer,
+) -> None:
+    # Defence in depth: without the stop at the Update, the cleanup's Delete of the old physical id stops
+    # the old monitor (which, since issue 20, waits out its denials meanwhile), and nothing goes wrong.
+    planted.plant(
+        "handler.py",
+        "            stop_monitors(\n                request.clients,",
+        "            (lambda *_: None)(\n                request.clients,",
+    )
+    found = planted.violations(renaming_seeds(3), until=("IAM", "end events for", "no longer holds"))
     assert found == []

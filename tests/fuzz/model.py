@@ -9,6 +9,9 @@ the real handler code; after every step the invariants below must hold.
 5. No job left QUEUED with nothing that will create it (no running monitor holds its create, and no
    end was reported for it).
 6. After a stack's delete, no monitor execution of it is left running.
+7. Once a step's stack operations have ended (their cleanup done), no monitor execution runs for a job
+   its resource no longer holds (replaced, removed, or its stack deleted), nor a run without a deploy
+   of a resource that is gone or that moved on to another job after the run started.
 Besides: no operation fails but for a reason the sequence asked for (an injected fault, a refused
 change of an explicitly named job), and IAM denies nothing.
 
@@ -280,6 +283,7 @@ class Invariants:
         self.outcome = outcome
         self.sandbox = driver.sandbox
         self.denials_seen = 0
+        self.monitors_flagged: set[str] = set()  # invariant 7: each left-over execution reported once
 
     def tolerated(self, operation: Any) -> bool:
         """Whether ``operation`` ended stuck only at a documented limit the sequence then recovered from
@@ -305,6 +309,8 @@ class Invariants:
                 self.violation(f"step {index}: {operation.kind} failed unexpectedly: {operation.reason}")
             if operation.kind == "DELETE":
                 self._no_monitor_left(index, operation.stack)
+        if all(stack_outcome.operation.finished for stack_outcome in outcomes):
+            self._no_monitor_of_what_is_gone(index, outcomes)
         self._waits_end_in_time(index)
         self._queued_jobs_have_a_creator(index)
         self._one_job_per_definition(index)
@@ -419,6 +425,56 @@ class Invariants:
         for execution in self.sandbox.stepfunctions.executions():
             if execution.status == RUNNING and execution.machine.arn in machines:
                 self.violation(f"step {index}: monitor {execution.name} still runs after {stack} was deleted")
+
+    # -- 7
+    def _no_monitor_of_what_is_gone(self, index: int, outcomes: Sequence[Any]) -> None:
+        """A deploy's monitor (its input: the job's ARN, stack and logical id) runs only while its
+        resource holds that job; a run without a deploy's (its input has a ``trigger``) only while its
+        resource exists, and not past an operation of this step that moved the resource to another
+        physical id (the cleanup's Delete of the other one stops the resource's runs). A Delete that
+        forgets a stop leaves the execution polling on (and reporting an end, writing ``latest.json``)
+        for a resource the stack no longer holds. StopExecution ends an execution at once here, so a
+        monitor told to stop within its current check is already ABORTED when this runs."""
+        live = {state.resolver.stack_id: state for state in self.driver.states.values()}
+        moved_since = {
+            (stack_outcome.stack, change.logical_id): stack_outcome.started_at
+            for stack_outcome in outcomes
+            for change in stack_outcome.operation.changes
+            if change.old_physical_id != change.new_physical_id
+        }
+        for execution in self.sandbox.stepfunctions.executions():
+            if execution.status != RUNNING or execution.arn in self.monitors_flagged:
+                continue
+            try:
+                state_input = json.loads(execution.input_text)
+            except json.JSONDecodeError:
+                continue
+            if not isinstance(state_input, dict) or not state_input.get("logicalId"):
+                continue  # not a job's monitor
+            stack_id, logical_id = str(state_input.get("stackId")), str(state_input["logicalId"])
+            job_arn = state_input.get("jobArn")
+            stack = stack_id.split(":stack/", 1)[-1].split("/", 1)[0]
+            state = live.get(stack_id)
+            resource = state.resources.get(logical_id) if state is not None else None
+            run = state_input.get("trigger") in RUNS_WITHOUT_A_DEPLOY
+            text = None
+            if state is None:
+                text = f"monitor {execution.name} still runs after {stack} was deleted"
+            elif resource is None or resource.status.startswith("DELETE"):
+                text = f"monitor {execution.name} of {job_arn} still runs after {stack}/{logical_id} went"
+            elif not run and resource.physical_id != job_arn:
+                text = (
+                    f"monitor {execution.name} still runs though {stack}/{logical_id} no longer holds its "
+                    f"job {job_arn} (it holds {resource.physical_id})"
+                )
+            elif run and execution.started_at < moved_since.get((stack, logical_id), -1.0):
+                text = (
+                    f"run monitor {execution.name} still runs though {stack}/{logical_id} moved on to "
+                    f"{resource.physical_id} after the run started"
+                )
+            if text is not None:
+                self.monitors_flagged.add(execution.arn)
+                self.violation(f"step {index}: {text}")
 
     def _no_iam_denial(self, index: int, outcomes: Sequence[Any]) -> None:
         """No denial, but one: a job renamed from one explicit name to another updates the functions'
