@@ -145,7 +145,7 @@ def test_a_replacement_that_stops_no_old_monitor_is_caught(planted: PlantedFuzze
     # The old job (weekly-recs, not waited for, renamed nightly-recs) keeps its monitor: neither the
     # Update that moves the resource on nor the cleanup's Delete of the old physical id stops it. Since
     # issue 20 the monitor waits out its denials while the stack changes, so it reports nothing wrong and
-    # only polls on, for a job the stack no longer holds: invariant 7 sees it once the update has ended.
+    # only polls on, for a job the stack no longer holds: invariant 6 sees it once the update has ended.
     planted.plant(
         "handler.py",
         "            stop_monitors(\n                request.clients,",

@@ -8,10 +8,10 @@ the real handler code; after every step the invariants below must hold.
 4. Exactly one end event per job run whose monitor saw it end; never two for one job.
 5. No job left QUEUED with nothing that will create it (no running monitor holds its create, and no
    end was reported for it).
-6. After a stack's delete, no monitor execution of it is left running.
-7. Once a step's stack operations have ended (their cleanup done), no monitor execution runs for a job
-   its resource no longer holds (replaced, removed, or its stack deleted), nor a run without a deploy
-   of a resource that is gone or that moved on to another job after the run started.
+6. After a stack's delete, no monitor execution of it is left running; and once a step's stack
+   operations have ended (their cleanup done), none runs for a job its resource no longer holds
+   (replaced, removed, or its stack deleted), nor for a run without a deploy of a resource that is gone
+   or that an operation of the step moved on to another job after the run started.
 Besides: no operation fails but for a reason the sequence asked for (an injected fault, a refused
 change of an explicitly named job), and IAM denies nothing.
 
@@ -283,7 +283,7 @@ class Invariants:
         self.outcome = outcome
         self.sandbox = driver.sandbox
         self.denials_seen = 0
-        self.monitors_flagged: set[str] = set()  # invariant 7: each left-over execution reported once
+        self.monitors_flagged: set[str] = set()  # invariant 6: each left-over execution reported once
 
     def tolerated(self, operation: Any) -> bool:
         """Whether ``operation`` ended stuck only at a documented limit the sequence then recovered from
@@ -426,7 +426,7 @@ class Invariants:
             if execution.status == RUNNING and execution.machine.arn in machines:
                 self.violation(f"step {index}: monitor {execution.name} still runs after {stack} was deleted")
 
-    # -- 7
+    # -- 6, after every step
     def _no_monitor_of_what_is_gone(self, index: int, outcomes: Sequence[Any]) -> None:
         """A deploy's monitor (its input: the job's ARN, stack and logical id) runs only while its
         resource holds that job; a run without a deploy's (its input has a ``trigger``) only while its
