@@ -118,6 +118,35 @@ def decide_while_stack_changes(
     return _wait_or_time_out(noun, status, elapsed_seconds, timeout_seconds, note)
 
 
+def decide_on_denied_run_request(
+    stack_status: str | None, settled_denials: int, elapsed_seconds: float, timeout_seconds: int
+) -> Decision:
+    """A run request (a delivery, a chain rule's request) whose first calls were denied.
+
+    While its stack changes (``denial_is_transitional``) the update may have taken the runtime's grants
+    for a schedule or job it removes before its cleanup deletes them: ask again later, not counted,
+    within the run's timeout (a rollback gives the grants back; the run then goes on). Once the stack
+    has settled (or its status cannot be read), up to MAX_CONSECUTIVE_ERRORS denials in a row are asked
+    again (a policy just coming into effect); then the delivery is dropped: a denial on a settled stack
+    means the stack no longer grants it, as after an update that removed the schedule or the job. A
+    dropped request starts nothing and reports nothing (``done`` without a result): no run, no event
+    blaming the job, a log line."""
+    if elapsed_seconds >= timeout_seconds:
+        return Decision(
+            done=True,
+            reason=f"denied for {round(elapsed_seconds)} s, the run's timeout; its stack is "
+            f"{stack_status or 'of unknown status'}",
+        )
+    if denial_is_transitional(stack_status) or settled_denials < MAX_CONSECUTIVE_ERRORS:
+        return Decision(done=False, wait_seconds=next_wait_seconds(elapsed_seconds, timeout_seconds))
+    return Decision(
+        done=True,
+        reason=f"denied {settled_denials} times in a row while its stack is "
+        f"{stack_status or 'of unknown status'}: the stack no longer grants this run (an update removed "
+        "its schedule or its job)",
+    )
+
+
 def parse_time(value: str) -> datetime:
     """ISO 8601 (Step Functions' ``$$.State.EnteredTime``, with ``Z``) -> an aware datetime."""
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))

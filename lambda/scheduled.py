@@ -160,6 +160,8 @@ def begin(event: Mapping[str, Any], clients: Clients, request_id: str | None) ->
     try:
         others = _other_runs(clients, kind, props, stack_id, logical_id, machine, own)
     except AwsError as error:
+        if error_kind(error) == "propagation":
+            return while_denied(event, clients, props, log, ended, describe_error(error))
         log("run-overlap-unknown", detail=describe_error(error))
         others = []
     if own in others:
@@ -214,10 +216,50 @@ def begin(event: Mapping[str, Any], clients: Clients, request_id: str | None) ->
     try:
         started = monitor_ops.start(clients.stepfunctions, machine, own, state)
     except AwsError as error:
+        if error_kind(error) == "propagation":
+            return while_denied(event, clients, props, log, ended, describe_error(error))
         reason = f"The run's monitor could not start: {describe_error(error)}"
         return _skip(clients, kind, request, log, ended, name, reason, result="FAILURE")
     log(f"run-{started}", execution=own)
     return ended
+
+
+def while_denied(
+    event: Mapping[str, Any], clients: Clients, props: JobProps, log: Logger, ended: MonitorState, denial: str
+) -> MonitorState:
+    """A run request denied the calls that start its run (the monitor's listing, StartExecution): an
+    update removing its schedule or its job takes the runtime's grants before its cleanup deletes them.
+    While the stack changes, the request asks again later (``schedule.decide_on_denied_run_request``,
+    within the run's timeout), so that a rollback lets it run; once the stack has settled and it is still
+    denied, the stack no longer has what the delivery was for: it is dropped with a log line, nothing
+    started, no event (it blames no job)."""
+    request = dict(event["state"])
+    now = str(event.get("now") or "")
+    since = str(request.get("deniedSince") or now)
+    elapsed = (schedule.parse_time(now) - schedule.parse_time(since)).total_seconds() if now else 0.0
+    stack_status = monitor_ops.stack_status(clients.cloudformation, request.get("stackId"))
+    transitional = schedule.denial_is_transitional(stack_status)
+    settled = 0 if transitional else int(request.get("deniedChecks") or 0) + 1
+    timeout = props.timeout_seconds  # the run's monitor's own bound (initial_state)
+    decision = schedule.decide_on_denied_run_request(stack_status, settled, elapsed, timeout)
+    if decision.done:
+        log("run-dropped", stackStatus=stack_status, detail=denial, reason=decision.reason)
+        ended["reason"] = decision.reason
+        return ended
+    log(
+        "denied-while-stack-changes" if transitional else "run-denied",
+        stackStatus=stack_status,
+        detail=denial,
+        waitSeconds=decision.wait_seconds,
+    )
+    waiting: dict[str, Any] = {
+        **request,
+        "deniedSince": since,
+        "deniedChecks": settled,
+        "waitSeconds": decision.wait_seconds,
+        "done": False,
+    }
+    return waiting  # type: ignore[return-value]
 
 
 def aborted(event: Mapping[str, Any], clients: Clients, request_id: str | None) -> MonitorState:

@@ -1,0 +1,187 @@
+"""Runs without a deploy that meet an update removing their schedule or their job (issues 20 and 22).
+
+CloudFormation's update phase changes the runtime's shared policies first and deletes the schedule or the
+job resource only in its cleanup (whose Delete stops the job's run monitors). A delivery (or a chain
+rule's request) in between is denied the calls that start its run: it asks again while the stack changes
+(a rollback gives the grants back and it runs), and once the stack has settled and it is still denied it
+is dropped with a log line: no job, no event blaming the job.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from .test_schedule_runs import (
+    EXECUTION,
+    NEW_VERSION,
+    USERS,
+    expect_input,
+    expect_latest,
+    expect_running_runs,
+    expect_start,
+    first_check,
+    own_execution,
+    run_request,
+    started_state,
+)
+from .testkit import STACK_ID, STATE_MACHINE_ARN, Stubs, at
+
+import monitor  # isort: skip  (on sys.path once testkit is imported)
+import schedule  # isort: skip
+import scheduled  # isort: skip
+
+DENIED = ("AccessDeniedException", "User: check-role is not authorized to perform: states:ListExecutions")
+
+
+def logged(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+
+
+def deny_listing(stubs: Stubs) -> None:
+    stubs.stepfunctions.add_client_error("list_executions", *DENIED, 400)
+
+
+def check_again(stubs: Stubs, state: dict[str, Any], seconds: float) -> dict[str, Any]:
+    event = {"state": state, "now": at(seconds), "execution": EXECUTION}
+    return dict(monitor.run_check(event, stubs.clients, "req-2"))
+
+
+# --- the decision, without stubs --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "stack_status",
+    ["UPDATE_IN_PROGRESS", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS"],
+)
+def test_a_denied_request_asks_again_while_the_stack_changes_however_often(stack_status: str) -> None:
+    decision = schedule.decide_on_denied_run_request(stack_status, 0, 3_000, 21_480)
+    assert (decision.done, decision.wait_seconds, decision.result) == (False, 120, None)
+
+
+def test_a_denied_request_on_a_settled_stack_asks_again_a_few_times_then_is_dropped() -> None:
+    assert schedule.decide_on_denied_run_request("UPDATE_COMPLETE", 4, 240, 21_480).done is False
+    dropped = schedule.decide_on_denied_run_request("UPDATE_COMPLETE", 5, 300, 21_480)
+    assert dropped.done is True and dropped.result is None  # no FAILURE: nothing to report
+    assert "no longer grants this run" in dropped.reason and "UPDATE_COMPLETE" in dropped.reason
+    unknown = schedule.decide_on_denied_run_request(None, 5, 300, 21_480)
+    assert unknown.done is True and "unknown status" in unknown.reason
+
+
+def test_a_denied_request_is_dropped_at_the_runs_timeout_even_while_the_stack_changes() -> None:
+    decision = schedule.decide_on_denied_run_request("UPDATE_IN_PROGRESS", 0, 21_480, 21_480)
+    assert decision.done is True and decision.result is None and "timeout" in decision.reason
+
+
+# --- a delivery denied during the update that removes its schedule -----------------------------------
+
+
+def test_a_delivery_denied_while_the_stack_updates_asks_again_and_reports_nothing(
+    stubs: Stubs, capsys: pytest.CaptureFixture[str]
+) -> None:
+    request = run_request()
+    deny_listing(stubs)
+    stubs.expect_stack_status("UPDATE_IN_PROGRESS")
+    state = first_check(stubs, request)
+    assert (state["done"], state["waitSeconds"], state["deniedChecks"]) == (False, 60, 0)
+    assert "result" not in state and state["deniedSince"] == at(0)
+    assert scheduled.is_run_request(state)  # the next check is this request's first again
+    assert stubs.params_of("DescribeStacks") == [{"StackName": STACK_ID}]
+    assert stubs.params_of("StartExecution") == [] and stubs.params_of("PutEvents") == []
+    assert any(
+        record["decision"] == "denied-while-stack-changes" and record["stackStatus"] == "UPDATE_IN_PROGRESS"
+        for record in logged(capsys)
+    )
+
+
+def test_a_delivery_denied_before_a_rollback_runs_once_the_grants_are_back(stubs: Stubs) -> None:
+    request = run_request()
+    deny_listing(stubs)
+    stubs.expect_stack_status("UPDATE_ROLLBACK_IN_PROGRESS")
+    waiting = first_check(stubs, request)
+    # The rollback restored the policies: the same request now starts its run, as a first delivery would.
+    expect_running_runs(stubs)
+    expect_input(stubs, "in-bucket", "users/", USERS)
+    expect_latest(stubs, None)
+    expect_start(stubs, own_execution(request))
+    state = check_again(stubs, waiting, 60)
+    assert state["done"] is True and "result" not in state
+    run = started_state(stubs)
+    assert (run["status"], run["trigger"], run["created"]) == ("QUEUED", "schedule", False)
+    assert "deniedSince" not in run and "deniedChecks" not in run
+    assert stubs.params_of("PutEvents") == []
+
+
+def test_a_delivery_denied_its_monitors_start_during_the_cleanup_asks_again(stubs: Stubs) -> None:
+    request = run_request(skipUnchanged=False)
+    expect_running_runs(stubs)
+    expect_input(stubs, "in-bucket", "users/", USERS)
+    stubs.stepfunctions.add_client_error("start_execution", *DENIED, 400)
+    stubs.expect_stack_status("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+    state = first_check(stubs, request)
+    assert (state["done"], state["waitSeconds"]) == (False, 60)
+    assert stubs.params_of("PutEvents") == []  # no FAILURE event: the job is not at fault
+
+
+def test_a_delivery_still_denied_once_the_stack_settled_is_dropped_without_an_event(
+    stubs: Stubs, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The update removed the job's schedule (and the runtime's grant with it): the delivery came before
+    # its cleanup deleted the schedule. Once the stack has settled there is nothing to run.
+    waiting = {**run_request(), "deniedSince": at(0), "deniedChecks": 4}
+    deny_listing(stubs)
+    stubs.expect_stack_status("UPDATE_COMPLETE")
+    state = check_again(stubs, waiting, 900)
+    assert state["done"] is True and "result" not in state
+    assert "no longer grants this run" in state["reason"]
+    assert stubs.params_of("PutEvents") == [] and stubs.params_of("StartExecution") == []
+    dropped = [record for record in logged(capsys) if record["decision"] == "run-dropped"]
+    assert len(dropped) == 1 and dropped[0]["stackStatus"] == "UPDATE_COMPLETE"
+
+
+def test_a_delivery_denied_on_a_settled_stack_asks_again_first(stubs: Stubs) -> None:
+    # A policy just put in place (a first deploy) may take seconds to come into effect.
+    deny_listing(stubs)
+    stubs.expect_stack_status("CREATE_COMPLETE")
+    state = first_check(stubs, run_request())
+    assert (state["done"], state["deniedChecks"]) == (False, 1)
+
+
+def test_other_errors_of_the_listing_still_run_the_request(stubs: Stubs) -> None:
+    request = run_request()
+    stubs.stepfunctions.add_client_error("list_executions", "ThrottlingException", "slow down", 400)
+    expect_input(stubs, "in-bucket", "users/", USERS)
+    expect_latest(stubs, None)
+    expect_start(stubs, own_execution(request))
+    state = first_check(stubs, request)
+    assert state["done"] is True and stubs.params_of("DescribeStacks") == []
+
+
+# --- a chained run's monitor (make fuzz seed 219) ----------------------------------------------------
+
+
+def test_a_chained_runs_monitor_asks_cloudformation_when_denied_and_does_not_count_it(stubs: Stubs) -> None:
+    # The state a chain rule's request starts carries the stack and no WaitCondition handle, so the
+    # monitor's rule for denials while the stack changes applies to it as to a wait=False deploy run.
+    request = run_request(trigger="chain", upstreamArn=NEW_VERSION, sourceProp="SolutionVersionArn")
+    request.pop("scheduledTime")
+    expect_running_runs(stubs)
+    expect_input(stubs, "in-bucket", "users/", USERS)
+    expect_latest(stubs, None)
+    expect_start(stubs, own_execution(request))
+    first_check(stubs, request)
+    run = started_state(stubs)
+    assert run["waitHandle"] is None and run["stackId"] == STACK_ID
+    run.update({"created": True, "status": "IN PROGRESS", "consecutiveErrors": 4, "startedAt": at(0)})
+    run.pop("createRequest", None)
+    stubs.personalize.add_client_error("describe_batch_inference_job", "AccessDeniedException", "denied")
+    stubs.expect_stack_status("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+    state = dict(
+        monitor.run_check(
+            {"state": run, "now": at(600), "execution": f"{STATE_MACHINE_ARN}:x"}, stubs.clients, "r"
+        )
+    )
+    assert (state["done"], state["consecutiveErrors"]) == (False, 4)
+    assert stubs.params_of("PutEvents") == []
