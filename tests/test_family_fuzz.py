@@ -393,6 +393,18 @@ def test_a_delete_that_leaves_scheduled_runs_running_is_caught(planted: PlantedF
     assert any("still runs after Family was deleted" in v for v in found), found
 
 
+def test_an_update_whose_cleanup_leaves_scheduled_runs_running_is_caught(planted: PlantedFamily) -> None:
+    # The same Delete as above, met as an update's cleanup: a chained batch run still runs when the
+    # update removes its job (3332: segments=False) or moves it to a new job (1709: a changed number of
+    # results); its monitor, not stopped, would poll on and may rewrite latest.json.
+    planted.plant(
+        "handler.py", "monitor_ops.stop(clients.stepfunctions, execution, RUN_STOPPED_CAUSE)", "None"
+    )
+    found = planted.violations([3332, 1709])
+    assert any("still runs after Family/Audiences" in v and " went" in v for v in found), found
+    assert any("still runs though Family/Recommendations" in v and "moved on" in v for v in found), found
+
+
 def test_a_run_named_from_its_delivery_time_is_caught(planted: PlantedFamily) -> None:
     # The run is named from the time its delivery arrives, not from the scheduled time: a delivery that
     # Scheduler repeats minutes or hours later, once the first run has ended, starts a second job.
