@@ -3,7 +3,9 @@ versions of one chain app (tests/family_variants.py: native dataset group, schem
 an import, two trainings, a batch inference and a batch segment job made from them), with faults per
 kind, run by the rehearsal against the real handler code.
 
-Every invariant of the lifecycle fuzzer (tests/fuzz/model.py) holds after every step, and these too:
+Every invariant of the lifecycle fuzzer (tests/fuzz/model.py) holds after every step (its 6 here too
+for the runs without a deploy: none runs on once its resource is gone or moved on to another job), and
+these too:
 
 7. Manifest: a batch job's ``latest.json`` names a run of the job resource the stack holds, with that
    run's own result and end (``finishedAt``); once the run the stack holds has ended, it names that run;
