@@ -118,6 +118,13 @@ def decide_while_stack_changes(
     return _wait_or_time_out(noun, status, elapsed_seconds, timeout_seconds, note)
 
 
+# A stack being deleted (or rolled back from its create) or gone: a run request denied then has nothing to
+# run (its job resource's Delete stops the runs), whatever the stack's later status.
+STACK_GOING_AWAY = frozenset(
+    {"DELETE_IN_PROGRESS", "DELETE_COMPLETE", "ROLLBACK_IN_PROGRESS", "ROLLBACK_COMPLETE"}
+)
+
+
 def decide_on_denied_run_request(
     stack_status: str | None, settled_denials: int, elapsed_seconds: float, timeout_seconds: int
 ) -> Decision:
@@ -130,7 +137,9 @@ def decide_on_denied_run_request(
     again (a policy just coming into effect); then the delivery is dropped: a denial on a settled stack
     means the stack no longer grants it, as after an update that removed the schedule or the job. A
     dropped request starts nothing and reports nothing (``done`` without a result): no run, no event
-    blaming the job, a log line."""
+    blaming the job, a log line. A stack being deleted or gone (STACK_GOING_AWAY) drops it at once."""
+    if stack_status in STACK_GOING_AWAY:
+        return Decision(done=True, reason=f"denied while its stack is {stack_status}: nothing left to run")
     if elapsed_seconds >= timeout_seconds:
         return Decision(
             done=True,

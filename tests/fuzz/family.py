@@ -674,6 +674,27 @@ class FamilyInvariants(Invariants):
     def tolerated(self, operation: Any) -> bool:
         return id(operation) in self.at_the_limit
 
+    def _no_monitor_left(self, index: int, stack: str) -> None:
+        """The base rule, after Step Functions' DeleteStateMachine (which the stand-in does not model):
+        the stack's delete deletes its monitor, whose executions are terminated at their next state
+        transition. A run request still waiting (denied the start of its run while its stack changed,
+        lambda/scheduled.py ``while_denied``) has no job and no run monitor: its next transition ends its
+        Wait, before any further check, so it calls nothing more. Ended here, and counted."""
+        model = self.driver.models.get(stack)
+        machines = set(model.machines) if model is not None else set()
+        standin = self.sandbox.stepfunctions
+        for execution in standin.executions():
+            if execution.status != "RUNNING" or execution.machine.arn not in machines:
+                continue
+            try:
+                request = json.loads(execution.input_text)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(request, dict) and request.get("trigger") and "jobName" not in request:
+                standin._stop({"executionArn": execution.arn})
+                self.outcome.transitional_denials += 1
+        super()._no_monitor_left(index, stack)
+
     def _no_iam_denial(self, index: int, outcomes: Sequence[Any]) -> None:
         """The base rule, and the denials of runs without a deploy that an update removing their job or
         their schedule leaves without the runtime's grants before its cleanup (they happen in a real

@@ -70,6 +70,12 @@ def test_a_denied_request_on_a_settled_stack_asks_again_a_few_times_then_is_drop
     assert unknown.done is True and "unknown status" in unknown.reason
 
 
+@pytest.mark.parametrize("stack_status", sorted(schedule.STACK_GOING_AWAY))
+def test_a_denied_request_is_dropped_at_once_while_its_stack_is_deleted_or_gone(stack_status: str) -> None:
+    decision = schedule.decide_on_denied_run_request(stack_status, 0, 60, 21_480)
+    assert decision.done is True and decision.result is None and stack_status in decision.reason
+
+
 def test_a_denied_request_is_dropped_at_the_runs_timeout_even_while_the_stack_changes() -> None:
     decision = schedule.decide_on_denied_run_request("UPDATE_IN_PROGRESS", 0, 21_480, 21_480)
     assert decision.done is True and decision.result is None and "timeout" in decision.reason
