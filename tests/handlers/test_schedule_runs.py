@@ -822,8 +822,9 @@ def test_the_heaviest_skip_check_fits_the_check_functions_timeout() -> None:
     import aws_clients
 
     # A training's: running monitors, its versions, its solution, the group's datasets, each dataset's
-    # imports, then the run's monitor started or the skip event put.
-    calls = 1 + scheduled.MAX_LIST_PAGES + 1 + 1 + scheduled.MAX_LIST_PAGES * scheduled.MAX_DATASETS + 1
+    # imports, then two: the run's monitor started (and, denied, DescribeStacks of its stack:
+    # scheduled.while_denied), or the skip's claim and its event put.
+    calls = 1 + scheduled.MAX_LIST_PAGES + 1 + 1 + scheduled.MAX_LIST_PAGES * scheduled.MAX_DATASETS + 2
     assert calls * aws_clients.call_worst_case_seconds() <= contract.CHECK_TIMEOUT_SECONDS
 
 
