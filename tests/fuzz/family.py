@@ -733,10 +733,18 @@ class FamilyInvariants(Invariants):
             for change in stack_outcome.operation.changes
             if change.action == "removed" or change.old_physical_id != change.new_physical_id
         }
+        # Or an update that would have removed it and rolled back (its policies came back; the run went on).
+        rolled_back = {
+            stack_outcome.stack
+            for stack_outcome in outcomes
+            if stack_outcome.operation.status == "UPDATE_ROLLBACK_COMPLETE"
+        }
         return any(
             run.phase in ("schedule", "chain")
             and (run.job_arn == denial.resource or denial.resource.endswith(f"/{run.job_name}"))
-            and (run.resource.stack, run.resource.logical_id) in removed
+            and (
+                (run.resource.stack, run.resource.logical_id) in removed or run.resource.stack in rolled_back
+            )
             for run in self.driver.runs
         )
 
