@@ -24,7 +24,7 @@ import scheduled
 from aws_clients import AwsError, Clients, call_worst_case_seconds, default_clients, describe_error
 from contract import JobKind
 from jsonlog import Logger, request_id_of
-from monitor_state import MonitorState, initial_state
+from monitor_state import MonitorState, deploy_run_fields, initial_state
 from props import JobProps, parse_properties
 from schedule import normalize_status
 from sizes import ERROR_MESSAGE_LIMIT_BYTES, truncate_bytes
@@ -711,7 +711,7 @@ def _state(
     status: str,
     create_request: dict[str, Any] | None,
 ) -> MonitorState:
-    return initial_state(
+    state = initial_state(
         props,
         job_name=name,
         job_arn=arn,
@@ -720,6 +720,8 @@ def _state(
         logical_id=request.logical_id,
         create_request=create_request,
     )
+    state.update(deploy_run_fields(request.event))  # runId (and RecordInput), for latest.json
+    return state
 
 
 def start_monitor(request: Request, state: MonitorState) -> None:

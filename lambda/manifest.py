@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -76,3 +77,69 @@ def write(s3: S3Client, bucket: str, key: str, document: dict[str, Any]) -> None
         Body=json.dumps(document, indent=1, sort_keys=True).encode(),
         ContentType="application/json",
     )
+
+
+def _moment(value: Any) -> datetime | None:
+    """An ISO 8601 time (``Z`` or an offset) as an aware datetime; None when absent or unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def keep_reason(
+    current: Mapping[str, Any] | None,
+    *,
+    job_name: str,
+    run_id: str | None,
+    deploy_run: bool,
+    started_at: str | None,
+    finished_at: str | None,
+) -> str | None:
+    """Why the ``latest.json`` in place (``current``) must stay rather than be overwritten by the end of
+    this run (job ``job_name`` of the definition ``run_id``), or None to write as usual. Only for a
+    resource that has runs without a deploy: another of its runs may have written the manifest since.
+
+    - a deploy run (``deploy_run``): kept when the manifest names another job of the same definition
+      (``runId``) that finished later than this run (``finished_at``), whatever its result: this monitor
+      was restarted (a new wait handle) after a newer scheduled run of the definition, the resource's
+      current run (a failed one says it has no results). Another definition (a rollback, a
+      replacement): written, so that latest.json follows the stack.
+    - a run without a deploy: kept when the manifest names another job whose run started later
+      (``runStartedAt`` after ``started_at``) of another definition: the stack moved away from this
+      run's definition meanwhile, and that newer run is the current one.
+    Anything missing or unreadable: None (written, as before these fields existed).
+    """
+    if not isinstance(current, Mapping) or current.get("jobName") in (None, job_name):
+        return None
+    other_run_id = current.get("runId")
+    if deploy_run:
+        if run_id is None or other_run_id != run_id:
+            return None
+        theirs, ours = _moment(current.get("finishedAt")), _moment(finished_at)
+        if theirs is None or ours is None or theirs <= ours:
+            return None
+        return (
+            f"latest.json names {current['jobName']}, a run of the same definition that ended later "
+            f"({current.get('finishedAt')}) than this one ({finished_at})"
+        )
+    theirs, ours = _moment(current.get("runStartedAt")), _moment(started_at)
+    if other_run_id == run_id or theirs is None or ours is None or theirs <= ours:
+        return None
+    return (
+        f"latest.json names {current['jobName']}, a run of the stack's newer definition that started "
+        f"({current.get('runStartedAt')}) after this one ({started_at})"
+    )
+
+
+def read(s3: S3Client, bucket: str, key: str) -> dict[str, Any] | None:
+    """The manifest in place; None when there is none or it is not a JSON object (errors are raised)."""
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    return document if isinstance(document, dict) else None

@@ -22,10 +22,10 @@ import run_metrics
 import schedule
 import scheduled
 import sizes
-from aws_clients import AwsError, Clients, default_clients, describe_error, error_kind
+from aws_clients import AwsError, Clients, default_clients, describe_error, error_code, error_kind
 from contract import JobKind
 from jsonlog import Logger, request_id_of
-from monitor_state import MonitorState
+from monitor_state import ManifestLocation, MonitorState
 from notify import put_event, signal_wait_handle
 from schedule import Decision
 
@@ -334,19 +334,26 @@ def _write_manifest(check: Check, result: str) -> bool:
     if check.execution and not monitor_ops.is_running(check.clients.stepfunctions, check.execution):
         check.log("manifest-skipped", detail="this monitor was stopped; the job it watched is not current")
         return False
+    finished_at = state.get("endedAt") or check.now
+    kept = _newer_manifest(check, location, finished_at)
+    if kept is not None:
+        check.log("manifest-kept", key=location["key"], result=result, detail=kept)
+        return False
     identity = {
         "kind": check.kind.key,
         "jobArn": state["jobArn"],
         "jobName": state["jobName"],
         "result": result,
         "status": state["status"],
+        "runId": state.get("runId"),
+        "runStartedAt": state.get("startedAt"),
     }
     try:
         if result == "SUCCESS":
             document = manifest.build(check.clients.s3, output_uri=output, identity=identity)
         else:
             document = manifest.no_results(identity=identity, reason=state.get("reason"))
-        document["finishedAt"] = state.get("endedAt") or check.now
+        document["finishedAt"] = finished_at
         if result == "SUCCESS" and state.get("input"):
             document["input"] = state.get("input")  # what a scheduled run read, for the next one to compare
         manifest.write(check.clients.s3, location["bucket"], location["key"], document)
@@ -357,6 +364,30 @@ def _write_manifest(check: Check, result: str) -> bool:
         state["records"] = document["records"]  # for the run's metrics
     check.log("manifest-written", key=location["key"], result=result, records=document["records"])
     return result == "SUCCESS"
+
+
+def _newer_manifest(check: Check, location: ManifestLocation, finished_at: str) -> str | None:
+    """Why the latest.json in place stays (``manifest.keep_reason``), read only for a resource that has
+    runs without a deploy (a run request's run, or a deploy run with ``runsWithoutDeploy``): None to
+    write. No manifest yet, or any error reading it: None (written, as before)."""
+    state = check.state
+    deploy_run = not state.get("trigger")
+    if deploy_run and not state.get("runsWithoutDeploy"):
+        return None
+    try:
+        current = manifest.read(check.clients.s3, location["bucket"], location["key"])
+    except AwsError as error:
+        if error_code(error) not in ("NoSuchKey", "404"):
+            check.log("manifest-unread", detail=describe_error(error))
+        return None
+    return manifest.keep_reason(
+        current,
+        job_name=state["jobName"],
+        run_id=state.get("runId"),
+        deploy_run=deploy_run,
+        started_at=state.get("startedAt"),
+        finished_at=finished_at,
+    )
 
 
 def _iso_time(value: Any) -> str | None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypedDict
 
+import contract
 import definitions
 from props import JobProps
 
@@ -49,6 +51,23 @@ class MonitorState(TypedDict, total=False):
     recordInput: dict[str, Any] | None  # a scheduled job's deploy run: what to list for ``input``
     after: list[str]  # a chained training's run: the runs in progress it waits for (scheduled.waited)
     skipUnchanged: bool  # ... and whether it checks again for an unchanged input once they have ended
+    # The deployed definition's RunId (the deploy run's request, or the run request's properties), and
+    # whether a deploy run's resource also has runs without a deploy (its latest.json is then read first).
+    runId: str | None
+    runsWithoutDeploy: bool
+
+
+def deploy_run_fields(event: Mapping[str, Any]) -> MonitorState:
+    """What a deploy run's state takes from its request: the ``RunId`` of its ``ResourceProperties``, and
+    whether the resource records its input (``RecordInput``: a scheduled batch job), now or before this
+    update (an update that removes the schedule keeps the latest.json its scheduled runs wrote)."""
+    properties = event.get("ResourceProperties") or {}
+    run_id = properties.get(contract.RUN_ID)
+    fields: MonitorState = {"runId": str(run_id)} if run_id else {}
+    for recorded in (properties, event.get("OldResourceProperties") or {}):
+        if str(recorded.get(contract.RECORD_INPUT)).lower() == "true":
+            fields["runsWithoutDeploy"] = True
+    return fields
 
 
 def initial_state(

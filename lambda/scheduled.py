@@ -208,6 +208,7 @@ def begin(event: Mapping[str, Any], clients: Clients, request_id: str | None) ->
         create_request=create_request,
     )
     state.update(fields)  # type: ignore[typeddict-item]
+    state["runId"] = run_id_of(request)  # the definition this run makes, for latest.json
     if compared is not None:
         state["input"] = compared
     if waits:
