@@ -52,21 +52,23 @@ class MonitorState(TypedDict, total=False):
     after: list[str]  # a chained training's run: the runs in progress it waits for (scheduled.waited)
     skipUnchanged: bool  # ... and whether it checks again for an unchanged input once they have ended
     # The deployed definition's RunId (the deploy run's request, or the run request's properties), and
-    # whether a deploy run's resource also has runs without a deploy (its latest.json is then read first).
+    # whether runs without a deploy may have written a deploy run's latest.json (it is then read first).
     runId: str | None
     runsWithoutDeploy: bool
 
 
 def deploy_run_fields(event: Mapping[str, Any]) -> MonitorState:
     """What a deploy run's state takes from its request: the ``RunId`` of its ``ResourceProperties``, and
-    whether the resource records its input (``RecordInput``: a scheduled batch job), now or before this
-    update (an update that removes the schedule keeps the latest.json its scheduled runs wrote)."""
+    whether runs without a deploy may have written latest.json since its job ran (``runsWithoutDeploy``:
+    its monitor then reads it before writing). So for a scheduled batch job (``RecordInput``), and for
+    every Update: an Update restarts the monitor of a job that may have ended long ago, and the
+    resource may have run since (a chained job's resource has no property saying so; an Update that
+    removes the schedule keeps what its scheduled runs wrote). A Create's new job is the newest run."""
     properties = event.get("ResourceProperties") or {}
     run_id = properties.get(contract.RUN_ID)
     fields: MonitorState = {"runId": str(run_id)} if run_id else {}
-    for recorded in (properties, event.get("OldResourceProperties") or {}):
-        if str(recorded.get(contract.RECORD_INPUT)).lower() == "true":
-            fields["runsWithoutDeploy"] = True
+    if event.get("RequestType") == "Update" or str(properties.get(contract.RECORD_INPUT)).lower() == "true":
+        fields["runsWithoutDeploy"] = True
     return fields
 
 

@@ -109,17 +109,17 @@ def test_a_run_without_a_deploy_keeps_a_later_run_of_another_definition(
     assert (scheduled_run(document, run_id) is not None) is kept
 
 
-def test_the_deploy_runs_state_takes_the_run_id_and_whether_the_resource_records_its_input() -> None:
+def test_the_deploy_runs_state_takes_the_run_id_and_whether_other_runs_may_have_written() -> None:
     scheduled = {contract.RUN_ID: "r1", contract.RECORD_INPUT: "true"}
-    assert state_module.deploy_run_fields({"ResourceProperties": scheduled}) == {
-        "runId": "r1",
-        "runsWithoutDeploy": True,
-    }
-    assert state_module.deploy_run_fields({"ResourceProperties": {contract.RUN_ID: "r1"}}) == {"runId": "r1"}
+    create = {"RequestType": "Create", "ResourceProperties": scheduled}
+    assert state_module.deploy_run_fields(create) == {"runId": "r1", "runsWithoutDeploy": True}
+    unscheduled = {"RequestType": "Create", "ResourceProperties": {contract.RUN_ID: "r1"}}
+    assert state_module.deploy_run_fields(unscheduled) == {"runId": "r1"}
     assert state_module.deploy_run_fields({}) == {}
-    # An update that removes the schedule: its scheduled runs' latest.json is still read (seed 281).
-    removed = {"ResourceProperties": {contract.RUN_ID: "r1"}, "OldResourceProperties": scheduled}
-    assert state_module.deploy_run_fields(removed)["runsWithoutDeploy"] is True
+    # An Update restarts the monitor of a job that may have ended before runs without a deploy (a
+    # chained job's, seed 1601; one whose schedule the update removes, seed 281).
+    update = {"RequestType": "Update", "ResourceProperties": {contract.RUN_ID: "r1"}}
+    assert state_module.deploy_run_fields(update) == {"runId": "r1", "runsWithoutDeploy": True}
 
 
 # --- the monitor's calls (Stubber) ----------------------------------------------------------------------
