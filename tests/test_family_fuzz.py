@@ -509,3 +509,14 @@ def test_a_run_without_a_deploy_during_the_update_that_removes_it(
 ) -> None:
     found = fuzzer().run(seed).violations
     assert not found, found
+
+
+# Issue 22 (make fuzz seed 1912): a scheduled run of a definition the stack moved away from ends during the
+# update, before its cleanup stops it, and must not overwrite the latest.json the new deploy run wrote.
+# Seeds 281, 1601, 1614 (a monitor restarted by an update moving latest.json back to an older run of the
+# same definition) replay clean too; tests/handlers/test_manifest_kept.py covers both paths call by call.
+def test_a_run_of_an_old_definition_keeps_the_new_definitions_manifest(
+    fuzzer: Callable[[], FamilyFuzzer],
+) -> None:
+    found = fuzzer().run(1912).violations
+    assert not found, found
