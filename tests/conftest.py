@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -85,6 +86,24 @@ def example_apps(tmp_path_factory: pytest.TempPathFactory) -> ExampleApps:
     Synthesis raises on any unacknowledged cdk-nag error or warning, so the fixture itself is the gate.
     """
     return ExampleApps(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def weekly_four_weeks(example_apps: ExampleApps, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """examples/weekly.py rehearsed for 29 days after its deploy, new interactions landing on day 15:
+    once per session (a pickled Result), for the schedules' tests and the HTML report's alike."""
+    import pickle
+
+    from constructs_lib.rehearsal import rehearse
+
+    def produce(directory: Path) -> None:
+        weekly = example_apps["weekly"].outdir
+        result = rehearse(weekly, days=29, update=False, new_input=[("WeeklyImport", 15)])
+        (directory / "result.pickle").write_bytes(pickle.dumps(result))
+
+    directory = shared.once(shared.root(tmp_path_factory), "weekly-four-weeks", produce)
+    assert directory is not None
+    return pickle.loads((directory / "result.pickle").read_bytes())
 
 
 # --- parallel runs (make test: pytest-xdist, -n auto --dist loadscope --no-loadscope-reorder) ------------

@@ -45,10 +45,11 @@ def failed(end_to_end: Path) -> Result:
 
 
 @pytest.fixture(scope="module")
-def four_weeks(example_apps: Mapping[str, Any]) -> Result:
+def four_weeks(weekly_four_weeks: Result) -> Result:
     """examples/weekly.py for 29 days after its deploy, new interactions landing on day 15: two weeks
-    import and chain trainings and batch jobs, two are skipped (the schedules' own test says which)."""
-    return rehearse(example_apps["weekly"].outdir, days=29, update=False, new_input=[("WeeklyImport", 15)])
+    import and chain trainings and batch jobs, two are skipped (the schedules' own test says which).
+    Rehearsed once per session (tests/conftest.py), shared with tests/test_schedules_rehearsal.py."""
+    return weekly_four_weeks
 
 
 @pytest.fixture(scope="module")

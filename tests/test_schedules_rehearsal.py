@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,22 +23,16 @@ UTC = timezone.utc
 
 
 @pytest.fixture(scope="module")
-def weekly_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import aws_cdk as cdk
-
-    from examples import weekly
-
-    outdir = tmp_path_factory.mktemp("weekly-out")
-    app = cdk.App(outdir=str(outdir))
-    weekly.build(app)
-    app.synth()
+def weekly_out(example_apps: Mapping[str, Any]) -> Path:
+    """The session's synth of examples/weekly.py (tests/conftest.py), with the compliance packs."""
+    outdir: Path = example_apps["weekly"].outdir
     return outdir
 
 
 @pytest.fixture(scope="module")
-def four_weeks(weekly_out: Path) -> Result:
-    """The deploy, then 29 days; new interactions land on day 15 only."""
-    return rehearse(weekly_out, days=29, update=False, new_input=[("WeeklyImport", 15)])
+def four_weeks(weekly_four_weeks: Result) -> Result:
+    """The deploy, then 29 days; new interactions land on day 15 only (rehearsed once per session)."""
+    return weekly_four_weeks
 
 
 def _notes(result: Result, run: str) -> list[tuple[str, dict[str, object]]]:
