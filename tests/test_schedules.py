@@ -16,8 +16,6 @@ import aws_cdk as cdk
 from aws_cdk import aws_scheduler as scheduler
 
 from constructs_lib import BatchInferenceJob, BatchInferenceStorage, DatasetImportJob
-from examples import weekly
-from tests.apps import nag_packs
 
 SOLUTION_VERSION_ARN = "arn:aws:personalize:us-east-1:123456789012:solution/recs/1a2b3c4d"
 DATASET_ARN = "arn:aws:personalize:us-east-1:123456789012:dataset/recs-group/INTERACTIONS"
@@ -28,12 +26,9 @@ def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]
 
 
 @pytest.fixture(scope="module")
-def weekly_template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The weekly example, synthesized once with the compliance packs (a finding fails synth)."""
-    app = cdk.App(outdir=str(tmp_path_factory.mktemp("weekly")), policy_validation_beta1=nag_packs(cdk.App()))
-    weekly.build(app)
-    assembly = app.synth()
-    template: dict[str, Any] = assembly.get_stack_by_name("PersonalizeWeekly").template
+def weekly_template(example_apps: Any) -> dict[str, Any]:
+    """The weekly example, synthesized once per session with the compliance packs (a finding fails synth)."""
+    template: dict[str, Any] = example_apps["weekly"].templates["PersonalizeWeekly"]
     return template
 
 
