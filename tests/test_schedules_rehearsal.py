@@ -476,16 +476,24 @@ class _Session:
         self.driver.settle()
 
 
-@pytest.fixture
-def daily(daily_versions: dict[str, Path]) -> Iterator[_Session]:
+@pytest.fixture(scope="module")
+def daily_sandbox() -> Iterator[object]:
+    """One sandbox for the module's sessions: its servers and functions' code started once, each
+    session starts over on a new clock with empty stand-ins (Sandbox.reset, as the fuzzers do)."""
     from constructs_lib.rehearsal.sandbox import Sandbox
 
     with Sandbox(region="us-east-1") as sandbox:
-        session = _Session(daily_versions, sandbox)
-        try:
-            yield session
-        finally:
-            session.close()
+        yield sandbox
+
+
+@pytest.fixture
+def daily(daily_versions: dict[str, Path], daily_sandbox: object) -> Iterator[_Session]:
+    daily_sandbox.reset()  # type: ignore[attr-defined]
+    session = _Session(daily_versions, daily_sandbox)
+    try:
+        yield session
+    finally:
+        session.close()
 
 
 def _at(moment: datetime, days: float = 0) -> str:
