@@ -6,8 +6,11 @@ be (`--input-exists`)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import socket
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -103,7 +106,14 @@ class S3Sandbox:
         self.created.clear()
 
     def stop(self) -> None:
-        self._server.stop()
+        # moto's server sees a shutdown at its next poll (0.5 s): a connection wakes it at once.
+        host, port = self._server.get_host_and_port()
+        stopping = threading.Thread(target=self._server.stop, daemon=True)
+        stopping.start()
+        while stopping.is_alive():
+            with contextlib.suppress(OSError):
+                socket.create_connection((host, port), timeout=0.1).close()
+            stopping.join(0.01)
         self._werkzeug.setLevel(self._werkzeug_level)
 
     def create_bucket(self, name: str) -> None:
