@@ -103,11 +103,13 @@ def keep_reason(
     this run (job ``job_name`` of the definition ``run_id``), or None to write as usual. Only for a
     resource that has runs without a deploy: another of its runs may have written the manifest since.
 
-    - a deploy run (``deploy_run``): kept when the manifest names another job of the same definition
-      (``runId``) that finished later than this run (``finished_at``), whatever its result: this monitor
-      was restarted (a new wait handle) after a newer scheduled run of the definition, the resource's
-      current run (a failed one says it has no results). Another definition (a rollback, a
-      replacement): written, so that latest.json follows the stack.
+    - a deploy run (``deploy_run``): kept when the manifest names a run without a deploy (its
+      ``trigger``) of the same definition (``runId``) that finished later than this run
+      (``finished_at``), whatever its result: this monitor was restarted (a new wait handle) after a
+      newer scheduled or chained run of the definition, the resource's current run (a failed one says it
+      has no results). Another deploy run's job is written over, even of the same ``runId`` (a rollback
+      from a job whose upstream was replaced keeps the ``RunId`` but not the job), as is another
+      definition (a rollback, a replacement): latest.json follows the stack.
     - a run without a deploy: kept when the manifest names another job whose run started later
       (``runStartedAt`` after ``started_at``) of another definition: the stack moved away from this
       run's definition meanwhile, and that newer run is the current one.
@@ -117,7 +119,7 @@ def keep_reason(
         return None
     other_run_id = current.get("runId")
     if deploy_run:
-        if run_id is None or other_run_id != run_id:
+        if run_id is None or other_run_id != run_id or current.get("trigger") in (None, "deploy"):
             return None
         theirs, ours = _moment(current.get("finishedAt")), _moment(finished_at)
         if theirs is None or ours is None or theirs <= ours:

@@ -347,6 +347,7 @@ def _write_manifest(check: Check, result: str) -> bool:
         "status": state["status"],
         "runId": state.get("runId"),
         "runStartedAt": state.get("startedAt"),
+        "trigger": state.get("trigger") or "deploy",
     }
     try:
         if result == "SUCCESS":

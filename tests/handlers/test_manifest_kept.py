@@ -49,7 +49,13 @@ OTHER = "RecsStack-Job-0123456789ab"
 
 
 def current(**fields: Any) -> dict[str, Any]:
-    document = {"jobName": OTHER, "result": "SUCCESS", "runId": "r1", "finishedAt": at(7200)}
+    document = {
+        "jobName": OTHER,
+        "result": "SUCCESS",
+        "runId": "r1",
+        "finishedAt": at(7200),
+        "trigger": "schedule",
+    }
     document["runStartedAt"] = at(3600)
     document.update(fields)
     return document
@@ -75,6 +81,9 @@ def scheduled_run(document: dict[str, Any] | None, run_id: str | None = "r0") ->
         (current(jobName=NAME), "r1", False),  # this run's own manifest
         (current(runId="r0"), "r1", False),  # another definition: a rollback or replacement writes
         (current(result="FAILURE"), "r1", True),  # a newer failure is the current run: it stays
+        (current(trigger="chain"), "r1", True),  # a chained run's too (seed 1601)
+        (current(trigger="deploy"), "r1", False),  # another deploy run's job: a rollback writes (1213)
+        (current(trigger=None), "r1", False),  # a manifest from before these fields
         (current(finishedAt="2024-05-01T10:01:00.000Z"), "r1", False),  # finished before this run
         (current(finishedAt=ENDED), "r1", False),  # at the same time: written, as before
         (current(finishedAt=None), "r1", False),  # a manifest from before these fields
@@ -230,6 +239,7 @@ def test_a_scheduled_deploy_run_with_no_manifest_yet_writes_its_run_id_and_start
     finish(stubs, ended_state(runId="r1", runsWithoutDeploy=True))
     document = written(stubs)
     assert (document["jobName"], document["runId"], document["runStartedAt"]) == (NAME, "r1", T0)
+    assert document["trigger"] == "deploy"
     assert document["finishedAt"] == ENDED
     assert sent_detail(stubs)["manifestUri"] == f"s3://out-bucket/{KEY}"
 
