@@ -165,7 +165,11 @@ def try_create(check: Check) -> Decision:
     state["consecutiveErrors"] = 0
     state["status"] = outcome.status
     if outcome.kind == "queued":
-        if outcome.error_kind == "propagation" and _stack_changing(check, outcome.detail):
+        if (
+            outcome.error_kind == "propagation"
+            and schedule.is_access_denied(outcome.detail)
+            and _stack_changing(check, outcome.detail)
+        ):
             # Denied while the stack changes: its update may have taken this job's statements (its
             # cleanup then stops this monitor, or its rollback gives them back). The time allowed for a
             # policy to come into effect starts again once the stack has settled.
@@ -202,9 +206,10 @@ def on_error(check: Check, error: Exception, retryable: frozenset[str]) -> Decis
     if error_kind(error) not in retryable:
         return Decision.end("FAILURE", f"The {check.noun} could not be started or checked: {reason}")
     state = check.state
-    if error_kind(error) == "propagation":
+    if error_kind(error) == "propagation" and schedule.is_access_denied(error_code(error)):
         # The stack's update may have taken this job's statements away before its cleanup stops this
-        # monitor: a denial while the stack changes is not one of the errors in a row.
+        # monitor: a denial while the stack changes is not one of the errors in a row. (Not an
+        # InvalidInputException about the user's own role: no stack operation takes that away.)
         stack_status = _stack_changing(check, reason)
         if stack_status:
             return schedule.decide_while_stack_changes(
@@ -217,17 +222,17 @@ def on_error(check: Check, error: Exception, retryable: frozenset[str]) -> Decis
 
 
 def _stack_changing(check: Check, denial: str) -> str:
-    """The status of the job's stack when it is changing (``*_IN_PROGRESS``: an update, its cleanup, a
-    rollback, a delete), logged with the denial that made the monitor ask; "" otherwise or when unknown.
+    """The status of the job's stack when it is changing (schedule.TRANSITIONAL_STACK_STATUSES: an
+    update, its cleanup, a rollback, a delete), logged with the denial that made the monitor ask; ""
+    otherwise or when unknown.
 
-    Only for a run the stack does not wait for (no WaitCondition handle: ``wait=False``, a scheduled
-    run): a run the stack waits for is what keeps the stack in progress, so its denials count as before
-    and a permission really missing fails it within minutes, not at its timeout.
+    A run the stack waits for (a WaitCondition handle, wait=True) is what keeps an UPDATE_IN_PROGRESS
+    stack in progress, so its denials then count as before and a permission really missing fails it
+    within minutes, not at its timeout; in a rollback or a delete the stack no longer waits for it.
     """
-    if check.state.get("waitHandle"):
-        return ""
     stack_status = monitor_ops.stack_status(check.clients.cloudformation, check.state.get("stackId"))
-    if stack_status is None or not schedule.denial_is_transitional(stack_status):
+    waits = bool(check.state.get("waitHandle"))
+    if stack_status is None or not schedule.denial_is_transitional(stack_status, waits_for_run=waits):
         return ""
     check.log("denied-while-stack-changes", stackStatus=stack_status, detail=denial)
     return stack_status

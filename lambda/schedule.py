@@ -103,11 +103,43 @@ def decide_on_retryable_error(
     return _wait_or_time_out(noun, status, elapsed_seconds, timeout_seconds, f" (last error: {error})")
 
 
-def denial_is_transitional(stack_status: str | None) -> bool:
-    """Whether an access denied meets a stack that is changing: an update (whose shared policies lose a
-    removed job's statements before its cleanup deletes the job's resource and stops this monitor), its
-    cleanup, a rollback or a delete. Such a denial is not counted toward MAX_CONSECUTIVE_ERRORS."""
-    return stack_status is not None and stack_status.endswith("_IN_PROGRESS")
+# The stack statuses in which an update, its rollback or a delete may have taken a run's grants away (a
+# shared policy loses a removed job's statements before the cleanup deletes the job's resource, or a
+# rollback restores policies without a new job's statements). Not CREATE_IN_PROGRESS,
+# REVIEW_IN_PROGRESS or IMPORT_*: no grant the run had can be taken away then, so a denial is real.
+TRANSITIONAL_STACK_STATUSES = frozenset(
+    {
+        "UPDATE_IN_PROGRESS",
+        "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+        "UPDATE_ROLLBACK_IN_PROGRESS",
+        "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+        "ROLLBACK_IN_PROGRESS",
+        "DELETE_IN_PROGRESS",
+    }
+)
+
+# The statuses in which the stack waits for a run with a WaitCondition handle (wait=True): that run keeps
+# the stack in progress, so its denials count as usual. In a rollback or a delete the stack no longer
+# waits for it, and the rollback may take its statements before the cleanup stops its monitor.
+STACK_WAITS_FOR_RUN = frozenset({"UPDATE_IN_PROGRESS"})
+
+# The error codes of an access denied (a missing grant); not InvalidInputException about the user's own
+# role, which no stack operation of this library takes away.
+ACCESS_DENIED_CODES = frozenset({"AccessDeniedException", "AccessDenied"})
+
+
+def is_access_denied(code_or_detail: str) -> bool:
+    """Whether an error code (or a ``Code: message`` detail) is an access denied."""
+    return code_or_detail.split(":", 1)[0].strip() in ACCESS_DENIED_CODES
+
+
+def denial_is_transitional(stack_status: str | None, *, waits_for_run: bool = False) -> bool:
+    """Whether an access denied meets a stack that is changing (TRANSITIONAL_STACK_STATUSES). Such a
+    denial is not counted toward MAX_CONSECUTIVE_ERRORS. ``waits_for_run``: a run the stack waits for
+    (wait=True), whose denials count while the stack waits for it (STACK_WAITS_FOR_RUN)."""
+    if stack_status not in TRANSITIONAL_STACK_STATUSES:
+        return False
+    return not (waits_for_run and stack_status in STACK_WAITS_FOR_RUN)
 
 
 def decide_while_stack_changes(

@@ -155,6 +155,16 @@ def test_a_delivery_denied_on_a_settled_stack_asks_again_first(stubs: Stubs) -> 
     assert (state["done"], state["deniedChecks"]) == (False, 1)
 
 
+def test_a_delivery_denied_while_its_stack_is_created_counts_the_denial(stubs: Stubs) -> None:
+    # No grant can be taken away during a create: the denial counts as on a settled stack, so a real
+    # denial stops asking within minutes, not at the end of the stack's create.
+    waiting = {**run_request(), "deniedSince": at(0), "deniedChecks": 2}
+    deny_listing(stubs)
+    stubs.expect_stack_status("CREATE_IN_PROGRESS")
+    state = check_again(stubs, waiting, 180)
+    assert (state["done"], state["deniedChecks"]) == (False, 3)
+
+
 def test_other_errors_of_the_listing_still_run_the_request(stubs: Stubs) -> None:
     request = run_request()
     stubs.stepfunctions.add_client_error("list_executions", "ThrottlingException", "slow down", 400)

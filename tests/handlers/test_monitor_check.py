@@ -389,14 +389,44 @@ def test_access_denied_while_the_stack_changes_is_not_counted(
 
 
 def test_access_denied_counts_for_a_run_the_stack_waits_for(stubs: Stubs) -> None:
-    # The stack is in progress because it waits for this run: a missing permission fails it as before,
-    # without asking CloudFormation.
+    # The stack is UPDATE_IN_PROGRESS because it waits for this run: a missing permission fails it as
+    # before, within minutes.
     stubs.personalize.add_client_error(
         "describe_batch_inference_job", "AccessDeniedException", "not authorized"
     )
+    stubs.expect_stack_status("UPDATE_IN_PROGRESS")
     state = run(stubs, started(consecutive_errors=1, wait_handle=HANDLE), 600)
     assert (state["done"], state["consecutiveErrors"]) == (False, 2)
-    assert stubs.params_of("DescribeStacks") == []
+
+
+@pytest.mark.parametrize(
+    "stack_status",
+    ["UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", "DELETE_IN_PROGRESS"],
+)
+def test_access_denied_is_not_counted_for_a_waited_run_once_the_stack_rolls_back(
+    stubs: Stubs, stack_status: str
+) -> None:
+    # A rollback no longer waits for this run, and restores the shared policies without its statements
+    # before the cleanup stops this monitor: its denials then must not fail it.
+    stubs.personalize.add_client_error(
+        "describe_batch_inference_job", "AccessDeniedException", "not authorized"
+    )
+    stubs.expect_stack_status(stack_status)
+    state = run(stubs, started(consecutive_errors=4, wait_handle=HANDLE), 600)
+    assert (state["done"], state["consecutiveErrors"]) == (False, 4)
+    assert "result" not in state
+
+
+@pytest.mark.parametrize("stack_status", ["CREATE_IN_PROGRESS", "REVIEW_IN_PROGRESS", "IMPORT_IN_PROGRESS"])
+def test_access_denied_counts_while_the_stack_is_created_or_imported(stubs: Stubs, stack_status: str) -> None:
+    # No grant the run had can be taken away then: a denial is real and fails it within minutes.
+    stubs.personalize.add_client_error(
+        "describe_batch_inference_job", "AccessDeniedException", "not authorized"
+    )
+    stubs.expect_stack_status(stack_status)
+    expect_report(stubs)
+    state = run(stubs, started(consecutive_errors=4), 600)
+    assert state["result"] == "FAILURE" and "5 errors in a row" in state["reason"]
 
 
 def test_access_denied_while_the_stack_changes_still_ends_at_the_timeout(stubs: Stubs) -> None:
@@ -526,6 +556,38 @@ def test_access_denied_on_create_is_tried_again_for_five_minutes_then_fails(stub
         state = run(stubs, state, seconds)
     assert state["result"] == "FAILURE"
     assert "not authorized to perform iam:PassRole" in state["reason"]
+
+
+def test_access_denied_on_create_while_the_stack_is_created_fails_after_five_minutes(stubs: Stubs) -> None:
+    # A wait=False job created with its stack: no grant can be taken away during a create, so the five
+    # minutes a policy has to come into effect are not started again on each denial.
+    state = started(created=False, status="QUEUED")
+    for seconds in (60, 360):
+        expect_running(stubs)
+        stubs.personalize.add_client_error(
+            "create_batch_inference_job", "AccessDeniedException", "not authorized to perform iam:PassRole"
+        )
+        stubs.expect_stack_status("CREATE_IN_PROGRESS")
+        if seconds == 360:
+            stubs.events.add_response("put_events", PUT_EVENTS_OK)
+        state = run(stubs, state, seconds)
+    assert state["result"] == "FAILURE"
+    assert "not authorized to perform iam:PassRole" in state["reason"]
+
+
+def test_a_role_not_in_effect_on_create_counts_even_while_the_stack_changes(stubs: Stubs) -> None:
+    # InvalidInputException about the user's own role: no stack operation takes it away, so the stack's
+    # status is not asked for and the five minutes run on.
+    state = started(created=False, status="QUEUED")
+    message = "Amazon Personalize cannot assume the role; the role may not have propagated yet"
+    for seconds in (60, 360):
+        expect_running(stubs)
+        stubs.personalize.add_client_error("create_batch_inference_job", "InvalidInputException", message)
+        if seconds == 360:
+            stubs.events.add_response("put_events", PUT_EVENTS_OK)
+        state = run(stubs, state, seconds)
+    assert state["result"] == "FAILURE" and "InvalidInputException" in state["reason"]
+    assert stubs.params_of("DescribeStacks") == []
 
 
 def test_access_denied_on_create_while_the_stack_changes_waits_past_five_minutes(stubs: Stubs) -> None:

@@ -238,6 +238,10 @@ def test_errors_past_the_timeout_end_with_failure_naming_the_last_error() -> Non
         ("DELETE_IN_PROGRESS", True),
         ("ROLLBACK_IN_PROGRESS", True),
         ("UPDATE_COMPLETE", False),
+        ("CREATE_IN_PROGRESS", False),
+        ("REVIEW_IN_PROGRESS", False),
+        ("IMPORT_IN_PROGRESS", False),
+        ("IMPORT_ROLLBACK_IN_PROGRESS", False),
         ("CREATE_COMPLETE", False),
         ("UPDATE_ROLLBACK_FAILED", False),
         ("DELETE_FAILED", False),
@@ -248,6 +252,36 @@ def test_a_denial_is_transitional_only_while_the_stack_changes(
     stack_status: str | None, transitional: bool
 ) -> None:
     assert schedule.denial_is_transitional(stack_status) is transitional
+
+
+@pytest.mark.parametrize(
+    ("stack_status", "transitional"),
+    [
+        ("UPDATE_IN_PROGRESS", False),
+        ("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", True),
+        ("UPDATE_ROLLBACK_IN_PROGRESS", True),
+        ("ROLLBACK_IN_PROGRESS", True),
+        ("DELETE_IN_PROGRESS", True),
+        ("CREATE_IN_PROGRESS", False),
+    ],
+)
+def test_a_run_the_stack_waits_for_counts_its_denials_only_while_the_stack_waits(
+    stack_status: str, transitional: bool
+) -> None:
+    assert schedule.denial_is_transitional(stack_status, waits_for_run=True) is transitional
+
+
+@pytest.mark.parametrize(
+    ("error", "denied"),
+    [
+        ("AccessDeniedException", True),
+        ("AccessDenied: not authorized", True),
+        ("InvalidInputException: the role may not have propagated", False),
+        ("ThrottlingException", False),
+    ],
+)
+def test_only_an_access_denied_is_a_denial(error: str, denied: bool) -> None:
+    assert schedule.is_access_denied(error) is denied
 
 
 def test_a_denial_while_the_stack_changes_waits_with_the_usual_schedule() -> None:
