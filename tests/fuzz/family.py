@@ -355,7 +355,15 @@ class FamilyFuzzer(Fuzzer):
         finally:
             driver.options, driver.phase, recurring.redeliver = options, phase, False
         self.checker.windows.append(
-            DaysWindow(start, self.sandbox.clock.elapsed, held, self.checker.sources())
+            DaysWindow(
+                start,
+                self.sandbox.clock.elapsed,
+                held,
+                self.checker.sources(),
+                {job.logical_id: job.construct_id for job in model.jobs.values()}
+                if (model := driver.models.get(STACK)) is not None
+                else {},
+            )
         )
 
     def after_operation(self, checker: Invariants, stack_outcome: StackOutcome) -> None:
@@ -434,12 +442,15 @@ REDELIVERY_DELAYS = (0.0, 40.0, 15 * 60.0, 3 * 3600.0, 9 * 3600.0)
 @dataclass(frozen=True)
 class DaysWindow:
     """A "days" step: when it began and ended, the version the stack held meanwhile (None: no stack), and
-    the solution versions its jobs were made from then (construct id -> ARN)."""
+    the solution versions its jobs were made from then (construct id -> ARN), and its jobs' construct ids
+    by logical id (taken then: the driver keeps only the latest deploy's model, which may lack a job the
+    stack held during this step, as a later version without segments does)."""
 
     start: float
     end: float
     version: FamilyVersion | None
     sources: Mapping[str, str]
+    constructs: Mapping[str, str] = field(default_factory=dict)
 
 
 class _LiveRecurring(Recurring):
@@ -829,11 +840,6 @@ class FamilyInvariants(Invariants):
         is delivered at least once a period, its scheduled times one period apart; and each scheduled
         batch run's job is made with the definition the stack held at its delivery (its source version,
         its number of results)."""
-        logical = {
-            job.logical_id: job.construct_id
-            for model in self.driver.models.values()
-            for job in model.jobs.values()
-        }
         first: dict[tuple[str, str], float] = {}  # (resource key, scheduled time) -> its first delivery
         for entry in self.sandbox.timeline.entries():
             if entry.data.get("run") == "scheduled":
@@ -853,7 +859,7 @@ class FamilyInvariants(Invariants):
                 stack, _, logical_id = key.partition("/")
                 if stack != STACK or not window.start < at <= window.end:
                     continue
-                construct = logical.get(logical_id, logical_id)
+                construct = window.constructs.get(logical_id, logical_id)
                 delivered.setdefault(construct, []).append(moment)
                 if construct not in wanted:
                     why = (
