@@ -46,6 +46,8 @@ pytestmark = pytest.mark.slow
 # time delivered again up to hours later; 2261 pauses them; 144 updates the stack while the scheduled
 # training's run trains; 5127 rolls back an update that changed the batch jobs' schedules and definition
 # (the days after it follow the restored ones); 475 schedules the batch jobs daily with new input.
+# 2383 schedules the batch jobs, lets days pass, then deploys a version without segments (its days step
+# was judged with that later version's jobs: false "not scheduled" and "delivered nothing", make fuzz).
 SEEDS = (
     495,
     227,
@@ -75,6 +77,7 @@ SEEDS = (
     144,
     5127,
     475,
+    2383,
 )
 CHUNKS = 2
 
