@@ -8,7 +8,8 @@ for the runs without a deploy: none runs on once its resource is gone or moved o
 these too:
 
 7. Manifest: a batch job's ``latest.json`` names a run of the job resource the stack holds, with that
-   run's own result and end (``finishedAt``); once the run the stack holds has ended, it names that run;
+   run's own result and end (``finishedAt``); once the run the stack holds has ended, it names that run
+   (or a run without a deploy of the very definition and source version it holds that ended later);
    never a newer run the stack has moved away from (a rolled-back update's).
 8. Chain: once an operation has completed, a job made from a training's result holds a job made from
    the training the stack holds (it re-ran after each new training), never two jobs made from one
@@ -1065,7 +1066,14 @@ class FamilyInvariants(Invariants):
                     current = later[-1]
                 label = f"step {index}: {job_resource.label()}'s {contract.MANIFEST_NAME}"
                 since = self.held.get(key, (None, 0.0))[1]
-                if current is not None and current.status in ENDED:
+                # A rollback (or a re-added resource adopting the old job by name) restarts the held run's
+                # monitor long after a later scheduled or chained run of the very same definition and
+                # source ended: that later run is the newest result of what the stack holds, and the
+                # library keeps it by design (manifest.keep_reason), so the manifest may name it.
+                newest = self._later_run_of_held_definition(
+                    document, current, runs, jobs, resource.properties.get(contract.RUN_ID)
+                )
+                if current is not None and current.status in ENDED and not newest:
                     due = max(self._checkable(current.updated_at), since) + MAX_LATE_SECONDS
                     if now > due and (document is None or document.get("jobArn") != current.arn):
                         named = document.get("jobName") if document else "nothing"
@@ -1079,7 +1087,37 @@ class FamilyInvariants(Invariants):
                 # the manifest at its first check, once the operation ended.
                 settled = now > since + MAX_LATE_SECONDS
                 held = current.arn if later and current is not None else resource.physical_id
+                if newest:  # not a run the stack moved away from: it holds that run's definition
+                    held = str(document.get("jobArn"))
                 self._manifest_names_its_run(label, document, runs, jobs, held, settled)
+
+    @staticmethod
+    def _later_run_of_held_definition(
+        document: Mapping[str, Any] | None,
+        held: StandInJob | None,
+        runs: Sequence[JobRun],
+        jobs: Mapping[str, StandInJob],
+        run_id: Any,
+    ) -> bool:
+        """Whether ``document`` names a run without a deploy of this resource, of the definition the stack
+        holds (its ``RunId``, and a job made with the same request as the held run's but for its name and
+        output: so the same source version), that ended after the held run ended."""
+        if document is None or held is None or held.status not in ENDED or not run_id:
+            return False
+        arn = str(document.get("jobArn"))
+        run = next((run for run in runs if run.job_arn == arn), None)
+        job = jobs.get(arn)
+        if run is None or job is None or run.phase not in RUNS_WITHOUT_A_DEPLOY or job.status not in ENDED:
+            return False
+
+        def defining(request: Mapping[str, Any]) -> dict[str, Any]:
+            return {k: v for k, v in request.items() if k not in ("jobName", "jobOutput", "tags")}
+
+        return (
+            document.get("runId") == str(run_id)
+            and defining(job.request) == defining(held.request)
+            and job.updated_at > held.updated_at
+        )
 
     def _manifest_names_its_run(
         self,
