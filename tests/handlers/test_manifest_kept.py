@@ -61,17 +61,9 @@ def current(**fields: Any) -> dict[str, Any]:
     return document
 
 
-def deploy(
-    document: dict[str, Any] | None, run_id: str | None = "r1", source: str | None = None
-) -> str | None:
+def deploy(document: dict[str, Any] | None, run_id: str | None = "r1") -> str | None:
     return manifest.keep_reason(
-        document,
-        job_name=NAME,
-        run_id=run_id,
-        deploy_run=True,
-        started_at=T0,
-        finished_at=ENDED,
-        source_version_arn=source,
+        document, job_name=NAME, run_id=run_id, deploy_run=True, started_at=T0, finished_at=ENDED
     )
 
 
@@ -104,24 +96,6 @@ def test_a_deploy_run_keeps_only_a_later_run_of_its_own_definition(
     document: dict[str, Any] | None, run_id: str | None, kept: bool
 ) -> None:
     assert (deploy(document, run_id) is not None) is kept
-
-
-@pytest.mark.parametrize(
-    ("document", "source", "kept"),
-    [
-        (current(sourceVersionArn="sv/1"), "sv/1", True),  # the newer run of the very same source
-        # A chained run made from an upstream version the stack abandoned has the same RunId: a
-        # rollback's restored run writes over it (reviewer finding on make fuzz seeds 897, 2762).
-        (current(sourceVersionArn="sv/2", trigger="chain"), "sv/1", False),
-        (current(sourceVersionArn="sv/2"), "sv/1", False),
-        (current(), "sv/1", True),  # a manifest from before the field: RunId and end decide, as before
-        (current(sourceVersionArn="sv/2"), None, True),  # this run's source unknown (not a batch kind)
-    ],
-)
-def test_a_deploy_run_keeps_a_later_run_only_of_its_own_source_version(
-    document: dict[str, Any], source: str | None, kept: bool
-) -> None:
-    assert (deploy(document, "r1", source) is not None) is kept
 
 
 @pytest.mark.parametrize(
@@ -277,30 +251,6 @@ def test_a_deploy_run_after_a_rollback_rewrites_the_manifest_of_another_definiti
     expect_report(stubs)
     finish(stubs, ended_state(runId="r1", runsWithoutDeploy=True))
     assert written(stubs)["jobName"] == NAME
-
-
-def test_a_restarted_deploy_run_rewrites_a_later_run_made_from_another_source_version(
-    stubs: Stubs,
-) -> None:
-    state = ended_state(runId="r1", runsWithoutDeploy=True)
-    assert state["sourceVersionArn"] == PROPERTIES["SolutionVersionArn"]  # from the run's props
-    expect_active_and_running(stubs)
-    abandoned = "arn:aws:personalize:us-east-1:123456789012:solution/other/abandoned"
-    expect_latest(stubs, current(trigger="chain", finishedAt=at(20 * 3600), sourceVersionArn=abandoned))
-    expect_written(stubs)
-    expect_report(stubs)
-    finish(stubs, state)
-    document = written(stubs)
-    assert (document["jobName"], document["sourceVersionArn"]) == (NAME, PROPERTIES["SolutionVersionArn"])
-
-
-def test_a_restarted_deploy_run_keeps_a_later_run_of_its_own_source_version(stubs: Stubs) -> None:
-    expect_active_and_running(stubs)
-    own = PROPERTIES["SolutionVersionArn"]
-    expect_latest(stubs, current(trigger="chain", finishedAt=at(20 * 3600), sourceVersionArn=own))
-    expect_report(stubs)
-    finish(stubs, ended_state(runId="r1", runsWithoutDeploy=True))
-    assert stubs.params_of("PutObject") == []
 
 
 def test_a_manifest_that_cannot_be_read_is_overwritten_as_before(
