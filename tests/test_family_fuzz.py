@@ -523,3 +523,13 @@ def test_a_run_of_an_old_definition_keeps_the_new_definitions_manifest(
 ) -> None:
     found = fuzzer().run(1912).violations
     assert not found, found
+
+
+# Found by make fuzz at 5,000 sequences, not fixed yet: after a restarted deploy run's monitor, latest.json
+# names a later run of the resource, not the (older) run the stack holds; whether the keep rule of
+# lambda/manifest.py or invariant 7 is wrong is still open (issues 20 and 22).
+@pytest.mark.xfail(strict=True, reason="latest.json names a later run than the one the stack holds")
+@pytest.mark.parametrize("seed", [3845, 3964])
+def test_latest_json_after_a_restarted_deploy_run(fuzzer: Callable[[], FamilyFuzzer], seed: int) -> None:
+    found = fuzzer().run(seed).violations
+    assert not found, found
