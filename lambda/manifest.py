@@ -90,6 +90,13 @@ def _moment(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
+def solution_of(version_arn: str) -> str:
+    """The solution a solution version belongs to: its ARN is the solution's ARN plus ``/<version id>``
+    (``arn:aws:personalize:<region>:<account>:solution/<name>/<id>``, the API reference's
+    SolutionVersion.solutionVersionArn)."""
+    return version_arn.rsplit("/", 1)[0] if version_arn.count("/") >= 2 else version_arn
+
+
 def keep_reason(
     current: Mapping[str, Any] | None,
     *,
@@ -98,6 +105,7 @@ def keep_reason(
     deploy_run: bool,
     started_at: str | None,
     finished_at: str | None,
+    source_version_arn: str | None = None,
 ) -> str | None:
     """Why the ``latest.json`` in place (``current``) must stay rather than be overwritten by the end of
     this run (job ``job_name`` of the definition ``run_id``), or None to write as usual. Only for a
@@ -107,9 +115,14 @@ def keep_reason(
       ``trigger``) of the same definition (``runId``) that finished later than this run
       (``finished_at``), whatever its result: this monitor was restarted (a new wait handle) after a
       newer scheduled or chained run of the definition, the resource's current run (a failed one says it
-      has no results). Another deploy run's job is written over, even of the same ``runId`` (a rollback
-      from a job whose upstream was replaced keeps the ``RunId`` but not the job), as is another
-      definition (a rollback, a replacement): latest.json follows the stack.
+      has no results), made from a newer version of the same solution (a chained run follows each new
+      training of the upstream the stack holds). Not when both runs record their source version
+      (``sourceVersionArn``) and the versions belong to different solutions: a chained run made from an
+      upstream the stack abandoned (a replaced solution) has the same ``RunId``, and a rollback's
+      restored run must not keep its results. Another deploy run's job is written
+      over, even of the same ``runId`` (a rollback from a job whose upstream was replaced keeps the
+      ``RunId`` but not the job), as is another definition (a rollback, a replacement): latest.json
+      follows the stack.
     - a run without a deploy: kept when the manifest names another job whose run started later
       (``runStartedAt`` after ``started_at``) of another definition: the stack moved away from this
       run's definition meanwhile, and that newer run is the current one.
@@ -120,6 +133,13 @@ def keep_reason(
     other_run_id = current.get("runId")
     if deploy_run:
         if run_id is None or other_run_id != run_id or current.get("trigger") in (None, "deploy"):
+            return None
+        other_source = current.get("sourceVersionArn")
+        if (
+            source_version_arn
+            and other_source
+            and solution_of(str(other_source)) != solution_of(source_version_arn)
+        ):
             return None
         theirs, ours = _moment(current.get("finishedAt")), _moment(finished_at)
         if theirs is None or ours is None or theirs <= ours:

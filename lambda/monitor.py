@@ -354,6 +354,8 @@ def _write_manifest(check: Check, result: str) -> bool:
         "runStartedAt": state.get("startedAt"),
         "trigger": state.get("trigger") or "deploy",
     }
+    if state.get("sourceVersionArn"):
+        identity["sourceVersionArn"] = state.get("sourceVersionArn")  # what the results come from
     try:
         if result == "SUCCESS":
             document = manifest.build(check.clients.s3, output_uri=output, identity=identity)
@@ -393,6 +395,7 @@ def _newer_manifest(check: Check, location: ManifestLocation, finished_at: str) 
         deploy_run=deploy_run,
         started_at=state.get("startedAt"),
         finished_at=finished_at,
+        source_version_arn=state.get("sourceVersionArn"),
     )
 
 

@@ -55,6 +55,7 @@ class MonitorState(TypedDict, total=False):
     # whether runs without a deploy may have written a deploy run's latest.json (it is then read first).
     runId: str | None
     runsWithoutDeploy: bool
+    sourceVersionArn: str  # a batch run's SolutionVersionArn (what its results come from), for latest.json
 
 
 def deploy_run_fields(event: Mapping[str, Any]) -> MonitorState:
@@ -103,4 +104,7 @@ def initial_state(
     }
     if create_request is not None:
         state["createRequest"] = create_request
+    source = props.get("SolutionVersionArn")  # the batch kinds; absent for the others
+    if source:
+        state["sourceVersionArn"] = str(source)
     return state

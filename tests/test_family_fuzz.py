@@ -525,11 +525,12 @@ def test_a_run_of_an_old_definition_keeps_the_new_definitions_manifest(
     assert not found, found
 
 
-# Found by make fuzz at 5,000 sequences, not fixed yet: after a restarted deploy run's monitor, latest.json
-# names a later run of the resource, not the (older) run the stack holds; whether the keep rule of
-# lambda/manifest.py or invariant 7 is wrong is still open (issues 20 and 22).
-@pytest.mark.xfail(strict=True, reason="latest.json names a later run than the one the stack holds")
-@pytest.mark.parametrize("seed", [3845, 3964])
+# Found by make fuzz at 5,000 sequences: a scheduled import chains a training, then the batch job on its
+# new version; a later update rolls back and restarts the deploy run's monitor, which keeps latest.json on
+# the newer chained run (the newest result of the definition and the solution the stack holds; invariant 7
+# used to ask for the very same source version): 3845 (batch inference), 3964 (segments). 2973 is the
+# other side: the keep rule once compared source versions and let the restored run overwrite the newer run.
+@pytest.mark.parametrize("seed", [3845, 3964, 2973])
 def test_latest_json_after_a_restarted_deploy_run(fuzzer: Callable[[], FamilyFuzzer], seed: int) -> None:
     found = fuzzer().run(seed).violations
     assert not found, found

@@ -9,7 +9,8 @@ these too:
 
 7. Manifest: a batch job's ``latest.json`` names a run of the job resource the stack holds, with that
    run's own result and end (``finishedAt``); once the run the stack holds has ended, it names that run
-   (or a run without a deploy of the very definition and source version it holds that ended later);
+   (or a run without a deploy of the very definition it holds, on a version of the same solution, that
+   ended later);
    never a newer run the stack has moved away from (a rolled-back update's).
 8. Chain: once an operation has completed, a job made from a training's result holds a job made from
    the training the stack holds (it re-ran after each new training), never two jobs made from one
@@ -1100,8 +1101,10 @@ class FamilyInvariants(Invariants):
         run_id: Any,
     ) -> bool:
         """Whether ``document`` names a run without a deploy of this resource, of the definition the stack
-        holds (its ``RunId``, and a job made with the same request as the held run's but for its name and
-        output: so the same source version), that ended after the held run ended."""
+        holds (its ``RunId``, and a job made with the same request as the held run's but for its name, its
+        output and its source version, which must belong to the same solution: a chained run follows each
+        new training of the upstream the stack holds, not one of an abandoned, replaced solution), that
+        ended after the held run ended."""
         if document is None or held is None or held.status not in ENDED or not run_id:
             return False
         arn = str(document.get("jobArn"))
@@ -1110,12 +1113,18 @@ class FamilyInvariants(Invariants):
         if run is None or job is None or run.phase not in RUNS_WITHOUT_A_DEPLOY or job.status not in ENDED:
             return False
 
+        source = "solutionVersionArn"
+
         def defining(request: Mapping[str, Any]) -> dict[str, Any]:
-            return {k: v for k, v in request.items() if k not in ("jobName", "jobOutput", "tags")}
+            return {k: v for k, v in request.items() if k not in ("jobName", "jobOutput", "tags", source)}
+
+        def solution(request: Mapping[str, Any]) -> str:
+            return str(request.get(source, "")).rsplit("/", 1)[0]
 
         return (
             document.get("runId") == str(run_id)
             and defining(job.request) == defining(held.request)
+            and solution(job.request) == solution(held.request)
             and job.updated_at > held.updated_at
         )
 

@@ -69,6 +69,7 @@ def test_create_starts_a_monitor_with_the_contract_state(stubs: Stubs) -> None:
         "status": "PENDING",
         "waitSeconds": 0,
         "done": False,
+        "sourceVersionArn": properties["SolutionVersionArn"],  # what latest.json records
     }
 
 

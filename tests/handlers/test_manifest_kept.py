@@ -61,9 +61,17 @@ def current(**fields: Any) -> dict[str, Any]:
     return document
 
 
-def deploy(document: dict[str, Any] | None, run_id: str | None = "r1") -> str | None:
+def deploy(
+    document: dict[str, Any] | None, run_id: str | None = "r1", source: str | None = None
+) -> str | None:
     return manifest.keep_reason(
-        document, job_name=NAME, run_id=run_id, deploy_run=True, started_at=T0, finished_at=ENDED
+        document,
+        job_name=NAME,
+        run_id=run_id,
+        deploy_run=True,
+        started_at=T0,
+        finished_at=ENDED,
+        source_version_arn=source,
     )
 
 
@@ -96,6 +104,31 @@ def test_a_deploy_run_keeps_only_a_later_run_of_its_own_definition(
     document: dict[str, Any] | None, run_id: str | None, kept: bool
 ) -> None:
     assert (deploy(document, run_id) is not None) is kept
+
+
+SOLUTION = "arn:aws:personalize:us-east-1:123456789012:solution/recs"
+REPLACED = "arn:aws:personalize:us-east-1:123456789012:solution/recs-2"
+
+
+@pytest.mark.parametrize(
+    ("document", "source", "kept"),
+    [
+        (current(sourceVersionArn=f"{SOLUTION}/v1"), f"{SOLUTION}/v1", True),  # the very same source
+        # A newer training of the solution the stack holds (a chained run after a scheduled import):
+        # the newest result of what the stack holds (make fuzz seeds 2973, 3224, 3270, 3813, 3845, 3964).
+        (current(sourceVersionArn=f"{SOLUTION}/v2", trigger="chain"), f"{SOLUTION}/v1", True),
+        # A chained run made from a solution the stack abandoned (a replaced one; same RunId): a
+        # rollback's restored run writes over it.
+        (current(sourceVersionArn=f"{REPLACED}/v2", trigger="chain"), f"{SOLUTION}/v1", False),
+        (current(sourceVersionArn=f"{REPLACED}/v2"), f"{SOLUTION}/v1", False),
+        (current(), f"{SOLUTION}/v1", True),  # a manifest from before the field: RunId and end decide
+        (current(sourceVersionArn=f"{REPLACED}/v2"), None, True),  # this run's source unknown
+    ],
+)
+def test_a_deploy_run_keeps_a_later_run_only_from_its_own_solution(
+    document: dict[str, Any], source: str | None, kept: bool
+) -> None:
+    assert (deploy(document, "r1", source) is not None) is kept
 
 
 @pytest.mark.parametrize(
@@ -251,6 +284,41 @@ def test_a_deploy_run_after_a_rollback_rewrites_the_manifest_of_another_definiti
     expect_report(stubs)
     finish(stubs, ended_state(runId="r1", runsWithoutDeploy=True))
     assert written(stubs)["jobName"] == NAME
+
+
+def test_a_restarted_deploy_run_rewrites_a_later_run_made_from_another_solution(
+    stubs: Stubs,
+) -> None:
+    state = ended_state(runId="r1", runsWithoutDeploy=True)
+    assert state["sourceVersionArn"] == PROPERTIES["SolutionVersionArn"]  # from the run's props
+    expect_active_and_running(stubs)
+    abandoned = "arn:aws:personalize:us-east-1:123456789012:solution/other/abandoned"
+    expect_latest(stubs, current(trigger="chain", finishedAt=at(20 * 3600), sourceVersionArn=abandoned))
+    expect_written(stubs)
+    expect_report(stubs)
+    finish(stubs, state)
+    document = written(stubs)
+    assert (document["jobName"], document["sourceVersionArn"]) == (NAME, PROPERTIES["SolutionVersionArn"])
+
+
+def test_a_restarted_deploy_run_keeps_a_later_run_on_a_newer_version_of_its_solution(stubs: Stubs) -> None:
+    # Seeds 3845, 3964: a scheduled import chains a training, then the batch job on its new version; a
+    # later update rolls back and restarts the deploy run's monitor, which must not move latest.json back.
+    expect_active_and_running(stubs)
+    newer = PROPERTIES["SolutionVersionArn"].rsplit("/", 1)[0] + "/newer"
+    expect_latest(stubs, current(trigger="chain", finishedAt=at(20 * 3600), sourceVersionArn=newer))
+    expect_report(stubs)
+    finish(stubs, ended_state(runId="r1", runsWithoutDeploy=True))
+    assert stubs.params_of("PutObject") == []
+
+
+def test_a_restarted_deploy_run_keeps_a_later_run_of_its_own_source_version(stubs: Stubs) -> None:
+    expect_active_and_running(stubs)
+    own = PROPERTIES["SolutionVersionArn"]
+    expect_latest(stubs, current(trigger="chain", finishedAt=at(20 * 3600), sourceVersionArn=own))
+    expect_report(stubs)
+    finish(stubs, ended_state(runId="r1", runsWithoutDeploy=True))
+    assert stubs.params_of("PutObject") == []
 
 
 def test_a_manifest_that_cannot_be_read_is_overwritten_as_before(
