@@ -92,8 +92,8 @@ def _moment(value: Any) -> datetime | None:
 
 def solution_of(version_arn: str) -> str:
     """The solution a solution version belongs to: its ARN is the solution's ARN plus ``/<version id>``
-    (``arn:aws:personalize:<region>:<account>:solution/<name>/<id>``, the API reference's
-    SolutionVersion.solutionVersionArn)."""
+    (``arn:aws:personalize:<region>:<account>:solution/<name>/<id>``, as the developer guide's examples
+    show it; the handler finds a training's job by the same shape)."""
     return version_arn.rsplit("/", 1)[0] if version_arn.count("/") >= 2 else version_arn
 
 
