@@ -74,6 +74,11 @@ def expect_report(stubs: Stubs, *, reported: str | None = None) -> None:
         )
 
 
+def expect_running(stubs: Stubs, status: str = "RUNNING") -> None:
+    """DescribeExecution of this monitor: it still runs (or was stopped: ``status``)."""
+    stubs.expect_execution_status(EXECUTION, status)
+
+
 def expect_manifest(stubs: Stubs, outputs: dict[str, bytes] | None = None) -> None:
     """The manifest of a success: this monitor still runs, the results are listed and counted, written."""
     outputs = {"users.json.out": b'{"a": 1}\n{"b": 2}\n'} if outputs is None else outputs
@@ -174,17 +179,9 @@ def written_manifest(stubs: Stubs) -> dict[str, Any]:
 
 
 def expect_no_results_manifest(stubs: Stubs) -> None:
+    """The manifest of a run that ended without results: this monitor still runs, latest.json written."""
     expect_running(stubs)
-    stubs.s3.add_response(
-        "put_object",
-        {},
-        {
-            "Bucket": "out-bucket",
-            "Key": "batch-inference/RecsStack/Job/latest.json",
-            "Body": ANY,
-            "ContentType": "application/json",
-        },
-    )
+    stubs.expect_manifest_put("batch-inference/RecsStack/Job/latest.json")
 
 
 def test_failed_job_writes_a_manifest_saying_its_run_has_no_results(
@@ -232,6 +229,7 @@ def test_manifest_that_cannot_be_written_is_logged_and_the_job_still_reported(st
 
 def test_signal_is_a_put_with_an_empty_content_type(stubs: Stubs, handle_server: HandleServer) -> None:
     expect_status(stubs, "CREATE FAILED", "bad")
+    expect_no_results_manifest(stubs)
     expect_report(stubs)
     run(stubs, started(wait_handle=handle_server.url), HOUR)
     (request,) = handle_server.requests
@@ -240,6 +238,7 @@ def test_signal_is_a_put_with_an_empty_content_type(stubs: Stubs, handle_server:
 
 def test_failed_job_signals_failure_with_the_jobs_reason(stubs: Stubs, handle_server: HandleServer) -> None:
     expect_status(stubs, "CREATE FAILED", "Input file not found")
+    expect_no_results_manifest(stubs)
     expect_report(stubs)
     state = run(stubs, started(wait_handle=handle_server.url), HOUR)
     assert signal_of(handle_server)["Status"] == "FAILURE"
@@ -251,6 +250,7 @@ def test_job_past_its_timeout_fails_naming_the_timeout_and_last_status(
     stubs: Stubs, handle_server: HandleServer
 ) -> None:
     expect_status(stubs, "IN PROGRESS")
+    expect_no_results_manifest(stubs)
     expect_report(stubs)
     state = run(stubs, started(wait_handle=handle_server.url), 21600)
     assert state["result"] == "FAILURE"
@@ -261,6 +261,7 @@ def test_signal_body_stays_under_4096_bytes_with_a_huge_failure_reason(
     stubs: Stubs, handle_server: HandleServer
 ) -> None:
     expect_status(stubs, "CREATE FAILED", "x" * 50_000)
+    expect_no_results_manifest(stubs)
     expect_report(stubs)
     run(stubs, started(wait_handle=handle_server.url), HOUR)
     assert len(handle_server.requests[0]["body"]) < 4096
@@ -271,6 +272,7 @@ def test_deleted_wait_handle_is_logged_and_the_event_still_sent(
 ) -> None:
     handle_server.statuses.append(403)
     expect_status(stubs, "CREATE FAILED", "bad")
+    expect_no_results_manifest(stubs)
     expect_report(stubs)
     state = run(stubs, started(wait_handle=handle_server.url), HOUR)
     assert state["done"] and len(stubs.params_of("PutEvents")) == 1
@@ -278,6 +280,7 @@ def test_deleted_wait_handle_is_logged_and_the_event_still_sent(
 
 def test_job_without_wait_handle_only_puts_the_event(stubs: Stubs) -> None:
     expect_status(stubs, "CREATE FAILED", "bad")
+    expect_no_results_manifest(stubs)
     expect_report(stubs)
     run(stubs, started(), HOUR)
     assert len(stubs.params_of("PutEvents")) == 1
@@ -301,6 +304,7 @@ def test_a_monitor_restarted_for_a_job_already_reported_signals_but_sends_no_sec
 def test_an_end_whose_report_cannot_be_told_is_reported_rather_than_lost(stubs: Stubs) -> None:
     expect_status(stubs, "CREATE FAILED", "bad")
     stubs.personalize.add_client_error("list_tags_for_resource", "ThrottlingException", "slow down")
+    expect_no_results_manifest(stubs)
     stubs.events.add_response("put_events", PUT_EVENTS_OK)
     stubs.personalize.add_response("tag_resource", {})
     run(stubs, started(), HOUR)
@@ -335,6 +339,7 @@ def test_successful_describe_resets_the_error_count(stubs: Stubs) -> None:
 
 def test_errors_that_keep_coming_end_with_failure_and_the_error(stubs: Stubs) -> None:
     stubs.personalize.add_client_error("describe_batch_inference_job", "InternalServerError", "down", 500)
+    expect_no_results_manifest(stubs)
     expect_report(stubs)
     state = run(stubs, started(consecutive_errors=4), 600)
     assert state["result"] == "FAILURE" and "5 errors in a row" in state["reason"]
@@ -353,6 +358,7 @@ def test_access_denied_on_describe_is_tried_again_a_bounded_number_of_times(stub
         "describe_batch_inference_job", "AccessDeniedException", "not authorized"
     )
     stubs.expect_stack_status("UPDATE_COMPLETE")
+    expect_no_results_manifest(stubs)
     expect_report(stubs)
     state = run(stubs, started(consecutive_errors=4), 600)
     assert state["result"] == "FAILURE" and "5 errors in a row" in state["reason"]
@@ -424,6 +430,7 @@ def test_access_denied_counts_while_the_stack_is_created_or_imported(stubs: Stub
         "describe_batch_inference_job", "AccessDeniedException", "not authorized"
     )
     stubs.expect_stack_status(stack_status)
+    expect_no_results_manifest(stubs)
     expect_report(stubs)
     state = run(stubs, started(consecutive_errors=4), 600)
     assert state["result"] == "FAILURE" and "5 errors in a row" in state["reason"]
@@ -434,6 +441,7 @@ def test_access_denied_while_the_stack_changes_still_ends_at_the_timeout(stubs: 
         "describe_batch_inference_job", "AccessDeniedException", "not authorized"
     )
     stubs.expect_stack_status("UPDATE_IN_PROGRESS")
+    expect_no_results_manifest(stubs)
     expect_report(stubs)
     state = run(stubs, started(), 6 * HOUR)
     assert state["result"] == "FAILURE" and "timeout" in state["reason"]
@@ -445,6 +453,7 @@ def test_access_denied_counts_when_the_stack_status_cannot_be_read(stubs: Stubs)
         "describe_batch_inference_job", "AccessDeniedException", "not authorized"
     )
     stubs.cloudformation.add_client_error("describe_stacks", "AccessDenied", "not authorized", 403)
+    expect_no_results_manifest(stubs)
     expect_report(stubs)
     state = run(stubs, started(consecutive_errors=4), 600)
     assert state["result"] == "FAILURE" and "5 errors in a row" in state["reason"]
@@ -459,6 +468,7 @@ def test_other_retryable_errors_never_ask_for_the_stack(stubs: Stubs) -> None:
 
 def test_non_transient_describe_error_ends_with_failure_at_once(stubs: Stubs) -> None:
     stubs.personalize.add_client_error("describe_batch_inference_job", "InvalidInputException", "not allowed")
+    expect_no_results_manifest(stubs)
     expect_report(stubs)
     state = run(stubs, started(), 120)
     assert state["result"] == "FAILURE"
@@ -466,19 +476,6 @@ def test_non_transient_describe_error_ends_with_failure_at_once(stubs: Stubs) ->
 
 
 # --- a queued job ---------------------------------------------------------------------------------------
-
-
-def expect_running(stubs: Stubs, status: str = "RUNNING") -> None:
-    stubs.stepfunctions.add_response(
-        "describe_execution",
-        {
-            "executionArn": EXECUTION,
-            "stateMachineArn": STATE_MACHINE_ARN,
-            "status": status,
-            "startDate": "2024-05-01T10:00:00Z",
-        },
-        {"executionArn": EXECUTION},
-    )
 
 
 def test_queued_job_is_created_when_a_slot_frees(stubs: Stubs) -> None:
@@ -512,6 +509,7 @@ def test_a_stopped_monitor_does_not_create_its_queued_job(stubs: Stubs) -> None:
 
 
 def test_queued_job_past_its_timeout_fails_without_being_created(stubs: Stubs) -> None:
+    expect_no_results_manifest(stubs)
     stubs.events.add_response("put_events", PUT_EVENTS_OK)
     state = run(stubs, started(created=False, status="QUEUED"), 21600)
     assert state["result"] == "FAILURE" and "free slot" in state["reason"]
@@ -523,6 +521,7 @@ def test_queued_job_whose_create_fails_otherwise_ends_with_the_service_message(s
     stubs.personalize.add_client_error(
         "create_batch_inference_job", "ResourceNotFoundException", "no solution"
     )
+    expect_no_results_manifest(stubs)
     stubs.events.add_response("put_events", PUT_EVENTS_OK)
     state = run(stubs, started(created=False, status="QUEUED"), 600)
     assert state["result"] == "FAILURE" and "ResourceNotFoundException: no solution" in state["reason"]
@@ -552,6 +551,7 @@ def test_access_denied_on_create_is_tried_again_for_five_minutes_then_fails(stub
         )
         stubs.expect_stack_status("UPDATE_COMPLETE")
         if seconds == 360:
+            expect_no_results_manifest(stubs)
             stubs.events.add_response("put_events", PUT_EVENTS_OK)
         state = run(stubs, state, seconds)
     assert state["result"] == "FAILURE"
@@ -569,6 +569,7 @@ def test_access_denied_on_create_while_the_stack_is_created_fails_after_five_min
         )
         stubs.expect_stack_status("CREATE_IN_PROGRESS")
         if seconds == 360:
+            expect_no_results_manifest(stubs)
             stubs.events.add_response("put_events", PUT_EVENTS_OK)
         state = run(stubs, state, seconds)
     assert state["result"] == "FAILURE"
@@ -584,6 +585,7 @@ def test_a_role_not_in_effect_on_create_counts_even_while_the_stack_changes(stub
         expect_running(stubs)
         stubs.personalize.add_client_error("create_batch_inference_job", "InvalidInputException", message)
         if seconds == 360:
+            expect_no_results_manifest(stubs)
             stubs.events.add_response("put_events", PUT_EVENTS_OK)
         state = run(stubs, state, seconds)
     assert state["result"] == "FAILURE" and "InvalidInputException" in state["reason"]
@@ -621,6 +623,7 @@ def test_check_entry_point_uses_the_default_clients(stubs: Stubs, monkeypatch: p
 def test_caught_monitor_error_is_reported_as_failure_without_calling_personalize_for_the_status(
     stubs: Stubs, handle_server: HandleServer
 ) -> None:
+    expect_no_results_manifest(stubs)
     expect_report(stubs)
     state = started(wait_handle=handle_server.url)
     state["caught"] = {"Error": "Lambda.TooManyRequestsException", "Cause": "Rate exceeded"}

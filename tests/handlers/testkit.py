@@ -226,6 +226,20 @@ class Stubs:
             {"executionArn": arn},
         )
 
+    def expect_execution_status(self, execution_arn: str, status: str = "RUNNING") -> None:
+        """DescribeExecution of a monitor execution (does it still run?) answers with ``status``: asked
+        by a monitor before it creates a queued job or writes latest.json."""
+        self.stepfunctions.add_response(
+            "describe_execution",
+            {
+                "executionArn": execution_arn,
+                "stateMachineArn": STATE_MACHINE_ARN,
+                "status": status,
+                "startDate": datetime(2024, 5, 1, 10, 0, tzinfo=timezone.utc),
+            },
+            {"executionArn": execution_arn},
+        )
+
     def expect_stop(self, execution: str | None = None) -> None:
         arn = ANY if execution is None else names.execution_arn(STATE_MACHINE_ARN, execution)
         self.stepfunctions.add_response(
@@ -243,6 +257,14 @@ class Stubs:
             "start_execution",
             start_execution_response(),
             {"stateMachineArn": STATE_MACHINE_ARN, "name": ANY, "input": ANY},
+        )
+
+    # -- S3, as a monitor writes latest.json at the end of its run
+
+    def expect_manifest_put(self, key: Any = ANY, bucket: str = "out-bucket") -> None:
+        """PutObject of the resource's latest.json (``key``: its full key)."""
+        self.s3.add_response(
+            "put_object", {}, {"Bucket": bucket, "Key": key, "Body": ANY, "ContentType": "application/json"}
         )
 
     def monitor_input(self) -> dict[str, Any]:
