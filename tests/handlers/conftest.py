@@ -3,7 +3,9 @@
 - Fake credentials and region, and every endpoint pointed at a closed loopback port: an unstubbed call
   fails at once instead of going out.
 - Clients built by the handlers' own factory (so the trimmed Personalize model is loaded), each wrapped
-  in an active `botocore.stub.Stubber` that must be drained by the end of the test.
+  in an active `botocore.stub.Stubber` that must be drained by the end of the test, and that fails the
+  test when a call did not match its stub, even where handler code caught the error: botocore's
+  StubAssertionError is a BotoCoreError, which the handlers catch as an AWS error (`AwsError`).
 - A loopback HTTP server standing in for the WaitConditionHandle's presigned URL.
 """
 
@@ -15,6 +17,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import StubResponseError
 from botocore.stub import Stubber
 
 from .testkit import CLOSED_ENDPOINT, STATE_MACHINE_ARN, HandleServer, Stubs
@@ -45,16 +48,40 @@ def aws_session() -> boto3.Session:
     return aws_clients.make_session()
 
 
+class StrictStubber(Stubber):
+    """A Stubber that remembers every mismatch it raised (an unexpected call, another operation, other
+    parameters), so that the test fails even when the code under test caught the error."""
+
+    def __init__(self, client: Any, mismatches: list[str]) -> None:
+        super().__init__(client)
+        self.mismatches = mismatches
+
+    def _get_response_handler(self, model: Any, params: Any, context: Any, **kwargs: Any) -> Any:
+        try:
+            return super()._get_response_handler(model, params, context, **kwargs)
+        except StubResponseError as error:  # unstubbed, another operation, other parameters
+            self.mismatches.append(str(error))
+            raise
+
+    def _assert_expected_params(self, model: Any, params: Any, context: Any, **kwargs: Any) -> None:
+        try:
+            super()._assert_expected_params(model, params, context, **kwargs)
+        except StubResponseError as error:  # unstubbed, another operation, other parameters
+            self.mismatches.append(str(error))
+            raise
+
+
 @pytest.fixture
 def stubs(aws_session: boto3.Session) -> Iterator[Stubs]:
     clients = aws_clients.make_clients(aws_session)
+    mismatches: list[str] = []
     result = Stubs(
         clients=clients,
-        personalize=Stubber(clients.personalize),
-        stepfunctions=Stubber(clients.stepfunctions),
-        events=Stubber(clients.events),
-        s3=Stubber(clients.s3),
-        cloudformation=Stubber(clients.cloudformation),
+        personalize=StrictStubber(clients.personalize, mismatches),
+        stepfunctions=StrictStubber(clients.stepfunctions, mismatches),
+        events=StrictStubber(clients.events, mismatches),
+        s3=StrictStubber(clients.s3, mismatches),
+        cloudformation=StrictStubber(clients.cloudformation, mismatches),
     )
 
     def record(params: dict[str, Any], model: Any, **_: Any) -> None:
@@ -68,6 +95,9 @@ def stubs(aws_session: boto3.Session) -> Iterator[Stubs]:
     stubbers = (result.personalize, result.stepfunctions, result.events, result.s3, result.cloudformation)
     for stubber in stubbers:
         stubber.assert_no_pending_responses()
+    assert not mismatches, "a call did not match its stub (caught by the code under test):\n" + "\n".join(
+        mismatches
+    )
 
 
 @pytest.fixture
