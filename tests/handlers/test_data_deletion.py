@@ -75,7 +75,7 @@ def sent_event(stubs: Stubs) -> tuple[str, dict[str, Any]]:
 
 def test_create_sends_the_dataset_group_the_users_file_and_the_role(stubs: Stubs) -> None:
     stubs.personalize.add_response("create_data_deletion_job", {"dataDeletionJobArn": ARN}, REQUEST)
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(ARN)
     stubs.expect_start()
     result = handler.handle_event(cfn_event("Create", PROPERTIES, kind=KIND), stubs.clients, "req-1")
     assert f"arn:aws:personalize:us-east-1:123456789012:data-deletion-job/{NAME}" == ARN
@@ -95,7 +95,7 @@ def test_create_sends_the_dataset_group_the_users_file_and_the_role(stubs: Stubs
 def test_a_create_sent_again_adopts_its_own_running_deletion(stubs: Stubs) -> None:
     stubs.personalize.add_client_error("create_data_deletion_job", "ResourceAlreadyExistsException", "exists")
     expect_status(stubs, "IN_PROGRESS")
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(ARN)
     stubs.expect_start()
     result = handler.handle_event(cfn_event("Create", PROPERTIES, kind=KIND), stubs.clients, "req-1")
     assert (result["PhysicalResourceId"], result["Data"]["Status"]) == (ARN, "IN PROGRESS")
@@ -112,7 +112,7 @@ def test_a_deletion_of_the_same_name_reading_another_file_is_refused(stubs: Stub
             request, "COMPLETED", kind=KIND, dataSource={"dataLocation": "s3://in-bucket/erase/old.csv"}
         ),
     )
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(arn_of("erase-requests", KIND))
     with pytest.raises(handler.JobResourceError) as raised:
         handler.handle_event(cfn_event("Create", properties, kind=KIND), stubs.clients, "req-1")
     assert "data deletion job named 'erase-requests' already exists with another definition" in str(

@@ -80,7 +80,7 @@ def expect_report(stubs: Stubs) -> None:
 
 def test_create_sends_the_dataset_the_mode_and_a_path_of_its_own_run(stubs: Stubs) -> None:
     stubs.personalize.add_response("create_dataset_export_job", {"datasetExportJobArn": ARN}, REQUEST)
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(ARN)
     stubs.expect_start()
     result = handler.handle_event(cfn_event("Create", PROPERTIES, kind=KIND), stubs.clients, "req-1")
     assert f"arn:aws:personalize:us-east-1:123456789012:dataset-export-job/{NAME}" == ARN
@@ -113,7 +113,7 @@ def test_a_create_sent_again_adopts_its_own_export(stubs: Stubs) -> None:
         "create_dataset_export_job", "ResourceAlreadyExistsException", "exists"
     )
     expect_status(stubs, "CREATE IN_PROGRESS")
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(ARN)
     stubs.expect_start()
     result = handler.handle_event(cfn_event("Create", PROPERTIES, kind=KIND), stubs.clients, "req-1")
     assert (result["PhysicalResourceId"], result["Data"]["Status"]) == (ARN, "IN PROGRESS")

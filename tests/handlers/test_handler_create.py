@@ -31,7 +31,7 @@ def test_create_starts_the_job_and_returns_arn_name_output_uris_and_pending(stub
     stubs.personalize.add_response(
         "create_batch_inference_job", {"batchInferenceJobArn": arn_of(name)}, request_of(properties)
     )
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(arn_of(name))
     stubs.expect_start()
     result = handler.handle_event(cfn_event("Create", properties), stubs.clients, "req-1")
     prefix = "s3://out-bucket/batch-inference/RecsStack/Job/"
@@ -52,7 +52,7 @@ def test_create_starts_a_monitor_with_the_contract_state(stubs: Stubs) -> None:
     properties = base_properties(WaitHandle=HANDLE)
     name = name_of(properties)
     stubs.personalize.add_response("create_batch_inference_job", {"batchInferenceJobArn": arn_of(name)})
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(arn_of(name))
     stubs.expect_start()
     handler.handle_event(cfn_event("Create", properties), stubs.clients, "req-1")
     assert stubs.monitor_input() == {
@@ -79,7 +79,7 @@ def test_monitor_execution_is_named_for_the_job_and_the_request(stubs: Stubs) ->
     properties = base_properties()
     name = name_of(properties)
     stubs.personalize.add_response("create_batch_inference_job", {"batchInferenceJobArn": arn_of(name)})
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(arn_of(name))
     stubs.expect_start()
     handler.handle_event(cfn_event("Create", properties), stubs.clients, "req-1")
     (params,) = stubs.params_of("StartExecution")
@@ -91,7 +91,7 @@ def test_create_without_wait_handle_still_starts_a_monitor_for_the_event(stubs: 
     stubs.personalize.add_response(
         "create_batch_inference_job", {"batchInferenceJobArn": arn_of(name_of(properties))}
     )
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(arn_of(name_of(properties)))
     stubs.expect_start()
     handler.handle_event(cfn_event("Create", properties), stubs.clients, "req-1")
     assert stubs.monitor_input()["waitHandle"] is None
@@ -108,7 +108,7 @@ def test_create_adopts_an_existing_job_that_matches(stubs: Stubs) -> None:
         describe_response(request, "IN PROGRESS"),
         {"batchInferenceJobArn": arn_of(request["jobName"])},
     )
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(arn_of(request["jobName"]))
     stubs.expect_start()
     result = handler.handle_event(cfn_event("Create", properties), stubs.clients, "req-1")
     assert result["PhysicalResourceId"] == arn_of(request["jobName"])
@@ -126,7 +126,7 @@ def test_create_refuses_an_existing_job_that_differs_and_says_what_differs(stubs
     stubs.personalize.add_response(
         "describe_batch_inference_job", describe_response(request, "ACTIVE", solutionVersionArn=other)
     )
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(arn_of("shared-name"))
     with pytest.raises(handler.JobResourceError) as raised:
         handler.handle_event(cfn_event("Create", properties), stubs.clients, "req-1")
     message = str(raised.value)
@@ -140,7 +140,7 @@ def test_create_queues_the_job_on_limit_exceeded(stubs: Stubs) -> None:
     stubs.personalize.add_client_error(
         "create_batch_inference_job", "LimitExceededException", "5 batch inference jobs are pending"
     )
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(arn_of(name_of(properties)))
     stubs.expect_start()
     result = handler.handle_event(cfn_event("Create", properties), stubs.clients, "req-1")
     assert result["PhysicalResourceId"] == arn_of(name_of(properties))
@@ -150,7 +150,7 @@ def test_create_queues_the_job_on_limit_exceeded(stubs: Stubs) -> None:
 def test_queued_job_hands_its_full_create_request_to_the_monitor(stubs: Stubs) -> None:
     properties = base_properties()
     stubs.personalize.add_client_error("create_batch_inference_job", "LimitExceededException", "quota")
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(arn_of(name_of(properties)))
     stubs.expect_start()
     handler.handle_event(cfn_event("Create", properties), stubs.clients, "req-1")
     state = stubs.monitor_input()
@@ -163,7 +163,7 @@ def test_create_that_meets_access_denied_queues_the_job_for_the_monitor_to_retry
     stubs.personalize.add_client_error(
         "create_batch_inference_job", "InvalidInputException", "Amazon Personalize cannot assume the role"
     )
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(arn_of(name_of(base_properties())))
     stubs.expect_start()
     result = handler.handle_event(cfn_event("Create", base_properties()), stubs.clients, "req-1")
     assert result["Data"]["Status"] == "QUEUED"
@@ -173,7 +173,7 @@ def test_create_fails_at_once_on_another_error_with_the_service_message(stubs: S
     stubs.personalize.add_client_error(
         "create_batch_inference_job", "InvalidInputException", "Solution version is not ACTIVE"
     )
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(arn_of(name_of(base_properties())))
     with pytest.raises(
         handler.JobResourceError, match="InvalidInputException: Solution version is not ACTIVE"
     ):
@@ -183,7 +183,7 @@ def test_create_fails_at_once_on_another_error_with_the_service_message(stubs: S
 
 def test_huge_service_message_is_truncated_for_cloudformation(stubs: Stubs) -> None:
     stubs.personalize.add_client_error("create_batch_inference_job", "InvalidInputException", "x" * 20_000)
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(arn_of(name_of(base_properties())))
     with pytest.raises(handler.JobResourceError) as raised:
         handler.handle_event(cfn_event("Create", base_properties()), stubs.clients, "req-1")
     assert len(str(raised.value).encode()) < sizes.ERROR_MESSAGE_LIMIT_BYTES
@@ -236,7 +236,7 @@ def test_monitor_that_cannot_start_fails_the_create_with_the_reason(stubs: Stubs
     stubs.personalize.add_response(
         "create_batch_inference_job", {"batchInferenceJobArn": arn_of(name_of(properties))}
     )
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(arn_of(name_of(properties)))
     stubs.expect_list_monitors()
     stubs.stepfunctions.add_client_error("start_execution", "AccessDeniedException", "not authorized")
     with pytest.raises(
@@ -264,7 +264,7 @@ def test_on_event_uses_the_default_clients(stubs: Stubs, monkeypatch: pytest.Mon
     stubs.personalize.add_response(
         "create_batch_inference_job", {"batchInferenceJobArn": arn_of(name_of(properties))}
     )
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(arn_of(name_of(properties)))
     stubs.expect_start()
     assert handler.on_event(cfn_event("Create", properties), None)["Data"]["Status"] == "PENDING"
 
@@ -279,7 +279,7 @@ def test_create_refuses_to_adopt_its_own_job_that_already_failed_and_names_run_t
         "describe_batch_inference_job",
         describe_response(request_of(properties), "CREATE FAILED", "Input file not found"),
     )
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(arn_of(name_of(properties)))
     with pytest.raises(handler.JobResourceError) as raised:
         handler.handle_event(cfn_event("Create", properties), stubs.clients, "req-1")
     message = str(raised.value)

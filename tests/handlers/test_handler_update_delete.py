@@ -91,7 +91,7 @@ def test_changing_a_definition_under_an_explicit_name_is_refused_naming_the_diff
     stubs.personalize.add_response(
         "describe_batch_inference_job", describe_response(request_of(old), "ACTIVE")
     )
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(arn_of("nightly"))
     with pytest.raises(handler.JobResourceError) as raised:
         handler.handle_event(update_event(old, new), stubs.clients, "req-1")
     message = str(raised.value)
@@ -110,7 +110,7 @@ def test_rollback_to_the_job_an_explicit_name_already_has_keeps_it(stubs: Stubs)
     stubs.personalize.add_response(
         "describe_batch_inference_job", describe_response(request_of(original), "ACTIVE")
     )
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(arn_of("nightly"))
     result = handler.handle_event(update_event(refused, original), stubs.clients, "req-1")
     assert (result["PhysicalResourceId"], result["Data"]["Status"]) == (arn_of("nightly"), "ACTIVE")
 
@@ -137,7 +137,7 @@ def test_rollback_carrying_the_old_physical_id_keeps_the_original_job(stubs: Stu
     stubs.personalize.add_response(
         "describe_batch_inference_job", describe_response(request_of(original), "ACTIVE")
     )
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(arn_of(name_of(original)))
     result = handler.handle_event(event, stubs.clients, "req-1")
     assert result["PhysicalResourceId"] == arn_of(name_of(original))
 
@@ -173,7 +173,7 @@ def test_tags_only_change_retags_in_place_under_the_same_physical_id(stubs: Stub
         "tag_resource", {}, {"resourceArn": arn, "tags": [{"tagKey": "team", "tagValue": "growth"}]}
     )
     stubs.personalize.add_response("untag_resource", {}, {"resourceArn": arn, "tagKeys": ["old"]})
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(arn)
     result = handler.handle_event(update_event(old, new), stubs.clients, "req-1")
     assert (result["PhysicalResourceId"], result["Data"]["Status"]) == (arn, "ACTIVE")
     assert "StartExecution" not in stubs.operations()
@@ -186,7 +186,7 @@ def test_new_wait_handle_keeps_the_job_and_starts_a_monitor_that_replaces_the_ol
     stubs.personalize.add_response(
         "describe_batch_inference_job", describe_response(request_of(old), "IN PROGRESS")
     )
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(arn)
     stubs.expect_start(old_monitor)
     result = handler.handle_event(update_event(old, new), stubs.clients, "req-1")
     assert (result["PhysicalResourceId"], result["Data"]["Status"]) == (arn, "IN PROGRESS")
@@ -201,7 +201,7 @@ def test_change_of_the_non_defining_prefix_only_keeps_everything(stubs: Stubs) -
     stubs.personalize.add_response(
         "describe_batch_inference_job", describe_response(request_of(old), "ACTIVE")
     )
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(arn_of(name_of(old)))
     result = handler.handle_event(update_event(old, new), stubs.clients, "req-1")
     assert result["PhysicalResourceId"] == arn_of(name_of(old))
     assert result["Data"]["JobName"] == name_of(old)

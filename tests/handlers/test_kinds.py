@@ -81,7 +81,7 @@ def test_create_starts_the_kinds_job_with_its_own_call(stubs: Stubs, kind: contr
         {kind.arn_member: arn_of(name, kind)},
         request_of(properties, kind=kind),
     )
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(arn_of(name, kind))
     stubs.expect_start()
     result = handler.handle_event(cfn_event("Create", properties, kind=kind), stubs.clients, "req-1")
     assert result["PhysicalResourceId"] == arn_of(name, kind)
@@ -93,7 +93,7 @@ def test_a_segment_job_answers_where_its_results_go(stubs: Stubs) -> None:
     properties = kind_properties(SEGMENT)
     name = name_of(properties, kind=SEGMENT)
     stubs.personalize.add_response("create_batch_segment_job", {"batchSegmentJobArn": arn_of(name, SEGMENT)})
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(arn_of(name, SEGMENT))
     stubs.expect_start()
     data = handler.handle_event(cfn_event("Create", properties, kind=SEGMENT), stubs.clients, "req-1")["Data"]
     assert data["OutputS3Uri"] == f"s3://out-bucket/batch-segment/RecsStack/Job/{name}/"
@@ -106,7 +106,7 @@ def test_a_dataset_import_answers_no_output_attributes(stubs: Stubs) -> None:
     stubs.personalize.add_response(
         "create_dataset_import_job", {"datasetImportJobArn": arn_of(name, DATASET_IMPORT)}
     )
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(arn_of(name, DATASET_IMPORT))
     stubs.expect_start()
     data = handler.handle_event(cfn_event("Create", properties, kind=DATASET_IMPORT), stubs.clients, "req-1")[
         "Data"

@@ -47,7 +47,7 @@ def test_explicit_name_kept_under_a_new_wait_handle_gets_a_monitor_for_that_hand
     stubs.personalize.add_response(
         "describe_batch_inference_job", describe_response(request_of(old), "ACTIVE")
     )
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(arn_of("nightly"))
     stubs.expect_start()
     result = update(stubs, old, new)
     assert result["PhysicalResourceId"] == arn_of("nightly")
@@ -75,7 +75,7 @@ def test_explicit_name_whose_definition_really_changed_is_refused_naming_the_dif
     stubs.personalize.add_response(
         "describe_batch_inference_job", describe_response(request_of(old), "ACTIVE")
     )
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(arn_of("nightly"))
     with pytest.raises(handler.JobResourceError, match="already exists with another definition") as raised:
         update(stubs, old, new)
     assert named in str(raised.value)
@@ -90,7 +90,7 @@ def test_tags_only_update_of_a_queued_job_succeeds_and_its_create_carries_the_ne
     new = base_properties(Tags=[{"Key": "team", "Value": "growth"}])
     arn = arn_of(name_of(old))
     stubs.personalize.add_client_error("describe_batch_inference_job", "ResourceNotFoundException", "not yet")
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(arn)
     stubs.expect_start(execution_of(arn, "the-create"))
     result = update(stubs, old, new)
     assert (result["PhysicalResourceId"], result["Data"]["Status"]) == (arn, "QUEUED")
@@ -103,7 +103,7 @@ def test_the_rollback_twin_of_a_queued_jobs_tags_update_succeeds_too(stubs: Stub
     old = base_properties(Tags=[{"Key": "team", "Value": "growth"}])
     new = base_properties(Tags=[{"Key": "team", "Value": "recs"}])
     stubs.personalize.add_client_error("describe_batch_inference_job", "ResourceNotFoundException", "not yet")
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(arn_of(name_of(old)))
     stubs.expect_start()
     assert update(stubs, old, new)["Data"]["Status"] == "QUEUED"
 
@@ -111,7 +111,7 @@ def test_the_rollback_twin_of_a_queued_jobs_tags_update_succeeds_too(stubs: Stub
 def test_a_new_timeout_for_a_queued_job_keeps_it_queued_under_a_new_monitor(stubs: Stubs) -> None:
     old, new = base_properties(TimeoutSeconds="3480"), base_properties(TimeoutSeconds="21480")
     stubs.personalize.add_client_error("describe_batch_inference_job", "ResourceNotFoundException", "not yet")
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(arn_of(name_of(old)))
     stubs.expect_start()
     update(stubs, old, new)
     state = stubs.monitor_input()
@@ -171,7 +171,7 @@ def test_a_monitor_for_a_queued_job_replaces_the_monitor_it_found_running(stubs:
     old, new = base_properties(TimeoutSeconds="3480"), base_properties(TimeoutSeconds="21480")
     running = execution_of(arn_of(name_of(old)), "the-create")
     stubs.personalize.add_client_error("describe_batch_inference_job", "ResourceNotFoundException", "not yet")
-    stubs.expect_first_delivery()
+    stubs.expect_first_delivery_of(arn_of(name_of(old)))
     stubs.expect_start(running)
     update(stubs, old, new)
     assert len(stubs.params_of("StopExecution")) == 1

@@ -211,6 +211,11 @@ class Stubs:
             expected_params={"executionArn": arn},
         )
 
+    def expect_first_delivery_of(self, job_arn: str) -> None:
+        """``expect_first_delivery`` of this request's monitor of ``job_arn``: the handler checks for it
+        (``handler.already_done``) before it creates, adopts, keeps or refuses the job."""
+        self.expect_first_delivery(names.execution_name(job_arn, REQUEST_ID))
+
     def expect_own_monitor(self, job_arn: str, status: str, state: dict[str, Any] | None = None) -> None:
         """DescribeExecution of this request's monitor of ``job_arn``: it exists, with ``status``."""
         arn = names.execution_arn(STATE_MACHINE_ARN, names.execution_name(job_arn, REQUEST_ID))
