@@ -6,6 +6,8 @@
   in an active `botocore.stub.Stubber` that must be drained by the end of the test, and that fails the
   test when a call did not match its stub, even where handler code caught the error: botocore's
   StubAssertionError is a BotoCoreError, which the handlers catch as an AWS error (`AwsError`).
+- Any request a botocore client sends (a client left unstubbed, whose connection error the code under
+  test would catch as an AWS error too) fails the test.
 - A loopback HTTP server standing in for the WaitConditionHandle's presigned URL.
 """
 
@@ -16,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
+import botocore.endpoint
 import pytest
 from botocore.exceptions import StubResponseError
 from botocore.stub import Stubber
@@ -40,6 +43,22 @@ def aws_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EVENT_BUS_NAME", "default")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+
+
+@pytest.fixture(autouse=True)
+def sent_requests(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every request a botocore client sent (to the closed endpoint): none may be. A call no stubber
+    answers fails with EndpointConnectionError, a BotoCoreError the handlers catch as an AWS error."""
+    sent: list[str] = []
+    send = botocore.endpoint.Endpoint._send
+
+    def recording_send(self: botocore.endpoint.Endpoint, request: Any) -> Any:
+        sent.append(f"{request.method} {request.url}")
+        return send(self, request)
+
+    monkeypatch.setattr(botocore.endpoint.Endpoint, "_send", recording_send)
+    yield sent
+    assert not sent, "a request went to an AWS endpoint (caught by the code under test?):\n" + "\n".join(sent)
 
 
 @pytest.fixture(scope="session")

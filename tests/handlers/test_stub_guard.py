@@ -51,3 +51,12 @@ def test_the_error_is_still_raised_to_the_code(aws_session: boto3.Session) -> No
     client = aws_clients.make_clients(aws_session).s3
     with StrictStubber(client, []), pytest.raises(BotoCoreError):
         client.get_object(Bucket="b", Key="k")
+
+
+def test_a_request_sent_by_an_unstubbed_client_is_remembered(
+    aws_session: boto3.Session, sent_requests: list[str]
+) -> None:
+    client = aws_clients.make_clients(aws_session).s3
+    caught_call(lambda: client.get_object(Bucket="b", Key="k"))  # to the closed endpoint: refused
+    assert sent_requests and all("127.0.0.1:9" in request for request in sent_requests)
+    sent_requests.clear()  # this test's own request: the fixture would fail it at teardown
