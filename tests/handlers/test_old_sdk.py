@@ -92,10 +92,12 @@ def old_sdk(request: pytest.FixtureRequest) -> tuple[OldSdk, Path]:
 
 
 class FakeAws:
-    """Loopback JSON-protocol endpoint: records every request body by X-Amz-Target, answers success."""
+    """Loopback JSON-protocol endpoint: records every request body by X-Amz-Target, and the targets in
+    order; answers success, except that no monitor execution exists yet (a first delivery)."""
 
     def __init__(self) -> None:
         self.bodies: dict[str, list[dict[str, Any]]] = {}
+        self.targets: list[str] = []
         fake = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -103,8 +105,15 @@ class FakeAws:
                 target = self.headers.get("X-Amz-Target", "")
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
                 fake.bodies.setdefault(target, []).append(body)
-                answer = json.dumps(fake.answer(target, body)).encode()
-                self.send_response(200)
+                fake.targets.append(target)
+                missing = target.endswith(".DescribeExecution")
+                reply = (
+                    {"__type": "ExecutionDoesNotExist", "message": "Execution Does Not Exist"}
+                    if missing
+                    else fake.answer(target, body)
+                )
+                answer = json.dumps(reply).encode()
+                self.send_response(400 if missing else 200)
                 self.send_header("Content-Type", "application/x-amz-json-1.1")
                 self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
@@ -185,7 +194,12 @@ def test_handler_create_path_sends_mode_theme_and_ranking_influence_with_old_bot
     assert sent["batchInferenceJobMode"] == "THEME_GENERATION"
     assert sent["themeGenerationConfig"] == {"fieldsForThemeGeneration": {"itemName": "title"}}
     assert sent["batchInferenceJobConfig"]["rankingInfluence"] == {"FRESHNESS": 0.2, "POPULARITY": 0.5}
-    assert len(fake_aws.bodies["AWSStepFunctions.StartExecution"]) == 1
+    assert fake_aws.targets == [
+        "AWSStepFunctions.DescribeExecution",  # this request's monitor: none yet, a first delivery
+        "AmazonPersonalize.CreateBatchInferenceJob",
+        "AWSStepFunctions.ListExecutions",
+        "AWSStepFunctions.StartExecution",
+    ]
 
 
 def test_old_botocore_without_the_bundled_model_rejects_the_fields_it_lacks(
