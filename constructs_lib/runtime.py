@@ -347,10 +347,12 @@ class PersonalizeJobRuntime(Construct):
             ),
             # A check denied while the stack changes (an update takes a removed job's statements before
             # its cleanup stops the job's monitor) is not counted as an error: the monitor asks for its
-            # own stack's status. A statement no job changes, so it holds throughout an update.
+            # own stack's status. A statement no job changes, so it holds throughout an update. A run
+            # request still denied once the stack has settled asks whether the stack still holds its job
+            # (DescribeStackResource): dropped if not, a FAILURE event if it does.
             iam.PolicyStatement(
                 sid="ReadOwnStackStatus",
-                actions=["cloudformation:DescribeStacks"],
+                actions=["cloudformation:DescribeStacks", "cloudformation:DescribeStackResource"],
                 resources=[Aws.STACK_ID],
             ),
         )

@@ -19,6 +19,9 @@ RUN_AGAIN = "To run it again, fix the cause, then deploy with a new run_token (o
 # Personalize's own reason is cut to this, so the advice after it always fits in a signal's reason.
 FAILURE_REASON_LIMIT_BYTES = 1000
 MAX_CONSECUTIVE_ERRORS = 5
+# A run request denied MAX_CONSECUTIVE_ERRORS times on a settled stack asks CloudFormation whether the
+# stack still holds its job in a check of its own, this long after (scheduled.while_denied).
+MIN_SETTLE_WAIT_SECONDS = 1
 
 
 def normalize_status(raw: str | None) -> str:
@@ -44,6 +47,9 @@ class Decision:
     wait_seconds: int = 0
     result: Result | None = None
     reason: str = ""
+    # A run request dropped on a settled stack: only once CloudFormation says the stack no longer holds
+    # the request's resource (``decide_on_held_resource``); a stack that still holds it reports a FAILURE.
+    ask_stack: bool = False
 
     @staticmethod
     def end(result: Result, reason: str) -> Decision:
@@ -166,10 +172,11 @@ def decide_on_denied_run_request(
     for a schedule or job it removes before its cleanup deletes them: ask again later, not counted,
     within the run's timeout (a rollback gives the grants back; the run then goes on). Once the stack
     has settled (or its status cannot be read), up to MAX_CONSECUTIVE_ERRORS denials in a row are asked
-    again (a policy just coming into effect); then the delivery is dropped: a denial on a settled stack
-    means the stack no longer grants it, as after an update that removed the schedule or the job. A
-    dropped request starts nothing and reports nothing (``done`` without a result): no run, no event
-    blaming the job, a log line. A stack being deleted or gone (STACK_GOING_AWAY) drops it at once."""
+    again (a policy just coming into effect); then it ends with ``ask_stack``: dropped if the stack no
+    longer holds the request's resource (an update removed the job), else a FAILURE
+    (``decide_on_held_resource``). A dropped request starts nothing and reports nothing (``done``
+    without a result): no run, no event blaming the job, a log line. A stack being deleted or gone
+    (STACK_GOING_AWAY) drops it at once."""
     if stack_status in STACK_GOING_AWAY:
         return Decision(done=True, reason=f"denied while its stack is {stack_status}: nothing left to run")
     if elapsed_seconds >= timeout_seconds:
@@ -185,6 +192,56 @@ def decide_on_denied_run_request(
         reason=f"denied {settled_denials} times in a row while its stack is "
         f"{stack_status or 'of unknown status'}: the stack no longer grants this run (an update removed "
         "its schedule or its job)",
+        ask_stack=True,
+    )
+
+
+# What to check when a run request is denied on a settled stack that still holds its job.
+CHECK_GRANTS = (
+    "A settled stack that still holds the job grants this call to the check function: check its role's "
+    "policies, a permissions boundary on that role, or a service control policy (SCP) of the account."
+)
+RUN_OF_TRIGGER = {"schedule": "scheduled", "chain": "chained"}
+
+
+def decide_on_held_resource(
+    dropped: Decision,
+    *,
+    noun: str,
+    trigger: str,
+    logical_id: str,
+    stack_status: str | None,
+    settled_denials: int,
+    denial: str,
+    resource_status: str | None,
+    question_error: str | None = None,
+) -> Decision:
+    """The end of a run request denied ``settled_denials`` times on a settled stack (``dropped``, from
+    ``decide_on_denied_run_request`` with ``ask_stack``), once CloudFormation was asked whether the
+    stack still holds the request's resource (DescribeStackResource).
+
+    Gone (``resource_status`` None: CloudFormation's "does not exist", or a ``DELETE_*`` status): the
+    update removed the job; dropped as before, no event. Present: the denial is not an update's doing
+    (the stack has settled and keeps the job), so the run FAILS with an event naming the denied call and
+    what to check. The question itself failing (``question_error``) fails the run too: a settled stack
+    denying both is not an update's doing, and a FAILURE changes no stack."""
+    if question_error is None and (resource_status is None or resource_status.startswith("DELETE_")):
+        return dropped
+    run = RUN_OF_TRIGGER.get(trigger, trigger)
+    denied = truncate_bytes(denial.strip().rstrip("."), FAILURE_REASON_LIMIT_BYTES)
+    status = stack_status or "of unknown status"
+    if question_error is not None:
+        asked = truncate_bytes(question_error.strip().rstrip("."), FAILURE_REASON_LIMIT_BYTES // 2)
+        held = (
+            f"and CloudFormation could not tell whether it still holds the job {logical_id} "
+            f"(DescribeStackResource: {asked})"
+        )
+    else:
+        held = f"and still holds the job {logical_id} ({resource_status})"
+    return Decision.end(
+        "FAILURE",
+        f"The {run} run of the {noun} was denied {settled_denials} times in a row while its stack is "
+        f"{status} {held}: {denied}. Nothing was started. {CHECK_GRANTS}",
     )
 
 

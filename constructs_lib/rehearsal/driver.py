@@ -16,7 +16,7 @@ from typing import Any
 from constructs_lib._contract import contract
 from constructs_lib.rehearsal.assembly import Assembly, StackArtifact
 from constructs_lib.rehearsal.clock import duration_text
-from constructs_lib.rehearsal.cloudformation import StackStatus
+from constructs_lib.rehearsal.cloudformation import StackResource, StackStatus
 from constructs_lib.rehearsal.discovery import JobResource, StackModel, construct_id, find_function
 from constructs_lib.rehearsal.enforce import Enforcer
 from constructs_lib.rehearsal.engine import (
@@ -146,9 +146,20 @@ class Driver:
     # ------------------------------------------------------------------ setup
 
     def _stack_statuses(self) -> list[StackStatus]:
-        """What DescribeStacks answers: each deployed stack's status at this moment of the operation."""
-        stacks = self.engine.stacks.values()
-        return [StackStatus(state.name, state.resolver.stack_id, state.status) for state in stacks]
+        """What DescribeStacks (and DescribeStackResource) answers: each deployed stack's status (and its
+        resources') at this moment of the operation."""
+        return [
+            StackStatus(
+                state.name,
+                state.resolver.stack_id,
+                state.status,
+                tuple(
+                    StackResource(r.logical_id, r.type, r.physical_id, r.status)
+                    for r in list(state.resources.values())  # one copy: the engine's thread may change it
+                ),
+            )
+            for state in list(self.engine.stacks.values())
+        ]
 
     def _select(self, assembly: Assembly) -> list[StackArtifact]:
         """The stacks to rehearse: all, or the one asked for and the stacks it depends on."""

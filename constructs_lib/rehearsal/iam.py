@@ -738,6 +738,7 @@ _BUILDERS: dict[str, Callable[[_Call], list[tuple[str, str]]]] = {
     "personalize:ListTagsForResource": _tagged,
     "iam:PassRole": _role,
     "cloudformation:DescribeStacks": _stack,
+    "cloudformation:DescribeStackResource": _stack,
     "states:StartExecution": _given_arn("statemachine", "stateMachineArn"),
     "states:StopExecution": _given_arn("execution", "executionArn"),
     "states:DescribeExecution": _execution,

@@ -4,7 +4,9 @@ CloudFormation's update phase changes the runtime's shared policies first and de
 job resource only in its cleanup (whose Delete stops the job's run monitors). A delivery (or a chain
 rule's request) in between is denied the calls that start its run: it asks again while the stack changes
 (a rollback gives the grants back and it runs), and once the stack has settled and it is still denied it
-is dropped with a log line: no job, no event blaming the job.
+is dropped with a log line: no job, no event blaming the job, once CloudFormation says the stack no
+longer holds the job. A settled stack that still holds it denies for real (a policy edited by hand, a
+permissions boundary, an SCP): the run fails with an end event saying what to check.
 """
 
 from __future__ import annotations
@@ -64,7 +66,8 @@ def test_a_denied_request_asks_again_while_the_stack_changes_however_often(stack
 def test_a_denied_request_on_a_settled_stack_asks_again_a_few_times_then_is_dropped() -> None:
     assert schedule.decide_on_denied_run_request("UPDATE_COMPLETE", 4, 240, 21_480).done is False
     dropped = schedule.decide_on_denied_run_request("UPDATE_COMPLETE", 5, 300, 21_480)
-    assert dropped.done is True and dropped.result is None  # no FAILURE: nothing to report
+    assert dropped.done is True and dropped.result is None  # no FAILURE yet: asks CloudFormation first
+    assert dropped.ask_stack is True
     assert "no longer grants this run" in dropped.reason and "UPDATE_COMPLETE" in dropped.reason
     unknown = schedule.decide_on_denied_run_request(None, 5, 300, 21_480)
     assert unknown.done is True and "unknown status" in unknown.reason
@@ -131,20 +134,165 @@ def test_a_delivery_denied_its_monitors_start_during_the_cleanup_asks_again(stub
     assert stubs.params_of("PutEvents") == []  # no FAILURE event: the job is not at fault
 
 
-def test_a_delivery_still_denied_once_the_stack_settled_is_dropped_without_an_event(
-    stubs: Stubs, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # The update removed the job's schedule (and the runtime's grant with it): the delivery came before
-    # its cleanup deleted the schedule. Once the stack has settled there is nothing to run.
+def deny_five_times(stubs: Stubs, stack_status: str = "UPDATE_COMPLETE") -> dict[str, Any]:
+    """The fifth denial in a row on a settled stack: the request asks CloudFormation in a check of its
+    own (the denied check may have spent most of the function's time on a skip check)."""
     waiting = {**run_request(), "deniedSince": at(0), "deniedChecks": 4}
     deny_listing(stubs)
-    stubs.expect_stack_status("UPDATE_COMPLETE")
+    stubs.expect_stack_status(stack_status)
     state = check_again(stubs, waiting, 900)
+    assert (state["done"], state["deniedChecks"], state["waitSeconds"]) == (False, 5, 1)
+    assert state["deniedWhileChanging"] is False  # every denial met a settled stack
+    assert state["deniedCall"].startswith("AccessDeniedException: User: check-role is not authorized")
+    assert stubs.params_of("DescribeStackResource") == [] and stubs.params_of("PutEvents") == []
+    return state
+
+
+def settle(stubs: Stubs, waiting: dict[str, Any]) -> dict[str, Any]:
+    calls_before = len(stubs.calls)
+    state = check_again(stubs, waiting, 901)
+    # The settling check calls nothing it was denied again: its stack, its resource, an event at most.
+    settling_calls = [name for name, _ in stubs.calls[calls_before:]]
+    assert "ListExecutions" not in settling_calls and "StartExecution" not in settling_calls
+    return state
+
+
+def test_a_delivery_still_denied_once_the_stack_settled_is_dropped_when_its_job_is_gone(
+    stubs: Stubs, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The update removed the job (its schedule and the runtime's grant with it): the delivery came before
+    # its cleanup deleted the schedule. Once the stack has settled there is nothing to run.
+    waiting = deny_five_times(stubs)
+    stubs.expect_stack_status("UPDATE_COMPLETE")
+    stubs.expect_stack_resource("Job", None)
+    state = settle(stubs, waiting)
     assert state["done"] is True and "result" not in state
     assert "no longer grants this run" in state["reason"]
+    assert stubs.params_of("DescribeStackResource") == [{"StackName": STACK_ID, "LogicalResourceId": "Job"}]
     assert stubs.params_of("PutEvents") == [] and stubs.params_of("StartExecution") == []
     dropped = [record for record in logged(capsys) if record["decision"] == "run-dropped"]
     assert len(dropped) == 1 and dropped[0]["stackStatus"] == "UPDATE_COMPLETE"
+
+
+def test_a_delivery_denied_on_a_settled_stack_whose_job_is_deleted_is_dropped(stubs: Stubs) -> None:
+    # DescribeStackResource describes a deleted resource (a deleted stack's, for 90 days) as DELETE_*.
+    waiting = deny_five_times(stubs)
+    stubs.expect_stack_status("UPDATE_COMPLETE")
+    stubs.expect_stack_resource("Job", "DELETE_COMPLETE")
+    state = settle(stubs, waiting)
+    assert state["done"] is True and "result" not in state and stubs.params_of("PutEvents") == []
+
+
+def test_a_delivery_denied_whose_stack_is_gone_by_the_settling_check_is_dropped(stubs: Stubs) -> None:
+    waiting = deny_five_times(stubs)
+    stubs.expect_stack_status("DELETE_COMPLETE")
+    state = settle(stubs, waiting)
+    assert state["done"] is True and "result" not in state and "DELETE_COMPLETE" in state["reason"]
+    assert stubs.params_of("DescribeStackResource") == [] and stubs.params_of("PutEvents") == []
+
+
+def sent_failure(stubs: Stubs) -> dict[str, Any]:
+    (put,) = stubs.params_of("PutEvents")
+    (entry,) = put["Entries"]
+    detail: dict[str, Any] = json.loads(entry["Detail"])
+    assert entry["DetailType"] == scheduled.contract.BATCH_INFERENCE.detail_type
+    assert (detail["result"], detail["status"], detail["trigger"]) == ("FAILURE", "FAILURE", "schedule")
+    assert detail["jobArn"] is None and detail["logicalId"] == "Job" and detail["stackId"] == STACK_ID
+    assert detail["failureReason"] == detail["reason"]
+    return detail
+
+
+def test_a_delivery_denied_on_a_settled_stack_that_still_holds_its_job_fails_with_an_event(
+    stubs: Stubs, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A permissions boundary, an SCP or a policy edited by hand: not an update's doing. The user's
+    # on_failure rules must hear of it, each week.
+    waiting = deny_five_times(stubs)
+    stubs.expect_stack_status("UPDATE_COMPLETE")
+    stubs.expect_stack_resource("Job", "UPDATE_COMPLETE")
+    stubs.events.add_response("put_events", {"FailedEntryCount": 0, "Entries": [{"EventId": "e-1"}]})
+    state = settle(stubs, waiting)
+    assert (state["done"], state["result"]) == (True, "FAILURE")
+    reason = sent_failure(stubs)["reason"]
+    assert reason == state["reason"]
+    assert reason.startswith("The scheduled run of the batch inference job was denied 5 times in a row")
+    assert "still holds the job Job (UPDATE_COMPLETE)" in reason
+    assert "states:ListExecutions" in reason  # the denied call
+    assert "permissions boundary" in reason and "(SCP)" in reason and "Nothing was started" in reason
+    assert stubs.params_of("StartExecution") == []
+    failed = [record for record in logged(capsys) if record["decision"] == "run-failed"]
+    assert len(failed) == 1 and failed[0]["eventSent"] is True
+
+
+def test_a_chained_request_denied_on_a_settled_stack_that_holds_its_job_fails_too(stubs: Stubs) -> None:
+    request = run_request(trigger="chain", upstreamArn=NEW_VERSION, sourceProp="SolutionVersionArn")
+    request.pop("scheduledTime")
+    waiting = {**request, "deniedSince": at(0), "deniedChecks": 5, "deniedCall": f"{DENIED[0]}: {DENIED[1]}"}
+    stubs.expect_stack_status("CREATE_COMPLETE")
+    stubs.expect_stack_resource("Job", "CREATE_COMPLETE")
+    stubs.events.add_response("put_events", {"FailedEntryCount": 0, "Entries": [{"EventId": "e-1"}]})
+    state = settle(stubs, waiting)
+    assert state["result"] == "FAILURE" and state["reason"].startswith("The chained run of the batch")
+    detail = json.loads(stubs.params_of("PutEvents")[0]["Entries"][0]["Detail"])
+    assert (detail["trigger"], detail["upstreamArn"]) == ("chain", NEW_VERSION)
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        (
+            "AccessDenied",
+            "User: check-role is not authorized to perform: cloudformation:DescribeStackResource",
+        ),
+        ("Throttling", "Rate exceeded"),
+    ],
+)
+def test_a_delivery_denied_on_a_settled_stack_fails_when_cloudformation_cannot_answer(
+    stubs: Stubs, code: str, message: str
+) -> None:
+    # A settled stack denying both is not an update's doing; failing loudly changes no stack.
+    waiting = deny_five_times(stubs)
+    stubs.expect_stack_status("UPDATE_COMPLETE")
+    stubs.cloudformation.add_client_error("describe_stack_resource", code, message, 400)
+    stubs.events.add_response("put_events", {"FailedEntryCount": 0, "Entries": [{"EventId": "e-1"}]})
+    state = settle(stubs, waiting)
+    assert state["result"] == "FAILURE"
+    reason = sent_failure(stubs)["reason"]
+    assert f"could not tell whether it still holds the job Job (DescribeStackResource: {code}" in reason
+    assert "states:ListExecutions" in reason and "permissions boundary" in reason
+
+
+def test_a_delivery_first_denied_while_the_stack_changed_is_dropped_though_the_job_stays(
+    stubs: Stubs, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An update removed the job's schedule (and with the last schedule the runtime's grant to start runs)
+    # but kept the job (make fuzz --family seed 281): the delivery met the cleanup, then the settled stack.
+    # The update's doing, not a real denial: dropped as before, CloudFormation not asked about the job.
+    deny_listing(stubs)
+    stubs.expect_stack_status("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+    state = first_check(stubs, run_request())
+    assert (state["deniedChecks"], state["deniedWhileChanging"]) == (0, True)
+    for seconds in (60, 120, 180, 240, 300):
+        deny_listing(stubs)
+        stubs.expect_stack_status("UPDATE_COMPLETE")
+        state = check_again(stubs, state, seconds)
+    assert (state["deniedChecks"], state["waitSeconds"], state["deniedWhileChanging"]) == (5, 1, True)
+    stubs.expect_stack_status("UPDATE_COMPLETE")
+    state = settle(stubs, state)
+    assert state["done"] is True and "result" not in state and "no longer grants this run" in state["reason"]
+    assert stubs.params_of("DescribeStackResource") == [] and stubs.params_of("PutEvents") == []
+    decisions = [record["decision"] for record in logged(capsys)]
+    assert decisions[-2:] == ["run-denied-after-change", "run-dropped"]
+
+
+def test_a_settling_check_that_meets_the_stack_changing_again_asks_again(stubs: Stubs) -> None:
+    # An update began in between: its denials are not counted, the request is asked again from scratch.
+    waiting = deny_five_times(stubs)
+    stubs.expect_stack_status("UPDATE_IN_PROGRESS")
+    state = settle(stubs, waiting)
+    assert (state["done"], state["deniedChecks"], state["deniedWhileChanging"]) == (False, 0, True)
+    assert not scheduled.settles_denial(state)  # its next check asks for its run's calls again
+    assert stubs.params_of("DescribeStackResource") == [] and stubs.params_of("PutEvents") == []
 
 
 def test_a_delivery_denied_on_a_settled_stack_asks_again_first(stubs: Stubs) -> None:
@@ -201,3 +349,28 @@ def test_a_chained_runs_monitor_asks_cloudformation_when_denied_and_does_not_cou
     )
     assert (state["done"], state["consecutiveErrors"]) == (False, 4)
     assert stubs.params_of("PutEvents") == []
+
+
+@pytest.mark.parametrize(
+    ("resource_status", "dropped"),
+    [(None, True), ("DELETE_IN_PROGRESS", True), ("DELETE_COMPLETE", True), ("DELETE_FAILED", True)]
+    + [
+        (status, False) for status in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_FAILED", "CREATE_FAILED")
+    ],
+)
+def test_only_a_job_the_stack_no_longer_holds_drops_a_settled_denial(
+    resource_status: str | None, dropped: bool
+) -> None:
+    asked = schedule.decide_on_denied_run_request("UPDATE_COMPLETE", 5, 300, 21_480)
+    decision = schedule.decide_on_held_resource(
+        asked,
+        noun="batch inference job",
+        trigger="schedule",
+        logical_id="Job",
+        stack_status="UPDATE_COMPLETE",
+        settled_denials=5,
+        denial="AccessDeniedException: denied",
+        resource_status=resource_status,
+    )
+    assert decision.done is True
+    assert (decision.result is None) is dropped

@@ -180,6 +180,37 @@ class Stubs:
             {"StackName": stack_id},
         )
 
+    def expect_stack_resource(
+        self, logical_id: str, status: str | None, stack_id: str = STACK_ID, stack_name: str = "RecsStack"
+    ) -> None:
+        """DescribeStackResource of ``logical_id`` answers with its ``status``, or (None) with
+        CloudFormation's ValidationError for a resource the stack does not hold."""
+        expected = {"StackName": stack_id, "LogicalResourceId": logical_id}
+        if status is None:
+            self.cloudformation.add_client_error(
+                "describe_stack_resource",
+                "ValidationError",
+                f"Resource {logical_id} does not exist for stack {stack_name}",
+                400,
+                expected_params=expected,
+            )
+            return
+        self.cloudformation.add_response(
+            "describe_stack_resource",
+            {
+                "StackResourceDetail": {
+                    "StackName": stack_name,
+                    "StackId": stack_id,
+                    "LogicalResourceId": logical_id,
+                    "PhysicalResourceId": f"{stack_name}-{logical_id}",
+                    "ResourceType": "Custom::PersonalizeBatchInferenceJob",
+                    "LastUpdatedTimestamp": datetime(2024, 5, 1, tzinfo=timezone.utc),
+                    "ResourceStatus": status,
+                }
+            },
+            expected,
+        )
+
     # -- Step Functions, as the handler calls it
 
     def expect_list_monitors(self, *running: str) -> None:
