@@ -263,7 +263,8 @@ def while_denied(
     counted = int(request.get("deniedChecks") or 0)
     settled = 0 if transitional else counted if settling else counted + 1
     # Whether any of its denials met the stack changing: then an update took the grants it was denied.
-    met_change = transitional or bool(request.get(DENIED_WHILE_CHANGING))
+    # A request the previous release left waiting (no DENIED_CALL) keeps that release's rule: dropped.
+    met_change = transitional or bool(request.get(DENIED_WHILE_CHANGING)) or left_by_previous_release(request)
     timeout = props.timeout_seconds  # the run's monitor's own bound (initial_state)
     decision = schedule.decide_on_denied_run_request(stack_status, settled, elapsed, timeout)
     if decision.done and decision.ask_stack and not settling:
@@ -311,6 +312,13 @@ def while_denied(
         "done": False,
     }
     return waiting  # type: ignore[return-value]
+
+
+def left_by_previous_release(request: Mapping[str, Any]) -> bool:
+    """A request denied before, by the previous release: it waits (``deniedSince``) without DENIED_CALL,
+    and whether its denials met the stack changing was not recorded. That release dropped it once the
+    stack had settled, asking nothing: so does this one (an upgrade must not turn it into a FAILURE)."""
+    return "deniedSince" in request and DENIED_CALL not in request
 
 
 def settles_denial(request: Mapping[str, Any]) -> bool:

@@ -137,7 +137,8 @@ def test_a_delivery_denied_its_monitors_start_during_the_cleanup_asks_again(stub
 def deny_five_times(stubs: Stubs, stack_status: str = "UPDATE_COMPLETE") -> dict[str, Any]:
     """The fifth denial in a row on a settled stack: the request asks CloudFormation in a check of its
     own (the denied check may have spent most of the function's time on a skip check)."""
-    waiting = {**run_request(), "deniedSince": at(0), "deniedChecks": 4}
+    waiting = {**run_request(), "deniedSince": at(0), "deniedChecks": 4, "deniedCall": "denied earlier"}
+    waiting["deniedWhileChanging"] = False
     deny_listing(stubs)
     stubs.expect_stack_status(stack_status)
     state = check_again(stubs, waiting, 900)
@@ -374,3 +375,28 @@ def test_only_a_job_the_stack_no_longer_holds_drops_a_settled_denial(
     )
     assert decision.done is True
     assert (decision.result is None) is dropped
+
+
+def test_a_request_the_previous_release_left_waiting_is_dropped_as_it_was(
+    stubs: Stubs, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Started before the upgrade: it waits without deniedCall (nor deniedWhileChanging), as the previous
+    # release wrote it, which dropped it once the stack had settled. Still dropped: no question, no event.
+    waiting = {**run_request(), "deniedSince": at(0), "deniedChecks": 4}
+    deny_listing(stubs)
+    stubs.expect_stack_status("UPDATE_COMPLETE")
+    state = check_again(stubs, waiting, 900)
+    assert (state["done"], state["deniedChecks"], state["deniedWhileChanging"]) == (False, 5, True)
+    stubs.expect_stack_status("UPDATE_COMPLETE")
+    state = settle(stubs, state)
+    assert state["done"] is True and "result" not in state and "no longer grants this run" in state["reason"]
+    assert stubs.params_of("DescribeStackResource") == [] and stubs.params_of("PutEvents") == []
+    decisions = [record["decision"] for record in logged(capsys)]
+    assert decisions[-2:] == ["run-denied-after-change", "run-dropped"]
+
+
+def test_a_first_denial_is_not_taken_for_a_request_of_the_previous_release() -> None:
+    old = {**run_request(), "deniedSince": at(0), "deniedChecks": 4}
+    assert scheduled.left_by_previous_release(old) is True
+    assert scheduled.left_by_previous_release(run_request()) is False
+    assert scheduled.left_by_previous_release({**old, "deniedCall": "x"}) is False
