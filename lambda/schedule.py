@@ -215,6 +215,7 @@ def decide_on_held_resource(
     denial: str,
     resource_status: str | None,
     question_error: str | None = None,
+    retry_seconds: int | None = None,
 ) -> Decision:
     """The end of a run request denied ``settled_denials`` times on a settled stack (``dropped``, from
     ``decide_on_denied_run_request`` with ``ask_stack``), once CloudFormation was asked whether the
@@ -224,9 +225,13 @@ def decide_on_held_resource(
     update removed the job; dropped as before, no event. Present: the denial is not an update's doing
     (the stack has settled and keeps the job), so the run FAILS with an event naming the denied call and
     what to check. The question itself failing (``question_error``) fails the run too: a settled stack
-    denying both is not an update's doing, and a FAILURE changes no stack."""
+    denying both is not an update's doing, and a FAILURE changes no stack; unless it failed for now
+    (``retry_seconds``: throttled, a 5xx): then the request asks again in that many seconds, its
+    denials not counted again (the run's timeout still bounds it)."""
     if question_error is None and (resource_status is None or resource_status.startswith("DELETE_")):
         return dropped
+    if question_error is not None and retry_seconds is not None:
+        return Decision(done=False, wait_seconds=retry_seconds)
     run = RUN_OF_TRIGGER.get(trigger, trigger)
     denied = truncate_bytes(denial.strip().rstrip("."), FAILURE_REASON_LIMIT_BYTES)
     status = stack_status or "of unknown status"

@@ -32,7 +32,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import contract
 import definitions
@@ -273,7 +273,7 @@ def while_denied(
         log("run-denied-after-change", stackStatus=stack_status)
     elif decision.done and decision.ask_stack:
         logical_id = str(request.get("logicalId"))
-        resource_status, question_error = held_resource(
+        resource_status, question_error, transient = held_resource(
             clients.cloudformation, request.get("stackId"), logical_id
         )
         decision = schedule.decide_on_held_resource(
@@ -286,12 +286,16 @@ def while_denied(
             denial=denial,
             resource_status=resource_status,
             question_error=question_error,
+            retry_seconds=schedule.next_wait_seconds(elapsed, timeout) if transient else None,
         )
-        if decision.result == "FAILURE":
+        if not decision.done:  # the question failed for now (throttled, a 5xx): asked again, not counted
+            log("run-denied-question-retry", stackStatus=stack_status, detail=question_error)
+        elif decision.result == "FAILURE":
             log("run-denied-failed", stackStatus=stack_status, resourceStatus=resource_status, detail=denial)
             name = run_job_name(props, str(request.get("stackId")), logical_id, run_key(request))
             return _skip(clients, props.kind, request, log, ended, name, decision.reason, result="FAILURE")
-        log("run-resource-gone", stackStatus=stack_status, resourceStatus=resource_status)
+        else:
+            log("run-resource-gone", stackStatus=stack_status, resourceStatus=resource_status)
     if decision.done:
         log("run-dropped", stackStatus=stack_status, detail=denial, reason=decision.reason)
         ended["reason"] = decision.reason
@@ -334,22 +338,36 @@ GONE_ERROR_CODE = "ValidationError"
 GONE_MESSAGE = "does not exist"
 
 
-def held_resource(cloudformation: Any, stack_id: Any, logical_id: str) -> tuple[str | None, str | None]:
-    """Whether the request's stack still holds its job resource: ``(ResourceStatus, None)`` as
-    CloudFormation spells it (a deleted stack's resources are ``DELETE_COMPLETE``), ``(None, None)``
-    when the stack or the resource does not exist, ``(None, error)`` when the question itself failed
-    (denied, throttled: the caller fails the run, it does not guess)."""
+# CloudFormation's throttling code (HTTP 400, so not ``transient`` by its status), besides error_kind's.
+THROTTLING_CODES = frozenset({"Throttling", "ThrottlingException", "RequestLimitExceeded"})
+
+
+class Held(NamedTuple):
+    """CloudFormation's answer on the request's job resource (``held_resource``)."""
+
+    status: str | None  # ResourceStatus as CloudFormation spells it; None: no such stack or resource
+    error: str | None = None  # the question itself failed
+    transient: bool = False  # ... for now (throttled, a 5xx, no answer): to be asked again
+
+
+def held_resource(cloudformation: Any, stack_id: Any, logical_id: str) -> Held:
+    """Whether the request's stack still holds its job resource: its ``ResourceStatus`` as
+    CloudFormation spells it (a deleted stack's resources are ``DELETE_COMPLETE``), None when the stack
+    or the resource does not exist, or the error when the question itself failed: ``transient``
+    (throttled, a 5xx, no answer: the caller asks again later) or not (denied: the caller fails the
+    run, it does not guess)."""
     if not stack_id:
-        return None, "the request names no stack"
+        return Held(None, "the request names no stack")
     try:
         answer = cloudformation.describe_stack_resource(StackName=str(stack_id), LogicalResourceId=logical_id)
     except AwsError as error:
         if error_code(error) == GONE_ERROR_CODE and GONE_MESSAGE in error_message(error):
-            return None, None
-        return None, describe_error(error)
+            return Held(None)
+        transient = error_kind(error) in ("transient", "queue") or error_code(error) in THROTTLING_CODES
+        return Held(None, describe_error(error), transient)
     detail = answer.get("StackResourceDetail") or {}
     status = detail.get("ResourceStatus")
-    return (str(status), None) if status else (None, "the answer has no ResourceStatus")
+    return Held(str(status)) if status else Held(None, "the answer has no ResourceStatus")
 
 
 def aborted(event: Mapping[str, Any], clients: Clients, request_id: str | None) -> MonitorState:

@@ -238,20 +238,11 @@ def test_a_chained_request_denied_on_a_settled_stack_that_holds_its_job_fails_to
     assert (detail["trigger"], detail["upstreamArn"]) == ("chain", NEW_VERSION)
 
 
-@pytest.mark.parametrize(
-    ("code", "message"),
-    [
-        (
-            "AccessDenied",
-            "User: check-role is not authorized to perform: cloudformation:DescribeStackResource",
-        ),
-        ("Throttling", "Rate exceeded"),
-    ],
-)
-def test_a_delivery_denied_on_a_settled_stack_fails_when_cloudformation_cannot_answer(
-    stubs: Stubs, code: str, message: str
+def test_a_delivery_denied_on_a_settled_stack_fails_when_cloudformation_denies_the_question(
+    stubs: Stubs,
 ) -> None:
     # A settled stack denying both is not an update's doing; failing loudly changes no stack.
+    code, message = "AccessDenied", "User: check-role is not authorized to perform: cloudformation:X"
     waiting = deny_five_times(stubs)
     stubs.expect_stack_status("UPDATE_COMPLETE")
     stubs.cloudformation.add_client_error("describe_stack_resource", code, message, 400)
@@ -400,3 +391,71 @@ def test_a_first_denial_is_not_taken_for_a_request_of_the_previous_release() -> 
     assert scheduled.left_by_previous_release(old) is True
     assert scheduled.left_by_previous_release(run_request()) is False
     assert scheduled.left_by_previous_release({**old, "deniedCall": "x"}) is False
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("Throttling", 400),
+        ("ThrottlingException", 400),
+        ("InternalFailure", 500),
+        ("ServiceUnavailable", 503),
+    ],
+)
+def test_a_settling_check_whose_question_fails_for_now_asks_again_then_decides(
+    stubs: Stubs, capsys: pytest.CaptureFixture[str], code: str, status: int
+) -> None:
+    # Throttled or a 5xx: CloudFormation did not answer, it did not say the job is held. The request asks
+    # again later (its denials not counted again), then the answer decides.
+    waiting = deny_five_times(stubs)
+    stubs.expect_stack_status("UPDATE_COMPLETE")
+    stubs.cloudformation.add_client_error("describe_stack_resource", code, "Rate exceeded", status)
+    state = settle(stubs, waiting)
+    assert (state["done"], state["deniedChecks"], state["waitSeconds"]) == (False, 5, 91)  # 10 % of 901 s
+    assert "result" not in state and stubs.params_of("PutEvents") == []
+    assert state["deniedCall"] == waiting["deniedCall"] and state["deniedSince"] == at(0)
+    assert scheduled.settles_denial(state)  # the next check asks CloudFormation again, nothing else
+    assert any(record["decision"] == "run-denied-question-retry" for record in logged(capsys))
+    stubs.expect_stack_status("UPDATE_COMPLETE")
+    stubs.expect_stack_resource("Job", "UPDATE_COMPLETE")
+    stubs.events.add_response("put_events", {"FailedEntryCount": 0, "Entries": [{"EventId": "e-1"}]})
+    state = settle(stubs, state)
+    assert state["result"] == "FAILURE" and "denied 5 times in a row" in sent_failure(stubs)["reason"]
+    assert len(stubs.params_of("DescribeStackResource")) == 2
+
+
+def test_a_question_that_keeps_failing_for_now_ends_at_the_runs_timeout_without_an_event(
+    stubs: Stubs,
+) -> None:
+    waiting = deny_five_times(stubs)
+    stubs.expect_stack_status("UPDATE_COMPLETE")
+    stubs.cloudformation.add_client_error("describe_stack_resource", "Throttling", "Rate exceeded", 400)
+    state = settle(stubs, waiting)
+    assert state["done"] is False
+    stubs.expect_stack_status("UPDATE_COMPLETE")
+    state = check_again(stubs, state, 21_600)  # the run's TimeoutSeconds since deniedSince
+    assert state["done"] is True and "result" not in state and "timeout" in state["reason"]
+    assert stubs.params_of("PutEvents") == [] and len(stubs.params_of("DescribeStackResource")) == 1
+
+
+def test_only_a_question_failing_for_now_waits() -> None:
+    asked = schedule.decide_on_denied_run_request("UPDATE_COMPLETE", 5, 300, 21_480)
+    common: dict[str, Any] = {
+        "noun": "batch inference job",
+        "trigger": "schedule",
+        "logical_id": "Job",
+        "stack_status": "UPDATE_COMPLETE",
+        "settled_denials": 5,
+        "denial": "AccessDeniedException: denied",
+        "resource_status": None,
+    }
+    waits = schedule.decide_on_held_resource(
+        asked, **common, question_error="Throttling: x", retry_seconds=60
+    )
+    assert (waits.done, waits.wait_seconds, waits.result) == (False, 60, None)
+    fails = schedule.decide_on_held_resource(asked, **common, question_error="AccessDenied: x")
+    assert fails.result == "FAILURE"
+    held = schedule.decide_on_held_resource(
+        asked, **{**common, "resource_status": "UPDATE_COMPLETE"}, retry_seconds=60
+    )
+    assert held.result == "FAILURE"  # an answer is an answer: retry_seconds only for a failed question
