@@ -125,7 +125,11 @@ def keep_reason(
       follows the stack.
     - a run without a deploy: kept when the manifest names another job whose run started later
       (``runStartedAt`` after ``started_at``) of another definition: the stack moved away from this
-      run's definition meanwhile, and that newer run is the current one.
+      run's definition meanwhile, and that newer run is the current one. Of the same definition too
+      when both runs record their source version (``sourceVersionArn``) and the versions belong to
+      different solutions: an update replacing the upstream solution keeps the downstream's ``RunId``,
+      and a chained run made from the replaced solution, started before the update and ended after the
+      new deploy run wrote, must not name the abandoned solution's results.
     Anything missing or unreadable: None (written, as before these fields existed).
     """
     if not isinstance(current, Mapping) or current.get("jobName") in (None, job_name):
@@ -149,12 +153,25 @@ def keep_reason(
             f"({current.get('finishedAt')}) than this one ({finished_at})"
         )
     theirs, ours = _moment(current.get("runStartedAt")), _moment(started_at)
-    if other_run_id == run_id or theirs is None or ours is None or theirs <= ours:
+    if theirs is None or ours is None or theirs <= ours:
         return None
-    return (
-        f"latest.json names {current['jobName']}, a run of the stack's newer definition that started "
-        f"({current.get('runStartedAt')}) after this one ({started_at})"
-    )
+    if other_run_id != run_id:
+        return (
+            f"latest.json names {current['jobName']}, a run of the stack's newer definition that started "
+            f"({current.get('runStartedAt')}) after this one ({started_at})"
+        )
+    other_source = current.get("sourceVersionArn")
+    if (
+        source_version_arn
+        and other_source
+        and solution_of(str(other_source)) != solution_of(source_version_arn)
+    ):
+        return (
+            f"latest.json names {current['jobName']}, a run made from another solution "
+            f"({solution_of(str(other_source))}) that started ({current.get('runStartedAt')}) after this "
+            f"one ({started_at}, made from {solution_of(source_version_arn)}): the upstream was replaced"
+        )
+    return None
 
 
 def read(s3: S3Client, bucket: str, key: str) -> dict[str, Any] | None:

@@ -151,6 +151,50 @@ def test_a_run_without_a_deploy_keeps_a_later_run_of_another_definition(
     assert (scheduled_run(document, run_id) is not None) is kept
 
 
+def chained_run(document: dict[str, Any], source: str | None) -> str | None:
+    return manifest.keep_reason(
+        document,
+        job_name=NAME,
+        run_id="r1",
+        deploy_run=False,
+        started_at=T0,
+        finished_at=at(600),
+        source_version_arn=source,
+    )
+
+
+@pytest.mark.parametrize(
+    ("document", "source", "kept"),
+    [
+        # An update replaced the upstream solution (same RunId downstream): the new deploy run, made from
+        # the new solution and started after this chained run from the replaced one, stays.
+        (current(trigger="deploy", sourceVersionArn=f"{SOLUTION}/v1"), f"{REPLACED}/v7", True),
+        (
+            current(trigger="deploy", result="FAILURE", sourceVersionArn=f"{SOLUTION}/v1"),
+            f"{REPLACED}/v7",
+            True,
+        ),
+        # The same solution (a newer training, or the same version): the later end writes, as before.
+        (current(trigger="deploy", sourceVersionArn=f"{SOLUTION}/v1"), f"{SOLUTION}/v2", False),
+        (current(trigger="chain", sourceVersionArn=f"{SOLUTION}/v1"), f"{SOLUTION}/v1", False),
+        # The other run started first: this later run of the definition writes.
+        (
+            current(runStartedAt="2024-05-01T09:00:00.000Z", sourceVersionArn=f"{SOLUTION}/v1"),
+            f"{REPLACED}/v7",
+            False,
+        ),
+        (current(runStartedAt=None, sourceVersionArn=f"{SOLUTION}/v1"), f"{REPLACED}/v7", False),
+        # Either source unknown (a manifest from before the field, an import's run): as before.
+        (current(trigger="deploy"), f"{REPLACED}/v7", False),
+        (current(trigger="deploy", sourceVersionArn=f"{SOLUTION}/v1"), None, False),
+    ],
+)
+def test_a_run_without_a_deploy_keeps_a_later_run_of_its_definition_made_from_another_solution(
+    document: dict[str, Any], source: str | None, kept: bool
+) -> None:
+    assert (chained_run(document, source) is not None) is kept
+
+
 def test_the_deploy_runs_state_takes_the_run_id_and_whether_other_runs_may_have_written() -> None:
     scheduled = {contract.RUN_ID: "r1", contract.RECORD_INPUT: "true"}
     create = {"RequestType": "Create", "ResourceProperties": scheduled}
@@ -344,3 +388,27 @@ def test_an_unscheduled_jobs_run_reads_no_manifest_before_writing(stubs: Stubs) 
     finish(stubs, ended_state(runId="r1"))
     assert stubs.params_of("GetObject") == []
     assert written(stubs)["runId"] == "r1"
+
+
+def test_a_chained_run_from_a_replaced_solution_keeps_the_new_deploy_runs_manifest(
+    stubs: Stubs, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The update replaced the upstream solution S1 by S2 (the downstream keeps its RunId); its deploy run
+    # (wait=True, from S2) wrote latest.json; this chained run, started from S1 before the update, ends
+    # before the cleanup stops it: latest.json keeps naming the S2 run.
+    replaced = "arn:aws:personalize:us-east-1:123456789012:solution/replaced/v1"
+    state = ended_state(runId="r1", trigger="chain", upstreamArn=replaced, sourceVersionArn=replaced)
+    expect_active_and_running(stubs)
+    new_deploy = current(
+        trigger="deploy",
+        runStartedAt=at(1800),
+        finishedAt=at(5400),
+        sourceVersionArn=PROPERTIES["SolutionVersionArn"],
+    )
+    expect_latest(stubs, new_deploy)
+    expect_report(stubs)
+    finish(stubs, state)
+    assert stubs.params_of("PutObject") == [] and stubs.params_of("ListObjectsV2") == []
+    assert "manifestUri" not in sent_detail(stubs)
+    kept = [line for line in capsys.readouterr().out.splitlines() if '"manifest-kept"' in line]
+    assert len(kept) == 1 and "another solution" in kept[0]
