@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
 import names
@@ -102,11 +103,21 @@ def is_running(stepfunctions: SFNClient, execution_arn: str) -> bool:
 def stack_status(cloudformation: Any, stack_id: str | None) -> str | None:
     """The status of the job's stack (``UPDATE_COMPLETE_CLEANUP_IN_PROGRESS``, as CloudFormation spells
     it), from DescribeStacks on its StackId; None when there is no StackId or it cannot be told."""
+    return stack_state(cloudformation, stack_id)[0]
+
+
+def stack_state(cloudformation: Any, stack_id: str | None) -> tuple[str | None, datetime | None]:
+    """``stack_status`` and, from the same DescribeStacks answer, the stack's ``LastUpdatedTime`` (when
+    its last update, or rollback, began; CloudFormation omits it for a stack never updated): None when
+    absent or when the stack cannot be told."""
     if not stack_id:
-        return None
+        return None, None
     try:
         stacks = cloudformation.describe_stacks(StackName=stack_id).get("Stacks") or []
     except AwsError:
-        return None
+        return None, None
     status = stacks[0].get("StackStatus") if stacks else None
-    return str(status) if status else None
+    updated = stacks[0].get("LastUpdatedTime") if stacks else None
+    if isinstance(updated, datetime) and updated.tzinfo is None:
+        updated = updated.replace(tzinfo=timezone.utc)
+    return (str(status) if status else None), (updated if isinstance(updated, datetime) else None)

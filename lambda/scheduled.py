@@ -258,13 +258,16 @@ def while_denied(
     now = str(event.get("now") or "")
     since = str(request.get("deniedSince") or now)
     elapsed = (schedule.parse_time(now) - schedule.parse_time(since)).total_seconds() if now else 0.0
-    stack_status = monitor_ops.stack_status(clients.cloudformation, request.get("stackId"))
+    stack_status, last_updated = monitor_ops.stack_state(clients.cloudformation, request.get("stackId"))
     transitional = schedule.denial_is_transitional(stack_status)
     counted = int(request.get("deniedChecks") or 0)
     settled = 0 if transitional else counted if settling else counted + 1
     # Whether any of its denials met the stack changing: then an update took the grants it was denied.
     # A request the previous release left waiting (no DENIED_CALL) keeps that release's rule: dropped.
     met_change = transitional or bool(request.get(DENIED_WHILE_CHANGING)) or left_by_previous_release(request)
+    # ... or the stack was updated after the request was due (a late or retried delivery meets only the
+    # settled stack of an update that removed its last schedule): the update's doing too.
+    met_change = met_change or updated_since(last_updated, request_moment(request, since))
     timeout = props.timeout_seconds  # the run's monitor's own bound (initial_state)
     decision = schedule.decide_on_denied_run_request(stack_status, settled, elapsed, timeout)
     if decision.done and decision.ask_stack and not settling:
@@ -316,6 +319,23 @@ def while_denied(
         "done": False,
     }
     return waiting  # type: ignore[return-value]
+
+
+def request_moment(request: Mapping[str, Any], denied_since: str) -> str:
+    """When the request was due: a scheduled run's ``scheduledTime``; a chained run's request carries
+    no time (its rule's input has only the upstream job's ARN), so its first denial (``deniedSince``)."""
+    return str(request.get("scheduledTime") or denied_since)
+
+
+def updated_since(last_updated: datetime | None, moment: str) -> bool:
+    """Whether the stack's last update (or rollback) began after ``moment`` (ISO 8601); False when
+    either is unknown (a stack never updated has no LastUpdatedTime)."""
+    if last_updated is None or not moment:
+        return False
+    try:
+        return last_updated > schedule.parse_time(moment)
+    except ValueError:
+        return False
 
 
 def left_by_previous_release(request: Mapping[str, Any]) -> bool:

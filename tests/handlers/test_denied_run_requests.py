@@ -12,6 +12,7 @@ permissions boundary, an SCP): the run fails with an end event saying what to ch
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -32,6 +33,7 @@ from .test_schedule_runs import (
 from .testkit import STACK_ID, STATE_MACHINE_ARN, Stubs, at
 
 import monitor  # isort: skip  (on sys.path once testkit is imported)
+import monitor_ops  # isort: skip
 import schedule  # isort: skip
 import scheduled  # isort: skip
 
@@ -459,3 +461,88 @@ def test_only_a_question_failing_for_now_waits() -> None:
         asked, **{**common, "resource_status": "UPDATE_COMPLETE"}, retry_seconds=60
     )
     assert held.result == "FAILURE"  # an answer is an answer: retry_seconds only for a failed question
+
+
+# --- a late delivery that meets only the settled stack of the update that took its grant -------------
+
+SCHEDULED_AT = datetime.fromisoformat(run_request()["scheduledTime"].replace("Z", "+00:00"))
+
+
+def test_a_late_delivery_after_the_update_that_removed_its_schedule_is_dropped(
+    stubs: Stubs, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The update removed the job's last schedule (and the grant to start runs) but kept the job; it began
+    # after the delivery was due and completed before Scheduler's late delivery (or a retry) arrived, so
+    # no denial met the stack changing. LastUpdatedTime says the update came after: dropped, no event.
+    updated = SCHEDULED_AT + timedelta(minutes=2)
+    deny_listing(stubs)
+    stubs.expect_stack_status("UPDATE_COMPLETE", last_updated=updated)
+    state = first_check(stubs, run_request())
+    assert (state["deniedChecks"], state["deniedWhileChanging"]) == (1, True)
+    for seconds in (60, 120, 180):
+        deny_listing(stubs)
+        stubs.expect_stack_status("UPDATE_COMPLETE", last_updated=updated)
+        state = check_again(stubs, state, seconds)
+    assert (state["deniedChecks"], state["waitSeconds"]) == (4, 60)
+    deny_listing(stubs)
+    stubs.expect_stack_status("UPDATE_COMPLETE", last_updated=updated)
+    state = check_again(stubs, state, 240)
+    stubs.expect_stack_status("UPDATE_COMPLETE", last_updated=updated)
+    state = settle(stubs, state)
+    assert state["done"] is True and "result" not in state and "no longer grants this run" in state["reason"]
+    assert stubs.params_of("DescribeStackResource") == [] and stubs.params_of("PutEvents") == []
+    decisions = [record["decision"] for record in logged(capsys)]
+    assert decisions[-2:] == ["run-denied-after-change", "run-dropped"]
+
+
+def test_a_stack_not_updated_since_the_delivery_was_due_still_fails_loudly(stubs: Stubs) -> None:
+    before = SCHEDULED_AT - timedelta(days=3)  # the last update came before: not the update's doing
+    waiting = {
+        **run_request(),
+        "deniedSince": at(0),
+        "deniedChecks": 5,
+        "deniedCall": f"{DENIED[0]}: {DENIED[1]}",
+    }
+    waiting["deniedWhileChanging"] = False
+    stubs.expect_stack_status("UPDATE_COMPLETE", last_updated=before)
+    stubs.expect_stack_resource("Job", "UPDATE_COMPLETE")
+    stubs.events.add_response("put_events", {"FailedEntryCount": 0, "Entries": [{"EventId": "e-1"}]})
+    state = settle(stubs, waiting)
+    assert state["result"] == "FAILURE" and "still holds the job Job" in sent_failure(stubs)["reason"]
+
+
+def test_the_settling_check_alone_may_find_the_stack_updated_since(stubs: Stubs) -> None:
+    waiting = {
+        **run_request(),
+        "deniedSince": at(0),
+        "deniedChecks": 5,
+        "deniedCall": f"{DENIED[0]}: {DENIED[1]}",
+    }
+    waiting["deniedWhileChanging"] = False
+    stubs.expect_stack_status("UPDATE_COMPLETE", last_updated=SCHEDULED_AT + timedelta(seconds=1))
+    state = settle(stubs, waiting)
+    assert state["done"] is True and "result" not in state
+    assert stubs.params_of("DescribeStackResource") == [] and stubs.params_of("PutEvents") == []
+
+
+def test_a_chained_request_without_a_time_compares_with_its_first_denial() -> None:
+    chained = run_request(trigger="chain", upstreamArn=NEW_VERSION)
+    chained.pop("scheduledTime")
+    assert scheduled.request_moment(chained, at(0)) == at(0)
+    assert scheduled.request_moment(run_request(), at(0)) == run_request()["scheduledTime"]
+    first = datetime.fromisoformat(at(0).replace("Z", "+00:00"))
+    assert scheduled.updated_since(first + timedelta(seconds=1), at(0)) is True
+    assert scheduled.updated_since(first, at(0)) is False  # not later
+    assert scheduled.updated_since(None, at(0)) is False  # never updated
+    assert scheduled.updated_since(first, "not a time") is False
+
+
+def test_the_stack_state_reads_last_updated_time_from_the_same_answer(stubs: Stubs) -> None:
+    updated = SCHEDULED_AT + timedelta(hours=1)
+    stubs.expect_stack_status("UPDATE_COMPLETE", last_updated=updated)
+    assert monitor_ops.stack_state(stubs.clients.cloudformation, STACK_ID) == ("UPDATE_COMPLETE", updated)
+    stubs.expect_stack_status("CREATE_COMPLETE")
+    assert monitor_ops.stack_state(stubs.clients.cloudformation, STACK_ID) == ("CREATE_COMPLETE", None)
+    stubs.expect_stack_status("UPDATE_COMPLETE", last_updated=updated)
+    assert monitor_ops.stack_status(stubs.clients.cloudformation, STACK_ID) == "UPDATE_COMPLETE"
+    assert monitor_ops.stack_state(stubs.clients.cloudformation, None) == (None, None)

@@ -163,22 +163,20 @@ class Stubs:
 
     # -- CloudFormation, as the monitor asks it after a denied check
 
-    def expect_stack_status(self, status: str, stack_id: str = STACK_ID) -> None:
-        """DescribeStacks of the job's stack answers with ``status``."""
-        self.cloudformation.add_response(
-            "describe_stacks",
-            {
-                "Stacks": [
-                    {
-                        "StackName": "RecsStack",
-                        "StackId": stack_id,
-                        "CreationTime": datetime(2024, 5, 1, tzinfo=timezone.utc),
-                        "StackStatus": status,
-                    }
-                ]
-            },
-            {"StackName": stack_id},
-        )
+    def expect_stack_status(
+        self, status: str, stack_id: str = STACK_ID, last_updated: datetime | None = None
+    ) -> None:
+        """DescribeStacks of the job's stack answers with ``status`` (and ``LastUpdatedTime``, which
+        CloudFormation omits for a stack never updated)."""
+        stack: dict[str, Any] = {
+            "StackName": "RecsStack",
+            "StackId": stack_id,
+            "CreationTime": datetime(2024, 5, 1, tzinfo=timezone.utc),
+            "StackStatus": status,
+        }
+        if last_updated is not None:
+            stack["LastUpdatedTime"] = last_updated
+        self.cloudformation.add_response("describe_stacks", {"Stacks": [stack]}, {"StackName": stack_id})
 
     def expect_stack_resource(
         self, logical_id: str, status: str | None, stack_id: str = STACK_ID, stack_name: str = "RecsStack"
