@@ -5,6 +5,7 @@ alike, and IAM is enforced on both."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any
 
@@ -139,13 +140,66 @@ def test_describe_stack_resource_follows_the_engines_resources() -> None:
         status="UPDATE_COMPLETE",
         resolver=SimpleNamespace(stack_id=STACK_ID),
         resources={"Job": job},
+        updated_at=None,
     )
     driver = Driver.__new__(Driver)  # only its engine is read
     driver.engine = SimpleNamespace(stacks={"Family": state})  # type: ignore[assignment]
     (stack,) = driver._stack_statuses()
-    assert (stack.status, stack.resources) == ("UPDATE_COMPLETE", (JOB,))
+    assert (stack.status, stack.resources, stack.last_updated) == ("UPDATE_COMPLETE", (JOB,), None)
     state.resources = {}
     assert driver._stack_statuses()[0].resources == ()
+    state.updated_at = UPDATED
+    assert driver._stack_statuses()[0].last_updated == UPDATED
+
+
+UPDATED = datetime(2026, 1, 6, 8, 2, 30, 125_000, tzinfo=timezone.utc)
+
+
+def test_describe_stacks_answers_last_updated_time_only_for_a_stack_updated_once(sandbox: Sandbox) -> None:
+    # API Reference, Stack.LastUpdatedTime: "only returned if the stack has been updated at least once".
+    stacks = [StackStatus("Family", STACK_ID, "CREATE_COMPLETE")]
+    sandbox.cloudformation.source = lambda: list(stacks)
+    assert "LastUpdatedTime" not in _client(sandbox).describe_stacks(StackName=STACK_ID)["Stacks"][0]
+    stacks[0] = StackStatus("Family", STACK_ID, "UPDATE_COMPLETE", (), UPDATED)
+    over_loopback = _client(sandbox).describe_stacks(StackName=STACK_ID)["Stacks"][0]
+    assert over_loopback["LastUpdatedTime"] == UPDATED  # milliseconds kept, UTC
+    with in_process(sandbox.server):
+        assert _client(sandbox).describe_stacks(StackName="Family")["Stacks"][0]["LastUpdatedTime"] == UPDATED
+    stacks.clear()  # a deleted stack keeps the time of its last update
+    gone = _client(sandbox).describe_stacks(StackName=STACK_ID)["Stacks"][0]
+    assert (gone["StackStatus"], gone["LastUpdatedTime"]) == ("DELETE_COMPLETE", UPDATED)
+
+
+def test_an_update_and_its_rollback_record_when_they_began_on_the_simulated_clock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from constructs_lib.rehearsal import engine as engine_module
+    from constructs_lib.rehearsal.clock import SimClock
+
+    clock = SimClock()
+    clock.advance_to(3_600)
+    seen: list[Any] = []
+
+    class Run:
+        def __init__(self, engine: Any, state: Any, operation: Any, previous: Any = None) -> None:
+            self.state = state
+
+        def start(self) -> None:
+            seen.append((self.state.status, self.state.updated_at))
+
+    monkeypatch.setattr(engine_module, "_Run", Run)
+    monkeypatch.setattr(engine_module, "discover", lambda *args, **kwargs: None)
+    engine = engine_module.Engine.__new__(engine_module.Engine)
+    engine.sandbox = SimpleNamespace(clock=clock)  # type: ignore[assignment]
+    monkeypatch.setattr(engine, "_resolver", lambda *args: SimpleNamespace(stack_id=STACK_ID), raising=False)
+    monkeypatch.setattr(engine, "_handles", lambda state: {}, raising=False)
+    monkeypatch.setattr(engine, "_register", lambda model: None, raising=False)
+    monkeypatch.setattr(engine, "run_until", lambda operation: operation, raising=False)
+    artifact = SimpleNamespace(stack_name="Family", template={"Resources": {}})
+    state = engine_module.StackState(artifact, {"Resources": {}}, None, None, status="CREATE_COMPLETE")  # type: ignore[arg-type]
+    assert state.updated_at is None  # never updated: DescribeStacks has no LastUpdatedTime
+    engine.update(state, artifact, None)  # type: ignore[arg-type]
+    assert seen == [("UPDATE_IN_PROGRESS", clock.start + timedelta(seconds=3_600))]
 
 
 def _verdict(granted: str, asked: str, action: str = "cloudformation:DescribeStacks") -> bool:

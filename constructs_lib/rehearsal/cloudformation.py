@@ -5,7 +5,10 @@ The monitor asks for its stack's status when a check is denied (lambda/monitor.p
 update runs, the runtime's shared policies lose a removed job's statements before the cleanup
 (``UPDATE_COMPLETE_CLEANUP_IN_PROGRESS``) deletes the job's resource and stops its monitor. CloudFormation
 speaks the query protocol (a form-encoded POST, an XML answer); only DescribeStacks by StackId or name is
-modelled, with the statuses as CloudFormation spells them (engine.py sets them as an operation goes).
+modelled, with the statuses as CloudFormation spells them (engine.py sets them as an operation goes),
+and ``LastUpdatedTime`` when the stack's last update (or an update's rollback) began on the simulated
+clock, absent for a stack never updated (API Reference, ``Stack``: "only returned if the stack has been
+updated at least once"); a run request compares it with when it was due (lambda/scheduled.py).
 Source: the CloudFormation user guide, "Update behaviors of stack resources" and the stack status codes
 (UPDATE_COMPLETE_CLEANUP_IN_PROGRESS: the cleanup deletes removed and replaced resources after the update).
 
@@ -45,6 +48,8 @@ class StackStatus:
     stack_id: str
     status: str
     resources: tuple[StackResource, ...] = ()
+    # When its last update (or an update's rollback) began; None for a stack never updated.
+    last_updated: datetime | None = None
 
 
 class CloudFormationStandIn:
@@ -130,15 +135,29 @@ def _deleted(stack: StackStatus) -> StackStatus:
     resources = tuple(
         StackResource(r.logical_id, r.type, r.physical_id, "DELETE_COMPLETE") for r in stack.resources
     )
-    return StackStatus(stack.name, stack.stack_id, "DELETE_COMPLETE", resources)
+    return StackStatus(stack.name, stack.stack_id, "DELETE_COMPLETE", resources, stack.last_updated)
 
 
 def _member(stack: StackStatus) -> str:
     created = datetime(2024, 1, 1, tzinfo=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    # LastUpdatedTime: "The time the stack was last updated. This field will only be returned if the
+    # stack has been updated at least once" (API Reference, Stack).
+    updated = (
+        f"<LastUpdatedTime>{_iso(stack.last_updated)}</LastUpdatedTime>"
+        if stack.last_updated is not None
+        else ""
+    )
     return (
         f"<member><StackName>{escape(stack.name)}</StackName><StackId>{escape(stack.stack_id)}</StackId>"
-        f"<CreationTime>{created}</CreationTime><StackStatus>{escape(stack.status)}</StackStatus></member>"
+        f"<CreationTime>{created}</CreationTime>{updated}<StackStatus>{escape(stack.status)}</StackStatus>"
+        "</member>"
     )
+
+
+def _iso(moment: datetime) -> str:
+    """CloudFormation's timestamps: UTC, milliseconds, ``Z``."""
+    utc = moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def _error(status: int, code: str, message: str) -> tuple[int, str]:

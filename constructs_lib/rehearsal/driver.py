@@ -157,6 +157,7 @@ class Driver:
                     StackResource(r.logical_id, r.type, r.physical_id, r.status)
                     for r in list(state.resources.values())  # one copy: the engine's thread may change it
                 ),
+                state.updated_at,
             )
             for state in list(self.engine.stacks.values())
         ]

@@ -23,6 +23,7 @@ import functools
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from constructs_lib._contract import contract
@@ -103,6 +104,9 @@ class StackState:
     # While an update runs: the other template's resources, which exist until its cleanup (the previous
     # template's going forward, the new template's in a rollback).
     lingering: Resolver | None = None
+    # When its last update (or an update's rollback) began, on the simulated clock: DescribeStacks'
+    # LastUpdatedTime (None for a stack never updated, which CloudFormation answers without it).
+    updated_at: datetime | None = None
 
     @property
     def name(self) -> str:
@@ -277,6 +281,7 @@ class Engine:
         state.model = discover(artifact, assembly, state.resolver, handles=self._handles(state))
         self._register(state.model)
         state.status = "UPDATE_IN_PROGRESS"
+        state.updated_at = self.sandbox.clock.now()
         state.lingering = previous.resolver
         _Run(self, state, operation, previous=previous).start()
         try:
@@ -899,6 +904,7 @@ class _Run:
             return
         operation.rollback_reason = operation.reason
         state.status = "UPDATE_ROLLBACK_IN_PROGRESS"
+        state.updated_at = self.engine.sandbox.clock.now()
         stuck = False
         to_delete: list[ResourceState] = []
         # A rollback is an update to the previous template: what the job resources depend on (their
